@@ -1,0 +1,71 @@
+import { createHash } from "node:crypto";
+import { existsSync } from "node:fs";
+import { readFile, rename, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { RecshipError } from "../errors.js";
+import { decodeWeights } from "../model/weights-file.js";
+import { checkManifest, MANIFEST_FILE, type BundleManifest } from "./manifest.js";
+
+export function sha256Of(data: Buffer | string): string {
+  return createHash("sha256").update(data).digest("hex");
+}
+
+/** Writes a file through a temp file and a rename, so a crash never leaves half a file. */
+export async function writeFileAtomic(path: string, data: Buffer | string): Promise<void> {
+  const tmp = `${path}.tmp-${process.pid}`;
+  await writeFile(tmp, data);
+  await rename(tmp, path);
+}
+
+export async function readManifest(dir: string): Promise<BundleManifest> {
+  const path = join(dir, MANIFEST_FILE);
+  if (!existsSync(path)) {
+    throw new RecshipError(`no ${MANIFEST_FILE} in "${dir}": this is not a recship model bundle`, {
+      fix: "point at the folder that train-model wrote (its `bundle` output)",
+    });
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(await readFile(path, "utf8"));
+  } catch (cause) {
+    throw new RecshipError(`${MANIFEST_FILE} is not valid JSON`, { where: path, fix: "re-create the bundle with train-model", cause });
+  }
+  return checkManifest(parsed, path);
+}
+
+export async function writeManifest(dir: string, manifest: BundleManifest): Promise<void> {
+  checkManifest(manifest, join(dir, MANIFEST_FILE));
+  await writeFileAtomic(join(dir, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
+}
+
+/** A bundle's manifest, item vocabulary and float32 weights, checked against each other. */
+export interface LoadedBundle {
+  dir: string;
+  manifest: BundleManifest;
+  /** itemIds[i] = original id of dense item i (itemIds[0] = "" padding). */
+  itemIds: string[];
+  weights: Map<string, Float32Array>;
+}
+
+export async function loadBundle(dir: string): Promise<LoadedBundle> {
+  const manifest = await readManifest(dir);
+  const weightsPath = join(dir, manifest.weights.file);
+  if (!existsSync(weightsPath)) {
+    throw new RecshipError(`the weights file "${manifest.weights.file}" named in bundle.json is missing`, {
+      where: dir,
+      fix: "copy the whole bundle folder (or re-run train-model)",
+    });
+  }
+  const weights = decodeWeights(await readFile(weightsPath), manifest.weights.tensors, manifest.weights.sha256, weightsPath);
+  const vocabPath = join(dir, manifest.vocabulary.file);
+  const vocabText = await readFile(vocabPath, "utf8").catch((cause) => {
+    throw new RecshipError(`the item vocabulary "${manifest.vocabulary.file}" is missing`, { where: dir, cause });
+  });
+  const itemIds = ["", ...vocabText.split("\n").filter((l, i, a) => !(i === a.length - 1 && l === ""))];
+  if (itemIds.length - 1 !== manifest.vocabulary.items) {
+    throw new RecshipError(`the vocabulary holds ${itemIds.length - 1} items, bundle.json says ${manifest.vocabulary.items}`, {
+      where: vocabPath,
+    });
+  }
+  return { dir, manifest, itemIds, weights };
+}

@@ -1,0 +1,153 @@
+import { Ajv } from "ajv";
+import { RecshipError } from "../errors.js";
+import type { SasrecConfig, TrainConfig } from "../model/config.js";
+import type { TensorEntry } from "../model/weights-file.js";
+
+export const BUNDLE_SCHEMA_VERSION = 1;
+export const MANIFEST_FILE = "bundle.json";
+
+export interface MetricsBlock {
+  full: Record<string, number>;
+  sampled?: Record<string, number>;
+  users: number;
+}
+
+/** bundle.json: what a model bundle holds, where it came from and what it measured. */
+export interface BundleManifest {
+  schemaVersion: number;
+  recshipVersion: string;
+  createdAt: string;
+  model: { kind: "sasrec"; config: SasrecConfig; parameters: number; configHash: string };
+  vocabulary: { file: string; items: number; sha256: string };
+  data: {
+    source: string;
+    format: string;
+    sha256: string;
+    bytes: number;
+    users: number;
+    items: number;
+    interactions: number;
+    evaluationUsers: number;
+    kCore?: number;
+    eventFilter?: string[];
+  };
+  git?: { sha?: string; ref?: string; repository?: string };
+  weights: { file: string; sha256: string; bytes: number; tensors: TensorEntry[] };
+  training: {
+    config: TrainConfig;
+    backend: string;
+    epochs: number;
+    bestEpoch: number;
+    stoppedBy: string;
+    trainSeconds: number;
+    sequencesPerSecond: number;
+    log: string;
+    validation: MetricsBlock;
+    test: MetricsBlock;
+    popularity: { validation: MetricsBlock; test: MetricsBlock };
+  };
+  /** Files added by later steps (convert-onnx, compress-model, ...), keyed by artifact name. */
+  artifacts: Record<string, { file: string; sha256: string; bytes: number; createdAt: string; [key: string]: unknown }>;
+}
+
+const metricsBlock = {
+  type: "object",
+  required: ["full", "users"],
+  properties: {
+    full: { type: "object", additionalProperties: { type: "number" } },
+    sampled: { type: "object", additionalProperties: { type: "number" } },
+    users: { type: "integer", minimum: 0 },
+  },
+};
+const sha256 = { type: "string", pattern: "^[0-9a-f]{64}$" };
+
+export const manifestSchema = {
+  $id: "https://recship.dev/schemas/bundle-v1.json",
+  title: "recship model bundle manifest (bundle.json)",
+  type: "object",
+  required: ["schemaVersion", "recshipVersion", "createdAt", "model", "vocabulary", "data", "weights", "training", "artifacts"],
+  properties: {
+    schemaVersion: { const: BUNDLE_SCHEMA_VERSION },
+    recshipVersion: { type: "string" },
+    createdAt: { type: "string", format: "date-time" },
+    model: {
+      type: "object",
+      required: ["kind", "config", "parameters", "configHash"],
+      properties: {
+        kind: { type: "string" },
+        config: {
+          type: "object",
+          required: ["hidden", "blocks", "heads", "maxlen", "ffnDim", "dropout", "norm", "activation", "layerNormEpsilon"],
+        },
+        parameters: { type: "integer", minimum: 1 },
+        configHash: { type: "string" },
+      },
+    },
+    vocabulary: {
+      type: "object",
+      required: ["file", "items", "sha256"],
+      properties: { file: { type: "string" }, items: { type: "integer", minimum: 1 }, sha256 },
+    },
+    data: {
+      type: "object",
+      required: ["source", "format", "sha256", "users", "items", "interactions"],
+      properties: { sha256, users: { type: "integer" }, items: { type: "integer" }, interactions: { type: "integer" } },
+    },
+    git: { type: "object" },
+    weights: {
+      type: "object",
+      required: ["file", "sha256", "bytes", "tensors"],
+      properties: {
+        file: { type: "string" },
+        sha256,
+        bytes: { type: "integer", minimum: 0 },
+        tensors: {
+          type: "array",
+          items: {
+            type: "object",
+            required: ["name", "shape", "dtype", "offset"],
+            properties: {
+              name: { type: "string" },
+              shape: { type: "array", items: { type: "integer", minimum: 0 } },
+              dtype: { const: "float32" },
+              offset: { type: "integer", minimum: 0 },
+            },
+          },
+        },
+      },
+    },
+    training: {
+      type: "object",
+      required: ["config", "backend", "epochs", "validation", "test", "popularity"],
+      properties: { validation: metricsBlock, test: metricsBlock },
+    },
+    artifacts: {
+      type: "object",
+      additionalProperties: { type: "object", required: ["file", "sha256", "bytes"] },
+    },
+  },
+} as const;
+
+const ajv = new Ajv({ allErrors: false, strict: false });
+const validate = ajv.compile(manifestSchema);
+
+/** Validates a parsed bundle.json, naming the first bad field. */
+export function checkManifest(value: unknown, where: string): BundleManifest {
+  const version = (value as { schemaVersion?: unknown } | null)?.schemaVersion;
+  if (typeof version === "number" && version > BUNDLE_SCHEMA_VERSION) {
+    throw new RecshipError(`the bundle was written by a newer recship (schema version ${version}; this recship reads up to ${BUNDLE_SCHEMA_VERSION})`, {
+      where,
+      fix: "upgrade recship (the actions' @ref) to the version that wrote the bundle",
+    });
+  }
+  if (!validate(value)) {
+    const e = validate.errors![0];
+    const field = e.instancePath ? e.instancePath.slice(1).replace(/\//g, ".") : "(top level)";
+    const detail = e.keyword === "required" ? `missing field "${(e.params as { missingProperty: string }).missingProperty}" in ${field}` : `field ${field} ${e.message}`;
+    throw new RecshipError(`invalid bundle manifest: ${detail}`, {
+      where,
+      fix: "the bundle is damaged or was edited by hand; re-create it with train-model",
+    });
+  }
+  return value as BundleManifest;
+}

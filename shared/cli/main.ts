@@ -1,0 +1,46 @@
+#!/usr/bin/env node
+import { Command, CommanderError } from "commander";
+import { isRecshipError } from "../errors.js";
+import { consoleLogger } from "../log.js";
+import { RECSHIP_VERSION } from "../version.js";
+import { writeJsonReport, type CommandContext } from "./common.js";
+import { registerTrain } from "./train-command.js";
+import { registerSynth } from "./synth-command.js";
+
+/** `recship <step> [options]`: every action's logic, runnable on a laptop. */
+export async function main(argv: string[]): Promise<number> {
+  const debug = argv.includes("--debug");
+  const ctx: CommandContext = { log: consoleLogger(), writeReport: writeJsonReport };
+  const program = new Command("recship")
+    .version(RECSHIP_VERSION)
+    .description("retrain, validate and ship recommendation models")
+    .option("--debug", "print stack traces")
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+  registerTrain(program, ctx);
+  registerSynth(program, ctx);
+  try {
+    await program.parseAsync(argv.filter((a) => a !== "--debug"), { from: "user" });
+    return 0;
+  } catch (error) {
+    if (error instanceof CommanderError) return error.exitCode;
+    if (isRecshipError(error)) {
+      process.stderr.write(`error: ${error.message}\n`);
+      if (debug) process.stderr.write(`${error.stack}\n`);
+      return 1;
+    }
+    process.stderr.write(`recship crashed (a bug, please report it): ${(error as Error)?.stack ?? String(error)}\n`);
+    return 2;
+  }
+}
+
+const isEntry = process.argv[1] && /(?:cli[\\/]main\.[jt]s|cli[\\/]index\.js|recship)$/.test(process.argv[1]);
+if (isEntry) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (error) => {
+      process.stderr.write(`${(error as Error).stack}\n`);
+      process.exit(2);
+    },
+  );
+}

@@ -1,0 +1,90 @@
+import { Rng } from "../util/random.js";
+import { DEFAULT_CUTOFFS, rankAmong, summarize, type MetricSet } from "./metrics.js";
+
+/** Scores every item (1..numItems, column j = item j+1) for each history, row-major [B, numItems]. */
+export interface Scorer {
+  readonly numItems: number;
+  score(histories: Int32Array[]): Promise<Float32Array> | Float32Array;
+}
+
+export interface EvalCase {
+  user: number;
+  history: Int32Array;
+  target: number;
+  /** Every item the user ever interacted with (sampled negatives avoid them). */
+  interacted: Int32Array;
+}
+
+export interface EvalOptions {
+  /** Full ranking: mask the user's history items (default false: the datasets README protocol masks only padding). */
+  excludeSeen?: boolean;
+  /** Negatives per user for the sampled protocol (default 100). 0 disables it. */
+  sampledNegatives?: number;
+  seed?: number;
+  cutoffs?: readonly number[];
+  batchSize?: number;
+}
+
+export interface EvalResult {
+  users: number;
+  full: MetricSet;
+  sampled?: MetricSet;
+  /** Per-user 0-based ranks in case order, for paired comparisons. */
+  ranks: { full: Float64Array; sampled?: Float64Array };
+}
+
+/** Uniform negatives the user never interacted with, seeded per user so every model sees the same ones. */
+export function sampledNegatives(user: number, interacted: Int32Array, numItems: number, count: number, seed: number): Int32Array {
+  const rng = new Rng(`negatives:${seed}:${user}`);
+  const seen = new Set(interacted);
+  const out = new Int32Array(count);
+  const available = numItems - seen.size;
+  if (available < count) throw new Error(`cannot sample ${count} negatives: only ${available} unseen items`);
+  const chosen = new Set<number>();
+  let n = 0;
+  while (n < count) {
+    const item = 1 + rng.int(numItems);
+    if (seen.has(item) || chosen.has(item)) continue;
+    chosen.add(item);
+    out[n++] = item;
+  }
+  return out;
+}
+
+export async function evaluate(scorer: Scorer, cases: EvalCase[], options: EvalOptions = {}): Promise<EvalResult> {
+  const numItems = scorer.numItems;
+  const negatives = Math.min(options.sampledNegatives ?? 100, numItems - 1);
+  const seed = options.seed ?? 0;
+  const batchSize = options.batchSize ?? 256;
+  const full = new Float64Array(cases.length);
+  const sampled = negatives > 0 ? new Float64Array(cases.length) : undefined;
+  // similar lengths together: less padding for sequence models
+  const order = Array.from(cases.keys()).sort((a, b) => cases[a].history.length - cases[b].history.length);
+  for (let start = 0; start < order.length; start += batchSize) {
+    const idx = order.slice(start, start + batchSize);
+    const scores = await scorer.score(idx.map((i) => cases[i].history));
+    idx.forEach((ci, row) => {
+      const c = cases[ci];
+      const offset = row * numItems;
+      if (options.excludeSeen) {
+        for (const item of c.history) if (item !== c.target) scores[offset + item - 1] = -Infinity;
+      }
+      const targetScore = scores[offset + c.target - 1];
+      full[ci] = rankAmong(scores, targetScore, numItems, offset);
+      if (sampled) {
+        const neg = sampledNegatives(c.user, c.interacted, numItems, negatives, seed);
+        const candidate = new Float32Array(negatives + 1);
+        candidate[0] = targetScore;
+        for (let j = 0; j < negatives; j++) candidate[j + 1] = scores[offset + neg[j] - 1];
+        sampled[ci] = rankAmong(candidate, targetScore, negatives + 1);
+      }
+    });
+  }
+  const cutoffs = options.cutoffs ?? DEFAULT_CUTOFFS;
+  return {
+    users: cases.length,
+    full: summarize(full, cutoffs),
+    sampled: sampled ? summarize(sampled, cutoffs) : undefined,
+    ranks: { full, sampled },
+  };
+}

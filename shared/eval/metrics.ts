@@ -1,0 +1,64 @@
+/**
+ * Ranking metrics from 0-based ranks of the held-out item, one per user. Shared by
+ * train-model (validation and test) and benchmark-gate, which keeps the per-user vectors
+ * for paired comparisons.
+ */
+export const DEFAULT_CUTOFFS = [5, 10, 20] as const;
+
+export type MetricSet = Record<string, number> & { mrr: number };
+
+export function hitRate(rank: number, k: number): number {
+  return rank < k ? 1 : 0;
+}
+
+export function ndcg(rank: number, k: number): number {
+  return rank < k ? 1 / Math.log2(rank + 2) : 0;
+}
+
+export function reciprocalRank(rank: number): number {
+  return 1 / (rank + 1);
+}
+
+/** Per-user values of one metric, e.g. perUser(ranks, "ndcg", 10). */
+export function perUser(ranks: ArrayLike<number>, metric: "hr" | "ndcg" | "mrr", k = 10): Float64Array {
+  const out = new Float64Array(ranks.length);
+  for (let i = 0; i < ranks.length; i++) {
+    out[i] = metric === "hr" ? hitRate(ranks[i], k) : metric === "ndcg" ? ndcg(ranks[i], k) : reciprocalRank(ranks[i]);
+  }
+  return out;
+}
+
+/** Means over users: hr@K and ndcg@K for each cutoff (keys "hr10", "ndcg10", ...) and mrr. */
+export function summarize(ranks: ArrayLike<number>, cutoffs: readonly number[] = DEFAULT_CUTOFFS): MetricSet {
+  const n = ranks.length;
+  const out: Record<string, number> = {};
+  for (const k of cutoffs) {
+    let hr = 0;
+    let nd = 0;
+    for (let i = 0; i < n; i++) {
+      hr += hitRate(ranks[i], k);
+      nd += ndcg(ranks[i], k);
+    }
+    out[`hr${k}`] = n ? hr / n : 0;
+    out[`ndcg${k}`] = n ? nd / n : 0;
+  }
+  let rr = 0;
+  for (let i = 0; i < n; i++) rr += reciprocalRank(ranks[i]);
+  out.mrr = n ? rr / n : 0;
+  return out as MetricSet;
+}
+
+/**
+ * 0-based rank of `target` among `candidates` scores: the number of candidates scored higher,
+ * plus half of the other candidates tied with it (so constant scores do not look good or bad).
+ */
+export function rankAmong(scores: ArrayLike<number>, targetScore: number, count: number, offset = 0): number {
+  let greater = 0;
+  let ties = 0;
+  for (let i = offset; i < offset + count; i++) {
+    const s = scores[i];
+    if (s > targetScore) greater++;
+    else if (s === targetScore) ties++;
+  }
+  return greater + Math.floor(Math.max(0, ties - 1) / 2);
+}

@@ -1,0 +1,104 @@
+import { createRequire } from "node:module";
+import { join } from "node:path";
+import * as tf from "@tensorflow/tfjs";
+import { RecshipError } from "../errors.js";
+import type { Logger } from "../log.js";
+import { registerMissingWasmKernels } from "./wasm-kernels.js";
+
+export const BACKEND_PREFERENCES = ["auto", "gpu", "node", "wasm", "cpu"] as const;
+export type BackendPreference = (typeof BACKEND_PREFERENCES)[number];
+
+export interface BackendInfo {
+  /** tfjs backend name: "tensorflow" (tfjs-node / tfjs-node-gpu), "wasm" or "cpu". */
+  name: string;
+  /** What was loaded, e.g. "@tensorflow/tfjs-node-gpu@4.22.0" or "wasm (simd)". */
+  description: string;
+}
+
+/**
+ * Where to look for a native tfjs-node(-gpu) install: a tool folder (RECSHIP_TFJS_NODE_DIR,
+ * filled and cached by the train-model action), the working directory's node_modules,
+ * then normal resolution.
+ */
+function resolveNative(pkg: string, toolDir?: string): string | undefined {
+  const bases = [toolDir, process.cwd(), import.meta.url].filter(Boolean) as string[];
+  for (const base of bases) {
+    try {
+      const req = createRequire(base.startsWith("file:") ? base : join(base, "noop.js"));
+      return req.resolve(pkg);
+    } catch {
+      // not installed there
+    }
+  }
+  return undefined;
+}
+
+async function tryNative(pkg: string, toolDir: string | undefined, log: Logger): Promise<BackendInfo | undefined> {
+  const entry = resolveNative(pkg, toolDir);
+  if (!entry) return undefined;
+  try {
+    const req = createRequire(entry);
+    req(entry); // registers the "tensorflow" backend on the shared global tfjs engine
+    if (await tf.setBackend("tensorflow")) {
+      let version = "";
+      try {
+        version = (req(`${pkg}/package.json`) as { version: string }).version;
+      } catch {
+        // version unknown
+      }
+      return { name: "tensorflow", description: `${pkg}${version ? `@${version}` : ""}` };
+    }
+  } catch (error) {
+    log.warn(`${pkg} is installed but failed to load (${(error as Error).message.split("\n")[0]}); falling back`);
+  }
+  return undefined;
+}
+
+let active: BackendInfo | undefined;
+
+// tfjs prints advice to stdout-like warnings unless in production mode; recship logs the backend itself
+tf.env().set("PROD", true);
+
+/** Picks and initialises the tfjs backend: tfjs-node-gpu, tfjs-node, wasm (SIMD), then cpu. */
+export async function initBackend(
+  preference: BackendPreference,
+  log: Logger,
+  options: { toolDir?: string; wasmDir?: string } = {},
+): Promise<BackendInfo> {
+  if (active && (preference === "auto" || active.name === backendNameFor(preference))) return active;
+  const toolDir = options.toolDir ?? process.env.RECSHIP_TFJS_NODE_DIR;
+  let info: BackendInfo | undefined;
+  if (preference === "auto" || preference === "gpu") info = await tryNative("@tensorflow/tfjs-node-gpu", toolDir, log);
+  if (!info && (preference === "auto" || preference === "node")) info = await tryNative("@tensorflow/tfjs-node", toolDir, log);
+  if (!info && (preference === "gpu" || preference === "node")) {
+    throw new RecshipError(`backend "${preference}" was asked for but @tensorflow/tfjs-node${preference === "gpu" ? "-gpu" : ""} is not installed or failed to load`, {
+      fix: 'install it on the runner (see README, "GPU runners") or use backend "auto"',
+    });
+  }
+  if (!info && preference !== "cpu") {
+    const wasm = await import("@tensorflow/tfjs-backend-wasm");
+    const wasmDir = options.wasmDir ?? process.env.RECSHIP_WASM_DIR;
+    if (wasmDir) wasm.setWasmPaths(wasmDir.endsWith("/") ? wasmDir : `${wasmDir}/`);
+    registerMissingWasmKernels();
+    try {
+      if (await tf.setBackend("wasm")) {
+        const simd = await tf.env().getAsync("WASM_HAS_SIMD_SUPPORT");
+        info = { name: "wasm", description: `@tensorflow/tfjs-backend-wasm (${simd ? "simd" : "no simd"})` };
+      }
+    } catch (error) {
+      log.warn(`the wasm backend failed to start (${(error as Error).message}); falling back to the pure-JS cpu backend`);
+    }
+  }
+  if (!info) {
+    await tf.setBackend("cpu");
+    info = { name: "cpu", description: "@tensorflow/tfjs-backend-cpu (pure JavaScript, slow)" };
+  }
+  await tf.ready();
+  active = info;
+  log.info(`tfjs backend: ${info.description}`);
+  return info;
+}
+
+function backendNameFor(p: BackendPreference): string {
+  return p === "gpu" || p === "node" ? "tensorflow" : p;
+}

@@ -1,0 +1,159 @@
+import { readFileSync, existsSync } from "node:fs";
+import { Ajv } from "ajv";
+import { parse as parseYaml } from "yaml";
+import { RecshipError } from "../errors.js";
+
+export const LOSSES = ["ce", "sampled-ce", "bce"] as const;
+export type Loss = (typeof LOSSES)[number];
+
+/** The SASRec architecture (what the weights mean; stored in the bundle). */
+export interface SasrecConfig {
+  kind: "sasrec";
+  hidden: number;
+  blocks: number;
+  heads: number;
+  maxlen: number;
+  ffnDim: number;
+  dropout: number;
+  norm: "pre" | "post";
+  activation: "relu" | "gelu";
+  layerNormEpsilon: number;
+}
+
+/** How the model is trained (stored in the bundle for lineage). */
+export interface TrainConfig {
+  loss: Loss;
+  /** Shared negatives per batch for sampled-ce. */
+  negatives: number;
+  learningRate: number;
+  /** Padded tokens per batch (sequences are length-bucketed, so batches hold up to this many positions). */
+  batchTokens: number;
+  epochs: number;
+  /** Early stopping: epochs without a better validation NDCG@10. */
+  patience: number;
+  /** Validation users scored each epoch (0 = all). */
+  validationUsers: number;
+  seed: number;
+}
+
+export interface RecshipConfig {
+  model: SasrecConfig;
+  train: TrainConfig;
+}
+
+export const DEFAULT_CONFIG: RecshipConfig = {
+  model: {
+    kind: "sasrec",
+    hidden: 64,
+    blocks: 2,
+    heads: 1,
+    maxlen: 50,
+    ffnDim: 64,
+    dropout: 0.5,
+    norm: "pre",
+    activation: "gelu",
+    layerNormEpsilon: 1e-6,
+  },
+  train: {
+    loss: "sampled-ce",
+    negatives: 1024,
+    learningRate: 0.002,
+    batchTokens: 4096,
+    epochs: 200,
+    patience: 10,
+    validationUsers: 0,
+    seed: 42,
+  },
+};
+
+const positiveInt = { type: "integer", minimum: 1 } as const;
+const configSchema = {
+  type: "object",
+  additionalProperties: false,
+  properties: {
+    model: {
+      type: "object",
+      additionalProperties: false,
+      properties: {
+        kind: { const: "sasrec" },
+        hidden: positiveInt,
+        blocks: positiveInt,
+        heads: positiveInt,
+        maxlen: { type: "integer", minimum: 2, maximum: 4096 },
+        ffnDim: positiveInt,
+        dropout: { type: "number", minimum: 0, maximum: 0.95 },
+        norm: { enum: ["pre", "post"] },
+        activation: { enum: ["relu", "gelu"] },
+        layerNormEpsilon: { type: "number", exclusiveMinimum: 0 },
+      },
+    },
+    train: {
+      type: "object",
+      additionalProperties: false,
+      properties: {
+        loss: { enum: [...LOSSES] },
+        negatives: positiveInt,
+        learningRate: { type: "number", exclusiveMinimum: 0, maximum: 1 },
+        batchTokens: { type: "integer", minimum: 16 },
+        epochs: positiveInt,
+        patience: positiveInt,
+        validationUsers: { type: "integer", minimum: 0 },
+        seed: { type: "integer" },
+      },
+    },
+  },
+} as const;
+
+const ajv = new Ajv({ allErrors: true });
+const validateConfig = ajv.compile(configSchema);
+
+export type ConfigOverrides = { model?: Partial<SasrecConfig>; train?: Partial<TrainConfig> };
+
+/**
+ * Reads a config given inline (YAML/JSON text) or as a path to a YAML/JSON file and merges
+ * it over the defaults. Unknown keys and bad values are errors that name the key.
+ */
+export function loadConfig(source: string | undefined, overrides: ConfigOverrides = {}): RecshipConfig {
+  let raw: unknown = {};
+  let where = "config";
+  if (source && source.trim() !== "") {
+    const isFile = !source.includes("\n") && !source.includes(":") && existsSync(source);
+    where = isFile ? source : "inline config";
+    const text = isFile ? readFileSync(source, "utf8") : source;
+    try {
+      raw = parseYaml(text) ?? {};
+    } catch (cause) {
+      throw new RecshipError(`the config is not valid YAML: ${(cause as Error).message.split("\n")[0]}`, { where, cause });
+    }
+    if (typeof raw !== "object" || Array.isArray(raw)) {
+      throw new RecshipError("the config must be a mapping with `model:` and/or `train:` sections", {
+        where,
+        fix: "for example:\nmodel:\n  hidden: 64\ntrain:\n  epochs: 50",
+      });
+    }
+  }
+  if (!validateConfig(raw)) {
+    const first = validateConfig.errors![0];
+    const key = first.instancePath.replace(/^\//, "").replace(/\//g, ".") || "(top level)";
+    const detail =
+      first.keyword === "additionalProperties"
+        ? `unknown key "${(first.params as { additionalProperty: string }).additionalProperty}" under ${key}`
+        : `${key} ${first.message}`;
+    throw new RecshipError(`invalid config: ${detail}`, {
+      where,
+      fix: "see the config reference in README.md (section model config)",
+    });
+  }
+  const given = raw as ConfigOverrides;
+  const config: RecshipConfig = {
+    model: { ...DEFAULT_CONFIG.model, ...given.model, ...overrides.model },
+    train: { ...DEFAULT_CONFIG.train, ...given.train, ...overrides.train },
+  };
+  if (config.model.hidden % config.model.heads !== 0) {
+    throw new RecshipError(`invalid config: model.hidden (${config.model.hidden}) must be divisible by model.heads (${config.model.heads})`, {
+      where,
+    });
+  }
+  if (given.model?.ffnDim === undefined && overrides.model?.ffnDim === undefined) config.model.ffnDim = config.model.hidden;
+  return config;
+}

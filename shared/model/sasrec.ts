@@ -1,0 +1,176 @@
+import * as tf from "@tensorflow/tfjs";
+import { Rng } from "../util/random.js";
+import type { SasrecConfig } from "./config.js";
+import { gelu, layerNorm, mm } from "./ops.js";
+
+/**
+ * SASRec (Kang & McAuley, ICDM 2018) in raw tfjs ops: item + learned position embeddings,
+ * causal self-attention blocks (pre- or post-LN), item-embedding-tied output scores.
+ *
+ * Sequences are left-padded with item 0. Position p of a length-L batch uses position
+ * embedding maxlen-L+p, and attention masks padded keys, so a sequence gives exactly the
+ * same output whatever the padding: training on length-bucketed batches equals inference
+ * on full [batch, maxlen] inputs (which is what the exported ONNX model takes).
+ */
+export type Params = Map<string, tf.Variable>;
+
+export interface ParamSpec {
+  name: string;
+  shape: number[];
+  init: "normal" | "glorot" | "zeros" | "ones";
+  std?: number;
+}
+
+export function paramSpecs(config: SasrecConfig, numItems: number): ParamSpec[] {
+  const d = config.hidden;
+  const specs: ParamSpec[] = [
+    { name: "item_emb", shape: [numItems + 1, d], init: "normal", std: 1 / Math.sqrt(d) },
+    { name: "pos_emb", shape: [config.maxlen, d], init: "normal", std: 0.02 },
+  ];
+  for (let b = 0; b < config.blocks; b++) {
+    const p = `block${b}.`;
+    specs.push(
+      { name: `${p}ln1.gamma`, shape: [d], init: "ones" },
+      { name: `${p}ln1.beta`, shape: [d], init: "zeros" },
+    );
+    for (const w of ["q", "k", "v", "o"]) {
+      specs.push({ name: `${p}attn.w${w}`, shape: [d, d], init: "glorot" }, { name: `${p}attn.b${w}`, shape: [d], init: "zeros" });
+    }
+    specs.push(
+      { name: `${p}ln2.gamma`, shape: [d], init: "ones" },
+      { name: `${p}ln2.beta`, shape: [d], init: "zeros" },
+      { name: `${p}ffn.w1`, shape: [d, config.ffnDim], init: "glorot" },
+      { name: `${p}ffn.b1`, shape: [config.ffnDim], init: "zeros" },
+      { name: `${p}ffn.w2`, shape: [config.ffnDim, d], init: "glorot" },
+      { name: `${p}ffn.b2`, shape: [d], init: "zeros" },
+    );
+  }
+  if (config.norm === "pre") {
+    specs.push({ name: "final_ln.gamma", shape: [d], init: "ones" }, { name: "final_ln.beta", shape: [d], init: "zeros" });
+  }
+  return specs;
+}
+
+/** Initial values from a seeded generator (Box-Muller normals, Glorot uniform), so a seed fixes the model. */
+export function initialValues(specs: ParamSpec[], seed: number): Map<string, Float32Array> {
+  const rng = new Rng(`init:${seed}`);
+  const normal = () => {
+    const u = 1 - rng.next();
+    return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * rng.next());
+  };
+  const values = new Map<string, Float32Array>();
+  for (const s of specs) {
+    const size = s.shape.reduce((a, b) => a * b, 1);
+    const v = new Float32Array(size);
+    if (s.init === "ones") v.fill(1);
+    else if (s.init === "normal") for (let i = 0; i < size; i++) v[i] = normal() * (s.std ?? 0.02);
+    else if (s.init === "glorot") {
+      const limit = Math.sqrt(6 / (s.shape[0] + s.shape[1]));
+      for (let i = 0; i < size; i++) v[i] = (rng.next() * 2 - 1) * limit;
+    }
+    if (s.name === "item_emb") v.fill(0, 0, s.shape[1]); // padding row
+    values.set(s.name, v);
+  }
+  return values;
+}
+
+export function createParams(specs: ParamSpec[], values: Map<string, Float32Array>): Params {
+  const params: Params = new Map();
+  for (const s of specs) {
+    const v = values.get(s.name);
+    if (!v) throw new Error(`no value for parameter ${s.name}`);
+    params.set(s.name, tf.variable(tf.tensor(v, s.shape, "float32"), true, s.name));
+  }
+  return params;
+}
+
+export interface ForwardOptions {
+  training: boolean;
+  /** Seeds for the dropout masks of this call (training only). */
+  dropoutSeed?: number;
+}
+
+/**
+ * Builds the additive attention mask [B, 1, L, L]: 0 where query i may look at key j
+ * (j ≤ i and key j is an item), -1e9 elsewhere.
+ */
+export function attentionMask(items: Int32Array, batch: number, length: number): tf.Tensor4D {
+  const mask = new Float32Array(batch * length * length);
+  for (let b = 0; b < batch; b++) {
+    for (let i = 0; i < length; i++) {
+      const row = (b * length + i) * length;
+      for (let j = 0; j < length; j++) {
+        mask[row + j] = j <= i && items[b * length + j] !== 0 ? 0 : -1e9;
+      }
+    }
+  }
+  return tf.tensor4d(mask, [batch, 1, length, length]);
+}
+
+/** Hidden states [B, L, d] for left-padded item ids [B, L]. */
+export function forward(
+  params: Params,
+  config: SasrecConfig,
+  items: Int32Array,
+  batch: number,
+  length: number,
+  options: ForwardOptions,
+): tf.Tensor3D {
+  const d = config.hidden;
+  const h = config.heads;
+  const dk = d / h;
+  const p = (name: string) => params.get(name)!;
+  const rng = options.training ? new Rng(`dropout:${options.dropoutSeed ?? 0}`) : undefined;
+  const drop = (x: tf.Tensor) => (rng && config.dropout > 0 ? tf.dropout(x, config.dropout, undefined, rng.seed()) : x);
+
+  const ids = tf.tensor2d(items, [batch, length], "int32");
+  const positions = tf.range(config.maxlen - length, config.maxlen, 1, "int32");
+  let x: tf.Tensor = tf.add(tf.mul(tf.gather(p("item_emb"), ids), Math.sqrt(d)), tf.gather(p("pos_emb"), positions));
+  x = drop(x);
+  const mask = attentionMask(items, batch, length);
+  const flat = (t: tf.Tensor) => tf.reshape(t, [batch * length, -1]);
+  const dense = (t: tf.Tensor, w: string, bias: string) => tf.add(mm(flat(t), p(w)), p(bias));
+  const heads = (t: tf.Tensor) => tf.transpose(tf.reshape(t, [batch, length, h, dk]), [0, 2, 1, 3]);
+
+  const attention = (input: tf.Tensor, prefix: string) => {
+    const q = heads(dense(input, `${prefix}attn.wq`, `${prefix}attn.bq`));
+    const k = heads(dense(input, `${prefix}attn.wk`, `${prefix}attn.bk`));
+    const v = heads(dense(input, `${prefix}attn.wv`, `${prefix}attn.bv`));
+    const kT = tf.transpose(k, [0, 1, 3, 2]);
+    const scores = tf.add(tf.mul(mm(q, kT), 1 / Math.sqrt(dk)), mask);
+    const probs = drop(tf.softmax(scores));
+    const context = tf.reshape(tf.transpose(mm(probs, v), [0, 2, 1, 3]), [batch, length, d]);
+    return tf.reshape(dense(context, `${prefix}attn.wo`, `${prefix}attn.bo`), [batch, length, d]);
+  };
+  const ffn = (input: tf.Tensor, prefix: string) => {
+    const inner = dense(input, `${prefix}ffn.w1`, `${prefix}ffn.b1`);
+    const act = config.activation === "gelu" ? gelu(inner) : tf.relu(inner);
+    return tf.reshape(tf.add(mm(drop(act), p(`${prefix}ffn.w2`)), p(`${prefix}ffn.b2`)), [batch, length, d]);
+  };
+  const ln = (t: tf.Tensor, name: string) => layerNorm(t, p(`${name}.gamma`), p(`${name}.beta`), config.layerNormEpsilon);
+
+  for (let b = 0; b < config.blocks; b++) {
+    const prefix = `block${b}.`;
+    if (config.norm === "pre") {
+      x = tf.add(x, drop(attention(ln(x, `${prefix}ln1`), prefix)));
+      x = tf.add(x, drop(ffn(ln(x, `${prefix}ln2`), prefix)));
+    } else {
+      x = ln(tf.add(x, drop(attention(x, prefix))), `${prefix}ln1`);
+      x = ln(tf.add(x, drop(ffn(x, prefix))), `${prefix}ln2`);
+    }
+  }
+  if (config.norm === "pre") x = ln(x, "final_ln");
+  return x as tf.Tensor3D;
+}
+
+/** Output embeddings transposed, [d, numItems] (item 1 in column 0): the tied output layer. */
+export function outputMatrix(params: Params): tf.Tensor2D {
+  const e = params.get("item_emb")!;
+  return tf.transpose(tf.slice(e, [1, 0], [e.shape[0]! - 1, e.shape[1]!])) as tf.Tensor2D;
+}
+
+export function countParameters(params: Params): number {
+  let n = 0;
+  for (const v of params.values()) n += v.size;
+  return n;
+}

@@ -1,0 +1,2 @@
+/** recship's version; a test keeps it equal to package.json's. */
+export const RECSHIP_VERSION = "0.1.0";
