@@ -69,7 +69,7 @@ export const manifestSchema = {
   properties: {
     schemaVersion: { const: BUNDLE_SCHEMA_VERSION },
     recshipVersion: { type: "string" },
-    createdAt: { type: "string", format: "date-time" },
+    createdAt: { type: "string", pattern: "^\\d{4}-\\d{2}-\\d{2}T" },
     model: {
       type: "object",
       required: ["kind", "config", "parameters", "configHash"],

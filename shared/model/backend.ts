@@ -1,5 +1,7 @@
 import { createRequire } from "node:module";
-import { join } from "node:path";
+import { existsSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import * as tf from "@tensorflow/tfjs";
 import { RecshipError } from "../errors.js";
 import type { Logger } from "../log.js";
@@ -77,11 +79,16 @@ export async function initBackend(
   }
   if (!info && preference !== "cpu") {
     const wasm = await import("@tensorflow/tfjs-backend-wasm");
-    const wasmDir = options.wasmDir ?? process.env.RECSHIP_WASM_DIR;
+    // in an ncc bundle the .wasm files sit next to the bundle; from source, tfjs finds its own
+    const besideUs = dirname(fileURLToPath(import.meta.url));
+    const wasmDir =
+      options.wasmDir ?? process.env.RECSHIP_WASM_DIR ?? (existsSync(join(besideUs, "tfjs-backend-wasm-simd.wasm")) ? besideUs : undefined);
     if (wasmDir) wasm.setWasmPaths(wasmDir.endsWith("/") ? wasmDir : `${wasmDir}/`);
     registerMissingWasmKernels();
     try {
-      if (await tf.setBackend("wasm")) {
+      if (!(await tf.setBackend("wasm"))) {
+        log.warn("the wasm backend failed to initialise; falling back to the pure-JS cpu backend (about 25x slower)");
+      } else {
         const simd = await tf.env().getAsync("WASM_HAS_SIMD_SUPPORT");
         info = { name: "wasm", description: `@tensorflow/tfjs-backend-wasm (${simd ? "simd" : "no simd"})` };
       }

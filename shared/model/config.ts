@@ -57,8 +57,8 @@ export const DEFAULT_CONFIG: RecshipConfig = {
   train: {
     loss: "sampled-ce",
     negatives: 1024,
-    learningRate: 0.002,
-    batchTokens: 4096,
+    learningRate: 0.003,
+    batchTokens: 1024,
     epochs: 200,
     patience: 10,
     validationUsers: 0,

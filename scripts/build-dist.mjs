@@ -1,0 +1,63 @@
+// Builds one ncc bundle per action (plus the CLI and the umbrella action) into dist/.
+// `--check` builds into a temp folder and fails when dist/ differs: dist/ is stale.
+import { execFileSync } from "node:child_process";
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, relative } from "node:path";
+
+const root = new URL("..", import.meta.url).pathname;
+const check = process.argv.includes("--check");
+const target = check ? mkdtempSync(join(tmpdir(), "recship-dist-")) : join(root, "dist");
+
+const entries = [];
+for (const name of readdirSync(join(root, "actions"))) {
+  const entry = join(root, "actions", name, "index.ts");
+  if (existsSync(entry)) entries.push({ name, entry });
+}
+entries.push({ name: "cli", entry: join(root, "shared", "cli", "main.ts") });
+
+const wasmDir = join(root, "node_modules", "@tensorflow", "tfjs-backend-wasm", "dist");
+const wasmFiles = ["tfjs-backend-wasm.wasm", "tfjs-backend-wasm-simd.wasm"];
+
+if (!check) rmSync(target, { recursive: true, force: true });
+for (const { name, entry } of entries) {
+  const out = join(target, name);
+  execFileSync(join(root, "node_modules", ".bin", "ncc"), ["build", entry, "-o", out, "--quiet", "--license", "licenses.txt", "--target", "es2022"], {
+    cwd: root,
+    stdio: ["ignore", "inherit", "inherit"],
+  });
+  for (const f of wasmFiles) cpSync(join(wasmDir, f), join(out, f));
+}
+// the umbrella action.yml at the top level runs dist/umbrella; the CLI is the package bin
+writeFileSync(join(target, "cli", "package.json"), '{ "type": "module" }\n');
+
+function listFiles(dir) {
+  const files = [];
+  for (const name of readdirSync(dir)) {
+    const p = join(dir, name);
+    if (statSync(p).isDirectory()) files.push(...listFiles(p).map((f) => join(name, f)));
+    else files.push(name);
+  }
+  return files.sort();
+}
+
+if (check) {
+  const dist = join(root, "dist");
+  const built = listFiles(target);
+  const committed = existsSync(dist) ? listFiles(dist) : [];
+  const stale = [];
+  for (const f of new Set([...built, ...committed])) {
+    const a = join(target, f);
+    const b = join(dist, f);
+    if (!existsSync(a) || !existsSync(b) || !readFileSync(a).equals(readFileSync(b))) stale.push(f);
+  }
+  rmSync(target, { recursive: true, force: true });
+  if (stale.length > 0) {
+    console.error(`dist/ is stale (${stale.length} files differ from a fresh build: ${stale.slice(0, 8).join(", ")}${stale.length > 8 ? ", ..." : ""}).`);
+    console.error("Run `npm run build` and commit dist/.");
+    process.exit(1);
+  }
+  console.log(`dist/ is up to date (${built.length} files).`);
+} else {
+  console.log(`built ${entries.map((e) => relative(root, join(target, e.name))).join(", ")}`);
+}
