@@ -16,13 +16,16 @@ for (const name of readdirSync(join(root, "actions"))) {
 }
 entries.push({ name: "cli", entry: join(root, "shared", "cli", "main.ts") });
 
+// native runtimes never go into dist/: they are loaded from the runner or a cached tool folder
+const externals = ["onnxruntime-node", "@tensorflow/tfjs-node", "@tensorflow/tfjs-node-gpu"];
+
 const wasmDir = join(root, "node_modules", "@tensorflow", "tfjs-backend-wasm", "dist");
 const wasmFiles = ["tfjs-backend-wasm.wasm", "tfjs-backend-wasm-simd.wasm"];
 
 if (!check) rmSync(target, { recursive: true, force: true });
 for (const { name, entry } of entries) {
   const out = join(target, name);
-  execFileSync(join(root, "node_modules", ".bin", "ncc"), ["build", entry, "-o", out, "--quiet", "--license", "licenses.txt", "--target", "es2022"], {
+  execFileSync(join(root, "node_modules", ".bin", "ncc"), ["build", entry, "-o", out, "--quiet", "--minify", "--license", "licenses.txt", "--target", "es2022", ...externals.flatMap((e) => ["-e", e])], {
     cwd: root,
     stdio: ["ignore", "inherit", "inherit"],
   });

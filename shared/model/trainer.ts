@@ -66,6 +66,8 @@ interface CheckpointState {
   history: EpochRecord[];
   params: TensorEntry[];
   optimizer: TensorEntry[];
+  /** Adam's running β1^t and β2^t. */
+  adamBetaPowers: [number, number];
 }
 
 function configHashOf(model: SasrecConfig, train: TrainConfig, numItems: number): string {
@@ -124,7 +126,15 @@ export async function train(options: TrainerOptions): Promise<TrainOutcome> {
     model.assign(decodeWeights(await readFile(join(dir, "params.bin")), state.params, undefined, join(dir, "params.bin")));
     best = decodeWeights(await readFile(join(dir, "best.bin")), state.params, undefined, join(dir, "best.bin"));
     const opt = decodeWeights(await readFile(join(dir, "optimizer.bin")), state.optimizer, undefined, join(dir, "optimizer.bin"));
-    await optimizer.setWeights(state.optimizer.map((t) => ({ name: t.name, tensor: tf.tensor(opt.get(t.name)!, t.shape) })));
+    const restored = state.optimizer.map((t) => ({ name: t.name, tensor: tf.tensor(opt.get(t.name)!, t.shape) }));
+    await optimizer.setWeights(restored);
+    restored.forEach((w) => w.tensor.dispose()); // setWeights copied them into variables
+    // setWeights recomputes β^t with pow(); restore the running products bit for bit instead
+    const betaPowers = optimizer as unknown as { accBeta1: tf.Variable; accBeta2: tf.Variable };
+    tf.tidy(() => {
+      betaPowers.accBeta1.assign(tf.scalar(state.adamBetaPowers[0]));
+      betaPowers.accBeta2.assign(tf.scalar(state.adamBetaPowers[1]));
+    });
     history = state.history;
     startEpoch = state.epoch + 1;
     bestEpoch = state.bestEpoch;
@@ -225,13 +235,18 @@ export async function train(options: TrainerOptions): Promise<TrainOutcome> {
       const optValues = new Map<string, Float32Array>();
       const optShapes = new Map<string, number[]>();
       for (const w of optWeights) {
-        optValues.set(w.name, (await w.tensor.data()) as Float32Array);
+        // the iteration counter is int32: store every value as float32 (exact for counts < 2^24)
+        optValues.set(w.name, Float32Array.from(await w.tensor.data()));
         optShapes.set(w.name, w.tensor.shape);
       }
+      // getWeights makes a fresh scalar for the iteration count; the rest are the live moment variables
+      optWeights.filter((w) => w.name === "iter").forEach((w) => w.tensor.dispose());
       const opt = encodeWeights(optValues, optShapes);
+      const betaPowers = optimizer as unknown as { accBeta1: tf.Variable; accBeta2: tf.Variable };
+      const adamBetaPowers: [number, number] = [betaPowers.accBeta1.dataSync()[0], betaPowers.accBeta2.dataSync()[0]];
       await writeCheckpoint(
         options.checkpointDir,
-        { configHash, epoch, bestEpoch, bestScore, sinceBest, history, params: params.tensors, optimizer: opt.tensors },
+        { configHash, epoch, bestEpoch, bestScore, sinceBest, history, params: params.tensors, optimizer: opt.tensors, adamBetaPowers },
         params.data,
         bestData.data,
         opt.data,

@@ -1,0 +1,76 @@
+import { endianness } from "node:os";
+import { DataType, ELEM_TYPES, toNumber, type ElemType, type OnnxProto } from "./proto.js";
+
+const LITTLE_ENDIAN_HOST = endianness() === "LE";
+
+function elementCount(dims: number[]): number {
+  return dims.reduce((a, b) => a * b, 1);
+}
+
+function checkCount(name: string, dims: number[], length: number): void {
+  if (elementCount(dims) !== length) {
+    throw new Error(`tensor ${name}: ${length} values do not fill shape [${dims.join(", ")}]`);
+  }
+}
+
+/** float32 values as little-endian bytes (ONNX raw_data is always little-endian). */
+export function float32Bytes(values: Float32Array): Uint8Array {
+  if (LITTLE_ENDIAN_HOST) return new Uint8Array(values.buffer.slice(values.byteOffset, values.byteOffset + values.byteLength));
+  const out = new Uint8Array(values.length * 4);
+  const view = new DataView(out.buffer);
+  for (let i = 0; i < values.length; i++) view.setFloat32(i * 4, values[i], true);
+  return out;
+}
+
+export function int64Bytes(values: ArrayLike<number | bigint>): Uint8Array {
+  const out = new Uint8Array(values.length * 8);
+  const view = new DataView(out.buffer);
+  for (let i = 0; i < values.length; i++) view.setBigInt64(i * 8, BigInt(values[i]), true);
+  return out;
+}
+
+export function boolBytes(values: ArrayLike<boolean | number>): Uint8Array {
+  return Uint8Array.from(values as ArrayLike<number>, (v) => (v ? 1 : 0));
+}
+
+/** A named initializer with its values in raw_data. */
+export function floatTensor(name: string, dims: number[], values: Float32Array): OnnxProto.ITensorProto {
+  checkCount(name, dims, values.length);
+  return { name, dims, dataType: DataType.FLOAT, rawData: float32Bytes(values) };
+}
+
+export function int64Tensor(name: string, dims: number[], values: ArrayLike<number | bigint>): OnnxProto.ITensorProto {
+  checkCount(name, dims, values.length);
+  return { name, dims, dataType: DataType.INT64, rawData: int64Bytes(values) };
+}
+
+export function boolTensor(name: string, dims: number[], values: ArrayLike<boolean | number>): OnnxProto.ITensorProto {
+  checkCount(name, dims, values.length);
+  return { name, dims, dataType: DataType.BOOL, rawData: boolBytes(values) };
+}
+
+export function tensorOf(type: ElemType, name: string, dims: number[], values: ArrayLike<number | bigint | boolean>): OnnxProto.ITensorProto {
+  if (type === "float") return floatTensor(name, dims, Float32Array.from(values as ArrayLike<number>));
+  if (type === "int64") return int64Tensor(name, dims, values as ArrayLike<number | bigint>);
+  return boolTensor(name, dims, values as ArrayLike<boolean | number>);
+}
+
+/** Size of a tensor's data in bytes (raw_data, or what external data points at). */
+export function tensorByteLength(tensor: OnnxProto.ITensorProto): number {
+  if (tensor.rawData && tensor.rawData.length > 0) return tensor.rawData.length;
+  const length = tensor.externalData?.find((e) => e.key === "length")?.value;
+  if (length) return Number(length);
+  const type = Object.values(ELEM_TYPES).find((t) => t.dataType === tensor.dataType);
+  return type ? type.bytes * elementCount((tensor.dims ?? []).map(toNumber)) : 0;
+}
+
+/** Reads a float32 tensor's values from raw_data (or from `external`, the bytes it points at). */
+export function readFloatTensor(tensor: OnnxProto.ITensorProto, external?: Uint8Array): Float32Array {
+  if (tensor.dataType !== DataType.FLOAT) throw new Error(`tensor ${tensor.name} is not float32`);
+  const bytes = external ?? tensor.rawData;
+  if (!bytes) return Float32Array.from(tensor.floatData ?? []);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const out = new Float32Array(bytes.byteLength / 4);
+  for (let i = 0; i < out.length; i++) out[i] = view.getFloat32(i * 4, true);
+  return out;
+}

@@ -1,0 +1,75 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import { readInteractions } from "../shared/data/readers.js";
+import { leaveOneOut } from "../shared/data/split.js";
+import { initBackend } from "../shared/model/backend.js";
+import { memoryLogger, silentLogger } from "../shared/log.js";
+import { loadConfig } from "../shared/model/config.js";
+import { train } from "../shared/model/trainer.js";
+import { trainModel } from "../shared/train/train-model.js";
+import { readManifest } from "../shared/bundle/bundle-io.js";
+import { syntheticCsv, TINY_CONFIG } from "./helpers/synthetic.js";
+import { tempDir } from "./helpers/tmp.js";
+
+const dir = tempDir();
+let csv: Awaited<ReturnType<typeof syntheticCsv>>;
+beforeAll(async () => {
+  await initBackend("auto", silentLogger);
+  csv = await syntheticCsv(dir);
+});
+
+describe("train-model on the synthetic shop", () => {
+  it("beats the popularity baseline clearly after a short training and writes a valid bundle", async () => {
+    const log = memoryLogger();
+    const report = await trainModel({ ...csv, out: join(dir, "bundle"), config: TINY_CONFIG, overrides: { train: { epochs: 20 } }, log });
+    expect(report.test.full.ndcg10).toBeGreaterThan(2 * report.popularity.full.ndcg10);
+    expect(report.test.sampled!.ndcg10).toBeGreaterThan(report.popularity.sampled!.ndcg10 + 0.1);
+    const manifest = await readManifest(report.bundle);
+    expect(manifest.data.sha256).toBe(report.data.sha256);
+    expect(manifest.training.test.full.ndcg10).toBe(report.test.full.ndcg10);
+    expect(manifest.vocabulary.items).toBe(report.data.items);
+    expect(readFileSync(join(report.bundle, "items.txt"), "utf8").split("\n")[0]).toMatch(/^sku-/);
+    expect(log.lines.some((l) => /epoch 20\/20 loss .* seq\/s/.test(l))).toBe(true);
+    // memory stays flat: the same number of live tensors after every epoch
+    const tensors = new Set(report.history.map((h) => h.tensors));
+    expect(tensors.size).toBe(1);
+  });
+
+  it("refuses to overwrite an existing bundle without --overwrite", async () => {
+    await expect(trainModel({ ...csv, out: join(dir, "bundle"), config: TINY_CONFIG, overrides: { train: { epochs: 1 } }, log: silentLogger })).rejects.toThrow(
+      /already holds a model bundle.*--overwrite/,
+    );
+  });
+
+  it("warns about users with a single interaction and leaves them out of evaluation", async () => {
+    const extra = join(dir, "with-singles.csv");
+    const text = readFileSync(csv.data, "utf8") + "lonely1,sku-00-001,1800000000,purchase\nlonely2,sku-00-002,1800000001,purchase\n";
+    (await import("node:fs")).writeFileSync(extra, text);
+    const log = memoryLogger();
+    const report = await trainModel({ ...csv, data: extra, out: join(dir, "b2"), config: TINY_CONFIG, overrides: { train: { epochs: 1 } }, log });
+    expect(log.warnings.some((w) => /^2 users have a single interaction/.test(w))).toBe(true);
+    expect(report.test.users).toBe(report.data.users - 2);
+  });
+
+  it("resuming from a checkpoint gives exactly the uninterrupted result", async () => {
+    const config = loadConfig(TINY_CONFIG, { train: { epochs: 3 } });
+    const r = await readInteractions(csv.data, csv);
+    const split = leaveOneOut(r.log);
+    const validation = Array.from(split.evalUsers.slice(0, 200), (u) => ({ user: u, history: split.train[u], target: split.validTarget[u], interacted: r.log.sequences[u] }));
+    const base = { model: config.model, train: config.train, numItems: split.numItems, trainSequences: split.train, validation, log: silentLogger };
+    const straight = await train(base);
+    const checkpointDir = join(dir, "ckpt");
+    const first = await train({ ...base, checkpointDir, stopAfterEpochs: 1 });
+    expect(first.history.length).toBe(1);
+    first.model.dispose();
+    const resumed = await train({ ...base, checkpointDir, resume: true });
+    expect(resumed.resumedFromEpoch).toBe(1);
+    expect(resumed.history.map((h) => h.loss)).toEqual(straight.history.map((h) => h.loss));
+    const a = straight.model.values();
+    const b = resumed.model.values();
+    for (const [name, v] of a) expect(Array.from(b.get(name)!)).toEqual(Array.from(v));
+    straight.model.dispose();
+    resumed.model.dispose();
+  });
+});
