@@ -25,10 +25,26 @@ const wasmFiles = ["tfjs-backend-wasm.wasm", "tfjs-backend-wasm-simd.wasm"];
 if (!check) rmSync(target, { recursive: true, force: true });
 for (const { name, entry } of entries) {
   const out = join(target, name);
-  execFileSync(join(root, "node_modules", ".bin", "ncc"), ["build", entry, "-o", out, "--quiet", "--minify", "--license", "licenses.txt", "--target", "es2022", ...externals.flatMap((e) => ["-e", e])], {
-    cwd: root,
-    stdio: ["ignore", "inherit", "inherit"],
-  });
+  execFileSync(
+    join(root, "node_modules", ".bin", "ncc"),
+    [
+      "build",
+      entry,
+      "-o",
+      out,
+      "--quiet",
+      "--minify",
+      "--license",
+      "licenses.txt",
+      "--target",
+      "es2022",
+      ...externals.flatMap((e) => ["-e", e]),
+    ],
+    {
+      cwd: root,
+      stdio: ["ignore", "inherit", "inherit"],
+    },
+  );
   for (const f of wasmFiles) cpSync(join(wasmDir, f), join(out, f));
 }
 // the umbrella action.yml at the top level runs dist/umbrella; the CLI is the package bin
@@ -56,7 +72,9 @@ if (check) {
   }
   rmSync(target, { recursive: true, force: true });
   if (stale.length > 0) {
-    console.error(`dist/ is stale (${stale.length} files differ from a fresh build: ${stale.slice(0, 8).join(", ")}${stale.length > 8 ? ", ..." : ""}).`);
+    console.error(
+      `dist/ is stale (${stale.length} files differ from a fresh build: ${stale.slice(0, 8).join(", ")}${stale.length > 8 ? ", ..." : ""}).`,
+    );
     console.error("Run `npm run build` and commit dist/.");
     process.exit(1);
   }

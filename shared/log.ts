@@ -16,9 +16,7 @@ export function consoleLogger(stream: NodeJS.WritableStream = process.stderr): L
   return {
     info: (message) => void stream.write(`${message}\n`),
     warn: (message, where) =>
-      void stream.write(
-        `warning: ${where?.file ? `${where.file}${where.line ? `:${where.line}` : ""}: ` : ""}${message}\n`,
-      ),
+      void stream.write(`warning: ${where?.file ? `${where.file}${where.line ? `:${where.line}` : ""}: ` : ""}${message}\n`),
     group: async (title, fn) => {
       stream.write(`── ${title}\n`);
       return fn();

@@ -35,7 +35,9 @@ describe("model bundle", () => {
   let bundle = "";
   beforeAll(async () => {
     const csv = await syntheticCsv(dir, 300, 3);
-    bundle = (await trainModel({ ...csv, out: join(dir, "b"), config: TINY_CONFIG, overrides: { train: { epochs: 1 } }, log: silentLogger })).bundle;
+    bundle = (
+      await trainModel({ ...csv, out: join(dir, "b"), config: TINY_CONFIG, overrides: { train: { epochs: 1 } }, log: silentLogger })
+    ).bundle;
   });
   const copy = (name: string) => {
     const to = join(dir, name);

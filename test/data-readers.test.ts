@@ -17,7 +17,10 @@ const seqOf = (r: Awaited<ReturnType<typeof readInteractions>>, user: string) =>
 
 describe("interaction log readers", () => {
   it("reads CSV with named columns, orders each user by timestamp and maps string ids to dense ids", async () => {
-    const p = file("log.csv", "ts,who,what,kind\n30,alice,shoe,purchase\n10,alice,sock,purchase\n20,bob,hat,view\n15,bob,\"scarf, red\",purchase\n20,alice,lace,purchase\n");
+    const p = file(
+      "log.csv",
+      'ts,who,what,kind\n30,alice,shoe,purchase\n10,alice,sock,purchase\n20,bob,hat,view\n15,bob,"scarf, red",purchase\n20,alice,lace,purchase\n',
+    );
     const r = await readInteractions(p, { userColumn: "who", itemColumn: "what", timeColumn: "ts" });
     expect(r.format).toBe("csv");
     expect(r.log.userIds).toEqual(["alice", "bob"]);
@@ -29,7 +32,10 @@ describe("interaction log readers", () => {
   });
 
   it("filters by event type and accepts ISO-8601 timestamps", async () => {
-    const p = file("events.tsv", "user\titem\ttime\tevent\nu1\ta\t2024-01-02T00:00:00Z\tpurchase\nu1\tb\t2024-01-01T00:00:00Z\tview\nu1\tc\t2024-01-01T00:00:00Z\tadd_to_cart\n");
+    const p = file(
+      "events.tsv",
+      "user\titem\ttime\tevent\nu1\ta\t2024-01-02T00:00:00Z\tpurchase\nu1\tb\t2024-01-01T00:00:00Z\tview\nu1\tc\t2024-01-01T00:00:00Z\tadd_to_cart\n",
+    );
     const r = await readInteractions(p, { timeColumn: "time", eventColumn: "event", eventFilter: ["purchase", "add_to_cart"] });
     expect(seqOf(r, "u1")).toEqual(["c", "a"]);
     expect(r.rowsSkippedByFilter).toBe(1);
@@ -59,7 +65,11 @@ describe("interaction log readers", () => {
 
   it("names a missing column, the columns that exist and the flag to use", async () => {
     const p = file("cols.csv", "user_id,item_id\nu,i\n");
-    await expectError(p, { itemColumn: "item_id" }, /cols\.csv:1 \(header\): no user column "user" \(columns are: user_id, item_id\).*--user-col/);
+    await expectError(
+      p,
+      { itemColumn: "item_id" },
+      /cols\.csv:1 \(header\): no user column "user" \(columns are: user_id, item_id\).*--user-col/,
+    );
   });
 
   it("rejects an empty file", async () => {
@@ -78,7 +88,11 @@ describe("interaction log readers", () => {
 
   it("says when the event filter leaves nothing", async () => {
     const p = file("filt.csv", "user,item,event\nu,a,view\n");
-    await expectError(p, { eventColumn: "event", eventFilter: ["purchase"] }, /no interactions left after the event filter \(1 rows skipped\)/);
+    await expectError(
+      p,
+      { eventColumn: "event", eventFilter: ["purchase"] },
+      /no interactions left after the event filter \(1 rows skipped\)/,
+    );
   });
 
   it("cannot guess a format from an unknown extension and says how to fix it", async () => {

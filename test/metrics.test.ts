@@ -28,7 +28,9 @@ describe("ranking metrics", () => {
   it("evaluates a scorer: popularity ranks the most popular target first", async () => {
     const train = [Int32Array.from([1, 1, 1, 2]), Int32Array.from([1, 3])];
     const pop = new PopularityScorer(train, 5);
-    const r = await evaluate(pop, [{ user: 0, history: train[0], target: 1, interacted: Int32Array.from([1, 2]) }], { sampledNegatives: 2 });
+    const r = await evaluate(pop, [{ user: 0, history: train[0], target: 1, interacted: Int32Array.from([1, 2]) }], {
+      sampledNegatives: 2,
+    });
     expect(r.ranks.full[0]).toBe(0);
     expect(r.full.ndcg10).toBe(1);
     expect(r.sampled?.hr10).toBe(1);

@@ -14,7 +14,11 @@ beforeAll(async () => {
   backend = (await initBackend("auto", silentLogger)).name;
 });
 
-const small = (over: Partial<SasrecConfig> = {}): SasrecConfig => ({ ...loadConfig("model:\n  hidden: 16\n  maxlen: 8\n  heads: 2").model, dropout: 0.2, ...over });
+const small = (over: Partial<SasrecConfig> = {}): SasrecConfig => ({
+  ...loadConfig("model:\n  hidden: 16\n  maxlen: 8\n  heads: 2").model,
+  dropout: 0.2,
+  ...over,
+});
 
 describe("SASRec model", () => {
   it("runs on the wasm backend here (tfjs-node cannot install on this machine)", () => {

@@ -26,7 +26,18 @@ describe("leave-one-out split", () => {
 
   it("k-core filtering repeats until every user and item has k interactions", () => {
     // item 9 appears once; removing it leaves user 2 with one interaction, which then goes too
-    const filtered = kCoreFilter(log([[1, 2, 3], [1, 2, 3], [9, 1], [3, 2, 1]], 9), 2);
+    const filtered = kCoreFilter(
+      log(
+        [
+          [1, 2, 3],
+          [1, 2, 3],
+          [9, 1],
+          [3, 2, 1],
+        ],
+        9,
+      ),
+      2,
+    );
     expect(filtered.userIds).toEqual(["u0", "u1", "u3"]);
     expect(filtered.itemIds).toEqual(["", "i1", "i2", "i3"]);
     expect(filtered.sequences.every((s) => s.length >= 2)).toBe(true);

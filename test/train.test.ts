@@ -37,9 +37,9 @@ describe("train-model on the synthetic shop", () => {
   });
 
   it("refuses to overwrite an existing bundle without --overwrite", async () => {
-    await expect(trainModel({ ...csv, out: join(dir, "bundle"), config: TINY_CONFIG, overrides: { train: { epochs: 1 } }, log: silentLogger })).rejects.toThrow(
-      /already holds a model bundle.*--overwrite/,
-    );
+    await expect(
+      trainModel({ ...csv, out: join(dir, "bundle"), config: TINY_CONFIG, overrides: { train: { epochs: 1 } }, log: silentLogger }),
+    ).rejects.toThrow(/already holds a model bundle.*--overwrite/);
   });
 
   it("warns about users with a single interaction and leaves them out of evaluation", async () => {
@@ -47,7 +47,14 @@ describe("train-model on the synthetic shop", () => {
     const text = readFileSync(csv.data, "utf8") + "lonely1,sku-00-001,1800000000,purchase\nlonely2,sku-00-002,1800000001,purchase\n";
     (await import("node:fs")).writeFileSync(extra, text);
     const log = memoryLogger();
-    const report = await trainModel({ ...csv, data: extra, out: join(dir, "b2"), config: TINY_CONFIG, overrides: { train: { epochs: 1 } }, log });
+    const report = await trainModel({
+      ...csv,
+      data: extra,
+      out: join(dir, "b2"),
+      config: TINY_CONFIG,
+      overrides: { train: { epochs: 1 } },
+      log,
+    });
     expect(log.warnings.some((w) => /^2 users have a single interaction/.test(w))).toBe(true);
     expect(report.test.users).toBe(report.data.users - 2);
   });
@@ -56,8 +63,20 @@ describe("train-model on the synthetic shop", () => {
     const config = loadConfig(TINY_CONFIG, { train: { epochs: 3 } });
     const r = await readInteractions(csv.data, csv);
     const split = leaveOneOut(r.log);
-    const validation = Array.from(split.evalUsers.slice(0, 200), (u) => ({ user: u, history: split.train[u], target: split.validTarget[u], interacted: r.log.sequences[u] }));
-    const base = { model: config.model, train: config.train, numItems: split.numItems, trainSequences: split.train, validation, log: silentLogger };
+    const validation = Array.from(split.evalUsers.slice(0, 200), (u) => ({
+      user: u,
+      history: split.train[u],
+      target: split.validTarget[u],
+      interacted: r.log.sequences[u],
+    }));
+    const base = {
+      model: config.model,
+      train: config.train,
+      numItems: split.numItems,
+      trainSequences: split.train,
+      validation,
+      log: silentLogger,
+    };
     const straight = await train(base);
     const checkpointDir = join(dir, "ckpt");
     const first = await train({ ...base, checkpointDir, stopAfterEpochs: 1 });

@@ -31,10 +31,21 @@ export async function installTfjsNodeGpu(log: Logger): Promise<string> {
   }
   if (!installed()) {
     await mkdir(dir, { recursive: true });
-    log.info(`installing @tensorflow/tfjs-node-gpu@${TFJS_NODE_GPU_VERSION} into ${dir} (downloads libtensorflow; needs CUDA 11.2 / cuDNN 8.1)`);
+    log.info(
+      `installing @tensorflow/tfjs-node-gpu@${TFJS_NODE_GPU_VERSION} into ${dir} (downloads libtensorflow; needs CUDA 11.2 / cuDNN 8.1)`,
+    );
     await promisify(execFile)(
       "npm",
-      ["install", "--no-save", "--no-audit", "--no-fund", "--prefix", dir, `@tensorflow/tfjs-node-gpu@${TFJS_NODE_GPU_VERSION}`, "--allow-scripts=@tensorflow/tfjs-node-gpu"],
+      [
+        "install",
+        "--no-save",
+        "--no-audit",
+        "--no-fund",
+        "--prefix",
+        dir,
+        `@tensorflow/tfjs-node-gpu@${TFJS_NODE_GPU_VERSION}`,
+        "--allow-scripts=@tensorflow/tfjs-node-gpu",
+      ],
       { maxBuffer: 64 << 20 },
     );
     try {

@@ -135,15 +135,21 @@ const validate = ajv.compile(manifestSchema);
 export function checkManifest(value: unknown, where: string): BundleManifest {
   const version = (value as { schemaVersion?: unknown } | null)?.schemaVersion;
   if (typeof version === "number" && version > BUNDLE_SCHEMA_VERSION) {
-    throw new RecshipError(`the bundle was written by a newer recship (schema version ${version}; this recship reads up to ${BUNDLE_SCHEMA_VERSION})`, {
-      where,
-      fix: "upgrade recship (the actions' @ref) to the version that wrote the bundle",
-    });
+    throw new RecshipError(
+      `the bundle was written by a newer recship (schema version ${version}; this recship reads up to ${BUNDLE_SCHEMA_VERSION})`,
+      {
+        where,
+        fix: "upgrade recship (the actions' @ref) to the version that wrote the bundle",
+      },
+    );
   }
   if (!validate(value)) {
     const e = validate.errors![0];
     const field = e.instancePath ? e.instancePath.slice(1).replace(/\//g, ".") : "(top level)";
-    const detail = e.keyword === "required" ? `missing field "${(e.params as { missingProperty: string }).missingProperty}" in ${field}` : `field ${field} ${e.message}`;
+    const detail =
+      e.keyword === "required"
+        ? `missing field "${(e.params as { missingProperty: string }).missingProperty}" in ${field}`
+        : `field ${field} ${e.message}`;
     throw new RecshipError(`invalid bundle manifest: ${detail}`, {
       where,
       fix: "the bundle is damaged or was edited by hand; re-create it with train-model",

@@ -55,13 +55,10 @@ function parseTime(raw: unknown, file: string, line: number, column: string): nu
       if (Number.isFinite(t)) return t / 1000;
     }
   }
-  throw new RecshipError(
-    `timestamp ${JSON.stringify(raw)} in column "${column}" is not a number (or an ISO-8601 date)`,
-    {
-      where: `${file}:${line}`,
-      fix: "use Unix seconds/milliseconds or ISO-8601 dates, or drop the time column to use file order",
-    },
-  );
+  throw new RecshipError(`timestamp ${JSON.stringify(raw)} in column "${column}" is not a number (or an ISO-8601 date)`, {
+    where: `${file}:${line}`,
+    fix: "use Unix seconds/milliseconds or ISO-8601 dates, or drop the time column to use file order",
+  });
 }
 
 /** Opens a file as a byte stream, transparently gunzipping, while hashing the stored bytes. */

@@ -73,14 +73,21 @@ export async function initBackend(
   if (preference === "auto" || preference === "gpu") info = await tryNative("@tensorflow/tfjs-node-gpu", toolDir, log);
   if (!info && (preference === "auto" || preference === "node")) info = await tryNative("@tensorflow/tfjs-node", toolDir, log);
   if (!info && (preference === "gpu" || preference === "node")) {
-    throw new RecshipError(`backend "${preference}" was asked for but @tensorflow/tfjs-node${preference === "gpu" ? "-gpu" : ""} is not installed or failed to load`, {
-      fix: 'install it on the runner (see README, "GPU runners") or use backend "auto"',
-    });
+    throw new RecshipError(
+      `backend "${preference}" was asked for but @tensorflow/tfjs-node${preference === "gpu" ? "-gpu" : ""} is not installed or failed to load`,
+      {
+        fix: 'install it on the runner (see README, "GPU runners") or use backend "auto"',
+      },
+    );
   }
   if (!info && preference !== "cpu") {
-    const wasm = await import("@tensorflow/tfjs-backend-wasm");
     // in an ncc bundle the .wasm files sit next to the bundle; from source, tfjs finds its own
     const besideUs = dirname(fileURLToPath(import.meta.url));
+    // tfjs-backend-wasm's emscripten loader reads `__dirname`, which ES modules (our ncc
+    // bundles) do not define; give it one so the loader can start
+    const scope = globalThis as { __dirname?: string };
+    scope.__dirname ??= besideUs;
+    const wasm = await import("@tensorflow/tfjs-backend-wasm");
     const wasmDir =
       options.wasmDir ?? process.env.RECSHIP_WASM_DIR ?? (existsSync(join(besideUs, "tfjs-backend-wasm-simd.wasm")) ? besideUs : undefined);
     if (wasmDir) wasm.setWasmPaths(wasmDir.endsWith("/") ? wasmDir : `${wasmDir}/`);

@@ -150,9 +150,12 @@ export function loadConfig(source: string | undefined, overrides: ConfigOverride
     train: { ...DEFAULT_CONFIG.train, ...given.train, ...overrides.train },
   };
   if (config.model.hidden % config.model.heads !== 0) {
-    throw new RecshipError(`invalid config: model.hidden (${config.model.hidden}) must be divisible by model.heads (${config.model.heads})`, {
-      where,
-    });
+    throw new RecshipError(
+      `invalid config: model.hidden (${config.model.hidden}) must be divisible by model.heads (${config.model.heads})`,
+      {
+        where,
+      },
+    );
   }
   if (given.model?.ffnDim === undefined && overrides.model?.ffnDim === undefined) config.model.ffnDim = config.model.hidden;
   return config;

@@ -29,10 +29,7 @@ export function paramSpecs(config: SasrecConfig, numItems: number): ParamSpec[] 
   ];
   for (let b = 0; b < config.blocks; b++) {
     const p = `block${b}.`;
-    specs.push(
-      { name: `${p}ln1.gamma`, shape: [d], init: "ones" },
-      { name: `${p}ln1.beta`, shape: [d], init: "zeros" },
-    );
+    specs.push({ name: `${p}ln1.gamma`, shape: [d], init: "ones" }, { name: `${p}ln1.beta`, shape: [d], init: "zeros" });
     for (const w of ["q", "k", "v", "o"]) {
       specs.push({ name: `${p}attn.w${w}`, shape: [d, d], init: "glorot" }, { name: `${p}attn.b${w}`, shape: [d], init: "zeros" });
     }

@@ -10,7 +10,10 @@ export interface TensorEntry {
 }
 
 /** Concatenates float32 tensors (little-endian) into one buffer, with their index. */
-export function encodeWeights(values: Map<string, Float32Array>, shapes: Map<string, number[]>): { data: Buffer; tensors: TensorEntry[]; sha256: string } {
+export function encodeWeights(
+  values: Map<string, Float32Array>,
+  shapes: Map<string, number[]>,
+): { data: Buffer; tensors: TensorEntry[]; sha256: string } {
   let size = 0;
   for (const v of values.values()) size += v.byteLength;
   const data = Buffer.alloc(size);

@@ -6,9 +6,30 @@ import { formatDuration } from "../util/format.js";
 export function trainSummaryMarkdown(report: TrainReport): string {
   const m = (block: TrainReport["test"], proto: "full" | "sampled", key: string) => fixed(block[proto]?.[key]);
   const rows = [
-    ["SASRec (test)", m(report.test, "full", "ndcg10"), m(report.test, "full", "hr10"), m(report.test, "full", "mrr"), m(report.test, "sampled", "ndcg10"), m(report.test, "sampled", "hr10")],
-    ["Popularity (test)", m(report.popularity, "full", "ndcg10"), m(report.popularity, "full", "hr10"), m(report.popularity, "full", "mrr"), m(report.popularity, "sampled", "ndcg10"), m(report.popularity, "sampled", "hr10")],
-    ["SASRec (validation)", m(report.validation, "full", "ndcg10"), m(report.validation, "full", "hr10"), m(report.validation, "full", "mrr"), m(report.validation, "sampled", "ndcg10"), m(report.validation, "sampled", "hr10")],
+    [
+      "SASRec (test)",
+      m(report.test, "full", "ndcg10"),
+      m(report.test, "full", "hr10"),
+      m(report.test, "full", "mrr"),
+      m(report.test, "sampled", "ndcg10"),
+      m(report.test, "sampled", "hr10"),
+    ],
+    [
+      "Popularity (test)",
+      m(report.popularity, "full", "ndcg10"),
+      m(report.popularity, "full", "hr10"),
+      m(report.popularity, "full", "mrr"),
+      m(report.popularity, "sampled", "ndcg10"),
+      m(report.popularity, "sampled", "hr10"),
+    ],
+    [
+      "SASRec (validation)",
+      m(report.validation, "full", "ndcg10"),
+      m(report.validation, "full", "hr10"),
+      m(report.validation, "full", "mrr"),
+      m(report.validation, "sampled", "ndcg10"),
+      m(report.validation, "sampled", "hr10"),
+    ],
   ];
   const epochs = report.history.map((h) => h.epoch);
   const parts = [

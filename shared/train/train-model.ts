@@ -127,8 +127,17 @@ export async function trainModel(options: TrainModelOptions): Promise<TrainRepor
   const seed = config.train.seed;
   const popularityTrain = new PopularityScorer(split.train, split.numItems);
   const popularityValid = await evaluate(popularityTrain, validation, { seed });
-  const popularityTest = await evaluate(new PopularityScorer(testCases.map((c) => c.history), split.numItems), testCases, { seed });
-  log.info(`popularity baseline, test: NDCG@10 ${popularityTest.full.ndcg10.toFixed(4)} (sampled ${popularityTest.sampled?.ndcg10.toFixed(4)})`);
+  const popularityTest = await evaluate(
+    new PopularityScorer(
+      testCases.map((c) => c.history),
+      split.numItems,
+    ),
+    testCases,
+    { seed },
+  );
+  log.info(
+    `popularity baseline, test: NDCG@10 ${popularityTest.full.ndcg10.toFixed(4)} (sampled ${popularityTest.sampled?.ndcg10.toFixed(4)})`,
+  );
 
   let validSubset = validation;
   if (config.train.validationUsers > 0 && config.train.validationUsers < validation.length) {

@@ -1,0 +1,52 @@
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { readManifest } from "../shared/bundle/bundle-io.js";
+import { runDistAction } from "./helpers/run-action.js";
+import { syntheticCsv } from "./helpers/synthetic.js";
+import { tempDir } from "./helpers/tmp.js";
+
+describe("train-model action from its dist bundle", () => {
+  const dir = tempDir();
+
+  it("trains, sets its outputs and writes the job summary", async () => {
+    const csv = await syntheticCsv(dir, 400, 5);
+    const run = await runDistAction(
+      "train-model",
+      {
+        data: csv.data,
+        "user-column": "user_id",
+        "item-column": "item_id",
+        "time-column": "timestamp",
+        config: "model:\n  hidden: 16\n  maxlen: 10\ntrain:\n  batchTokens: 512",
+        epochs: "2",
+        out: "bundle",
+      },
+      dir,
+    );
+    expect(run.stderr).toBe("");
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/tfjs backend: @tensorflow\/tfjs-backend-wasm \(simd\)/);
+    expect(run.stdout).toMatch(/::group::epoch 1\/2/);
+    expect(run.outputs.bundle).toBe(join(dir, "bundle"));
+    expect(Number(run.outputs["valid-ndcg10"])).toBeGreaterThan(0);
+    const test = JSON.parse(run.outputs["test-metrics"]);
+    expect(test.full.ndcg10).toBeGreaterThan(0);
+    expect(test.sampled.hr10).toBeGreaterThan(0);
+    expect(existsSync(run.outputs.report)).toBe(true);
+    expect(JSON.parse(readFileSync(run.outputs.report, "utf8")).backend).toBe("wasm");
+    expect(run.summary).toMatch(/## recship train-model/);
+    expect(run.summary).toMatch(/\| SASRec \(test\) \| 0\.\d{4} \|/);
+    expect(run.summary).toMatch(/```mermaid\nxychart-beta/);
+    const manifest = await readManifest(run.outputs.bundle);
+    expect(manifest.git?.sha).toBe("0123456789abcdef0123456789abcdef01234567");
+  });
+
+  it("fails with an annotation, not a stack trace, on bad config", async () => {
+    const csv = await syntheticCsv(dir, 100, 6);
+    const run = await runDistAction("train-model", { data: csv.data, config: "model:\n  hiden: 8", out: "b2" }, dir);
+    expect(run.code).not.toBe(0);
+    expect(run.stdout).toMatch(/::error title=recship::.*unknown key "hiden" under model/);
+    expect(run.stdout).not.toMatch(/at .*\.js:\d+/);
+  });
+});
