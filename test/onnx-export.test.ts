@@ -39,7 +39,14 @@ async function exportModel(
   return (await writeModel(join(sub, "model.onnx"), model, { externalDataThresholdBytes: options.externalDataThresholdBytes })).path;
 }
 
-async function parityOf(path: string, config: SasrecConfig, numItems: number, referenceWeights: Map<string, Float32Array>, random = 60, topK = 10) {
+async function parityOf(
+  path: string,
+  config: SasrecConfig,
+  numItems: number,
+  referenceWeights: Map<string, Float32Array>,
+  random = 60,
+  topK = 10,
+) {
   const reference = sasrecReference(new SasrecModel(config, numItems, referenceWeights));
   try {
     return await checkParity({
@@ -58,10 +65,27 @@ async function parityOf(path: string, config: SasrecConfig, numItems: number, re
 }
 
 const CONFIGS: { name: string; config: Partial<SasrecConfig>; numItems: number; opset?: number; topK?: number }[] = [
-  { name: "1 block, 1 head, pre-LN, GELU, maxlen 5", config: { blocks: 1, heads: 1, norm: "pre", activation: "gelu", maxlen: 5 }, numItems: 40 },
-  { name: "2 blocks, 2 heads, post-LN, ReLU, maxlen 10", config: { blocks: 2, heads: 2, norm: "post", activation: "relu", maxlen: 10 }, numItems: 60 },
-  { name: "2 blocks, 1 head, post-LN, GELU, maxlen 12", config: { blocks: 2, heads: 1, norm: "post", activation: "gelu", maxlen: 12 }, numItems: 50 },
-  { name: "1 block, 2 heads, pre-LN, ReLU, maxlen 3, top-5", config: { blocks: 1, heads: 2, norm: "pre", activation: "relu", maxlen: 3 }, numItems: 30, topK: 5 },
+  {
+    name: "1 block, 1 head, pre-LN, GELU, maxlen 5",
+    config: { blocks: 1, heads: 1, norm: "pre", activation: "gelu", maxlen: 5 },
+    numItems: 40,
+  },
+  {
+    name: "2 blocks, 2 heads, post-LN, ReLU, maxlen 10",
+    config: { blocks: 2, heads: 2, norm: "post", activation: "relu", maxlen: 10 },
+    numItems: 60,
+  },
+  {
+    name: "2 blocks, 1 head, post-LN, GELU, maxlen 12",
+    config: { blocks: 2, heads: 1, norm: "post", activation: "gelu", maxlen: 12 },
+    numItems: 50,
+  },
+  {
+    name: "1 block, 2 heads, pre-LN, ReLU, maxlen 3, top-5",
+    config: { blocks: 1, heads: 2, norm: "pre", activation: "relu", maxlen: 3 },
+    numItems: 30,
+    topK: 5,
+  },
   {
     name: "3 blocks, 4 heads, pre-LN, GELU, hidden 32, ffn 48, eps 1e-5, maxlen 16",
     config: { blocks: 3, heads: 4, hidden: 32, ffnDim: 48, layerNormEpsilon: 1e-5, maxlen: 16 },
@@ -109,7 +133,10 @@ describe("SASRec → ONNX matches tfjs", () => {
     const config = TINY_CONFIG;
     const weights = randomWeights(config, 40, 7);
     const altered = new Map(weights);
-    altered.set("item_emb", Float32Array.from(weights.get("item_emb")!, (v, i) => (i < config.hidden ? v + 3 : v)));
+    altered.set(
+      "item_emb",
+      Float32Array.from(weights.get("item_emb")!, (v, i) => (i < config.hidden ? v + 3 : v)),
+    );
     const a = await OnnxRecommender.load(await exportModel(config, 40, weights), config.maxlen);
     const b = await OnnxRecommender.load(await exportModel(config, 40, altered), config.maxlen);
     const histories = [Int32Array.of(5), Int32Array.of(1, 2, 3), Int32Array.from({ length: config.maxlen }, (_, i) => i + 1)];
@@ -166,20 +193,26 @@ describe("SASRec → ONNX matches tfjs", () => {
     const config = { ...TINY_CONFIG, activation: "relu" as const };
     const weights = randomWeights(config, 40, 41);
     const altered = new Map(weights);
-    altered.set("block1.attn.bv", Float32Array.from(weights.get("block1.attn.bv")!, (v, i) => (i === 0 ? v + 0.05 : v)));
+    altered.set(
+      "block1.attn.bv",
+      Float32Array.from(weights.get("block1.attn.bv")!, (v, i) => (i === 0 ? v + 0.05 : v)),
+    );
     const parity = await parityOf(await exportModel(config, 40, altered), config, 40, weights);
     expect(parity.passed).toBe(false);
     expect(parity.embeddingMaxAbsDiff).toBeGreaterThan(1e-4);
   });
 
-  it.skipIf(onnxCheckerUnavailable() !== undefined)("passes onnx.checker.check_model(full_check=True), inline and with external data", async () => {
-    for (const norm of ["pre", "post"] as const) {
-      const config = { ...TINY_CONFIG, norm, blocks: 2 };
-      const weights = randomWeights(config, 40, 3);
-      expect(checkWithOnnx(await exportModel(config, 40, weights))).toMatch(/^ok/);
-      expect(checkWithOnnx(await exportModel(config, 40, weights, { externalDataThresholdBytes: 256 }))).toMatch(/^ok/);
-    }
-  });
+  it.skipIf(onnxCheckerUnavailable() !== undefined)(
+    "passes onnx.checker.check_model(full_check=True), inline and with external data",
+    async () => {
+      for (const norm of ["pre", "post"] as const) {
+        const config = { ...TINY_CONFIG, norm, blocks: 2 };
+        const weights = randomWeights(config, 40, 3);
+        expect(checkWithOnnx(await exportModel(config, 40, weights))).toMatch(/^ok/);
+        expect(checkWithOnnx(await exportModel(config, 40, weights, { externalDataThresholdBytes: 256 }))).toMatch(/^ok/);
+      }
+    },
+  );
 
   it("refuses weights that do not fit the config, a top-k beyond the vocabulary and unknown model kinds", () => {
     const config = TINY_CONFIG;

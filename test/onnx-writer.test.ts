@@ -145,6 +145,12 @@ describe("model writer", () => {
     const b = await writeModel(join(dir, "check-ext.onnx"), m, { externalDataThresholdBytes: 16 });
     expect(checkWithOnnx(a.path)).toMatch(/^ok/);
     expect(checkWithOnnx(b.path)).toMatch(/^ok/);
+    // the checker does reject a broken model (so the passes above mean something)
+    const g = new GraphBuilder("broken");
+    g.op("NoSuchOp", [g.input("x", "float", [1])], { output: "y" });
+    g.output("y", "float", [1]);
+    const broken = await writeModel(join(dir, "broken.onnx"), makeModel(g.build(), { producerName: "t", producerVersion: "0" }));
+    expect(() => checkWithOnnx(broken.path)).toThrow(/NoSuchOp/);
   });
 
   it("records the sha256 of what it wrote", async () => {

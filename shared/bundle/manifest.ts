@@ -30,6 +30,8 @@ export interface BundleManifest {
     evaluationUsers: number;
     kCore?: number;
     eventFilter?: string[];
+    /** How the log was read, so later steps can read the same file the same way. */
+    read?: { format: string; userColumn?: string; itemColumn?: string; timeColumn?: string; eventColumn?: string; eventFilter?: string[] };
   };
   git?: { sha?: string; ref?: string; repository?: string };
   weights: { file: string; sha256: string; bytes: number; tensors: TensorEntry[] };

@@ -14,7 +14,13 @@ export function registerDemo(program: Command, ctx: CommandContext): void {
     .option("--epochs <n>", "training epochs", "25")
     .option("--report <file>", "write the demo report as JSON (default: <out>/demo-report.json)")
     .action(async (o: Record<string, string>) => {
-      const report = await runDemo({ out: o.out, users: int(o.users, "--users"), epochs: int(o.epochs, "--epochs"), log: ctx.log, steps: demoSteps });
+      const report = await runDemo({
+        out: o.out,
+        users: int(o.users, "--users"),
+        epochs: int(o.epochs, "--epochs"),
+        log: ctx.log,
+        steps: demoSteps,
+      });
       await ctx.writeReport(o.report ?? `${o.out}/demo-report.json`, report);
     });
 }

@@ -6,6 +6,7 @@ import { RECSHIP_VERSION } from "../version.js";
 import { writeJsonReport, type CommandContext } from "./common.js";
 import { registerTrain } from "./train-command.js";
 import { registerSynth } from "./synth-command.js";
+import { registerConvert } from "./convert-command.js";
 import { registerDemo } from "./demo-command.js";
 
 /** `recship <step> [options]`: every action's logic, runnable on a laptop. */
@@ -20,6 +21,7 @@ export async function main(argv: string[]): Promise<number> {
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
   registerTrain(program, ctx);
   registerSynth(program, ctx);
+  registerConvert(program, ctx);
   registerDemo(program, ctx);
   try {
     await program.parseAsync(

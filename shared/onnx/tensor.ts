@@ -49,7 +49,12 @@ export function boolTensor(name: string, dims: number[], values: ArrayLike<boole
   return { name, dims, dataType: DataType.BOOL, rawData: boolBytes(values) };
 }
 
-export function tensorOf(type: ElemType, name: string, dims: number[], values: ArrayLike<number | bigint | boolean>): OnnxProto.ITensorProto {
+export function tensorOf(
+  type: ElemType,
+  name: string,
+  dims: number[],
+  values: ArrayLike<number | bigint | boolean>,
+): OnnxProto.ITensorProto {
   if (type === "float") return floatTensor(name, dims, Float32Array.from(values as ArrayLike<number>));
   if (type === "int64") return int64Tensor(name, dims, values as ArrayLike<number | bigint>);
   return boolTensor(name, dims, values as ArrayLike<boolean | number>);

@@ -190,6 +190,16 @@ export async function trainModel(options: TrainModelOptions): Promise<TrainRepor
     evaluationUsers: split.evalUsers.length,
     ...(options.kCore ? { kCore: options.kCore } : {}),
     ...(options.eventFilter?.length ? { eventFilter: options.eventFilter } : {}),
+    read: JSON.parse(
+      JSON.stringify({
+        format: read.format,
+        userColumn: options.userColumn,
+        itemColumn: options.itemColumn,
+        timeColumn: options.timeColumn,
+        eventColumn: options.eventColumn,
+        eventFilter: options.eventFilter,
+      }),
+    ) as NonNullable<BundleManifest["data"]["read"]>,
   };
   const manifest: BundleManifest = {
     schemaVersion: BUNDLE_SCHEMA_VERSION,

@@ -1,0 +1,281 @@
+import { existsSync } from "node:fs";
+import { mkdtemp, rename, rm } from "node:fs/promises";
+import { basename, join, resolve } from "node:path";
+import { loadBundle, readManifest, writeManifest } from "../bundle/bundle-io.js";
+import { MANIFEST_FILE } from "../bundle/manifest.js";
+import type { ReadOptions } from "../data/readers.js";
+import { RecshipError } from "../errors.js";
+import type { Logger } from "../log.js";
+import { initBackend, type BackendPreference } from "../model/backend.js";
+import type { ValueSignature } from "../onnx/graph-builder.js";
+import { lineageMetadata } from "../onnx/lineage.js";
+import { mappingFor } from "../onnx/mappings.js";
+import { checkOpset, DEFAULT_OPSET, irVersionFor, makeModel, writeModel } from "../onnx/writer.js";
+import { RECSHIP_VERSION } from "../version.js";
+import { checkParity, DEFAULT_TOLERANCE, type ParityResult } from "./parity-check.js";
+import { paritySample } from "./parity-sample.js";
+import { realHistories } from "./real-histories.js";
+
+export const ONNX_FILE = "model.onnx";
+export const DEFAULT_TOP_K = 10;
+/** Past this many bytes of weights, large initializers go to an external-data file even when not asked. */
+const AUTO_EXTERNAL_BYTES = 1.5 * 2 ** 30;
+const AUTO_EXTERNAL_THRESHOLD = 2 ** 20;
+
+export interface ConvertOptions {
+  /** The bundle folder train-model wrote. */
+  bundle: string;
+  opset?: number;
+  /** Length of the top_items / top_scores outputs (default 10). */
+  topK?: number;
+  /** Parity tolerance: largest allowed |tfjs − onnxruntime| (default 1e-4). */
+  maxAbsDiff?: number;
+  /** Parity tolerance: smallest fraction of sequences with identical top 10 (default 0.999). */
+  minTop10Agreement?: number;
+  /** Initializers of at least this many bytes go to `model.onnx.data` (default: inline, unless the weights near 2 GiB). */
+  externalDataThresholdBytes?: number;
+  /** Real histories (dense item ids) for the parity check, e.g. validation sequences. */
+  histories?: Int32Array[];
+  /** Or: an interaction log to take validation histories from (normally the training data). */
+  data?: { path: string } & ReadOptions;
+  /** Cap on real histories checked (default 1000) and random ones added (default 200). */
+  maxRealSequences?: number;
+  randomSequences?: number;
+  seed?: number;
+  backend?: BackendPreference;
+  log: Logger;
+}
+
+export interface ConvertReport {
+  step: "convert";
+  bundle: string;
+  /** Absolute path of model.onnx. */
+  model: string;
+  onnxBytes: number;
+  sha256: string;
+  externalData?: { file: string; bytes: number; sha256: string; tensors: number };
+  kind: string;
+  opset: number;
+  irVersion: number;
+  topK: number;
+  items: number;
+  inputs: ValueSignature[];
+  outputs: ValueSignature[];
+  /** Building, encoding and writing the model. */
+  exportSeconds: number;
+  paritySeconds: number;
+  wallSeconds: number;
+  backend: string;
+  parity: ParityResult;
+  warnings: string[];
+}
+
+/** Thrown when the exported model does not reproduce the bundle's model; carries the report for summaries. */
+export class ParityFailure extends RecshipError {
+  constructor(
+    message: string,
+    options: { where?: string; fix?: string },
+    readonly report: ConvertReport,
+  ) {
+    super(message, options);
+  }
+}
+
+function checkTolerance(maxAbsDiff: number, minTop10Agreement: number): void {
+  if (!Number.isFinite(maxAbsDiff) || maxAbsDiff <= 0) {
+    throw new RecshipError(`max-abs-diff must be a positive number, got ${maxAbsDiff}`, { fix: "for example 1e-4" });
+  }
+  if (!Number.isFinite(minTop10Agreement) || minTop10Agreement <= 0 || minTop10Agreement > 1) {
+    throw new RecshipError(`min-top10-agreement must be a fraction in (0, 1], got ${minTop10Agreement}`, {
+      fix: "for example 0.999 (99.9% of sequences)",
+    });
+  }
+}
+
+/**
+ * convert-onnx: export a bundle's model to ONNX, prove it scores like the bundle's tfjs model
+ * (onnxruntime-node against tfjs on real, edge-case and random sequences), then add
+ * model.onnx to the bundle and record it in bundle.json `artifacts.onnx`. Everything is
+ * written in a temp folder first; on any failure the bundle is left as it was.
+ */
+export async function convertBundle(options: ConvertOptions): Promise<ConvertReport> {
+  const started = performance.now();
+  const { log } = options;
+  const dir = resolve(options.bundle);
+  const manifestPath = join(dir, MANIFEST_FILE);
+  const tolerance = {
+    maxAbsDiff: options.maxAbsDiff ?? DEFAULT_TOLERANCE.maxAbsDiff,
+    minTop10Agreement: options.minTop10Agreement ?? DEFAULT_TOLERANCE.minTop10Agreement,
+  };
+  checkTolerance(tolerance.maxAbsDiff, tolerance.minTop10Agreement);
+  const opset = checkOpset(options.opset ?? DEFAULT_OPSET);
+  const topK = options.topK ?? DEFAULT_TOP_K;
+  if (!Number.isInteger(topK) || topK < 1) throw new RecshipError(`top-k must be a whole number ≥ 1, got ${topK}`);
+  if (options.externalDataThresholdBytes !== undefined && !(options.externalDataThresholdBytes >= 0)) {
+    throw new RecshipError(`the external-data threshold must be a number of bytes ≥ 0, got ${options.externalDataThresholdBytes}`);
+  }
+
+  const bundle = await loadBundle(dir);
+  const { manifest } = bundle;
+  const mapping = mappingFor(manifest.model.kind, manifestPath);
+  const config = manifest.model.config;
+  const numItems = manifest.vocabulary.items;
+  const maxlen = mapping.sequenceLength(config);
+  const warnings: string[] = [];
+
+  // export
+  const exportStart = performance.now();
+  const graph = mapping.buildGraph({ config, numItems, weights: bundle.weights, topK, where: dir });
+  const signature = graph.signature();
+  const model = makeModel(graph.build(), {
+    opset,
+    producerName: "recship",
+    producerVersion: RECSHIP_VERSION,
+    docString: mapping.docString,
+    metadata: lineageMetadata(manifest, { "recship.top_k": String(topK), "recship.signature": JSON.stringify(signature) }),
+  });
+  let threshold = options.externalDataThresholdBytes;
+  const weightBytes = manifest.weights.bytes;
+  if (threshold === undefined && weightBytes > AUTO_EXTERNAL_BYTES) {
+    threshold = AUTO_EXTERNAL_THRESHOLD;
+    log.info(`the weights take ${(weightBytes / 2 ** 30).toFixed(2)} GiB: tensors of 1 MiB or more go to an external-data file`);
+  }
+  let work: string;
+  try {
+    work = await mkdtemp(join(dir, ".convert-"));
+  } catch (cause) {
+    throw new RecshipError(`cannot write into the bundle folder (${(cause as Error).message})`, {
+      where: dir,
+      fix: "make the bundle folder writable",
+      cause,
+    });
+  }
+  try {
+    const written = await writeModel(join(work, ONNX_FILE), model, { externalDataThresholdBytes: threshold });
+    const exportSeconds = (performance.now() - exportStart) / 1000;
+    log.info(
+      `exported ${manifest.model.kind} (opset ${opset}) in ${exportSeconds.toFixed(2)}s: ${written.bytes} bytes` +
+        (written.externalData ? ` + ${written.externalData.bytes} bytes of external data in ${written.externalData.tensors} tensors` : ""),
+    );
+
+    // parity
+    let given = options.histories;
+    // by default, the very file the bundle was trained on, read the way train-model read it
+    const data =
+      options.data ??
+      (manifest.data.read && existsSync(manifest.data.source)
+        ? { path: manifest.data.source, ...(manifest.data.read as ReadOptions) }
+        : undefined);
+    if (!given && data) {
+      const real = await realHistories(data.path, data, { itemIds: bundle.itemIds, dataSha256: manifest.data.sha256 }, log);
+      if (!real.sameData)
+        warnings.push(`${data.path} is not the file the bundle was trained on; its sequences were used as parity inputs anyway`);
+      given = real.histories;
+    }
+    if (!given || given.length === 0) {
+      const message =
+        "no real histories for the parity check (pass the training data to use its validation sequences); checked on edge-case and random sequences only";
+      warnings.push(message);
+      log.warn(message);
+    }
+    const sample = paritySample({
+      numItems,
+      maxlen,
+      histories: given,
+      maxReal: options.maxRealSequences,
+      random: options.randomSequences,
+      seed: options.seed,
+    });
+    const backend = await initBackend(options.backend ?? "auto", log);
+    const reference = mapping.reference({ config, numItems, weights: bundle.weights, where: dir });
+    let parity: ParityResult;
+    try {
+      parity = await checkParity({ modelPath: written.path, maxlen, numItems, topK, reference, sample, tolerance, log });
+    } finally {
+      reference.dispose();
+    }
+
+    const finalPath = join(dir, ONNX_FILE);
+    const report: ConvertReport = {
+      step: "convert",
+      bundle: dir,
+      model: finalPath,
+      onnxBytes: written.bytes,
+      sha256: written.sha256,
+      ...(written.externalData
+        ? {
+            externalData: {
+              file: written.externalData.file,
+              bytes: written.externalData.bytes,
+              sha256: written.externalData.sha256,
+              tensors: written.externalData.tensors,
+            },
+          }
+        : {}),
+      kind: manifest.model.kind,
+      opset,
+      irVersion: irVersionFor(opset),
+      topK,
+      items: numItems,
+      inputs: signature.inputs,
+      outputs: signature.outputs,
+      exportSeconds,
+      paritySeconds: parity.seconds,
+      wallSeconds: (performance.now() - started) / 1000,
+      backend: backend.name,
+      parity,
+      warnings,
+    };
+    if (!parity.passed) {
+      throw new ParityFailure(
+        `the exported ONNX model does not reproduce the bundle's model: ${parity.failures.join("; ")}`,
+        {
+          where: dir,
+          fix: "this is a recship export bug if the tolerances are the defaults (please report it with the bundle); with custom tolerances, loosen --max-abs-diff / --min-top10-agreement",
+        },
+        report,
+      );
+    }
+
+    // install: external data first, so model.onnx never points at a missing file
+    if (written.externalData) await rename(written.externalData.path, join(dir, written.externalData.file));
+    await rename(written.path, finalPath);
+    const previous = (await readManifest(dir)).artifacts.onnx;
+    const staleData = previous?.externalData as { file?: string } | undefined;
+    const staleFile = staleData?.file;
+    if (staleFile && staleFile === basename(staleFile) && staleFile !== written.externalData?.file && existsSync(join(dir, staleFile))) {
+      await rm(join(dir, staleFile), { force: true });
+    }
+    const current = await readManifest(dir);
+    current.artifacts.onnx = {
+      file: ONNX_FILE,
+      sha256: written.sha256,
+      bytes: written.bytes,
+      createdAt: new Date().toISOString(),
+      format: "onnx",
+      recshipVersion: RECSHIP_VERSION,
+      opset,
+      irVersion: irVersionFor(opset),
+      topK,
+      inputs: signature.inputs,
+      outputs: signature.outputs,
+      ...(report.externalData ? { externalData: report.externalData } : {}),
+      parity: {
+        sequences: parity.sequences,
+        realSequences: parity.realSequences,
+        maxAbsDiff: parity.maxAbsDiff,
+        maxRelDiff: parity.maxRelDiff,
+        embeddingMaxAbsDiff: parity.embeddingMaxAbsDiff,
+        top10Agreement: parity.top10Agreement,
+        optimizedTop10Agreement: parity.optimizedTop10Agreement,
+        tolerance,
+      },
+    };
+    await writeManifest(dir, current);
+    report.wallSeconds = (performance.now() - started) / 1000;
+    log.info(`wrote ${finalPath} and recorded it in bundle.json (artifacts.onnx)`);
+    return report;
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}
