@@ -6,7 +6,7 @@ import { main } from "../shared/cli/main.js";
 import { silentLogger } from "../shared/log.js";
 import { initBackend } from "../shared/model/backend.js";
 import { convertSummaryMarkdown } from "../shared/report/convert-summary.js";
-import { ONNXRUNTIME_NODE_VERSION } from "../actions/convert-onnx/onnxruntime.js";
+import { ONNXRUNTIME_NODE_VERSION } from "../actions/common/onnxruntime.js";
 import { writeTestBundle } from "./helpers/onnx-bundle.js";
 import { tempDir } from "./helpers/tmp.js";
 

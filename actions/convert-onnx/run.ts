@@ -6,7 +6,7 @@ import { BACKEND_PREFERENCES, type BackendPreference } from "../../shared/model/
 import { convertSummaryMarkdown } from "../../shared/report/convert-summary.js";
 import { int, list, number, oneOf, writeJsonReport } from "../../shared/cli/common.js";
 import { actionLogger, input } from "../common/runtime.js";
-import { ensureOnnxRuntime } from "./onnxruntime.js";
+import { ensureOnnxRuntime } from "../common/onnxruntime.js";
 
 export async function runConvertOnnx(): Promise<void> {
   const log = actionLogger();

@@ -1,9 +1,23 @@
 import type { Command } from "commander";
+import { convertBundle } from "../convert/convert-bundle.js";
 import { runDemo, type DemoStep } from "../demo/demo.js";
 import { int, type CommandContext } from "./common.js";
 
-/** Chain steps after train-model that the demo runs; each step's module adds itself here. */
-export const demoSteps: DemoStep[] = [];
+/** Chain steps after train-model that the demo runs, in order. */
+export const demoSteps: DemoStep[] = [
+  {
+    name: "convert",
+    run: async (bundle, log) => {
+      const report = await convertBundle({ bundle, log });
+      return {
+        report,
+        summary:
+          `ONNX model ${report.model} (${(report.onnxBytes / 1024).toFixed(0)} KiB, opset ${report.opset}), exported in ${report.exportSeconds.toFixed(2)}s; ` +
+          `parity max |Δscore| ${report.parity.maxAbsDiff.toExponential(2)}, top-10 agreement ${(100 * report.parity.top10Agreement).toFixed(2)}%`,
+      };
+    },
+  },
+];
 
 export function registerDemo(program: Command, ctx: CommandContext): void {
   program

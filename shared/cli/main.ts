@@ -8,6 +8,7 @@ import { registerTrain } from "./train-command.js";
 import { registerSynth } from "./synth-command.js";
 import { registerConvert } from "./convert-command.js";
 import { registerDemo } from "./demo-command.js";
+import { registerGate } from "./gate-command.js";
 
 /** `recship <step> [options]`: every action's logic, runnable on a laptop. */
 export async function main(argv: string[]): Promise<number> {
@@ -23,6 +24,7 @@ export async function main(argv: string[]): Promise<number> {
   registerSynth(program, ctx);
   registerConvert(program, ctx);
   registerDemo(program, ctx);
+  registerGate(program, ctx);
   try {
     await program.parseAsync(
       argv.filter((a) => a !== "--debug"),

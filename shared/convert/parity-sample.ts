@@ -42,9 +42,10 @@ export function paritySample(options: ParitySampleOptions): ParitySample {
   const given = options.histories ?? [];
   given.forEach((h, i) => checkHistory(h, i, numItems));
   const maxReal = options.maxReal ?? 1000;
-  let real = given;
+  // ordered by length either way: batches of similar lengths pad less in the tfjs reference
+  const byLength = Array.from(given.keys()).sort((a, b) => given[a].length - given[b].length || a - b);
+  let real = byLength.map((i) => given[i]);
   if (given.length > maxReal) {
-    const byLength = Array.from(given.keys()).sort((a, b) => given[a].length - given[b].length || a - b);
     const step = (given.length - 1) / Math.max(1, maxReal - 1);
     real = Array.from({ length: maxReal }, (_, i) => given[byLength[Math.round(i * step)]]);
   }

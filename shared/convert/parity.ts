@@ -99,8 +99,11 @@ export class ParityMeter {
       const d = Math.abs(reference[i] - candidate[i]);
       if (Number.isNaN(d)) return { abs: NaN, rel: NaN }; // a NaN on either side fails the comparison
       if (d > abs) abs = d;
-      const r = d / Math.max(Math.abs(reference[i]), RELATIVE_FLOOR);
-      if (r > rel) rel = r;
+      if (d > rel * RELATIVE_FLOOR) {
+        // d / floor bounds the relative difference: only then is it worth a division
+        const r = d / Math.max(Math.abs(reference[i]), RELATIVE_FLOOR);
+        if (r > rel) rel = r;
+      }
     }
     return { abs, rel };
   }

@@ -62,3 +62,43 @@ export function rankAmong(scores: ArrayLike<number>, targetScore: number, count:
   }
   return greater + Math.floor(Math.max(0, ties - 1) / 2);
 }
+
+/**
+ * Catalogue coverage@K: the share of the `numItems` items found in at least one user's top-K.
+ * `top` holds one row of `width` ≥ k item ids (1-based, 0 = empty) per user; `users` picks rows.
+ */
+export function coverage(top: Int32Array, width: number, k: number, numItems: number, users?: ArrayLike<number>): number {
+  const seen = new Uint8Array(numItems + 1);
+  const rows = users ?? Array.from({ length: Math.floor(top.length / width) }, (_, i) => i);
+  let distinct = 0;
+  for (let j = 0; j < rows.length; j++) {
+    const offset = rows[j] * width;
+    for (let r = 0; r < k; r++) {
+      const item = top[offset + r];
+      if (item > 0 && !seen[item]) {
+        seen[item] = 1;
+        distinct++;
+      }
+    }
+  }
+  return numItems > 0 ? distinct / numItems : 0;
+}
+
+/** Per user: the mean popularity (e.g. interaction count) of the items in their top-K. */
+export function topPopularity(top: Int32Array, width: number, k: number, popularity: ArrayLike<number>): Float64Array {
+  const users = Math.floor(top.length / width);
+  const out = new Float64Array(users);
+  for (let u = 0; u < users; u++) {
+    let sum = 0;
+    let n = 0;
+    for (let r = 0; r < k; r++) {
+      const item = top[u * width + r];
+      if (item > 0) {
+        sum += popularity[item];
+        n++;
+      }
+    }
+    out[u] = n ? sum / n : 0;
+  }
+  return out;
+}

@@ -39,3 +39,32 @@ export function mermaidLineChart(options: {
   ];
   return lines.join("\n");
 }
+
+/**
+ * A Mermaid `xychart-beta` bar chart over named categories, with optional line series drawn
+ * over the bars (e.g. the bounds of an interval), as GitHub renders in summaries and comments.
+ */
+export function mermaidBarChart(options: {
+  title: string;
+  yLabel: string;
+  categories: string[];
+  bars: number[];
+  lines?: number[][];
+}): string {
+  const all = [...options.bars, ...(options.lines ?? []).flat(), 0].filter(Number.isFinite);
+  const lo = Math.min(...all);
+  const hi = Math.max(...all);
+  const pad = (hi - lo) * 0.1 || Math.abs(hi) * 0.1 || 1;
+  const q = (v: number) => (Number.isFinite(v) ? Number(v.toPrecision(4)) : 0);
+  const label = (s: string) => `"${s.replace(/"/g, "'")}"`;
+  return [
+    "```mermaid",
+    "xychart-beta",
+    `  title ${label(options.title)}`,
+    `  x-axis [${options.categories.map(label).join(", ")}]`,
+    `  y-axis ${label(options.yLabel)} ${q(lo - pad)} --> ${q(hi + pad)}`,
+    `  bar [${options.bars.map(q).join(", ")}]`,
+    ...(options.lines ?? []).map((l) => `  line [${l.map(q).join(", ")}]`),
+    "```",
+  ].join("\n");
+}

@@ -1,0 +1,353 @@
+import { DATA_FORMATS, formatFromPath, type DataFormat, type ReadOptions } from "../data/readers.js";
+import { coverage, perUser, summarize, topPopularity } from "../eval/metrics.js";
+import type { Logger } from "../log.js";
+import { RECSHIP_VERSION } from "../version.js";
+import { openBaseline, type BaselineRecord } from "./baseline-package.js";
+import { compareModels, displayMetrics, metricName, type Comparison, type MetricResult } from "./compare.js";
+import { evaluateModel, mapVocabulary, modelHistories, type ModelEvaluation } from "./engine.js";
+import { loadEvalData, type EvalData } from "./eval-data.js";
+import { evaluationKey, readEvaluation } from "./eval-store.js";
+import { measureLatency, type LatencyStats, type Servable } from "./latency.js";
+import { openModelSource, type ModelSource } from "./model-source.js";
+import { OnnxScorer } from "./onnx-scorer.js";
+import { rankingDiff } from "./ranking-diff.js";
+import type { GateReport, ModelInfo, SliceSummary } from "./report.js";
+import { parseMetric, SLICES, topListWidth, type GateRules } from "./rules.js";
+import { sliceLabel, sliceMembers } from "./slices.js";
+import { join } from "node:path";
+
+export interface GateOptions {
+  /** The candidate bundle folder. */
+  candidate: string;
+  /** Overrides the candidate's model file (else: a chosen compressed variant, else model.onnx). */
+  candidateModel?: string;
+  /** A baseline folder (a stored baseline or a bundle); none: first run. */
+  baseline?: string;
+  baselineModel?: string;
+  /** Where the baseline came from, for the report ("actions cache, key ...", "--baseline path"). */
+  baselineOrigin?: string;
+  data: string;
+  read: ReadOptions;
+  /** k-core filter for the evaluation data; undefined: what the candidate was trained with. */
+  kCore?: number;
+  rules: GateRules;
+  modelName?: string;
+  /** onnxruntime intra-op threads. */
+  threads?: number;
+  batchSize?: number;
+  log: Logger;
+}
+
+export interface GateOutcome {
+  report: GateReport;
+  data: EvalData;
+  candidate: ModelSource;
+  candidateEvaluation: ModelEvaluation;
+}
+
+interface OpenedModel {
+  source: ModelSource;
+  scorer: OnnxScorer;
+  servable: Servable;
+}
+
+async function openModel(source: ModelSource, data: EvalData, options: GateOptions): Promise<OpenedModel> {
+  const scorer = await OnnxScorer.open(source.modelPath, {
+    numItems: source.manifest.vocabulary.items,
+    maxlen: source.maxlen,
+    threads: options.threads,
+    batchSize: options.batchSize,
+  });
+  const vocab = mapVocabulary(data.itemIds, source.itemIds);
+  const { histories } = modelHistories(data, vocab);
+  return { source, scorer, servable: { serve: (cases) => scorer.serve(cases.map((i) => histories[i])) } };
+}
+
+function modelInfo(source: ModelSource, ev: ModelEvaluation, reused: boolean): ModelInfo {
+  return {
+    bundle: source.dir,
+    model: source.modelPath,
+    artifact: source.artifact,
+    sha256: source.sha256,
+    bytesOnDisk: source.bytesOnDisk,
+    items: source.manifest.vocabulary.items,
+    maxlen: source.maxlen,
+    createdAt: source.manifest.createdAt,
+    ...(source.manifest.git?.sha ? { commit: source.manifest.git.sha } : {}),
+    trainedOn: source.manifest.data.sha256,
+    evaluation: {
+      seconds: ev.seconds,
+      scoringSeconds: ev.scoringSeconds,
+      peakRssBytes: ev.peakRssBytes,
+      unknownTargets: ev.unknownTargets,
+      sameVocabulary: ev.sameVocabulary,
+      reused,
+    },
+  };
+}
+
+/** Metric values of one model on a set of users: ndcg@K, hr@K, mrr (full ranking), keyed "ndcg@10". */
+export function metricValues(ev: ModelEvaluation, cutoffs: readonly number[], users?: Int32Array): Record<string, number> {
+  const ranks = users ? Float64Array.from(users, (u) => ev.ranksFull[u]) : ev.ranksFull;
+  const s = summarize(ranks, cutoffs);
+  const out: Record<string, number> = {};
+  for (const k of cutoffs) {
+    out[`ndcg@${k}`] = s[`ndcg${k}`];
+    out[`hr@${k}`] = s[`hr${k}`];
+  }
+  out.mrr = s.mrr;
+  return out;
+}
+
+/** The candidate's metrics alone (first run): every display metric, no baseline, no interval. */
+function candidateOnly(data: EvalData, ev: ModelEvaluation, rules: GateRules): MetricResult[] {
+  return displayMetrics(rules, Boolean(ev.ranksSampled)).map(({ metric, protocol }) => {
+    const { kind, k } = parseMetric(metric);
+    const ranks = protocol === "full" ? ev.ranksFull : ev.ranksSampled!;
+    let value: number;
+    if (kind === "coverage") value = coverage(ev.top, ev.topWidth, Math.min(k, ev.topWidth), data.numItems);
+    else {
+      const v =
+        kind === "popularity" ? topPopularity(ev.top, ev.topWidth, Math.min(k, ev.topWidth), data.popularity) : perUser(ranks, kind, k || 10);
+      value = v.reduce((a, b) => a + b, 0) / Math.max(1, v.length);
+    }
+    return {
+      name: metricName(metric, protocol, "all"),
+      metric,
+      protocol,
+      slice: "all",
+      users: ev.users,
+      baseline: NaN,
+      candidate: value,
+      absDelta: NaN,
+      relDelta: NaN,
+      ciLow: NaN,
+      ciHigh: NaN,
+      absCiLow: NaN,
+      absCiHigh: NaN,
+      ciLevel: 0,
+      gated: false,
+      critical: false,
+      direction: kind === "popularity" ? "lower" : "higher",
+      pass: true,
+      status: "info",
+    };
+  });
+}
+
+/** The format from the file's name, else the one the candidate's data was read with. */
+function formatOf(path: string, recorded: string | undefined): DataFormat {
+  try {
+    return formatFromPath(path);
+  } catch (error) {
+    if (recorded && (DATA_FORMATS as readonly string[]).includes(recorded)) return recorded as DataFormat;
+    throw error;
+  }
+}
+
+const pct = (v: number) => `${v >= 0 ? "+" : "−"}${Math.abs(v * 100).toFixed(1)}%`;
+
+/**
+ * benchmark-gate: evaluates the candidate (and the baseline, unless its stored evaluation
+ * was computed on the same data), measures both models' latency side by side, and compares
+ * them under the rules. The caller renders, comments and stores the baseline.
+ */
+export async function runGate(options: GateOptions): Promise<GateOutcome> {
+  const started = performance.now();
+  const { log, rules } = options;
+  const notes: string[] = [];
+  const warnings: string[] = [];
+  const candidateSource = await openModelSource(options.candidate, { model: options.candidateModel, role: "candidate" });
+  const kCore = options.kCore ?? candidateSource.manifest.data.kCore ?? 0;
+  // how to read the data: as given, else as the candidate's training data was read
+  const recorded = candidateSource.manifest.data.read;
+  const given = options.read;
+  const read: ReadOptions = {
+    format: given.format && given.format !== "auto" ? given.format : formatOf(options.data, recorded?.format),
+    userColumn: given.userColumn ?? recorded?.userColumn,
+    itemColumn: given.itemColumn ?? recorded?.itemColumn,
+    timeColumn: given.timeColumn ?? recorded?.timeColumn,
+    eventColumn: given.eventColumn ?? recorded?.eventColumn,
+    eventFilter: given.eventFilter ?? recorded?.eventFilter,
+  };
+  const data = await loadEvalData({
+    ...read,
+    path: options.data,
+    kCore,
+    excludeSeen: rules.protocol.excludeSeen,
+    sampledNegatives: rules.protocol.sampledNegatives,
+    seed: rules.seed,
+    slices: rules.slices,
+    log,
+  });
+  if (data.sha256 !== candidateSource.manifest.data.sha256) {
+    notes.push(`The evaluation data is not the file the candidate was trained on (sha256 ${data.sha256.slice(0, 12)} vs ${candidateSource.manifest.data.sha256.slice(0, 12)}): its items are mapped through the candidate's vocabulary.`);
+  }
+  const topWidth = topListWidth(rules);
+  const opened: OpenedModel[] = [];
+  try {
+    const cand = await openModel(candidateSource, data, options);
+    opened.push(cand);
+    const candEval = await log.group("evaluating the candidate", () => evaluateModel(cand.scorer, candidateSource.itemIds, data, { topWidth, batchSize: options.batchSize, log }));
+    if (candEval.unknownTargets > 0) warnings.push(`${candEval.unknownTargets} test targets are items the candidate does not know (counted as misses).`);
+
+    let base: OpenedModel | undefined;
+    let baseEval: ModelEvaluation | undefined;
+    let record: BaselineRecord | undefined;
+    let reused = false;
+    if (options.baseline) {
+      const b = await openBaseline(options.baseline, options.baselineModel);
+      record = b.record;
+      base = await openModel(b.source, data, options);
+      opened.push(base);
+      const key = evaluationKey(data.fingerprint, b.source.sha256, topWidth);
+      if (record?.evaluationFile) baseEval = await readEvaluation(join(b.source.dir, record.evaluationFile), key);
+      if (baseEval) {
+        reused = true;
+        log.info("baseline evaluation reused: it was computed on the same data, protocol and model");
+        notes.push("The baseline's stored per-user evaluation was reused (same data fingerprint, protocol and model file).");
+      } else {
+        if (record?.dataFingerprint && record.dataFingerprint !== data.fingerprint) {
+          const msg = `The baseline was evaluated on other data when it was stored (fingerprint ${record.dataFingerprint.slice(0, 12)}, this run ${data.fingerprint.slice(0, 12)}): it was re-evaluated on this run's data, never compared on its old numbers.`;
+          notes.push(msg);
+          log.info(msg);
+        }
+        baseEval = await log.group("evaluating the baseline", () => evaluateModel(base!.scorer, b.source.itemIds, data, { topWidth, batchSize: options.batchSize, log }));
+      }
+      if (baseEval.unknownTargets > 0) warnings.push(`${baseEval.unknownTargets} test targets are items the baseline does not know (counted as misses).`);
+    }
+
+    let latency: LatencyStats[][] = [];
+    if (rules.latency.enabled) {
+      latency = await log.group("measuring latency", async () => {
+        const models = base ? [cand, base] : [cand];
+        const stats = await measureLatency(
+          models.map((m) => m.servable),
+          data.cases.length,
+          { batchSizes: rules.latency.batchSizes, warmup: rules.latency.warmup, repetitions: rules.latency.repetitions, seed: rules.seed },
+        );
+        stats.forEach((model, i) =>
+          log.info(`${i === 0 ? "candidate" : "baseline"}: ${model.map((s) => `batch ${s.batch} p50 ${s.p50.toFixed(2)} ms`).join(", ")}`),
+        );
+        return stats;
+      });
+    }
+
+    let comparison: Comparison | undefined;
+    if (base && baseEval) {
+      comparison = await log.group("comparing", async () =>
+        compareModels(data, candEval, baseEval!, rules, latency.length === 2 ? { candidate: latency[0], baseline: latency[1] } : undefined),
+      );
+    }
+    const diff = baseEval ? rankingDiff(candEval.top, baseEval.top, candEval.topWidth, rules.rankingDiff.k, rules.rankingDiff.rboP) : undefined;
+
+    const slices: SliceSummary[] = SLICES.map((slice) => {
+      const users = sliceMembers(data.slices, slice);
+      return {
+        slice,
+        label: sliceLabel(slice, rules.slices),
+        users: users.length,
+        candidate: metricValues(candEval, rules.cutoffs, users),
+        ...(baseEval ? { baseline: metricValues(baseEval, rules.cutoffs, users) } : {}),
+      };
+    });
+    const metrics = comparison ? comparison.metrics : candidateOnly(data, candEval, rules);
+    const passed = comparison ? comparison.passed : true;
+    const failures = comparison?.failures ?? [];
+    warnings.push(...(comparison?.warnings ?? []));
+    const emptySlices = slices.filter((s) => s.users === 0).map((s) => s.slice);
+    if (emptySlices.length) notes.push(`No test user falls in the ${emptySlices.join(", ")} slice${emptySlices.length > 1 ? "s" : ""} of this data.`);
+
+    const keyDeltas: Record<string, number> = {};
+    for (const m of metrics) if (m.slice === "all" && Number.isFinite(m.relDelta)) keyDeltas[m.name] = m.relDelta;
+    for (const l of comparison?.latency ?? []) keyDeltas[`latency-p50@${l.batch}`] = l.relDelta;
+    const size = {
+      candidateBytes: candidateSource.bytesOnDisk,
+      ...(base ? { baselineBytes: base.source.bytesOnDisk, relDelta: candidateSource.bytesOnDisk / base.source.bytesOnDisk - 1 } : {}),
+    };
+    if (size.relDelta !== undefined) keyDeltas.size = size.relDelta;
+
+    const main = metrics.find((m) => m.name === "ndcg@10") ?? metrics[0];
+    const headline = !comparison
+      ? `passed (first run): there is no baseline to compare with yet; the candidate's metrics are recorded (NDCG@10 ${main?.candidate.toFixed(4)}).`
+      : passed
+        ? `passed: no critical regression beyond its margin${main ? ` (${main.name} ${pct(main.relDelta)}, interval ${pct(main.ciLow)} to ${pct(main.ciHigh)})` : ""}.`
+        : `failed: ${failures[0]}${failures.length > 1 ? ` (and ${failures.length - 1} more)` : ""}.`;
+    const report: GateReport = {
+      schemaVersion: 1,
+      step: "benchmark-gate",
+      recshipVersion: RECSHIP_VERSION,
+      createdAt: new Date().toISOString(),
+      modelName: options.modelName ?? "default",
+      passed,
+      verdict: !comparison ? "no-baseline" : passed ? "pass" : "fail",
+      headline,
+      failures,
+      warnings,
+      notes,
+      candidate: modelInfo(candidateSource, candEval, false),
+      ...(base && baseEval
+        ? {
+            baseline: {
+              ...modelInfo(base.source, baseEval, reused),
+              origin: options.baselineOrigin ?? options.baseline!,
+              ...(record?.savedAt ? { savedAt: record.savedAt } : {}),
+              ...(record?.branch ? { branch: record.branch } : {}),
+              ...(record?.runUrl ? { runUrl: record.runUrl } : {}),
+              ...(record?.commit && !base.source.manifest.git?.sha ? { commit: record.commit } : {}),
+            },
+          }
+        : {}),
+      data: {
+        source: data.source,
+        sha256: data.sha256,
+        fingerprint: data.fingerprint,
+        format: data.format,
+        users: data.users,
+        items: data.numItems,
+        interactions: data.interactions,
+        testUsers: data.cases.length,
+        kCore: data.kCore,
+        excludeSeen: data.excludeSeen,
+        sampledNegatives: data.negativesPerUser,
+      },
+      rules,
+      metrics,
+      slices,
+      ...(diff
+        ? {
+            rankingDiff: {
+              k: diff.k,
+              rboP: diff.rboP,
+              users: diff.users,
+              meanOverlap: diff.meanOverlap,
+              meanRbo: diff.meanRbo,
+              identical: diff.identical,
+              overlapHistogram: diff.overlapHistogram,
+            },
+          }
+        : {}),
+      latency: {
+        batchSizes: rules.latency.enabled ? rules.latency.batchSizes : [],
+        warmup: rules.latency.warmup,
+        repetitions: rules.latency.repetitions,
+        candidate: latency[0] ?? [],
+        ...(latency[1] ? { baseline: latency[1] } : {}),
+        tests: comparison?.latency ?? [],
+      },
+      size,
+      memory: {
+        candidatePeakRssBytes: candEval.peakRssBytes,
+        ...(baseEval && !reused ? { baselinePeakRssBytes: baseEval.peakRssBytes } : {}),
+        processPeakRssBytes: process.resourceUsage().maxRSS * 1024,
+      },
+      evalSeconds: candEval.seconds,
+      wallSeconds: (performance.now() - started) / 1000,
+      keyDeltas,
+    };
+    log.info(`benchmark-gate ${report.headline}`);
+    return { report, data, candidate: candidateSource, candidateEvaluation: candEval };
+  } finally {
+    for (const m of opened) await m.scorer.release();
+  }
+}

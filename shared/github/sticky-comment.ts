@@ -1,0 +1,96 @@
+import type { Logger } from "../log.js";
+import type { GitHubClient } from "./client.js";
+
+/** GitHub rejects issue comments longer than this. */
+export const COMMENT_LIMIT = 65536;
+
+export interface CommentTarget {
+  owner: string;
+  repo: string;
+  issueNumber: number;
+}
+
+export interface StickyResult {
+  action: "created" | "updated" | "unchanged" | "skipped";
+  commentId?: number;
+  url?: string;
+  /** Why it was skipped. */
+  reason?: string;
+  /** Older copies removed (left by concurrent runs). */
+  removedDuplicates?: number;
+}
+
+/** The hidden line that marks the gate's comment, one per model on a pull request. */
+export function commentMarker(id: string): string {
+  return `<!-- recship:benchmark-gate:${id.replace(/--+>?/g, "-")} -->`;
+}
+
+function status(error: unknown): number | undefined {
+  const s = (error as { status?: unknown })?.status;
+  return typeof s === "number" ? s : undefined;
+}
+
+/**
+ * Creates the pull request's comment that carries `marker`, or edits it in place when an
+ * earlier run left one (so re-runs never stack comments). Any API failure (no permission,
+ * pull request gone, GitHub down) is a warning and a "skipped" result: a comment is never
+ * worth failing the job for.
+ */
+export async function upsertStickyComment(
+  client: GitHubClient,
+  target: CommentTarget,
+  marker: string,
+  body: string,
+  log: Logger,
+): Promise<StickyResult> {
+  let text = `${marker}\n${body}`;
+  if (text.length > COMMENT_LIMIT) {
+    const note = "\n\n… (truncated)\n";
+    text = text.slice(0, COMMENT_LIMIT - note.length) + note;
+  }
+  const where = `${target.owner}/${target.repo}#${target.issueNumber}`;
+  try {
+    const found: { id: number; body?: string | null; html_url: string }[] = [];
+    for await (const page of client.paginate.iterator(client.rest.issues.listComments, {
+      owner: target.owner,
+      repo: target.repo,
+      issue_number: target.issueNumber,
+      per_page: 100,
+    })) {
+      for (const c of page.data) if (c.body?.includes(marker)) found.push({ id: c.id, body: c.body, html_url: c.html_url });
+    }
+    let removed = 0;
+    for (const extra of found.slice(1)) {
+      try {
+        await client.rest.issues.deleteComment({ owner: target.owner, repo: target.repo, comment_id: extra.id });
+        removed++;
+      } catch {
+        // a duplicate we may not delete stays; the first one is still the one kept up to date
+      }
+    }
+    const existing = found[0];
+    if (existing) {
+      if (existing.body === text) {
+        log.info(`pull request comment on ${where} is up to date: ${existing.html_url}`);
+        return { action: "unchanged", commentId: existing.id, url: existing.html_url, removedDuplicates: removed };
+      }
+      const r = await client.rest.issues.updateComment({ owner: target.owner, repo: target.repo, comment_id: existing.id, body: text });
+      log.info(`updated the pull request comment on ${where}: ${r.data.html_url}`);
+      return { action: "updated", commentId: existing.id, url: r.data.html_url, removedDuplicates: removed };
+    }
+    const r = await client.rest.issues.createComment({ owner: target.owner, repo: target.repo, issue_number: target.issueNumber, body: text });
+    log.info(`commented on ${where}: ${r.data.html_url}`);
+    return { action: "created", commentId: r.data.id, url: r.data.html_url, removedDuplicates: removed };
+  } catch (error) {
+    const code = status(error);
+    const message = (error as Error)?.message?.split("\n")[0] ?? String(error);
+    const reason =
+      code === 403 || code === 401
+        ? `the token may not comment on ${where} (HTTP ${code}: ${message}); give the job \`permissions: pull-requests: write\` (forks' pull requests get a read-only token)`
+        : code === 404
+          ? `${where} was not found or is not visible to the token (HTTP 404)`
+          : `commenting on ${where} failed (${code ? `HTTP ${code}: ` : ""}${message})`;
+    log.warn(`skipped the pull request comment: ${reason}`);
+    return { action: "skipped", reason };
+  }
+}

@@ -1,0 +1,224 @@
+import type { LatencyResult, MetricResult } from "../gate/compare.js";
+import type { GateReport } from "../gate/report.js";
+import { fixed, mermaidBarChart, table } from "./markdown.js";
+
+/** GitHub rejects issue comments longer than this many characters. */
+export const GITHUB_COMMENT_LIMIT = 65536;
+
+export interface GateMarkdownOptions {
+  /** Link to the workflow run, shown at the end. */
+  runUrl?: string;
+  /** Total length allowed (default: GitHub's comment limit minus room for a marker). */
+  maxChars?: number;
+}
+
+const ICON: Record<string, string> = { pass: "✅", fail: "❌", warn: "⚠️", info: "·" };
+
+export function signedPercent(v: number, digits = 1): string {
+  if (!Number.isFinite(v)) return v === Infinity ? "+∞" : v === -Infinity ? "−∞" : "–";
+  const s = (v * 100).toFixed(digits);
+  return `${v >= 0 ? "+" : "−"}${s.replace("-", "")}%`;
+}
+
+function interval(lo: number, hi: number): string {
+  return Number.isFinite(lo) && Number.isFinite(hi) ? `${signedPercent(lo)} … ${signedPercent(hi)}` : "–";
+}
+
+function marginText(m: MetricResult): string {
+  if (!m.margin) return "";
+  return m.margin.kind === "relative" ? `${(m.margin.value * 100).toFixed(1)}%` : `±${m.margin.value}`;
+}
+
+function bytes(n: number | undefined): string {
+  if (n === undefined || !Number.isFinite(n)) return "–";
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 ** 2) return `${(n / 1024).toFixed(1)} KiB`;
+  if (n < 1024 ** 3) return `${(n / 1024 ** 2).toFixed(1)} MiB`;
+  return `${(n / 1024 ** 3).toFixed(2)} GiB`;
+}
+
+function digitsFor(metric: string): number {
+  return metric.startsWith("popularity") ? 1 : 4;
+}
+
+function metricRow(m: MetricResult, withBaseline: boolean): (string | number)[] {
+  const d = digitsFor(m.metric);
+  const row: (string | number)[] = [`${m.critical ? "**" : ""}${m.name}${m.critical ? "**" : ""}`];
+  if (withBaseline) row.push(fixed(m.baseline, d));
+  row.push(fixed(m.candidate, d));
+  if (withBaseline) {
+    row.push(signedPercent(m.relDelta), interval(m.ciLow, m.ciHigh), m.gated ? `${marginText(m)}${m.critical ? "" : " (warn)"}` : "", `${ICON[m.status]} ${m.status}`);
+  }
+  return row;
+}
+
+function metricsTable(rows: MetricResult[], withBaseline: boolean): string {
+  const header = withBaseline ? ["metric", "baseline", "candidate", "Δ", "interval", "margin", "result"] : ["metric", "candidate"];
+  return table(
+    header,
+    rows.map((m) => metricRow(m, withBaseline)),
+  );
+}
+
+function latencyTable(report: GateReport): string {
+  const l = report.latency;
+  const rows = l.candidate.map((c) => {
+    const b = l.baseline?.find((x) => x.batch === c.batch);
+    const t: LatencyResult | undefined = l.tests.find((x) => x.batch === c.batch);
+    const ms = (s: { p50: number; p95: number; p99: number } | undefined) => (s ? `${s.p50.toFixed(2)} / ${s.p95.toFixed(2)} / ${s.p99.toFixed(2)}` : "–");
+    return [
+      c.batch,
+      ms(b),
+      ms(c),
+      t ? signedPercent(t.relDelta) : "–",
+      t ? interval(t.ciLow, t.ciHigh) : "–",
+      `${b ? Math.round(b.throughput) : "–"} → ${Math.round(c.throughput)}`,
+      t ? `${ICON[t.status]} ${t.status}` : "·",
+    ];
+  });
+  return table(["batch", "baseline p50 / p95 / p99 ms", "candidate p50 / p95 / p99 ms", "Δ p50", "interval", "sequences/s", "result"], rows);
+}
+
+function slicesTable(report: GateReport): string {
+  const withBaseline = Boolean(report.baseline);
+  const rows = report.slices
+    .filter((s) => s.slice !== "all")
+    .map((s) => {
+      const gated = report.metrics.filter((m) => m.slice === s.slice && m.gated);
+      const status = gated.some((m) => m.status === "fail") ? "fail" : gated.some((m) => m.status === "warn") ? "warn" : gated.length ? "pass" : "info";
+      const cell = (k: string) => {
+        const c = s.candidate[k];
+        const b = s.baseline?.[k];
+        return withBaseline && b !== undefined ? `${fixed(b)} → ${fixed(c)} (${signedPercent(b ? c / b - 1 : 0)})` : fixed(c);
+      };
+      return [s.label, s.users, s.users ? cell("ndcg@10") : "–", s.users ? cell("hr@10") : "–", s.users ? cell("mrr") : "–", `${ICON[status]} ${status}`];
+    });
+  return table(["slice", "users", withBaseline ? "NDCG@10 (baseline → candidate)" : "NDCG@10", withBaseline ? "HR@10" : "HR@10", "MRR", "result"], rows);
+}
+
+function details(summary: string, body: string): string {
+  return `<details><summary>${summary}</summary>\n\n${body}\n\n</details>`;
+}
+
+interface Section {
+  full: string;
+  /** Shorter stand-in when the whole does not fit (empty: drop). */
+  short: string;
+  /** Lower is dropped/shortened first. */
+  priority: number;
+}
+
+/**
+ * The gate's report as Markdown, for the pull-request comment and the job summary: the
+ * verdict first, then quality, slices, ranking diff, latency, size, a chart and the run
+ * link. Kept under `maxChars`: the least important sections are folded to a summary line,
+ * then cut, and as a last resort the text is truncated with a note.
+ */
+export function gateMarkdown(report: GateReport, options: GateMarkdownOptions = {}): string {
+  const maxChars = options.maxChars ?? GITHUB_COMMENT_LIMIT - 200;
+  const withBaseline = Boolean(report.baseline);
+  const icon = report.verdict === "fail" ? "❌" : report.verdict === "no-baseline" ? "🆕" : "✅";
+  const title = report.verdict === "fail" ? "failed" : report.verdict === "no-baseline" ? "passed (no baseline yet)" : "passed";
+  const sections: Section[] = [];
+  const add = (priority: number, full: string, short = "") => sections.push({ full, short, priority });
+
+  add(100, `## ${icon} recship benchmark-gate: ${title}${report.modelName !== "default" ? ` (${report.modelName})` : ""}\n\n**${report.headline}**`);
+  if (report.failures.length) add(95, `**Regressions (critical):**\n${report.failures.map((f) => `- ❌ ${f}`).join("\n")}`, `**Regressions (critical):** ${report.failures.length}, first: ${report.failures[0]}`);
+  if (report.warnings.length) add(60, `**Warnings:**\n${report.warnings.map((f) => `- ⚠️ ${f}`).join("\n")}`, `**Warnings:** ${report.warnings.length}`);
+
+  const c = report.candidate;
+  const facts = [
+    `Candidate \`${c.artifact}\` ${c.sha256.slice(0, 12)} (${bytes(c.bytesOnDisk)}${c.commit ? `, commit ${c.commit.slice(0, 7)}` : ""})`,
+    report.baseline
+      ? `baseline \`${report.baseline.artifact}\` ${report.baseline.sha256.slice(0, 12)} (${bytes(report.baseline.bytesOnDisk)}${report.baseline.commit ? `, commit ${report.baseline.commit.slice(0, 7)}` : ""}${report.baseline.savedAt ? `, stored ${report.baseline.savedAt.slice(0, 10)}` : ""}; from ${report.baseline.origin})`
+      : "no baseline",
+  ];
+  add(
+    90,
+    `${facts.join(" vs ")}. Data: \`${report.data.source}\`, ${report.data.testUsers.toLocaleString("en-US")} test users, ${report.data.items.toLocaleString("en-US")} items (leave-one-out${report.data.kCore ? `, ${report.data.kCore}-core` : ""}; full ranking ${report.data.excludeSeen ? "excluding seen items" : "over all items"}; sampled: ${report.data.sampledNegatives} negatives; fingerprint \`${report.data.fingerprint.slice(0, 12)}\`).`,
+  );
+
+  const gated = report.metrics.filter((m) => m.gated);
+  const headline = report.metrics.filter((m) => m.slice === "all" && (m.gated || ["ndcg@10", "hr@10", "mrr", "coverage@10", "popularity@10", "sampled ndcg@10", "sampled hr@10"].includes(m.name)));
+  const mainRows = withBaseline ? [...gated.filter((m) => m.slice === "all"), ...headline.filter((m) => !m.gated)] : headline;
+  const caption = withBaseline
+    ? `Paired bootstrap over users (${report.rules.resamples} resamples, seed ${report.rules.seed}); Δ is the relative change; a gated metric fails only when its whole interval lies beyond its margin, with Holm's correction (α = ${report.rules.alpha}) within the critical and within the warning-only metrics. Intervals of gated metrics are read at their Holm level, the others at 95%. **Bold**: critical.`
+    : "First run: the candidate's metrics are recorded; nothing is compared.";
+  add(85, `### Quality\n\n${metricsTable(mainRows, withBaseline)}\n\n${caption}`, `### Quality\n\n${metricsTable(mainRows.filter((m) => m.gated || m.name === "ndcg@10"), withBaseline)}`);
+  add(30, details(`All metrics (${report.metrics.length})`, metricsTable(report.metrics, withBaseline)));
+
+  add(50, `### Slices\n\n${slicesTable(report)}${gated.some((m) => m.slice !== "all") ? "" : ""}`, "");
+
+  if (report.rankingDiff) {
+    const r = report.rankingDiff;
+    add(
+      45,
+      `### Ranking diff (top-${r.k})\n\nMean top-${r.k} overlap **${(r.meanOverlap * 100).toFixed(1)}%**, mean rank-biased overlap (p = ${r.rboP}) **${r.meanRbo.toFixed(3)}**, identical lists for ${(r.identical * 100).toFixed(1)}% of ${r.users.toLocaleString("en-US")} users.\n\n${details(
+        "Users by shared items",
+        table(
+          ["shared items", "users"],
+          r.overlapHistogram.map((n, i) => [i, n]),
+        ),
+      )}`,
+      `### Ranking diff\n\nMean top-${r.k} overlap ${(r.meanOverlap * 100).toFixed(1)}%, mean RBO ${r.meanRbo.toFixed(3)}.`,
+    );
+  }
+  if (report.latency.candidate.length) {
+    add(
+      70,
+      `### Latency\n\n${latencyTable(report)}\n\n${report.latency.repetitions} timed runs per batch size after ${report.latency.warmup} warm-up runs, ${withBaseline ? "the two models taking turns; " : ""}a batch size fails when Mann-Whitney shows the candidate slower than the baseline by more than ${(report.rules.latency.margin * 100).toFixed(0)}% (Holm across batch sizes).`,
+      `### Latency\n\n${report.latency.tests.map((t) => `batch ${t.batch}: ${signedPercent(t.relDelta)} ${ICON[t.status]}`).join(", ") || "measured"}`,
+    );
+  }
+  add(
+    55,
+    `### Size and memory\n\n${table(
+      ["", "baseline", "candidate", "Δ"],
+      [
+        ["model on disk", bytes(report.size.baselineBytes), bytes(report.size.candidateBytes), report.size.relDelta !== undefined ? signedPercent(report.size.relDelta) : "–"],
+        ["peak RSS while evaluating", bytes(report.memory.baselinePeakRssBytes), bytes(report.memory.candidatePeakRssBytes), ""],
+        ["evaluation time", report.baseline ? (report.baseline.evaluation.reused ? "stored" : `${report.baseline.evaluation.seconds.toFixed(1)} s`) : "–", `${report.candidate.evaluation.seconds.toFixed(1)} s`, ""],
+      ],
+    )}`,
+    `Model size ${bytes(report.size.candidateBytes)}${report.size.relDelta !== undefined ? ` (${signedPercent(report.size.relDelta)})` : ""}.`,
+  );
+  const chartRows = report.metrics.filter((m) => m.slice === "all" && Number.isFinite(m.relDelta) && Number.isFinite(m.ciLow) && !m.metric.startsWith("coverage")).slice(0, 12);
+  if (withBaseline && chartRows.length) {
+    add(
+      20,
+      mermaidBarChart({
+        title: "Relative change vs baseline (%): bars = estimate, lines = interval",
+        yLabel: "change (%)",
+        categories: chartRows.map((m) => m.name),
+        bars: chartRows.map((m) => m.relDelta * 100),
+        lines: [chartRows.map((m) => m.ciLow * 100), chartRows.map((m) => m.ciHigh * 100)],
+      }),
+    );
+  }
+  if (report.notes.length) add(40, report.notes.map((n) => `> ${n}`).join("\n>\n"), "");
+  add(
+    99,
+    `<sub>${options.runUrl ? `[workflow run](${options.runUrl}) · ` : ""}evaluated ${report.data.testUsers.toLocaleString("en-US")} users in ${report.evalSeconds.toFixed(1)} s · gate ${report.wallSeconds.toFixed(1)} s · recship ${report.recshipVersion}</sub>`,
+  );
+
+  const render = () => sections.map((s) => s.full).filter(Boolean).join("\n\n") + "\n";
+  let text = render();
+  const byPriority = [...sections].sort((a, b) => a.priority - b.priority);
+  for (const s of byPriority) {
+    if (text.length <= maxChars) break;
+    if (s.priority >= 99) continue;
+    s.full = s.short.length < s.full.length ? s.short : "";
+    text = render();
+  }
+  for (const s of byPriority) {
+    if (text.length <= maxChars) break;
+    if (s.priority >= 99) continue;
+    s.full = "";
+    text = render();
+  }
+  if (text.length > maxChars) {
+    const note = "\n\n… (report truncated to fit; the full report is in the job summary and the JSON report)\n";
+    text = text.slice(0, Math.max(0, maxChars - note.length)) + note;
+  }
+  return text;
+}

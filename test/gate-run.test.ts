@@ -1,0 +1,148 @@
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import { LocalBaselineStore } from "../shared/cache/local-baseline-store.js";
+import { main } from "../shared/cli/main.js";
+import { convertBundle } from "../shared/convert/convert-bundle.js";
+import { BASELINE_RECORD_FILE } from "../shared/gate/baseline-package.js";
+import { runGate, type GateOptions } from "../shared/gate/gate.js";
+import { writePerturbedBundle } from "../shared/gate/perturb.js";
+import { gateWithBaseline } from "../shared/gate/pipeline.js";
+import { DEFAULT_RULES, type GateRules } from "../shared/gate/rules.js";
+import { memoryLogger, silentLogger } from "../shared/log.js";
+import { trainModel } from "../shared/train/train-model.js";
+import { syntheticCsv } from "./helpers/synthetic.js";
+import { tempDir } from "./helpers/tmp.js";
+
+const dir = tempDir("recship-gate-run-");
+let bundle: string;
+let degraded: string;
+let csv: Awaited<ReturnType<typeof syntheticCsv>>;
+
+/** Default rules with a short latency run: tests check the plumbing, not the runner. */
+const RULES: GateRules = {
+  ...structuredClone(DEFAULT_RULES),
+  resamples: 1000,
+  latency: { ...DEFAULT_RULES.latency, batchSizes: [1, 8], warmup: 1, repetitions: 6 },
+};
+
+const options = (extra: Partial<GateOptions>): GateOptions => ({
+  candidate: bundle,
+  data: csv.data,
+  read: {},
+  rules: RULES,
+  log: silentLogger,
+  ...extra,
+});
+
+beforeAll(async () => {
+  csv = await syntheticCsv(dir, 400, 21);
+  bundle = join(dir, "bundle");
+  await trainModel({
+    ...csv,
+    out: bundle,
+    config: "model:\n  hidden: 16\n  maxlen: 10\ntrain:\n  batchTokens: 512",
+    overrides: { train: { epochs: 2 } },
+    log: silentLogger,
+  });
+  await convertBundle({ bundle, randomSequences: 20, maxRealSequences: 50, log: silentLogger });
+  degraded = join(dir, "degraded");
+  await writePerturbedBundle(bundle, degraded, { noise: 4, seed: 1 });
+});
+
+describe("benchmark-gate on real ONNX models", () => {
+  it("passes a first run, says so, and reports the candidate's metrics, latency and size", async () => {
+    const { report } = await runGate(options({}));
+    expect(report.passed).toBe(true);
+    expect(report.verdict).toBe("no-baseline");
+    expect(report.headline).toMatch(/first run/);
+    const ndcg = report.metrics.find((m) => m.name === "ndcg@10")!;
+    expect(ndcg.candidate).toBeGreaterThan(0);
+    expect(Number.isNaN(ndcg.baseline)).toBe(true);
+    // read options came from the bundle: the CSV's columns were not passed
+    expect(report.data.testUsers).toBeGreaterThan(300);
+    expect(report.latency.candidate.map((l) => l.batch)).toEqual([1, 8]);
+    expect(report.latency.candidate[0].timesMs).toHaveLength(6);
+    expect(report.latency.candidate[1].p99).toBeGreaterThanOrEqual(report.latency.candidate[1].p50);
+    expect(report.size.candidateBytes).toBe(readFileSync(join(bundle, "model.onnx")).byteLength);
+    expect(report.evalSeconds).toBeGreaterThan(0);
+    expect(report.memory.candidatePeakRssBytes).toBeGreaterThan(1e6);
+    expect(report.slices.map((s) => s.slice)).toEqual(["all", "cold", "warm", "heavy", "head", "tail"]);
+    expect(report.slices.filter((s) => s.slice !== "all" && ["cold", "warm", "heavy"].includes(s.slice)).reduce((n, s) => n + s.users, 0)).toBe(report.data.testUsers);
+  });
+
+  it("passes the model against itself: zero deltas, identical rankings", async () => {
+    const { report } = await runGate(options({ baseline: bundle }));
+    expect(report.passed).toBe(true);
+    expect(report.verdict).toBe("pass");
+    const ndcg = report.metrics.find((m) => m.name === "ndcg@10")!;
+    expect(ndcg).toMatchObject({ relDelta: 0, ciLow: 0, ciHigh: 0, gated: true, critical: true, status: "pass" });
+    expect(report.rankingDiff).toMatchObject({ meanOverlap: 1, identical: 1 });
+    expect(report.rankingDiff!.meanRbo).toBeCloseTo(1, 12);
+    expect(report.latency.tests.map((t) => t.batch)).toEqual([1, 8]);
+    expect(report.keyDeltas["ndcg@10"]).toBe(0);
+    expect(report.size.relDelta).toBe(0);
+  });
+
+  it("fails a clearly degraded candidate on NDCG@10", async () => {
+    const { report } = await runGate(options({ candidate: degraded, baseline: bundle }));
+    expect(report.passed).toBe(false);
+    expect(report.verdict).toBe("fail");
+    const ndcg = report.metrics.find((m) => m.name === "ndcg@10")!;
+    expect(ndcg.status).toBe("fail");
+    expect(ndcg.ciHigh).toBeLessThan(-ndcg.margin!.value);
+    expect(report.failures.join("\n")).toMatch(/^ndcg@10: /m);
+    expect(report.headline).toMatch(/^failed: /);
+    expect(report.rankingDiff!.meanOverlap).toBeLessThan(0.9);
+  });
+
+  it("stores a passing baseline on main, reuses its evaluation on the same data and re-evaluates on other data", async () => {
+    const store = new LocalBaselineStore(join(dir, "store"));
+    const common = { ...options({}), modelName: "shop", store, workDir: join(dir, "work") };
+    const first = await gateWithBaseline({ ...common, compareBranches: ["main"], save: { branch: "main" } });
+    expect(first.report.verdict).toBe("no-baseline");
+    expect(first.saved).toMatchObject({ saved: true });
+    const restored = await store.restore({ model: "shop", branch: "main" });
+    expect(existsSync(join(restored!.dir, BASELINE_RECORD_FILE))).toBe(true);
+    expect(existsSync(join(restored!.dir, "weights.bin"))).toBe(false);
+    expect(await store.restore({ model: "shop", branch: "main-old" })).toBeUndefined();
+
+    // a pull request: compares with main's baseline, stores nothing
+    const log = memoryLogger();
+    const pr = await gateWithBaseline({ ...common, candidate: degraded, compareBranches: ["main"], log });
+    expect(pr.report.verdict).toBe("fail");
+    expect(pr.report.baseline?.evaluation.reused).toBe(true);
+    expect(pr.report.baseline?.origin).toMatch(/local folder/);
+    expect(pr.report.notes.join("\n")).toMatch(/stored per-user evaluation was reused/);
+    expect(pr.saved).toBeUndefined();
+
+    // a failing run on main never replaces the baseline
+    const bad = await gateWithBaseline({ ...common, candidate: degraded, compareBranches: ["main"], save: { branch: "main" } });
+    expect(bad.saved).toMatchObject({ saved: false, reason: expect.stringMatching(/gate failed/) });
+    expect((await store.restore({ model: "shop", branch: "main" }))!.dir).toBe(restored!.dir);
+
+    // other data (the same shop, more users): the baseline is re-evaluated, never compared on stored numbers
+    const other = await syntheticCsv(dir, 500, 22);
+    const moved = await gateWithBaseline({ ...common, data: other.data, compareBranches: ["main"] });
+    expect(moved.report.baseline?.evaluation.reused).toBe(false);
+    expect(moved.report.notes.join("\n")).toMatch(/evaluated on other data .* re-evaluated on this run's data/);
+    expect(moved.report.data.testUsers).toBeGreaterThan(first.report.data.testUsers);
+  });
+
+  it("runs as `recship gate`, exits 1 on a regression and writes the JSON report", async () => {
+    const reportPath = join(dir, "cli-report.json");
+    const markdown = join(dir, "cli-report.md");
+    const rulesPath = join(dir, "rules.yml");
+    writeFileSync(rulesPath, "latency:\n  batchSizes: [1]\n  warmup: 1\n  repetitions: 5\n");
+    const args = ["gate", "--candidate", degraded, "--baseline", bundle, "--data", csv.data, "--rules", rulesPath, "--report", reportPath, "--markdown", markdown];
+    const code = await main(args);
+    expect(code).toBe(1);
+    const report = JSON.parse(readFileSync(reportPath, "utf8"));
+    expect(report.passed).toBe(false);
+    for (const m of report.metrics) expect(Object.keys(m)).toEqual(expect.arrayContaining(["name", "baseline", "candidate", "relDelta", "ciLow", "ciHigh", "pass"]));
+    expect(report.latency.tests).toHaveLength(1);
+    expect(report.evalSeconds).toBeGreaterThan(0);
+    expect(readFileSync(markdown, "utf8")).toMatch(/^## ❌ recship benchmark-gate: failed/);
+    expect(await main(["gate", "--candidate", bundle, "--baseline", bundle, "--data", csv.data, "--rules", rulesPath, "--markdown", markdown])).toBe(0);
+  });
+});
