@@ -7,5 +7,7 @@ export default defineConfig({
     hookTimeout: 120_000,
     pool: "forks",
     maxWorkers: 2,
+    // these import JSON without import attributes, which plain Node rejects: let vite transform them
+    server: { deps: { inline: ["@actions/workflow-parser", "@actions/languageservice", "@actions/expressions"] } },
   },
 });

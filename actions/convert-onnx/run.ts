@@ -4,7 +4,7 @@ import { convertBundle, ParityFailure, type ConvertReport } from "../../shared/c
 import { DATA_FORMATS, type DataFormat } from "../../shared/data/readers.js";
 import { BACKEND_PREFERENCES, type BackendPreference } from "../../shared/model/backend.js";
 import { convertSummaryMarkdown } from "../../shared/report/convert-summary.js";
-import { int, list, number, oneOf, writeJsonReport } from "../../shared/cli/common.js";
+import { int, paritySequences, list, number, oneOf, writeJsonReport } from "../../shared/cli/common.js";
 import { actionLogger, input } from "../common/runtime.js";
 import { ensureOnnxRuntime } from "../common/onnxruntime.js";
 
@@ -16,6 +16,7 @@ export async function runConvertOnnx(): Promise<void> {
   const options = {
     bundle,
     opset: int(input("opset"), "input opset"),
+    maxRealSequences: paritySequences(input("parity-sequences"), "input parity-sequences"),
     topK: int(input("top-k"), "input top-k"),
     maxAbsDiff: number(input("max-abs-diff"), "input max-abs-diff"),
     minTop10Agreement: number(input("min-top10-agreement"), "input min-top10-agreement"),

@@ -58,3 +58,12 @@ export function gitInfo(): { sha?: string; ref?: string } | undefined {
     return undefined;
   }
 }
+
+/** "all" or a positive whole number of sequences. */
+export function paritySequences(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined || value === "") return undefined;
+  if (value === "all") return Number.MAX_SAFE_INTEGER;
+  const n = int(value, flag);
+  if (n === undefined || n < 1) throw new RecshipError(`${flag} must be "all" or a positive whole number, got "${value}"`);
+  return n;
+}

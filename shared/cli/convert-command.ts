@@ -4,7 +4,7 @@ import { DEFAULT_TOLERANCE } from "../convert/parity-check.js";
 import { DATA_FORMATS, type DataFormat } from "../data/readers.js";
 import { BACKEND_PREFERENCES, type BackendPreference } from "../model/backend.js";
 import { DEFAULT_OPSET } from "../onnx/writer.js";
-import { int, list, number, oneOf, type CommandContext } from "./common.js";
+import { int, list, number, oneOf, paritySequences, type CommandContext } from "./common.js";
 
 export function registerConvert(program: Command, ctx: CommandContext): void {
   program
@@ -27,11 +27,13 @@ export function registerConvert(program: Command, ctx: CommandContext): void {
     .option("--time-col <name>", "timestamp column/field of --data")
     .option("--event-col <name>", "event-type column/field of --data")
     .option("--event-filter <list>", "comma-separated event types to keep from --data")
+    .option("--parity-sequences <n|all>", "real validation histories in the parity check, spread over their lengths", "1000")
     .option("--backend <name>", `tfjs backend for the reference model: ${BACKEND_PREFERENCES.join(", ")}`, "auto")
     .option("--report <file>", "write the step's report as JSON (also when the parity check fails)")
     .action(async (o: Record<string, string | undefined>) => {
       try {
         const report = await convertBundle({
+          maxRealSequences: paritySequences(o.paritySequences as string | undefined, "--parity-sequences"),
           bundle: String(o.bundle),
           opset: int(o.opset, "--opset"),
           topK: int(o.topK, "--top-k"),

@@ -1,0 +1,4 @@
+import { runAction } from "../common/runtime.js";
+import { runBenchmarkGate } from "./run.js";
+
+void runAction(runBenchmarkGate);

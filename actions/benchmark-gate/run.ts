@@ -1,0 +1,113 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import * as core from "@actions/core";
+import { context } from "@actions/github";
+import { baselinePlan } from "../../shared/cache/baseline-policy.js";
+import { LocalBaselineStore } from "../../shared/cache/local-baseline-store.js";
+import { int, list, oneOf, writeJsonReport } from "../../shared/cli/common.js";
+import { DATA_FORMATS, type DataFormat } from "../../shared/data/readers.js";
+import { gateWithBaseline } from "../../shared/gate/pipeline.js";
+import { loadRules } from "../../shared/gate/rules.js";
+import { githubClient } from "../../shared/github/client.js";
+import { runContext } from "../../shared/github/event.js";
+import { commentMarker, upsertStickyComment } from "../../shared/github/sticky-comment.js";
+import { gateMarkdown } from "../../shared/report/gate-markdown.js";
+import { ActionsCacheBaselineStore } from "../common/baseline-cache.js";
+import { ensureOnnxRuntime } from "../common/onnxruntime.js";
+import { actionLogger, booleanInput, input } from "../common/runtime.js";
+
+/** The job summary may hold 1 MiB; leave room for other steps. */
+const SUMMARY_LIMIT = 500_000;
+
+export async function runBenchmarkGate(): Promise<void> {
+  const log = actionLogger();
+  const ctx = runContext(process.env, context.payload);
+  const modelName = input("model-name") ?? "default";
+  const rules = loadRules(input("rules"));
+  if (input("exclude-seen") !== undefined) rules.protocol.excludeSeen = booleanInput("exclude-seen");
+  const plan = baselinePlan(ctx, { saveBaseline: input("save-baseline") === undefined || booleanInput("save-baseline"), baselineBranch: input("baseline-branch") });
+  const baselineDir = input("baseline-dir");
+  const store = baselineDir
+    ? new LocalBaselineStore(baselineDir)
+    : new ActionsCacheBaselineStore({ root: ".recship-baseline", runId: ctx.runId ?? String(Date.now()), runAttempt: ctx.runAttempt ?? "1", log });
+  log.info(
+    `${ctx.eventName}${ctx.pullRequest !== undefined ? ` (pull request #${ctx.pullRequest})` : ""} on ${ctx.branch ?? "?"}: ` +
+      `${input("baseline") ? `baseline ${input("baseline")}` : `baseline from ${store.description}, branch ${plan.compareBranches.join(" or ")}`}; ` +
+      (plan.save ? `a passing candidate becomes the new baseline of ${plan.saveBranch}` : `no baseline will be stored (${plan.reason})`),
+  );
+
+  await ensureOnnxRuntime(log);
+  const work = await mkdtemp(join(process.env.RUNNER_TEMP ?? tmpdir(), "recship-gate-"));
+  try {
+    const outcome = await gateWithBaseline({
+      candidate: input("bundle") ?? "recship-bundle",
+      candidateModel: input("candidate-model"),
+      baseline: input("baseline"),
+      baselineModel: input("baseline-model"),
+      data: core.getInput("data", { required: true }),
+      read: {
+        format: input("format") ? (oneOf(input("format"), DATA_FORMATS, "input format") as DataFormat) : undefined,
+        userColumn: input("user-column"),
+        itemColumn: input("item-column"),
+        timeColumn: input("time-column"),
+        eventColumn: input("event-column"),
+        eventFilter: list(input("event-filter")),
+      },
+      kCore: int(input("k-core"), "input k-core"),
+      rules,
+      modelName,
+      threads: int(input("threads"), "input threads"),
+      store,
+      compareBranches: plan.compareBranches,
+      save: plan.save ? { branch: plan.saveBranch } : undefined,
+      requireBaseline: booleanInput("require-baseline"),
+      commit: ctx.sha,
+      runUrl: ctx.runUrl,
+      workDir: work,
+      log,
+    });
+    const { report } = outcome;
+    const reportPath = input("report") ?? "benchmark-gate-report.json";
+    await writeJsonReport(reportPath, report);
+
+    let commentUrl = "";
+    const token = input("github-token");
+    if (!booleanInput("comment") && input("comment") !== undefined) log.info("not commenting: the comment input is false");
+    else if (ctx.pullRequest === undefined || !ctx.owner || !ctx.repo) log.info(`not commenting: a ${ctx.eventName} run has no pull request`);
+    else if (!token) log.info("not commenting: no github-token");
+    else {
+      const r = await upsertStickyComment(
+        githubClient(token, process.env.GITHUB_API_URL),
+        { owner: ctx.owner, repo: ctx.repo, issueNumber: ctx.pullRequest },
+        commentMarker(modelName),
+        gateMarkdown(report, { runUrl: ctx.runUrl }),
+        log,
+      );
+      commentUrl = r.url ?? "";
+    }
+    await core.summary.addRaw(gateMarkdown(report, { runUrl: ctx.runUrl, maxChars: SUMMARY_LIMIT })).write();
+
+    const delta = (name: string) => (report.keyDeltas[name] === undefined ? "" : report.keyDeltas[name].toFixed(6));
+    core.setOutput("passed", String(report.passed));
+    core.setOutput("verdict", report.verdict);
+    core.setOutput("report", reportPath);
+    core.setOutput("ndcg10-delta", delta("ndcg@10"));
+    core.setOutput("hr10-delta", delta("hr@10"));
+    core.setOutput("mrr-delta", delta("mrr"));
+    core.setOutput("latency-delta", delta(`latency-p50@${report.latency.tests[0]?.batch ?? 1}`));
+    core.setOutput("size-delta", delta("size"));
+    core.setOutput("key-deltas", JSON.stringify(report.keyDeltas));
+    core.setOutput("comment-url", commentUrl);
+    core.setOutput("baseline-saved", String(outcome.saved?.saved ?? false));
+
+    for (const w of report.warnings) core.warning(w, { title: "recship benchmark-gate" });
+    if (!report.passed) {
+      for (const f of report.failures) core.error(f, { title: "recship benchmark-gate regression" });
+      if (booleanInput("fail-on-regression") || input("fail-on-regression") === undefined) core.setFailed(report.headline);
+      else log.info("fail-on-regression is off: the regression is reported, the job passes");
+    }
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}
