@@ -1,7 +1,13 @@
 import { cp, rm } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import * as cache from "@actions/cache";
-import { baselineKeyPrefix, type BaselineRef, type BaselineStore, type RestoredBaseline, type SaveResult } from "../../shared/cache/baseline-store.js";
+import {
+  baselineKeyPrefix,
+  type BaselineRef,
+  type BaselineStore,
+  type RestoredBaseline,
+  type SaveResult,
+} from "../../shared/cache/baseline-store.js";
 import type { Logger } from "../../shared/log.js";
 
 /**

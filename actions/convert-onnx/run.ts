@@ -1,12 +1,12 @@
 import * as core from "@actions/core";
 import { join, resolve } from "node:path";
 import { convertBundle, ParityFailure, type ConvertReport } from "../../shared/convert/convert-bundle.js";
-import { DATA_FORMATS, type DataFormat } from "../../shared/data/readers.js";
 import { BACKEND_PREFERENCES, type BackendPreference } from "../../shared/model/backend.js";
 import { convertSummaryMarkdown } from "../../shared/report/convert-summary.js";
-import { int, paritySequences, list, number, oneOf, writeJsonReport } from "../../shared/cli/common.js";
+import { int, paritySequences, number, oneOf, writeJsonReport } from "../../shared/cli/common.js";
 import { actionLogger, input } from "../common/runtime.js";
 import { ensureOnnxRuntime } from "../common/onnxruntime.js";
+import { readOptionsFromInputs } from "../common/read-inputs.js";
 
 export async function runConvertOnnx(): Promise<void> {
   const log = actionLogger();
@@ -23,15 +23,7 @@ export async function runConvertOnnx(): Promise<void> {
     externalDataThresholdBytes: int(input("external-data-threshold"), "input external-data-threshold"),
     ...(data
       ? {
-          data: {
-            path: data,
-            format: oneOf(input("format") ?? "auto", DATA_FORMATS, "input format") as DataFormat,
-            userColumn: input("user-column"),
-            itemColumn: input("item-column"),
-            timeColumn: input("time-column"),
-            eventColumn: input("event-column"),
-            eventFilter: list(input("event-filter")),
-          },
+          data: { path: data, ...readOptionsFromInputs() },
         }
       : {}),
     backend: oneOf(input("backend") ?? "auto", BACKEND_PREFERENCES, "input backend") as BackendPreference,

@@ -1,13 +1,13 @@
 import * as core from "@actions/core";
 import { join } from "node:path";
-import { DATA_FORMATS, type DataFormat } from "../../shared/data/readers.js";
 import { BACKEND_PREFERENCES, type BackendPreference } from "../../shared/model/backend.js";
 import { LOSSES, type Loss } from "../../shared/model/config.js";
 import { trainModel } from "../../shared/train/train-model.js";
 import { trainSummaryMarkdown } from "../../shared/report/train-summary.js";
-import { int, list, number, oneOf, writeJsonReport } from "../../shared/cli/common.js";
+import { int, number, oneOf, writeJsonReport } from "../../shared/cli/common.js";
 import { actionLogger, booleanInput, input } from "../common/runtime.js";
 import { installTfjsNodeGpu } from "../common/tfjs-node-gpu.js";
+import { readOptionsFromInputs } from "../common/read-inputs.js";
 
 export async function runTrainModel(): Promise<void> {
   const log = actionLogger();
@@ -15,12 +15,7 @@ export async function runTrainModel(): Promise<void> {
   const out = input("out") ?? "recship-bundle";
   const report = await trainModel({
     data: core.getInput("data", { required: true }),
-    format: oneOf(input("format") ?? "auto", DATA_FORMATS, "input format") as DataFormat,
-    userColumn: input("user-column"),
-    itemColumn: input("item-column"),
-    timeColumn: input("time-column"),
-    eventColumn: input("event-column"),
-    eventFilter: list(input("event-filter")),
+    ...readOptionsFromInputs(),
     kCore: int(input("k-core"), "input k-core"),
     config: input("config"),
     overrides: {
