@@ -40,7 +40,11 @@ async function trainWorker(backend: "wasm" | "cpu", data: string, maxBatches: nu
   const rng = new Rng(1);
   const batches = epochBatches(trainingExamples(split.train, config.model.maxlen), config.train.batchTokens, rng).slice(0, maxBatches);
   const step = (b: (typeof batches)[number]) => {
-    const loss = optimizer.minimize(() => batchLoss(model.params, config.model, config.train, split.numItems, b, rng), true, model.variables())!;
+    const loss = optimizer.minimize(
+      () => batchLoss(model.params, config.model, config.train, split.numItems, b, rng),
+      true,
+      model.variables(),
+    )!;
     loss.dataSync();
     loss.dispose();
   };
@@ -84,7 +88,7 @@ async function writeBigLog(path: string, rows: number) {
   out.write("user,item,ts\n");
   let buf = "";
   let seed = 12345;
-  const rand = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
+  const rand = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
   for (let i = 0; i < rows; i++) {
     buf += `u${Math.floor(rand() * 1_000_000)},i${Math.floor(Math.pow(rand(), 2) * 200_000)},${1_600_000_000 + i}\n`;
     if (buf.length > 1 << 20) {
@@ -117,7 +121,7 @@ if (args.worker === "train") {
   const train = results.train as Record<string, unknown>;
   train.wasm = await child(["--worker", "train", "--backend", "wasm", "--data", args.data!, "--batches", "60"]);
   process.stderr.write(`wasm: ${JSON.stringify(train.wasm)}\n`);
-  train.cpu = await child(["--worker", "train", "--backend", "cpu", "--data", args.data!, "--batches", "6"]);
+  train.cpu = await child(["--worker", "train", "--backend", "cpu", "--data", args.data!, "--batches", "2"]);
   process.stderr.write(`cpu: ${JSON.stringify(train.cpu)}\n`);
   train["tfjs-node / tfjs-node-gpu"] = "not installable here (libtensorflow download blocked); see README for GPU runners";
   const rows = Number(args.rows);

@@ -1,7 +1,8 @@
 // Builds one ncc bundle per action (plus the CLI and the umbrella action) into dist/.
 // `--check` builds into a temp folder and fails when dist/ differs: dist/ is stale.
+// Types are checked once by `npm run typecheck` (tsc), so ncc only transpiles.
 import { execFileSync } from "node:child_process";
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 
@@ -47,7 +48,11 @@ for (const { name, entry } of entries) {
   );
   for (const f of wasmFiles) cpSync(join(wasmDir, f), join(out, f));
 }
-// the umbrella action.yml at the top level runs dist/umbrella; the CLI is the package bin
+// the umbrella action.yml at the top level runs dist/umbrella, a dispatcher to the bundles above
+mkdirSync(join(target, "umbrella"), { recursive: true });
+cpSync(join(root, "actions", "umbrella", "index.mjs"), join(target, "umbrella", "index.js"));
+writeFileSync(join(target, "umbrella", "package.json"), '{ "type": "module" }\n');
+// the CLI is the package bin
 writeFileSync(join(target, "cli", "package.json"), '{ "type": "module" }\n');
 
 function listFiles(dir) {

@@ -8,12 +8,17 @@ import { parse } from "yaml";
 const root = new URL("..", import.meta.url).pathname;
 const readmePath = join(root, "README.md");
 let readme = readFileSync(readmePath, "utf8");
-const cell = (s) => String(s ?? "").replace(/\|/g, "\\|").replace(/\n/g, " ");
+const cell = (s) =>
+  String(s ?? "")
+    .replace(/\|/g, "\\|")
+    .replace(/\n/g, " ");
 
 export function referenceTable(action) {
   const rows = ["| input | required | default | description |", "| --- | --- | --- | --- |"];
   for (const [name, spec] of Object.entries(action.inputs ?? {})) {
-    rows.push(`| \`${name}\` | ${spec.required ? "yes" : "no"} | ${spec.default !== undefined ? `\`${cell(spec.default)}\`` : ""} | ${cell(spec.description)} |`);
+    rows.push(
+      `| \`${name}\` | ${spec.required ? "yes" : "no"} | ${spec.default !== undefined ? `\`${cell(spec.default)}\`` : ""} | ${cell(spec.description)} |`,
+    );
   }
   rows.push("", "| output | description |", "| --- | --- |");
   for (const [name, spec] of Object.entries(action.outputs ?? {})) rows.push(`| \`${name}\` | ${cell(spec.description)} |`);
@@ -42,7 +47,9 @@ for (const name of readdirSync(join(root, "actions")).sort()) {
 }
 if (process.argv.includes("--check")) {
   if (changed || missing.length) {
-    console.error(`README.md's action reference is out of date${missing.length ? ` (no section for ${missing.join(", ")})` : ""}: run \`node scripts/gen-readme-reference.mjs\``);
+    console.error(
+      `README.md's action reference is out of date${missing.length ? ` (no section for ${missing.join(", ")})` : ""}: run \`node scripts/gen-readme-reference.mjs\``,
+    );
     process.exit(1);
   }
   console.log("README action reference is up to date");

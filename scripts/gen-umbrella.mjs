@@ -5,6 +5,15 @@ import { join } from "node:path";
 import { parse, stringify } from "yaml";
 
 const root = new URL("..", import.meta.url).pathname;
+/** The umbrella's `step:` value for each action folder (the CLI uses the same names). */
+const STEP_NAMES = {
+  "train-model": "train",
+  "convert-onnx": "convert",
+  "compress-model": "compress",
+  "benchmark-gate": "gate",
+  "deploy-k8s": "deploy",
+  "monitor-canary": "monitor",
+};
 const steps = {};
 const inputs = {};
 const outputs = {};
@@ -12,24 +21,19 @@ for (const name of readdirSync(join(root, "actions")).sort()) {
   const file = join(root, "actions", name, "action.yml");
   if (!existsSync(file)) continue;
   const action = parse(readFileSync(file, "utf8"));
-  const step = name.replace(/-(model|onnx|k8s|canary|gate)$/, "");
+  const step = STEP_NAMES[name] ?? name;
   steps[step] = name;
   for (const [key, spec] of Object.entries(action.inputs ?? {})) {
+    // no defaults here: each step's run function applies its own, so one step's default
+    // never leaks into another step that reads the same input name
     if (!inputs[key]) inputs[key] = { description: `(${name}) ${spec.description}`, required: false };
     else inputs[key].description += ` | (${name}) ${spec.description}`;
-    // a default only where every action that has the input agrees on it
-    if (spec.default !== undefined && inputs[key].default === undefined && !inputs[key].conflict) inputs[key].default = spec.default;
-    else if (spec.default !== inputs[key].default) {
-      delete inputs[key].default;
-      inputs[key].conflict = true;
-    }
   }
   for (const [key, spec] of Object.entries(action.outputs ?? {})) {
     if (!outputs[key]) outputs[key] = { description: `(${name}) ${spec.description}` };
     else outputs[key].description += ` | (${name}) ${spec.description}`;
   }
 }
-for (const spec of Object.values(inputs)) delete spec.conflict;
 const umbrella = {
   name: "recship",
   description: "Retrain, validate and ship recommendation models: runs any recship step chosen by `step`",

@@ -2,7 +2,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { evaluate, type Scorer } from "../shared/eval/evaluator.js";
-import { coverage, rankAmong } from "../shared/eval/metrics.js";
+import { coverage, rankAmong, topPopularity } from "../shared/eval/metrics.js";
 import { compareModels } from "../shared/gate/compare.js";
 import { evaluateModel, mapVocabulary, type ModelEvaluation } from "../shared/gate/engine.js";
 import { loadEvalData, type EvalData } from "../shared/gate/eval-data.js";
@@ -136,7 +136,8 @@ describe("evaluation engine", () => {
       score: (hs) => {
         const known = hs.map((h) => h.filter((x) => !dropped.has(d.itemIds[x])));
         const s = full.score(known);
-        for (let b = 0; b < hs.length; b++) for (let j = 0; j < full.numItems; j++) if (dropped.has(d.itemIds[j + 1])) s[b * full.numItems + j] = -Infinity;
+        for (let b = 0; b < hs.length; b++)
+          for (let j = 0; j < full.numItems; j++) if (dropped.has(d.itemIds[j + 1])) s[b * full.numItems + j] = -Infinity;
         return s;
       },
     };
@@ -170,6 +171,19 @@ describe("evaluation engine", () => {
   });
 });
 
+describe("coverage and popularity of the top-K", () => {
+  it("counts distinct recommended items and averages their popularity per user", () => {
+    // two users, top-3 lists (0 = empty slot)
+    const top = Int32Array.from([1, 2, 3, 2, 4, 0]);
+    expect(coverage(top, 3, 3, 10)).toBeCloseTo(4 / 10);
+    expect(coverage(top, 3, 1, 10)).toBeCloseTo(2 / 10);
+    expect(coverage(top, 3, 3, 10, [1])).toBeCloseTo(2 / 10);
+    const popularity = Float64Array.from([0, 10, 20, 30, 40]);
+    expect(Array.from(topPopularity(top, 3, 3, popularity))).toEqual([20, 30]);
+    expect(Array.from(topPopularity(top, 3, 1, popularity))).toEqual([10, 20]);
+  });
+});
+
 describe("ranking diff", () => {
   it("is 1 for identical lists, 0 for disjoint ones, in between otherwise", () => {
     const a = Int32Array.from([1, 2, 3, 4]);
@@ -187,7 +201,8 @@ describe("ranking diff", () => {
 });
 
 describe("comparison and rules", () => {
-  const quality = async (d: EvalData, q: number, salt = 0): Promise<ModelEvaluation> => evaluateModel(new FakeScorer(d.itemIds, q, salt), d.itemIds, d, { topWidth: 20 });
+  const quality = async (d: EvalData, q: number, salt = 0): Promise<ModelEvaluation> =>
+    evaluateModel(new FakeScorer(d.itemIds, q, salt), d.itemIds, d, { topWidth: 20 });
 
   it("never fails a model compared with itself", async () => {
     const d = await data(writeSeq("g.seq", 600, 100, 8));
@@ -218,11 +233,25 @@ describe("comparison and rules", () => {
 
   it("reads rules: margins as given, typos and bad values as errors", () => {
     const rules = loadRules("metrics:\n  - metric: ndcg@10\n    margin: 50%\nlatency:\n  enabled: false");
-    expect(rules.metrics).toEqual([{ metric: "ndcg@10", protocol: "full", slices: ["all"], direction: "higher", margin: { kind: "relative", value: 0.5 }, critical: true }]);
+    expect(rules.metrics).toEqual([
+      {
+        metric: "ndcg@10",
+        protocol: "full",
+        slices: ["all"],
+        direction: "higher",
+        margin: { kind: "relative", value: 0.5 },
+        critical: true,
+      },
+    ]);
     expect(() => loadRules("metrics:\n  - metric: ndcg@10\n    margn: 1%")).toThrow(/unknown key "margn" under metrics.0/);
     expect(() => loadRules("metrics:\n  - metric: ndgc@10")).toThrow(/unknown metric "ndgc@10"/);
     expect(() => loadRules("metrics:\n  - metric: ndcg@10\n    margin: 0.01")).toThrow(/invalid gate rules/);
-    expect(loadRules("metrics:\n  - metric: hr@5\n    margin: {absolute: 0.002}\n    critical: false").metrics[0].margin).toEqual({ kind: "absolute", value: 0.002 });
+    expect(loadRules("metrics:\n  - metric: hr@5\n    margin: {absolute: 0.002}\n    critical: false").metrics[0].margin).toEqual({
+      kind: "absolute",
+      value: 0.002,
+    });
     expect(loadRules(undefined)).toEqual(DEFAULT_RULES);
+    // the documented example spells out exactly the defaults
+    expect(loadRules(new URL("../actions/benchmark-gate/rules.example.yml", import.meta.url).pathname)).toEqual(DEFAULT_RULES);
   });
 });

@@ -7,7 +7,9 @@ import { convertBundle } from "../shared/convert/convert-bundle.js";
 import { BASELINE_RECORD_FILE } from "../shared/gate/baseline-package.js";
 import { runGate, type GateOptions } from "../shared/gate/gate.js";
 import { writePerturbedBundle } from "../shared/gate/perturb.js";
+import { OnnxScorer } from "../shared/gate/onnx-scorer.js";
 import { gateWithBaseline } from "../shared/gate/pipeline.js";
+import { OnnxRecommender } from "../shared/onnx/ort-recommender.js";
 import { DEFAULT_RULES, type GateRules } from "../shared/gate/rules.js";
 import { memoryLogger, silentLogger } from "../shared/log.js";
 import { trainModel } from "../shared/train/train-model.js";
@@ -36,13 +38,14 @@ const options = (extra: Partial<GateOptions>): GateOptions => ({
 });
 
 beforeAll(async () => {
-  csv = await syntheticCsv(dir, 400, 21);
+  csv = await syntheticCsv(dir, 800, 21);
   bundle = join(dir, "bundle");
   await trainModel({
     ...csv,
     out: bundle,
-    config: "model:\n  hidden: 16\n  maxlen: 10\ntrain:\n  batchTokens: 512",
-    overrides: { train: { epochs: 2 } },
+    // small, but trained enough (NDCG@10 ≈ 0.04 over ~1,300 items) that a damaged copy is measurably worse
+    config: "model:\n  hidden: 32\n  maxlen: 20\ntrain:\n  batchTokens: 512\n  learningRate: 0.01",
+    overrides: { train: { epochs: 6 } },
     log: silentLogger,
   });
   await convertBundle({ bundle, randomSequences: 20, maxRealSequences: 50, log: silentLogger });
@@ -51,6 +54,31 @@ beforeAll(async () => {
 });
 
 describe("benchmark-gate on real ONNX models", () => {
+  it("scores in a reused output buffer exactly what OnnxRecommender returns, batch after batch", async () => {
+    const manifest = JSON.parse(readFileSync(join(bundle, "bundle.json"), "utf8"));
+    const numItems = manifest.vocabulary.items;
+    const scorer = await OnnxScorer.open(join(bundle, "model.onnx"), { numItems, maxlen: 20, batchSize: 8 });
+    const reference = await OnnxRecommender.load(join(bundle, "model.onnx"), 20);
+    try {
+      const batches = [
+        [Int32Array.from([1, 2, 3]), Int32Array.from([5])],
+        Array.from({ length: 8 }, (_, i) => Int32Array.from({ length: 3 + i }, (_, j) => 1 + ((i * 7 + j * 3) % numItems))),
+        [Int32Array.from([9, 8, 7, 6]), Int32Array.from([]), Int32Array.from([4, 4, 4])],
+        // more than one run's worth: split and stitched
+        Array.from({ length: 19 }, (_, i) => Int32Array.from([1 + (i % numItems), 2 + (i % (numItems - 1))])),
+      ];
+      for (const histories of batches) {
+        const got = Float32Array.from(await scorer.score(histories));
+        const want = (await reference.run(histories)).scores;
+        expect(got.length).toBe(histories.length * numItems);
+        expect(Array.from(got)).toEqual(Array.from(want));
+      }
+    } finally {
+      await scorer.release();
+      await reference.release();
+    }
+  });
+
   it("passes a first run, says so, and reports the candidate's metrics, latency and size", async () => {
     const { report } = await runGate(options({}));
     expect(report.passed).toBe(true);
@@ -68,7 +96,9 @@ describe("benchmark-gate on real ONNX models", () => {
     expect(report.evalSeconds).toBeGreaterThan(0);
     expect(report.memory.candidatePeakRssBytes).toBeGreaterThan(1e6);
     expect(report.slices.map((s) => s.slice)).toEqual(["all", "cold", "warm", "heavy", "head", "tail"]);
-    expect(report.slices.filter((s) => s.slice !== "all" && ["cold", "warm", "heavy"].includes(s.slice)).reduce((n, s) => n + s.users, 0)).toBe(report.data.testUsers);
+    expect(
+      report.slices.filter((s) => s.slice !== "all" && ["cold", "warm", "heavy"].includes(s.slice)).reduce((n, s) => n + s.users, 0),
+    ).toBe(report.data.testUsers);
   });
 
   it("passes the model against itself: zero deltas, identical rankings", async () => {
@@ -122,7 +152,7 @@ describe("benchmark-gate on real ONNX models", () => {
     expect((await store.restore({ model: "shop", branch: "main" }))!.dir).toBe(restored!.dir);
 
     // other data (the same shop, more users): the baseline is re-evaluated, never compared on stored numbers
-    const other = await syntheticCsv(dir, 500, 22);
+    const other = await syntheticCsv(dir, 900, 22);
     const moved = await gateWithBaseline({ ...common, data: other.data, compareBranches: ["main"] });
     expect(moved.report.baseline?.evaluation.reused).toBe(false);
     expect(moved.report.notes.join("\n")).toMatch(/evaluated on other data .* re-evaluated on this run's data/);
@@ -134,15 +164,32 @@ describe("benchmark-gate on real ONNX models", () => {
     const markdown = join(dir, "cli-report.md");
     const rulesPath = join(dir, "rules.yml");
     writeFileSync(rulesPath, "latency:\n  batchSizes: [1]\n  warmup: 1\n  repetitions: 5\n");
-    const args = ["gate", "--candidate", degraded, "--baseline", bundle, "--data", csv.data, "--rules", rulesPath, "--report", reportPath, "--markdown", markdown];
+    const args = [
+      "gate",
+      "--candidate",
+      degraded,
+      "--baseline",
+      bundle,
+      "--data",
+      csv.data,
+      "--rules",
+      rulesPath,
+      "--report",
+      reportPath,
+      "--markdown",
+      markdown,
+    ];
     const code = await main(args);
     expect(code).toBe(1);
     const report = JSON.parse(readFileSync(reportPath, "utf8"));
     expect(report.passed).toBe(false);
-    for (const m of report.metrics) expect(Object.keys(m)).toEqual(expect.arrayContaining(["name", "baseline", "candidate", "relDelta", "ciLow", "ciHigh", "pass"]));
+    for (const m of report.metrics)
+      expect(Object.keys(m)).toEqual(expect.arrayContaining(["name", "baseline", "candidate", "relDelta", "ciLow", "ciHigh", "pass"]));
     expect(report.latency.tests).toHaveLength(1);
     expect(report.evalSeconds).toBeGreaterThan(0);
     expect(readFileSync(markdown, "utf8")).toMatch(/^## ❌ recship benchmark-gate: failed/);
-    expect(await main(["gate", "--candidate", bundle, "--baseline", bundle, "--data", csv.data, "--rules", rulesPath, "--markdown", markdown])).toBe(0);
+    expect(
+      await main(["gate", "--candidate", bundle, "--baseline", bundle, "--data", csv.data, "--rules", rulesPath, "--markdown", markdown]),
+    ).toBe(0);
   });
 });

@@ -17,8 +17,30 @@ const examples = readdirSync(join(root, "workflows-examples")).filter((f) => f.e
  * major versions), since this machine cannot fetch them.
  */
 const GITHUB_ACTIONS: Record<string, string[]> = {
-  "actions/checkout@v4": ["repository", "ref", "token", "ssh-key", "persist-credentials", "path", "clean", "filter", "sparse-checkout", "fetch-depth", "fetch-tags", "lfs", "submodules"],
-  "actions/upload-artifact@v4": ["name", "path", "if-no-files-found", "retention-days", "compression-level", "overwrite", "include-hidden-files"],
+  "actions/checkout@v4": [
+    "repository",
+    "ref",
+    "token",
+    "ssh-key",
+    "persist-credentials",
+    "path",
+    "clean",
+    "filter",
+    "sparse-checkout",
+    "fetch-depth",
+    "fetch-tags",
+    "lfs",
+    "submodules",
+  ],
+  "actions/upload-artifact@v4": [
+    "name",
+    "path",
+    "if-no-files-found",
+    "retention-days",
+    "compression-level",
+    "overwrite",
+    "include-hidden-files",
+  ],
   "actions/download-artifact@v4": ["name", "path", "pattern", "merge-multiple", "github-token", "repository", "run-id"],
 };
 /** Self-hosted runner labels the examples use (what a repository declares in .github/actionlint.yaml). */

@@ -5,8 +5,7 @@ import * as core from "@actions/core";
 import { context } from "@actions/github";
 import { baselinePlan } from "../../shared/cache/baseline-policy.js";
 import { LocalBaselineStore } from "../../shared/cache/local-baseline-store.js";
-import { int, list, oneOf, writeJsonReport } from "../../shared/cli/common.js";
-import { DATA_FORMATS, type DataFormat } from "../../shared/data/readers.js";
+import { int, writeJsonReport } from "../../shared/cli/common.js";
 import { gateWithBaseline } from "../../shared/gate/pipeline.js";
 import { loadRules } from "../../shared/gate/rules.js";
 import { githubClient } from "../../shared/github/client.js";
@@ -15,6 +14,7 @@ import { commentMarker, upsertStickyComment } from "../../shared/github/sticky-c
 import { gateMarkdown } from "../../shared/report/gate-markdown.js";
 import { ActionsCacheBaselineStore } from "../common/baseline-cache.js";
 import { ensureOnnxRuntime } from "../common/onnxruntime.js";
+import { readOptionsFromInputs } from "../common/read-inputs.js";
 import { actionLogger, booleanInput, input } from "../common/runtime.js";
 
 /** The job summary may hold 1 MiB; leave room for other steps. */
@@ -26,11 +26,19 @@ export async function runBenchmarkGate(): Promise<void> {
   const modelName = input("model-name") ?? "default";
   const rules = loadRules(input("rules"));
   if (input("exclude-seen") !== undefined) rules.protocol.excludeSeen = booleanInput("exclude-seen");
-  const plan = baselinePlan(ctx, { saveBaseline: input("save-baseline") === undefined || booleanInput("save-baseline"), baselineBranch: input("baseline-branch") });
+  const plan = baselinePlan(ctx, {
+    saveBaseline: input("save-baseline") === undefined || booleanInput("save-baseline"),
+    baselineBranch: input("baseline-branch"),
+  });
   const baselineDir = input("baseline-dir");
   const store = baselineDir
     ? new LocalBaselineStore(baselineDir)
-    : new ActionsCacheBaselineStore({ root: ".recship-baseline", runId: ctx.runId ?? String(Date.now()), runAttempt: ctx.runAttempt ?? "1", log });
+    : new ActionsCacheBaselineStore({
+        root: ".recship-baseline",
+        runId: ctx.runId ?? String(Date.now()),
+        runAttempt: ctx.runAttempt ?? "1",
+        log,
+      });
   log.info(
     `${ctx.eventName}${ctx.pullRequest !== undefined ? ` (pull request #${ctx.pullRequest})` : ""} on ${ctx.branch ?? "?"}: ` +
       `${input("baseline") ? `baseline ${input("baseline")}` : `baseline from ${store.description}, branch ${plan.compareBranches.join(" or ")}`}; ` +
@@ -46,14 +54,7 @@ export async function runBenchmarkGate(): Promise<void> {
       baseline: input("baseline"),
       baselineModel: input("baseline-model"),
       data: core.getInput("data", { required: true }),
-      read: {
-        format: input("format") ? (oneOf(input("format"), DATA_FORMATS, "input format") as DataFormat) : undefined,
-        userColumn: input("user-column"),
-        itemColumn: input("item-column"),
-        timeColumn: input("time-column"),
-        eventColumn: input("event-column"),
-        eventFilter: list(input("event-filter")),
-      },
+      read: readOptionsFromInputs(),
       kCore: int(input("k-core"), "input k-core"),
       rules,
       modelName,
@@ -74,7 +75,8 @@ export async function runBenchmarkGate(): Promise<void> {
     let commentUrl = "";
     const token = input("github-token");
     if (!booleanInput("comment") && input("comment") !== undefined) log.info("not commenting: the comment input is false");
-    else if (ctx.pullRequest === undefined || !ctx.owner || !ctx.repo) log.info(`not commenting: a ${ctx.eventName} run has no pull request`);
+    else if (ctx.pullRequest === undefined || !ctx.owner || !ctx.repo)
+      log.info(`not commenting: a ${ctx.eventName} run has no pull request`);
     else if (!token) log.info("not commenting: no github-token");
     else {
       const r = await upsertStickyComment(

@@ -42,7 +42,10 @@ export class LocalBaselineStore implements BaselineStore {
     await cp(resolve(dir), partial, { recursive: true });
     await rename(partial, join(folder, stamp));
     // keep the three newest
-    const old = (await readdir(folder)).filter((n) => /^\d{13}-\d{6}-\d+$/.test(n)).sort().slice(0, -3);
+    const old = (await readdir(folder))
+      .filter((n) => /^\d{13}-\d{6}-\d+$/.test(n))
+      .sort()
+      .slice(0, -3);
     for (const n of old) await rm(join(folder, n), { recursive: true, force: true });
     return { saved: true, key: `${ref.model}/${ref.branch}/${stamp}` };
   }

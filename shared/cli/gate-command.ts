@@ -29,7 +29,10 @@ export function registerGate(program: Command, ctx: CommandContext): void {
     .option("--event-col <name>", "event-type column/field")
     .option("--event-filter <list>", "comma-separated event types to keep")
     .option("--k-core <k>", "k-core filter before the split (default: as the candidate was trained)")
-    .option("--rules <yaml-or-file>", "gate rules: inline YAML or a YAML/JSON file (defaults: NDCG@10 and HR@10 critical with a 1% margin, ...)")
+    .option(
+      "--rules <yaml-or-file>",
+      "gate rules: inline YAML or a YAML/JSON file (defaults: NDCG@10 and HR@10 critical with a 1% margin, ...)",
+    )
     .option("--exclude-seen", "full ranking: mask the user's history items (default: only padding, the datasets' protocol)")
     .option("--seed <n>", "seed of the sampled negatives and the bootstrap (overrides the rules)")
     .option("--resamples <n>", "bootstrap resamples (overrides the rules)")

@@ -9,6 +9,9 @@ import { registerSynth } from "./synth-command.js";
 import { registerConvert } from "./convert-command.js";
 import { registerDemo } from "./demo-command.js";
 import { registerGate } from "./gate-command.js";
+import { registerCompress } from "./compress-command.js";
+import { registerServe } from "./serve-command.js";
+import { registerDeploy } from "./deploy-command.js";
 
 /** `recship <step> [options]`: every action's logic, runnable on a laptop. */
 export async function main(argv: string[]): Promise<number> {
@@ -25,6 +28,9 @@ export async function main(argv: string[]): Promise<number> {
   registerConvert(program, ctx);
   registerDemo(program, ctx);
   registerGate(program, ctx);
+  registerCompress(program, ctx);
+  registerServe(program, ctx);
+  registerDeploy(program, ctx);
   try {
     await program.parseAsync(
       argv.filter((a) => a !== "--debug"),

@@ -7,7 +7,7 @@ import { RECSHIP_VERSION } from "../version.js";
 import type { ModelEvaluation } from "./engine.js";
 import type { EvalData } from "./eval-data.js";
 import { evaluationKey, writeEvaluation } from "./eval-store.js";
-import { openModelSource, type ModelSource } from "./model-source.js";
+import { openModelSource, type ModelSource } from "../bundle/model-source.js";
 
 export const BASELINE_RECORD_FILE = "gate-baseline.json";
 export const BASELINE_EVALUATION_FILE = "gate-evaluation.bin.gz";

@@ -121,10 +121,25 @@ export function displayMetrics(rules: GateRules, hasSampled: boolean): { metric:
 }
 
 /** Point estimates of coverage (no interval: it is a catalogue-level count, bootstrapped only when gated). */
-function coverageDistribution(id: string, cand: ModelEvaluation, base: ModelEvaluation, data: EvalData, k: number, users: Int32Array): BootstrapDistribution {
+function coverageDistribution(
+  id: string,
+  cand: ModelEvaluation,
+  base: ModelEvaluation,
+  data: EvalData,
+  k: number,
+  users: Int32Array,
+): BootstrapDistribution {
   const c = coverage(cand.top, cand.topWidth, Math.min(k, cand.topWidth), data.numItems, users);
   const b = coverage(base.top, base.topWidth, Math.min(k, base.topWidth), data.numItems, users);
-  return { id, candidate: c, baseline: b, absDelta: c - b, relDelta: relativeChange(c, b), abs: new Float64Array(0), rel: new Float64Array(0) };
+  return {
+    id,
+    candidate: c,
+    baseline: b,
+    absDelta: c - b,
+    relDelta: relativeChange(c, b),
+    abs: new Float64Array(0),
+    rel: new Float64Array(0),
+  };
 }
 
 /**
@@ -167,7 +182,8 @@ export function compareModels(
       protocol: rule.protocol,
       rule,
     }));
-    const shown = slice === "all" ? display : display.filter((d) => ["ndcg@10", "hr@10", "mrr"].includes(d.metric) && d.protocol === "full");
+    const shown =
+      slice === "all" ? display : display.filter((d) => ["ndcg@10", "hr@10", "mrr"].includes(d.metric) && d.protocol === "full");
     for (const d of shown) if (!wanted.some((w) => w.metric === d.metric && w.protocol === d.protocol)) wanted.push(d);
 
     const statistics: PairedStatistic[] = [];
@@ -176,7 +192,10 @@ export function compareModels(
       const id = metricName(w.metric, w.protocol, slice);
       const { kind, k } = parseMetric(w.metric);
       if (kind === "coverage") {
-        if (w.rule) statistics.push(coverageStatistic(id, candidate.top, baseline.top, candidate.topWidth, Math.min(k, candidate.topWidth), data.numItems));
+        if (w.rule)
+          statistics.push(
+            coverageStatistic(id, candidate.top, baseline.top, candidate.topWidth, Math.min(k, candidate.topWidth), data.numItems),
+          );
         else points.push(coverageDistribution(id, candidate, baseline, data, k, users));
         continue;
       }
@@ -231,12 +250,20 @@ export function compareModels(
   for (const t of info) {
     const { kind } = parseMetric(t.metric);
     results.push(
-      result(t, 0.025, { gated: false, critical: false, direction: kind === "popularity" ? "lower" : "higher", pass: true, status: "info" }),
+      result(t, 0.025, {
+        gated: false,
+        critical: false,
+        direction: kind === "popularity" ? "lower" : "higher",
+        pass: true,
+        status: "info",
+      }),
     );
   }
   const order = (r: MetricResult) => {
     const inDisplay = display.findIndex((d) => d.metric === r.metric && d.protocol === r.protocol);
-    return (r.slice === "all" ? 0 : 1000 * (1 + ["cold", "warm", "heavy", "head", "tail"].indexOf(r.slice))) + (inDisplay < 0 ? 500 : inDisplay);
+    return (
+      (r.slice === "all" ? 0 : 1000 * (1 + ["cold", "warm", "heavy", "head", "tail"].indexOf(r.slice))) + (inDisplay < 0 ? 500 : inDisplay)
+    );
   };
   results.sort((a, b) => order(a) - order(b));
 
@@ -248,7 +275,11 @@ export function compareModels(
   return { metrics: results, latency: latencyResults, passed: failures.length === 0, failures, warnings };
 }
 
-function result(t: Test, level: number, extra: Partial<MetricResult> & Pick<MetricResult, "gated" | "critical" | "direction" | "pass" | "status">): MetricResult {
+function result(
+  t: Test,
+  level: number,
+  extra: Partial<MetricResult> & Pick<MetricResult, "gated" | "critical" | "direction" | "pass" | "status">,
+): MetricResult {
   const bounded = t.dist.rel.length > 0;
   return {
     name: t.name,
@@ -295,7 +326,10 @@ function medianRatioInterval(c: number[], b: number[], level: number, seed: stri
 }
 
 export function compareLatency(candidate: LatencyStats[], baseline: LatencyStats[], rules: GateRules): LatencyResult[] {
-  const pairs = candidate.map((c) => ({ c, b: baseline.find((x) => x.batch === c.batch) })).filter((x) => x.b) as { c: LatencyStats; b: LatencyStats }[];
+  const pairs = candidate.map((c) => ({ c, b: baseline.find((x) => x.batch === c.batch) })).filter((x) => x.b) as {
+    c: LatencyStats;
+    b: LatencyStats;
+  }[];
   const tests = pairs.map(({ c, b }) => slowerThanMargin(c.timesMs, b.timesMs, rules.latency.margin));
   const decisions = holm(
     tests.map((t) => t.p),

@@ -1,4 +1,4 @@
-import type { Scorer } from "../eval/evaluator.js";
+import { sampledNegatives, type Scorer } from "../eval/evaluator.js";
 import type { Logger } from "../log.js";
 import type { EvalData } from "./eval-data.js";
 import { rankAndTopK, sampledRank } from "./rank-kernel.js";
@@ -78,7 +78,12 @@ export interface EngineOptions {
  * is scored on its own vocabulary; its scores are mapped onto the data's items (items it
  * does not know score -Infinity), so every model is ranked over the same catalogue.
  */
-export async function evaluateModel(scorer: Scorer, modelItemIds: string[], data: EvalData, options: EngineOptions): Promise<ModelEvaluation> {
+export async function evaluateModel(
+  scorer: Scorer,
+  modelItemIds: string[],
+  data: EvalData,
+  options: EngineOptions,
+): Promise<ModelEvaluation> {
   const started = performance.now();
   const { cases, numItems } = data;
   const n = cases.length;
@@ -120,14 +125,19 @@ export async function evaluateModel(scorer: Scorer, modelItemIds: string[], data
       }
       if (data.excludeSeen) for (const item of c.history) if (item !== c.target) row[item - 1] = -Infinity;
       ranksFull[ci] = rankAndTopK(row, c.target - 1, width, top, ci * width, topScores);
-      if (ranksSampled) ranksSampled[ci] = sampledRank(row, c.target - 1, data.negatives, ci * perUser, perUser);
+      if (ranksSampled) {
+        const negatives = sampledNegatives(c.user, c.interacted, numItems, perUser, data.negativesSeed);
+        ranksSampled[ci] = sampledRank(row, c.target - 1, negatives, 0, perUser);
+      }
     }
     peakRss = Math.max(peakRss, process.memoryUsage.rss());
   }
   const seconds = (performance.now() - started) / 1000;
   options.log?.info(
     `evaluated ${n} users in ${seconds.toFixed(2)}s (model ${(scoringMs / 1000).toFixed(2)}s)` +
-      (vocab.same ? "" : `; vocabulary mapped onto the data: ${unknownTargets} targets and ${unknownHistoryItems} history items unknown to the model`),
+      (vocab.same
+        ? ""
+        : `; vocabulary mapped onto the data: ${unknownTargets} targets and ${unknownHistoryItems} history items unknown to the model`),
   );
   return {
     users: n,

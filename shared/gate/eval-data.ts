@@ -1,7 +1,7 @@
 import { readInteractions, type ReadOptions } from "../data/readers.js";
 import { kCoreFilter, leaveOneOut, testHistory } from "../data/split.js";
 import { RecshipError } from "../errors.js";
-import { sampledNegatives, type EvalCase } from "../eval/evaluator.js";
+import type { EvalCase } from "../eval/evaluator.js";
 import type { Logger } from "../log.js";
 import { stableHash } from "../util/hash.js";
 import { sliceUsers, type SliceOptions, type UserSlices } from "./slices.js";
@@ -37,9 +37,9 @@ export interface EvalData {
   users: number;
   interactions: number;
   cases: EvalCase[];
-  /** Sampled-protocol negatives, cases × negativesPerUser, data item ids. */
-  negatives: Int32Array;
+  /** Sampled protocol: negatives per user (drawn per user from `negativesSeed`, the same for every model). */
   negativesPerUser: number;
+  negativesSeed: number;
   excludeSeen: boolean;
   /** Interactions per item in the test histories (index 0 unused). */
   popularity: Float64Array;
@@ -95,7 +95,8 @@ export async function loadEvalData(options: EvalDataOptions): Promise<EvalData> 
   const popularity = new Float64Array(numItems + 1);
   for (const c of cases) for (const item of c.history) popularity[item]++;
   // users with < 3 interactions are not test cases, but their items are still popular
-  for (let u = 0; u < interactions.sequences.length; u++) if (interactions.sequences[u].length < 3) for (const item of interactions.sequences[u]) popularity[item]++;
+  for (let u = 0; u < interactions.sequences.length; u++)
+    if (interactions.sequences[u].length < 3) for (const item of interactions.sequences[u]) popularity[item]++;
 
   let perUser = Math.max(0, Math.floor(options.sampledNegatives));
   if (perUser > 0) {
@@ -103,13 +104,11 @@ export async function loadEvalData(options: EvalDataOptions): Promise<EvalData> 
     for (const c of cases) mostSeen = Math.max(mostSeen, new Set(c.interacted).size);
     const possible = numItems - mostSeen;
     if (possible < perUser) {
-      log.warn(`only ${Math.max(0, possible)} unseen items for the most active user: the sampled protocol uses ${Math.max(0, possible)} negatives, not ${perUser}`);
+      log.warn(
+        `only ${Math.max(0, possible)} unseen items for the most active user: the sampled protocol uses ${Math.max(0, possible)} negatives, not ${perUser}`,
+      );
       perUser = Math.max(0, possible);
     }
-  }
-  const negatives = new Int32Array(cases.length * perUser);
-  if (perUser > 0) {
-    cases.forEach((c, i) => negatives.set(sampledNegatives(c.user, c.interacted, numItems, perUser, options.seed), i * perUser));
   }
   const slices = sliceUsers(
     cases.map((c) => c.history.length),
@@ -140,8 +139,8 @@ export async function loadEvalData(options: EvalDataOptions): Promise<EvalData> 
     users: interactions.userIds.length,
     interactions: interactions.interactions,
     cases,
-    negatives,
     negativesPerUser: perUser,
+    negativesSeed: options.seed,
     excludeSeen: options.excludeSeen,
     popularity,
     slices,

@@ -32,12 +32,17 @@ export async function writeEvaluation(path: string, key: EvaluationKey, ev: Mode
     peakRssBytes: ev.peakRssBytes,
   };
   const arrays = [Int32Array.from(ev.ranksFull), ...(ev.ranksSampled ? [Int32Array.from(ev.ranksSampled)] : []), ev.top];
-  const body = Buffer.concat([Buffer.from(`${MAGIC}${JSON.stringify(header)}\n`), ...arrays.map((a) => Buffer.from(a.buffer, a.byteOffset, a.byteLength))]);
+  const body = Buffer.concat([
+    Buffer.from(`${MAGIC}${JSON.stringify(header)}\n`),
+    ...arrays.map((a) => Buffer.from(a.buffer, a.byteOffset, a.byteLength)),
+  ]);
   await writeFile(path, gzipSync(body, { level: 6 }));
 }
 
 function sameKey(a: EvaluationKey, b: EvaluationKey): boolean {
-  return a.fingerprint === b.fingerprint && a.modelSha256 === b.modelSha256 && a.topWidth === b.topWidth && a.engineVersion === b.engineVersion;
+  return (
+    a.fingerprint === b.fingerprint && a.modelSha256 === b.modelSha256 && a.topWidth === b.topWidth && a.engineVersion === b.engineVersion
+  );
 }
 
 /** The stored evaluation if it was computed with exactly `key`, else undefined (damaged files too). */

@@ -8,7 +8,7 @@ import { evaluateModel, mapVocabulary, modelHistories, type ModelEvaluation } fr
 import { loadEvalData, type EvalData } from "./eval-data.js";
 import { evaluationKey, readEvaluation } from "./eval-store.js";
 import { measureLatency, type LatencyStats, type Servable } from "./latency.js";
-import { openModelSource, type ModelSource } from "./model-source.js";
+import { openModelSource, type ModelSource } from "../bundle/model-source.js";
 import { OnnxScorer } from "./onnx-scorer.js";
 import { rankingDiff } from "./ranking-diff.js";
 import type { GateReport, ModelInfo, SliceSummary } from "./report.js";
@@ -108,7 +108,9 @@ function candidateOnly(data: EvalData, ev: ModelEvaluation, rules: GateRules): M
     if (kind === "coverage") value = coverage(ev.top, ev.topWidth, Math.min(k, ev.topWidth), data.numItems);
     else {
       const v =
-        kind === "popularity" ? topPopularity(ev.top, ev.topWidth, Math.min(k, ev.topWidth), data.popularity) : perUser(ranks, kind, k || 10);
+        kind === "popularity"
+          ? topPopularity(ev.top, ev.topWidth, Math.min(k, ev.topWidth), data.popularity)
+          : perUser(ranks, kind, k || 10);
       value = v.reduce((a, b) => a + b, 0) / Math.max(1, v.length);
     }
     return {
@@ -148,6 +150,38 @@ function formatOf(path: string, recorded: string | undefined): DataFormat {
 const pct = (v: number) => `${v >= 0 ? "+" : "−"}${Math.abs(v * 100).toFixed(1)}%`;
 
 /**
+ * The evaluation data as the gate reads it: read options as given, else as the candidate's
+ * training data was read (bundle.json `data.read`), and its k-core unless given.
+ */
+export async function evalDataFor(
+  candidate: ModelSource,
+  options: Pick<GateOptions, "data" | "read" | "kCore" | "rules" | "log">,
+): Promise<EvalData> {
+  const { rules } = options;
+  const kCore = options.kCore ?? candidate.manifest.data.kCore ?? 0;
+  const recorded = candidate.manifest.data.read;
+  const given = options.read;
+  const read: ReadOptions = {
+    format: given.format && given.format !== "auto" ? given.format : formatOf(options.data, recorded?.format),
+    userColumn: given.userColumn ?? recorded?.userColumn,
+    itemColumn: given.itemColumn ?? recorded?.itemColumn,
+    timeColumn: given.timeColumn ?? recorded?.timeColumn,
+    eventColumn: given.eventColumn ?? recorded?.eventColumn,
+    eventFilter: given.eventFilter ?? recorded?.eventFilter,
+  };
+  return loadEvalData({
+    ...read,
+    path: options.data,
+    kCore,
+    excludeSeen: rules.protocol.excludeSeen,
+    sampledNegatives: rules.protocol.sampledNegatives,
+    seed: rules.seed,
+    slices: rules.slices,
+    log: options.log,
+  });
+}
+
+/**
  * benchmark-gate: evaluates the candidate (and the baseline, unless its stored evaluation
  * was computed on the same data), measures both models' latency side by side, and compares
  * them under the rules. The caller renders, comments and stores the baseline.
@@ -158,38 +192,22 @@ export async function runGate(options: GateOptions): Promise<GateOutcome> {
   const notes: string[] = [];
   const warnings: string[] = [];
   const candidateSource = await openModelSource(options.candidate, { model: options.candidateModel, role: "candidate" });
-  const kCore = options.kCore ?? candidateSource.manifest.data.kCore ?? 0;
-  // how to read the data: as given, else as the candidate's training data was read
-  const recorded = candidateSource.manifest.data.read;
-  const given = options.read;
-  const read: ReadOptions = {
-    format: given.format && given.format !== "auto" ? given.format : formatOf(options.data, recorded?.format),
-    userColumn: given.userColumn ?? recorded?.userColumn,
-    itemColumn: given.itemColumn ?? recorded?.itemColumn,
-    timeColumn: given.timeColumn ?? recorded?.timeColumn,
-    eventColumn: given.eventColumn ?? recorded?.eventColumn,
-    eventFilter: given.eventFilter ?? recorded?.eventFilter,
-  };
-  const data = await loadEvalData({
-    ...read,
-    path: options.data,
-    kCore,
-    excludeSeen: rules.protocol.excludeSeen,
-    sampledNegatives: rules.protocol.sampledNegatives,
-    seed: rules.seed,
-    slices: rules.slices,
-    log,
-  });
+  const data = await evalDataFor(candidateSource, options);
   if (data.sha256 !== candidateSource.manifest.data.sha256) {
-    notes.push(`The evaluation data is not the file the candidate was trained on (sha256 ${data.sha256.slice(0, 12)} vs ${candidateSource.manifest.data.sha256.slice(0, 12)}): its items are mapped through the candidate's vocabulary.`);
+    notes.push(
+      `The evaluation data is not the file the candidate was trained on (sha256 ${data.sha256.slice(0, 12)} vs ${candidateSource.manifest.data.sha256.slice(0, 12)}): its items are mapped through the candidate's vocabulary.`,
+    );
   }
   const topWidth = topListWidth(rules);
   const opened: OpenedModel[] = [];
   try {
     const cand = await openModel(candidateSource, data, options);
     opened.push(cand);
-    const candEval = await log.group("evaluating the candidate", () => evaluateModel(cand.scorer, candidateSource.itemIds, data, { topWidth, batchSize: options.batchSize, log }));
-    if (candEval.unknownTargets > 0) warnings.push(`${candEval.unknownTargets} test targets are items the candidate does not know (counted as misses).`);
+    const candEval = await log.group("evaluating the candidate", () =>
+      evaluateModel(cand.scorer, candidateSource.itemIds, data, { topWidth, batchSize: options.batchSize, log }),
+    );
+    if (candEval.unknownTargets > 0)
+      warnings.push(`${candEval.unknownTargets} test targets are items the candidate does not know (counted as misses).`);
 
     let base: OpenedModel | undefined;
     let baseEval: ModelEvaluation | undefined;
@@ -212,20 +230,25 @@ export async function runGate(options: GateOptions): Promise<GateOutcome> {
           notes.push(msg);
           log.info(msg);
         }
-        baseEval = await log.group("evaluating the baseline", () => evaluateModel(base!.scorer, b.source.itemIds, data, { topWidth, batchSize: options.batchSize, log }));
+        baseEval = await log.group("evaluating the baseline", () =>
+          evaluateModel(base!.scorer, b.source.itemIds, data, { topWidth, batchSize: options.batchSize, log }),
+        );
       }
-      if (baseEval.unknownTargets > 0) warnings.push(`${baseEval.unknownTargets} test targets are items the baseline does not know (counted as misses).`);
+      if (baseEval.unknownTargets > 0)
+        warnings.push(`${baseEval.unknownTargets} test targets are items the baseline does not know (counted as misses).`);
     }
 
     let latency: LatencyStats[][] = [];
     if (rules.latency.enabled) {
       latency = await log.group("measuring latency", async () => {
+        const t0 = performance.now();
         const models = base ? [cand, base] : [cand];
         const stats = await measureLatency(
           models.map((m) => m.servable),
           data.cases.length,
           { batchSizes: rules.latency.batchSizes, warmup: rules.latency.warmup, repetitions: rules.latency.repetitions, seed: rules.seed },
         );
+        log.info(`${rules.latency.repetitions} timed runs per batch size in ${((performance.now() - t0) / 1000).toFixed(1)}s`);
         stats.forEach((model, i) =>
           log.info(`${i === 0 ? "candidate" : "baseline"}: ${model.map((s) => `batch ${s.batch} p50 ${s.p50.toFixed(2)} ms`).join(", ")}`),
         );
@@ -235,11 +258,24 @@ export async function runGate(options: GateOptions): Promise<GateOutcome> {
 
     let comparison: Comparison | undefined;
     if (base && baseEval) {
-      comparison = await log.group("comparing", async () =>
-        compareModels(data, candEval, baseEval!, rules, latency.length === 2 ? { candidate: latency[0], baseline: latency[1] } : undefined),
-      );
+      comparison = await log.group("comparing", async () => {
+        const t0 = performance.now();
+        const c = compareModels(
+          data,
+          candEval,
+          baseEval!,
+          rules,
+          latency.length === 2 ? { candidate: latency[0], baseline: latency[1] } : undefined,
+        );
+        log.info(
+          `paired bootstrap (${rules.resamples} resamples), Holm and Mann-Whitney in ${((performance.now() - t0) / 1000).toFixed(1)}s`,
+        );
+        return c;
+      });
     }
-    const diff = baseEval ? rankingDiff(candEval.top, baseEval.top, candEval.topWidth, rules.rankingDiff.k, rules.rankingDiff.rboP) : undefined;
+    const diff = baseEval
+      ? rankingDiff(candEval.top, baseEval.top, candEval.topWidth, rules.rankingDiff.k, rules.rankingDiff.rboP)
+      : undefined;
 
     const slices: SliceSummary[] = SLICES.map((slice) => {
       const users = sliceMembers(data.slices, slice);
@@ -256,7 +292,8 @@ export async function runGate(options: GateOptions): Promise<GateOutcome> {
     const failures = comparison?.failures ?? [];
     warnings.push(...(comparison?.warnings ?? []));
     const emptySlices = slices.filter((s) => s.users === 0).map((s) => s.slice);
-    if (emptySlices.length) notes.push(`No test user falls in the ${emptySlices.join(", ")} slice${emptySlices.length > 1 ? "s" : ""} of this data.`);
+    if (emptySlices.length)
+      notes.push(`No test user falls in the ${emptySlices.join(", ")} slice${emptySlices.length > 1 ? "s" : ""} of this data.`);
 
     const keyDeltas: Record<string, number> = {};
     for (const m of metrics) if (m.slice === "all" && Number.isFinite(m.relDelta)) keyDeltas[m.name] = m.relDelta;

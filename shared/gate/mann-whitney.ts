@@ -24,7 +24,7 @@ export function mannWhitneyGreater(x: ArrayLike<number>, y: ArrayLike<number>): 
   const n = n1 + n2;
   let rankSumX = 0;
   let tieTerm = 0;
-  for (let i = 0; i < n; ) {
+  for (let i = 0; i < n;) {
     let j = i;
     while (j + 1 < n && all[j + 1].v === all[i].v) j++;
     const rank = (i + j) / 2 + 1; // average 1-based rank of the tie group

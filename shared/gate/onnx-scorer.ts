@@ -75,7 +75,8 @@ export class OnnxScorer implements Scorer {
   async score(histories: Int32Array[]): Promise<Float32Array> {
     if (histories.length > this.batchSize) {
       const out = new Float32Array(histories.length * this.numItems);
-      for (let s = 0; s < histories.length; s += this.batchSize) out.set(await this.score(histories.slice(s, s + this.batchSize)), s * this.numItems);
+      for (let s = 0; s < histories.length; s += this.batchSize)
+        out.set(await this.score(histories.slice(s, s + this.batchSize)), s * this.numItems);
       return out;
     }
     const size = histories.length * this.numItems;

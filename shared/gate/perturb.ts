@@ -47,7 +47,9 @@ export async function writePerturbedBundle(bundleDir: string, out: string, optio
   const model = makeModel(graph.build(), {
     producerName: "recship",
     producerVersion: RECSHIP_VERSION,
-    metadata: lineageMetadata(manifest, { "recship.perturbed": JSON.stringify({ noise: options.noise, seed: options.seed, tensors: options.tensors ?? ["item_emb"] }) }),
+    metadata: lineageMetadata(manifest, {
+      "recship.perturbed": JSON.stringify({ noise: options.noise, seed: options.seed, tensors: options.tensors ?? ["item_emb"] }),
+    }),
   });
   const written = await writeModel(join(dir, "model.onnx"), model);
   await copyFile(join(bundle.dir, manifest.vocabulary.file), join(dir, manifest.vocabulary.file));
@@ -57,7 +59,14 @@ export async function writePerturbedBundle(bundleDir: string, out: string, optio
     ...manifest,
     artifacts: {
       ...manifest.artifacts,
-      onnx: { ...(manifest.artifacts.onnx ?? {}), file: "model.onnx", sha256: written.sha256, bytes: written.bytes, createdAt: new Date().toISOString(), perturbed: { noise: options.noise, seed: options.seed } },
+      onnx: {
+        ...(manifest.artifacts.onnx ?? {}),
+        file: "model.onnx",
+        sha256: written.sha256,
+        bytes: written.bytes,
+        createdAt: new Date().toISOString(),
+        perturbed: { noise: options.noise, seed: options.seed },
+      },
     },
   });
   return join(dir, "model.onnx");

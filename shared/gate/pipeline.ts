@@ -91,7 +91,8 @@ export async function gateWithBaseline(options: PipelineOptions): Promise<Pipeli
       } catch (error) {
         saved = { saved: false, reason: (error as Error).message };
       }
-      if (saved.saved) log.info(`stored the candidate as the new baseline for ${options.modelName} on ${options.save.branch} (${saved.key})`);
+      if (saved.saved)
+        log.info(`stored the candidate as the new baseline for ${options.modelName} on ${options.save.branch} (${saved.key})`);
       else log.warn(`the new baseline was not stored: ${saved.reason}`);
     }
   }

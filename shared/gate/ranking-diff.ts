@@ -44,7 +44,13 @@ export function rbo(a: ArrayLike<number>, aOffset: number, b: ArrayLike<number>,
   return (overlap / k) * Math.pow(p, k) + ((1 - p) / p) * sum;
 }
 
-export function rankingDiff(candidateTop: Int32Array, baselineTop: Int32Array, width: number, k: number, p: number): RankingDiff & { overlap: Float64Array; rbo: Float64Array } {
+export function rankingDiff(
+  candidateTop: Int32Array,
+  baselineTop: Int32Array,
+  width: number,
+  k: number,
+  p: number,
+): RankingDiff & { overlap: Float64Array; rbo: Float64Array } {
   const depth = Math.min(k, width);
   const users = Math.floor(candidateTop.length / width);
   const overlapVec = new Float64Array(users);

@@ -165,7 +165,8 @@ const rulesSchema = {
 const ajv = new Ajv({ allErrors: false, strict: false });
 const validateRules = ajv.compile(rulesSchema);
 
-const RULES_FIX = "see the benchmark-gate rules reference (actions/benchmark-gate/README or `recship gate --help`); e.g.\nmetrics:\n  - metric: ndcg@10\n    margin: 1%\n    critical: true";
+const RULES_FIX =
+  "see actions/benchmark-gate/rules.example.yml (every key, with the defaults); e.g.\nmetrics:\n  - metric: ndcg@10\n    margin: 1%\n    critical: true";
 
 function parseMargin(raw: unknown, where: string): Margin {
   if (typeof raw === "string") return { kind: "relative", value: Number(raw.trim().replace(/%$/, "").trim()) / 100 };

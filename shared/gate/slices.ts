@@ -23,7 +23,12 @@ export interface SliceOptions {
  * Slices users by the length of the history the model sees and by the popularity of their
  * target item (head: the most popular `headShare` of items by interaction count, ties by id).
  */
-export function sliceUsers(historyLengths: ArrayLike<number>, targets: ArrayLike<number>, popularity: Float64Array, options: SliceOptions): UserSlices {
+export function sliceUsers(
+  historyLengths: ArrayLike<number>,
+  targets: ArrayLike<number>,
+  popularity: Float64Array,
+  options: SliceOptions,
+): UserSlices {
   const numItems = popularity.length - 1;
   const byPopularity = Array.from({ length: numItems }, (_, i) => i + 1).sort((a, b) => popularity[b] - popularity[a] || a - b);
   const headItems = Math.max(1, Math.round(numItems * options.headShare));

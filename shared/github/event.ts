@@ -29,15 +29,16 @@ export function runContext(env: Record<string, string | undefined>, payload: unk
   const p = (payload ?? {}) as EventPayload;
   const [owner, repo] = (env.GITHUB_REPOSITORY ?? "").split("/");
   const pr = p.pull_request?.number;
-  const refName = env.GITHUB_REF_NAME ?? (env.GITHUB_REF?.startsWith("refs/heads/") ? env.GITHUB_REF.slice("refs/heads/".length) : undefined);
+  const refName =
+    env.GITHUB_REF_NAME ?? (env.GITHUB_REF?.startsWith("refs/heads/") ? env.GITHUB_REF.slice("refs/heads/".length) : undefined);
   const server = env.GITHUB_SERVER_URL ?? "https://github.com";
   return {
     eventName: env.GITHUB_EVENT_NAME ?? "unknown",
     owner: owner || p.repository?.owner?.login,
     repo: repo || p.repository?.name,
     ...(typeof pr === "number" ? { pullRequest: pr } : {}),
-    branch: typeof pr === "number" ? (env.GITHUB_HEAD_REF || p.pull_request?.head?.ref) : refName,
-    baseBranch: typeof pr === "number" ? (env.GITHUB_BASE_REF || p.pull_request?.base?.ref) : undefined,
+    branch: typeof pr === "number" ? env.GITHUB_HEAD_REF || p.pull_request?.head?.ref : refName,
+    baseBranch: typeof pr === "number" ? env.GITHUB_BASE_REF || p.pull_request?.base?.ref : undefined,
     defaultBranch: p.repository?.default_branch,
     sha: (typeof pr === "number" ? p.pull_request?.head?.sha : undefined) ?? env.GITHUB_SHA,
     runUrl: env.GITHUB_REPOSITORY && env.GITHUB_RUN_ID ? `${server}/${env.GITHUB_REPOSITORY}/actions/runs/${env.GITHUB_RUN_ID}` : undefined,

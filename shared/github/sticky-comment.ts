@@ -78,7 +78,12 @@ export async function upsertStickyComment(
       log.info(`updated the pull request comment on ${where}: ${r.data.html_url}`);
       return { action: "updated", commentId: existing.id, url: r.data.html_url, removedDuplicates: removed };
     }
-    const r = await client.rest.issues.createComment({ owner: target.owner, repo: target.repo, issue_number: target.issueNumber, body: text });
+    const r = await client.rest.issues.createComment({
+      owner: target.owner,
+      repo: target.repo,
+      issue_number: target.issueNumber,
+      body: text,
+    });
     log.info(`commented on ${where}: ${r.data.html_url}`);
     return { action: "created", commentId: r.data.id, url: r.data.html_url, removedDuplicates: removed };
   } catch (error) {

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { RecshipError } from "../errors.js";
 import type { Logger } from "../log.js";
-import { evaluate, type EvalCase } from "../eval/evaluator.js";
+import { evaluate, type EvalCase, type EvalResult } from "../eval/evaluator.js";
 import { Rng } from "../util/random.js";
 import { stableHash } from "../util/hash.js";
 import { formatDuration } from "../util/format.js";
@@ -55,6 +55,8 @@ export interface TrainOutcome {
   trainSeconds: number;
   sequencesPerSecond: number;
   resumedFromEpoch: number;
+  /** The validation evaluation of the kept (best) weights, when it ran in this call. */
+  bestValidation?: EvalResult;
 }
 
 interface CheckpointState {
@@ -144,11 +146,14 @@ export async function train(options: TrainerOptions): Promise<TrainOutcome> {
   }
 
   let stoppedBy: StopReason = "epochs";
+  let lastValidation: EvalResult | undefined;
+  let bestValidation: EvalResult | undefined;
   let epochsThisCall = 0;
   const started = Date.now();
   for (let epoch = startEpoch; epoch < trainConfig.epochs; epoch++) {
     const last = history[history.length - 1];
-    if (options.deadline && last && Date.now() + 1000 * (last.trainSeconds + last.validSeconds) > options.deadline) {
+    // the epoch, its validation, and one more evaluation of that size (the caller's test run) must fit
+    if (options.deadline && last && Date.now() + 1000 * (last.trainSeconds + 2 * last.validSeconds + 5) > options.deadline) {
       stoppedBy = "time-budget";
       log.info(`stopping before epoch ${epoch + 1}: the next epoch would overrun the time budget`);
       break;
@@ -189,6 +194,7 @@ export async function train(options: TrainerOptions): Promise<TrainOutcome> {
       const t1 = performance.now();
       const valid = await evaluate(model, options.validation, { seed: trainConfig.seed, sampledNegatives: 100 });
       const validSeconds = (performance.now() - t1) / 1000;
+      lastValidation = valid;
       return {
         epoch: epoch + 1,
         loss: lossSum / tokens,
@@ -214,6 +220,7 @@ export async function train(options: TrainerOptions): Promise<TrainOutcome> {
       bestEpoch = epoch;
       sinceBest = 0;
       best = model.values();
+      bestValidation = lastValidation;
     } else {
       sinceBest++;
     }
@@ -271,5 +278,6 @@ export async function train(options: TrainerOptions): Promise<TrainOutcome> {
     trainSeconds,
     sequencesPerSecond: trainSeconds > 0 ? sequences / trainSeconds : 0,
     resumedFromEpoch: startEpoch,
+    bestValidation,
   };
 }

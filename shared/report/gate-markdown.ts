@@ -1,3 +1,4 @@
+import { basename } from "node:path";
 import type { LatencyResult, MetricResult } from "../gate/compare.js";
 import type { GateReport } from "../gate/report.js";
 import { fixed, mermaidBarChart, table } from "./markdown.js";
@@ -47,7 +48,12 @@ function metricRow(m: MetricResult, withBaseline: boolean): (string | number)[] 
   if (withBaseline) row.push(fixed(m.baseline, d));
   row.push(fixed(m.candidate, d));
   if (withBaseline) {
-    row.push(signedPercent(m.relDelta), interval(m.ciLow, m.ciHigh), m.gated ? `${marginText(m)}${m.critical ? "" : " (warn)"}` : "", `${ICON[m.status]} ${m.status}`);
+    row.push(
+      signedPercent(m.relDelta),
+      interval(m.ciLow, m.ciHigh),
+      m.gated ? `${marginText(m)}${m.critical ? "" : " (warn)"}` : "",
+      `${ICON[m.status]} ${m.status}`,
+    );
   }
   return row;
 }
@@ -65,7 +71,8 @@ function latencyTable(report: GateReport): string {
   const rows = l.candidate.map((c) => {
     const b = l.baseline?.find((x) => x.batch === c.batch);
     const t: LatencyResult | undefined = l.tests.find((x) => x.batch === c.batch);
-    const ms = (s: { p50: number; p95: number; p99: number } | undefined) => (s ? `${s.p50.toFixed(2)} / ${s.p95.toFixed(2)} / ${s.p99.toFixed(2)}` : "–");
+    const ms = (s: { p50: number; p95: number; p99: number } | undefined) =>
+      s ? `${s.p50.toFixed(2)} / ${s.p95.toFixed(2)} / ${s.p99.toFixed(2)}` : "–";
     return [
       c.batch,
       ms(b),
@@ -76,7 +83,10 @@ function latencyTable(report: GateReport): string {
       t ? `${ICON[t.status]} ${t.status}` : "·",
     ];
   });
-  return table(["batch", "baseline p50 / p95 / p99 ms", "candidate p50 / p95 / p99 ms", "Δ p50", "interval", "sequences/s", "result"], rows);
+  return table(
+    ["batch", "baseline p50 / p95 / p99 ms", "candidate p50 / p95 / p99 ms", "Δ p50", "interval", "sequences/s", "result"],
+    rows,
+  );
 }
 
 function slicesTable(report: GateReport): string {
@@ -85,15 +95,31 @@ function slicesTable(report: GateReport): string {
     .filter((s) => s.slice !== "all")
     .map((s) => {
       const gated = report.metrics.filter((m) => m.slice === s.slice && m.gated);
-      const status = gated.some((m) => m.status === "fail") ? "fail" : gated.some((m) => m.status === "warn") ? "warn" : gated.length ? "pass" : "info";
+      const status = gated.some((m) => m.status === "fail")
+        ? "fail"
+        : gated.some((m) => m.status === "warn")
+          ? "warn"
+          : gated.length
+            ? "pass"
+            : "info";
       const cell = (k: string) => {
         const c = s.candidate[k];
         const b = s.baseline?.[k];
         return withBaseline && b !== undefined ? `${fixed(b)} → ${fixed(c)} (${signedPercent(b ? c / b - 1 : 0)})` : fixed(c);
       };
-      return [s.label, s.users, s.users ? cell("ndcg@10") : "–", s.users ? cell("hr@10") : "–", s.users ? cell("mrr") : "–", `${ICON[status]} ${status}`];
+      return [
+        s.label,
+        s.users,
+        s.users ? cell("ndcg@10") : "–",
+        s.users ? cell("hr@10") : "–",
+        s.users ? cell("mrr") : "–",
+        `${ICON[status]} ${status}`,
+      ];
     });
-  return table(["slice", "users", withBaseline ? "NDCG@10 (baseline → candidate)" : "NDCG@10", withBaseline ? "HR@10" : "HR@10", "MRR", "result"], rows);
+  return table(
+    ["slice", "users", withBaseline ? "NDCG@10 (baseline → candidate)" : "NDCG@10", withBaseline ? "HR@10" : "HR@10", "MRR", "result"],
+    rows,
+  );
 }
 
 function details(summary: string, body: string): string {
@@ -122,15 +148,26 @@ export function gateMarkdown(report: GateReport, options: GateMarkdownOptions = 
   const sections: Section[] = [];
   const add = (priority: number, full: string, short = "") => sections.push({ full, short, priority });
 
-  add(100, `## ${icon} recship benchmark-gate: ${title}${report.modelName !== "default" ? ` (${report.modelName})` : ""}\n\n**${report.headline}**`);
-  if (report.failures.length) add(95, `**Regressions (critical):**\n${report.failures.map((f) => `- ❌ ${f}`).join("\n")}`, `**Regressions (critical):** ${report.failures.length}, first: ${report.failures[0]}`);
-  if (report.warnings.length) add(60, `**Warnings:**\n${report.warnings.map((f) => `- ⚠️ ${f}`).join("\n")}`, `**Warnings:** ${report.warnings.length}`);
+  add(
+    100,
+    `## ${icon} recship benchmark-gate: ${title}${report.modelName !== "default" ? ` (${report.modelName})` : ""}\n\n**${report.headline}**`,
+  );
+  if (report.failures.length)
+    add(
+      95,
+      `**Regressions (critical):**\n${report.failures.map((f) => `- ❌ ${f}`).join("\n")}`,
+      `**Regressions (critical):** ${report.failures.length}, first: ${report.failures[0]}`,
+    );
+  if (report.warnings.length)
+    add(60, `**Warnings:**\n${report.warnings.map((f) => `- ⚠️ ${f}`).join("\n")}`, `**Warnings:** ${report.warnings.length}`);
 
   const c = report.candidate;
+  const label = (m: GateReport["candidate"]) =>
+    `\`${basename(m.model)}\`${m.artifact === "onnx" ? "" : ` (${m.artifact})`} ${m.sha256.slice(0, 12)}`;
   const facts = [
-    `Candidate \`${c.artifact}\` ${c.sha256.slice(0, 12)} (${bytes(c.bytesOnDisk)}${c.commit ? `, commit ${c.commit.slice(0, 7)}` : ""})`,
+    `Candidate ${label(c)} (${bytes(c.bytesOnDisk)}${c.commit ? `, commit ${c.commit.slice(0, 7)}` : ""})`,
     report.baseline
-      ? `baseline \`${report.baseline.artifact}\` ${report.baseline.sha256.slice(0, 12)} (${bytes(report.baseline.bytesOnDisk)}${report.baseline.commit ? `, commit ${report.baseline.commit.slice(0, 7)}` : ""}${report.baseline.savedAt ? `, stored ${report.baseline.savedAt.slice(0, 10)}` : ""}; from ${report.baseline.origin})`
+      ? `baseline ${label(report.baseline)} (${bytes(report.baseline.bytesOnDisk)}${report.baseline.commit ? `, commit ${report.baseline.commit.slice(0, 7)}` : ""}${report.baseline.savedAt ? `, stored ${report.baseline.savedAt.slice(0, 10)}` : ""}; from ${report.baseline.origin})`
       : "no baseline",
   ];
   add(
@@ -139,12 +176,23 @@ export function gateMarkdown(report: GateReport, options: GateMarkdownOptions = 
   );
 
   const gated = report.metrics.filter((m) => m.gated);
-  const headline = report.metrics.filter((m) => m.slice === "all" && (m.gated || ["ndcg@10", "hr@10", "mrr", "coverage@10", "popularity@10", "sampled ndcg@10", "sampled hr@10"].includes(m.name)));
+  const headline = report.metrics.filter(
+    (m) =>
+      m.slice === "all" &&
+      (m.gated || ["ndcg@10", "hr@10", "mrr", "coverage@10", "popularity@10", "sampled ndcg@10", "sampled hr@10"].includes(m.name)),
+  );
   const mainRows = withBaseline ? [...gated.filter((m) => m.slice === "all"), ...headline.filter((m) => !m.gated)] : headline;
   const caption = withBaseline
     ? `Paired bootstrap over users (${report.rules.resamples} resamples, seed ${report.rules.seed}); Δ is the relative change; a gated metric fails only when its whole interval lies beyond its margin, with Holm's correction (α = ${report.rules.alpha}) within the critical and within the warning-only metrics. Intervals of gated metrics are read at their Holm level, the others at 95%. **Bold**: critical.`
     : "First run: the candidate's metrics are recorded; nothing is compared.";
-  add(85, `### Quality\n\n${metricsTable(mainRows, withBaseline)}\n\n${caption}`, `### Quality\n\n${metricsTable(mainRows.filter((m) => m.gated || m.name === "ndcg@10"), withBaseline)}`);
+  add(
+    85,
+    `### Quality\n\n${metricsTable(mainRows, withBaseline)}\n\n${caption}`,
+    `### Quality\n\n${metricsTable(
+      mainRows.filter((m) => m.gated || m.name === "ndcg@10"),
+      withBaseline,
+    )}`,
+  );
   add(30, details(`All metrics (${report.metrics.length})`, metricsTable(report.metrics, withBaseline)));
 
   add(50, `### Slices\n\n${slicesTable(report)}${gated.some((m) => m.slice !== "all") ? "" : ""}`, "");
@@ -175,14 +223,30 @@ export function gateMarkdown(report: GateReport, options: GateMarkdownOptions = 
     `### Size and memory\n\n${table(
       ["", "baseline", "candidate", "Δ"],
       [
-        ["model on disk", bytes(report.size.baselineBytes), bytes(report.size.candidateBytes), report.size.relDelta !== undefined ? signedPercent(report.size.relDelta) : "–"],
-        ["peak RSS while evaluating", bytes(report.memory.baselinePeakRssBytes), bytes(report.memory.candidatePeakRssBytes), ""],
-        ["evaluation time", report.baseline ? (report.baseline.evaluation.reused ? "stored" : `${report.baseline.evaluation.seconds.toFixed(1)} s`) : "–", `${report.candidate.evaluation.seconds.toFixed(1)} s`, ""],
+        [
+          "model on disk",
+          bytes(report.size.baselineBytes),
+          bytes(report.size.candidateBytes),
+          report.size.relDelta !== undefined ? signedPercent(report.size.relDelta) : "–",
+        ],
+        ["process peak RSS while evaluating", bytes(report.memory.baselinePeakRssBytes), bytes(report.memory.candidatePeakRssBytes), ""],
+        [
+          "evaluation time",
+          report.baseline ? (report.baseline.evaluation.reused ? "stored" : `${report.baseline.evaluation.seconds.toFixed(1)} s`) : "–",
+          `${report.candidate.evaluation.seconds.toFixed(1)} s`,
+          "",
+        ],
       ],
     )}`,
     `Model size ${bytes(report.size.candidateBytes)}${report.size.relDelta !== undefined ? ` (${signedPercent(report.size.relDelta)})` : ""}.`,
   );
-  const chartRows = report.metrics.filter((m) => m.slice === "all" && Number.isFinite(m.relDelta) && Number.isFinite(m.ciLow) && !m.metric.startsWith("coverage")).slice(0, 12);
+  const ranking = (m: MetricResult) => /^(ndcg|hr)@|^mrr$/.test(m.metric);
+  const chartRows = [
+    ...report.metrics.filter((m) => m.gated && m.slice === "all"),
+    ...report.metrics.filter((m) => !m.gated && m.slice === "all" && m.protocol === "full" && ranking(m)),
+  ]
+    .filter((m) => Number.isFinite(m.relDelta) && Number.isFinite(m.ciLow) && Number.isFinite(m.ciHigh))
+    .slice(0, 10);
   if (withBaseline && chartRows.length) {
     add(
       20,
@@ -201,7 +265,11 @@ export function gateMarkdown(report: GateReport, options: GateMarkdownOptions = 
     `<sub>${options.runUrl ? `[workflow run](${options.runUrl}) · ` : ""}evaluated ${report.data.testUsers.toLocaleString("en-US")} users in ${report.evalSeconds.toFixed(1)} s · gate ${report.wallSeconds.toFixed(1)} s · recship ${report.recshipVersion}</sub>`,
   );
 
-  const render = () => sections.map((s) => s.full).filter(Boolean).join("\n\n") + "\n";
+  const render = () =>
+    sections
+      .map((s) => s.full)
+      .filter(Boolean)
+      .join("\n\n") + "\n";
   let text = render();
   const byPriority = [...sections].sort((a, b) => a.priority - b.priority);
   for (const s of byPriority) {

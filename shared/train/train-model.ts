@@ -163,8 +163,9 @@ export async function trainModel(options: TrainModelOptions): Promise<TrainRepor
     resume: options.resume,
   });
   const model = outcome.model;
-  const validResult = validSubset === validation ? undefined : await evaluate(model, validation, { seed });
-  const validFinal = validResult ?? (await evaluate(model, validation, { seed }));
+  // the trainer already evaluated the kept weights on the full validation set, unless it used a subset
+  const validFinal =
+    validSubset === validation && outcome.bestValidation ? outcome.bestValidation : await evaluate(model, validation, { seed });
   const testResult = await evaluate(model, testCases, { seed });
   log.info(
     `test: NDCG@10 ${testResult.full.ndcg10.toFixed(4)} HR@10 ${testResult.full.hr10.toFixed(4)} MRR ${testResult.full.mrr.toFixed(4)}; ` +

@@ -2,8 +2,8 @@ import { createHash } from "node:crypto";
 import { createReadStream, existsSync } from "node:fs";
 import { readFile, stat } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
-import { readManifest } from "../bundle/bundle-io.js";
-import type { BundleManifest } from "../bundle/manifest.js";
+import { readManifest } from "./bundle-io.js";
+import type { BundleManifest } from "./manifest.js";
 import { RecshipError } from "../errors.js";
 
 /** A model the gate can run: its ONNX file, its vocabulary and what is on disk. */
@@ -49,7 +49,9 @@ export async function readVocabulary(dir: string, manifest: BundleManifest): Pro
   });
   const itemIds = ["", ...text.split("\n").filter((l, i, a) => !(i === a.length - 1 && l === ""))];
   if (itemIds.length - 1 !== manifest.vocabulary.items) {
-    throw new RecshipError(`the vocabulary holds ${itemIds.length - 1} items, bundle.json says ${manifest.vocabulary.items}`, { where: path });
+    throw new RecshipError(`the vocabulary holds ${itemIds.length - 1} items, bundle.json says ${manifest.vocabulary.items}`, {
+      where: path,
+    });
   }
   return itemIds;
 }

@@ -1,0 +1,213 @@
+import * as core from "@actions/core";
+import { mkdtempSync, rmSync } from "node:fs";
+import { mkdir, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { int, list, oneOf, writeJsonReport } from "../../shared/cli/common.js";
+import { DeployFailure, deployKubernetes } from "../../shared/deploy/k8s/deploy.js";
+import { decodeKubeconfig, kubeconfigSecrets } from "../../shared/deploy/k8s/kubeconfig.js";
+import {
+  METRICS_MODES,
+  TRAFFIC_SPLITS,
+  type KubernetesDeployOptions,
+  type KubernetesDeployResult,
+  type ModelFile,
+  type ModelSource,
+} from "../../shared/deploy/k8s/types.js";
+import { LocalTarget } from "../../shared/deploy/local/local-target.js";
+import { DEPLOY_MODES, type DeployMode } from "../../shared/deploy/types.js";
+import { RecshipError } from "../../shared/errors.js";
+import type { Logger } from "../../shared/log.js";
+import { deployResultSummary, kubernetesDeploySummary } from "../../shared/report/deploy-summary.js";
+import { actionLogger, booleanInput, input } from "../common/runtime.js";
+
+/** `model-files`: one `sha256 name url` a line. */
+export function parseModelFiles(text: string | undefined): ModelFile[] | undefined {
+  if (!text) return undefined;
+  return text
+    .split("\n")
+    .map((l) => l.trim())
+    .filter(Boolean)
+    .map((line, i) => {
+      const [sha256, name, url, ...rest] = line.split(/\s+/);
+      if (!url || rest.length) throw new RecshipError(`line ${i + 1} is not "sha256 name url": "${line}"`, { where: "input model-files" });
+      return { sha256, name, url };
+    });
+}
+
+function parseNodeSelector(text: string | undefined): Record<string, string> | undefined {
+  const pairs = list(text);
+  if (!pairs) return undefined;
+  return Object.fromEntries(
+    pairs.map((p) => {
+      const i = p.indexOf("=");
+      if (i <= 0) throw new RecshipError(`"${p}" is not key=value`, { where: "input node-selector" });
+      return [p.slice(0, i), p.slice(i + 1)];
+    }),
+  );
+}
+
+function model(): ModelSource | undefined {
+  const url = input("model-url");
+  if (!url) return undefined;
+  const sha256 = input("model-sha256");
+  if (!sha256)
+    throw new RecshipError("model-url needs model-sha256", {
+      where: "input model-sha256",
+      fix: "the output of `sha256sum` on the uploaded file",
+    });
+  const kind = input("model-kind");
+  const files = parseModelFiles(input("model-files"));
+  return {
+    url,
+    sha256,
+    version: input("model-version") ?? sha256.trim().toLowerCase().slice(0, 12),
+    ...(kind ? { kind: oneOf(kind, ["bundle", "onnx"] as const, "input model-kind") } : {}),
+    ...(files ? { files } : {}),
+  };
+}
+
+/** The library's options from the action's inputs (everything but the connection). */
+export function kubernetesOptionsFromInputs(mode: DeployMode, log: Logger): Omit<KubernetesDeployOptions, "kubeconfig" | "tempDir"> {
+  const weight = int(input("canary-weight"), "input canary-weight");
+  const maxReplicas = int(input("max-replicas"), "input max-replicas");
+  const replicas = int(input("replicas"), "input replicas");
+  const volume = input("model-volume") ?? "emptyDir";
+  if (volume !== "emptyDir" && !volume.startsWith("pvc:"))
+    throw new RecshipError(`"${volume}" is not emptyDir or pvc:<claim>`, { where: "input model-volume" });
+  const m = model();
+  return {
+    mode,
+    ...(input("context") ? { context: input("context") } : {}),
+    ...(input("namespace") ? { namespace: input("namespace") } : {}),
+    ...(input("name") ? { name: input("name") } : {}),
+    ...(input("image") ? { image: input("image") } : {}),
+    ...(m ? { model: m } : {}),
+    ...(weight !== undefined ? { canaryWeight: weight } : {}),
+    traffic: oneOf(input("traffic") ?? "replicas", TRAFFIC_SPLITS, "input traffic"),
+    ...(input("gateway") ? { gateway: input("gateway") } : {}),
+    ...(list(input("hostnames")) ? { hostnames: list(input("hostnames")) } : {}),
+    ...(replicas !== undefined ? { replicas } : {}),
+    ...(maxReplicas !== undefined
+      ? {
+          autoscaling: {
+            minReplicas: int(input("min-replicas"), "input min-replicas") ?? replicas ?? 2,
+            maxReplicas,
+            cpuUtilization: int(input("cpu-utilization"), "input cpu-utilization") ?? 70,
+          },
+        }
+      : {}),
+    resources: {
+      cpu: input("cpu") ?? "500m",
+      memory: input("memory") ?? "1Gi",
+      ...(input("cpu-limit") ? { cpuLimit: input("cpu-limit") } : {}),
+      gpu: int(input("gpu"), "input gpu") ?? 0,
+    },
+    port: int(input("container-port"), "input container-port") ?? 8080,
+    servicePort: int(input("service-port"), "input service-port") ?? 80,
+    serviceType: oneOf(input("service-type") ?? "ClusterIP", ["ClusterIP", "NodePort", "LoadBalancer"] as const, "input service-type"),
+    metrics: oneOf(input("metrics") ?? "annotations", METRICS_MODES, "input metrics"),
+    modelVolume: volume.startsWith("pvc:")
+      ? { type: "pvc", claimName: volume.slice(4) }
+      : { type: "emptyDir", sizeLimit: input("model-volume-size") ?? "4Gi" },
+    ...(input("fetch-image") ? { fetchImage: input("fetch-image") } : {}),
+    ...(input("fetch-secret") ? { fetchSecret: input("fetch-secret") } : {}),
+    ...(input("service-account") ? { serviceAccountName: input("service-account") } : {}),
+    ...(list(input("image-pull-secrets")) ? { imagePullSecrets: list(input("image-pull-secrets")) } : {}),
+    ...(parseNodeSelector(input("node-selector")) ? { nodeSelector: parseNodeSelector(input("node-selector")) } : {}),
+    progressDeadlineSeconds: int(input("progress-deadline"), "input progress-deadline") ?? 600,
+    forceConflicts: booleanInput("force-conflicts"),
+    dryRun: booleanInput("dry-run"),
+    log,
+  };
+}
+
+async function writeOutputs(result: KubernetesDeployResult, reportPath: string): Promise<void> {
+  const manifestsPath = join(dirname(resolve(reportPath)), "deploy-manifests.yaml");
+  await mkdir(dirname(manifestsPath), { recursive: true });
+  await writeFile(manifestsPath, result.manifests);
+  await writeJsonReport(reportPath, result);
+  core.setOutput("outcome", result.outcome);
+  core.setOutput("service-url", result.serviceUrl);
+  core.setOutput("external-url", result.externalUrl ?? "");
+  core.setOutput("stable-version", result.stableVersion ?? "");
+  core.setOutput("canary-version", result.canaryVersion ?? "");
+  core.setOutput("canary-weight", String(result.canaryWeight));
+  core.setOutput(
+    "objects",
+    JSON.stringify(result.objects.map((o) => ({ kind: o.kind, namespace: o.namespace, name: o.name, action: o.action }))),
+  );
+  core.setOutput("manifests", manifestsPath);
+  core.setOutput("report", reportPath);
+  await core.summary.addRaw(kubernetesDeploySummary(result)).write();
+}
+
+async function runKubernetes(mode: DeployMode, log: Logger, reportPath: string): Promise<void> {
+  const kubeconfig = core.getInput("kubeconfig");
+  if (!kubeconfig.trim()) {
+    throw new RecshipError("target kubernetes needs the kubeconfig", {
+      where: "input kubeconfig",
+      fix: "kubeconfig: ${{ secrets.KUBECONFIG }}",
+    });
+  }
+  // masked before anything could print it: the text, its base64-decoded form, every credential in it
+  core.setSecret(kubeconfig);
+  for (const s of kubeconfigSecrets(kubeconfig)) core.setSecret(s);
+  for (const s of kubeconfigSecrets(decodeKubeconfig(kubeconfig, "input kubeconfig"))) core.setSecret(s);
+
+  // the library writes the kubeconfig (0600) under this folder and removes it; the folder goes too, also on cancellation
+  const dir = mkdtempSync(join(process.env.RUNNER_TEMP || tmpdir(), "recship-deploy-"));
+  const cleanup = () => rmSync(dir, { recursive: true, force: true });
+  const onSignal = (signal: NodeJS.Signals) => {
+    cleanup();
+    process.exit(signal === "SIGINT" ? 130 : 143);
+  };
+  process.once("SIGTERM", onSignal);
+  process.once("SIGINT", onSignal);
+  try {
+    const result = await deployKubernetes({ ...kubernetesOptionsFromInputs(mode, log), kubeconfig, tempDir: dir });
+    await writeOutputs(result, reportPath);
+  } catch (error) {
+    if (error instanceof DeployFailure) await writeOutputs(error.result, reportPath);
+    throw error;
+  } finally {
+    cleanup();
+    process.off("SIGTERM", onSignal);
+    process.off("SIGINT", onSignal);
+  }
+}
+
+/** The local target: `recship serve` processes behind a weighted router, started with the CLI bundled next to this action. */
+async function runLocal(mode: DeployMode, log: Logger, reportPath: string): Promise<void> {
+  const cli = fileURLToPath(new URL("../cli/index.js", import.meta.url));
+  const target = new LocalTarget({
+    state: input("state") ?? ".recship/local-deploy.json",
+    command: [process.execPath, cli],
+    port: int(input("port"), "input port") ?? 8080,
+    log,
+  });
+  const result = await target.deploy({
+    mode,
+    ...(mode === "canary" || mode === "direct" ? { bundle: input("bundle") ?? "recship-bundle" } : {}),
+    ...(input("canary-weight") !== undefined ? { weight: int(input("canary-weight"), "input canary-weight") } : {}),
+  });
+  await writeJsonReport(reportPath, result);
+  core.setOutput("outcome", "deployed");
+  core.setOutput("service-url", result.after.endpoint ?? "");
+  core.setOutput("stable-version", result.after.stable?.version ?? "");
+  core.setOutput("canary-version", result.after.canary?.version ?? "");
+  core.setOutput("canary-weight", String(result.after.canaryWeight));
+  core.setOutput("objects", "[]");
+  core.setOutput("report", reportPath);
+  await core.summary.addRaw(deployResultSummary(result)).write();
+}
+
+export async function runDeployK8s(): Promise<void> {
+  const log = actionLogger();
+  const target = oneOf(input("target") ?? "kubernetes", ["kubernetes", "local"] as const, "input target");
+  const mode = oneOf(input("mode") ?? "canary", DEPLOY_MODES, "input mode");
+  const reportPath = input("report") ?? "deploy-report.json";
+  if (target === "local") await runLocal(mode, log, reportPath);
+  else await runKubernetes(mode, log, reportPath);
+}

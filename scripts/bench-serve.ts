@@ -1,0 +1,294 @@
+// Model-server benchmark: HTTP throughput and latency of `recship serve` under autocannon
+// (127.0.0.1, closed loop at 1/16/64 connections), latency at a fixed request rate (open loop,
+// evenly spaced), and the same model's in-process onnxruntime throughput at the same batch sizes.
+//   npx tsx scripts/bench-serve.ts --bundle runs/beauty [--duration 10] [--out bench/serve.json]
+// The server runs in a child process; the load generator shares the machine's cores with it
+// (the JSON says how many there are), so on a small machine the figures are a lower bound.
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { Agent, request as httpRequest } from "node:http";
+import { createRequire } from "node:module";
+import { cpus } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { openModelSource } from "../shared/bundle/model-source.js";
+import { silentLogger } from "../shared/log.js";
+import { ModelRunner, writeHistoryRow } from "../shared/serve/model-runner.js";
+import { openSession } from "../shared/serve/ort-session.js";
+import { Rng } from "../shared/util/random.js";
+
+const { values: args } = parseArgs({
+  options: {
+    bundle: { type: "string" },
+    duration: { type: "string", default: "10" },
+    connections: { type: "string", default: "1,16,64" },
+    rate: { type: "string", default: "200" },
+    "batch-sizes": { type: "string", default: "1,16,64" },
+    "inprocess-seconds": { type: "string", default: "3" },
+    "max-batch": { type: "string", default: "64" },
+    "max-delay-ms": { type: "string", default: "2" },
+    threads: { type: "string" },
+    k: { type: "string", default: "10" },
+    dist: { type: "boolean", default: false },
+    out: { type: "string" },
+  },
+});
+if (!args.bundle) {
+  process.stderr.write("usage: bench-serve.ts --bundle <dir> [--duration 10] [--connections 1,16,64] [--rate 200] [--out file.json]\n");
+  process.exit(1);
+}
+const bundle = args.bundle;
+const duration = Number(args.duration);
+const ints = (s: string) => s.split(",").map((x) => Number(x.trim()));
+const root = fileURLToPath(new URL("..", import.meta.url));
+
+interface AutocannonResult {
+  requests: { average: number; total: number };
+  latency: { p50: number; p90: number; p99: number; average: number; max: number };
+  errors: number;
+  timeouts: number;
+  non2xx: number;
+  duration: number;
+}
+type Autocannon = (options: Record<string, unknown>) => Promise<AutocannonResult>;
+const autocannon = createRequire(import.meta.url)("autocannon") as Autocannon;
+
+// ---- request bodies: real item ids, histories of 1..maxlen items, seeded -------------------
+const source = await openModelSource(bundle);
+const items = source.itemIds.slice(1);
+const rng = new Rng("bench-serve");
+const bodies = Array.from({ length: 2000 }, () => {
+  const n = 1 + Math.floor(rng.next() * source.maxlen);
+  return JSON.stringify({ items: Array.from({ length: n }, () => items[Math.floor(rng.next() * items.length)]), k: Number(args.k) });
+});
+
+// ---- the server ---------------------------------------------------------------------------
+function startServer(): Promise<{ child: ChildProcess; url: string }> {
+  const entry = args.dist ? [join(root, "dist", "cli", "index.js")] : [...process.execArgv, join(root, "shared", "cli", "main.ts")];
+  const serveArgs = [
+    "serve",
+    "--bundle",
+    bundle,
+    "--port",
+    "0",
+    "--max-batch",
+    args["max-batch"]!,
+    "--max-delay-ms",
+    args["max-delay-ms"]!,
+  ];
+  if (args.threads) serveArgs.push("--threads", args.threads);
+  const child = spawn(process.execPath, [...entry, ...serveArgs], { stdio: ["ignore", "pipe", "pipe"] });
+  let output = "";
+  child.stderr!.on("data", (d: Buffer) => (output += d.toString()));
+  child.stdout!.on("data", (d: Buffer) => (output += d.toString()));
+  return new Promise((resolve, reject) => {
+    const timer = setInterval(async () => {
+      const m = /listening on (http:\/\/[^\s]+)/.exec(output);
+      if (child.exitCode !== null) {
+        clearInterval(timer);
+        reject(new Error(`recship serve exited:\n${output}`));
+      } else if (m && /ready: /.test(output)) {
+        clearInterval(timer);
+        resolve({ child, url: m[1] });
+      }
+    }, 100);
+  });
+}
+
+async function batchStats(url: string): Promise<{ sum: number; count: number }> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const value = (name: string) => Number(new RegExp(`^${name}\\{[^}]*\\} (\\S+)$`, "m").exec(text)?.[1] ?? 0);
+  return { sum: value("recship_batch_size_sum"), count: value("recship_batch_size_count") };
+}
+
+async function load(url: string, connections: number, seconds: number) {
+  let i = 0;
+  const before = await batchStats(url);
+  const r = await autocannon({
+    url,
+    connections,
+    duration: seconds,
+    requests: [
+      {
+        method: "POST",
+        path: "/v1/recommend",
+        headers: { "content-type": "application/json" },
+        setupRequest: (req: Record<string, unknown>) => ({ ...req, body: bodies[i++ % bodies.length] }),
+      },
+    ],
+  });
+  const after = await batchStats(url);
+  return {
+    connections,
+    requestsPerSecond: round(r.requests.total / r.duration),
+    latencyMs: { p50: r.latency.p50, p90: r.latency.p90, p99: r.latency.p99, mean: round(r.latency.average), max: r.latency.max },
+    requests: r.requests.total,
+    errors: r.errors,
+    timeouts: r.timeouts,
+    non2xx: r.non2xx,
+    meanBatchSize: after.count > before.count ? round((after.sum - before.sum) / (after.count - before.count)) : 0,
+  };
+}
+
+/**
+ * Open-loop load at a fixed rate: requests evenly spaced (autocannon's rate limit sends each
+ * second's budget in a burst), latency measured from the moment a request was due, so a
+ * stalled server is charged for the requests it delayed (no coordinated omission).
+ */
+async function paced(url: string, rate: number, seconds: number) {
+  const agent = new Agent({ keepAlive: true, maxSockets: 512 });
+  const target = new URL("/v1/recommend", url);
+  const total = Math.round(rate * seconds);
+  const interval = 1000 / rate;
+  const latencies: number[] = [];
+  let errors = 0;
+  let non2xx = 0;
+  const inflight: Promise<void>[] = [];
+  const before = await batchStats(url);
+  const fire = (i: number, due: number) =>
+    new Promise<void>((resolve) => {
+      const body = bodies[i % bodies.length];
+      const req = httpRequest(
+        target,
+        { method: "POST", agent, headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body) } },
+        (res) => {
+          res.resume();
+          res.once("end", () => {
+            if (res.statusCode !== 200) non2xx++;
+            latencies.push(performance.now() - due);
+            resolve();
+          });
+        },
+      );
+      req.once("error", () => {
+        errors++;
+        resolve();
+      });
+      req.end(body);
+    });
+  const start = performance.now() + 20;
+  let i = 0;
+  while (i < total) {
+    const now = performance.now();
+    while (i < total && start + i * interval <= now) {
+      inflight.push(fire(i, start + i * interval));
+      i++;
+    }
+    await new Promise((r) => setTimeout(r, Math.max(0, start + i * interval - performance.now())));
+  }
+  await Promise.all(inflight);
+  const elapsed = (performance.now() - start) / 1000;
+  agent.destroy();
+  const after = await batchStats(url);
+  latencies.sort((a, b) => a - b);
+  const q = (p: number) => round(latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] ?? NaN);
+  return {
+    generator: "open loop, evenly spaced; latency from each request's due time",
+    targetRate: rate,
+    requestsPerSecond: round(latencies.length / elapsed),
+    latencyMs: { p50: q(0.5), p90: q(0.9), p99: q(0.99), max: q(1) },
+    requests: total,
+    errors,
+    non2xx,
+    meanBatchSize: after.count > before.count ? round((after.sum - before.sum) / (after.count - before.count)) : 0,
+  };
+}
+
+const round = (x: number, digits = 2) => Math.round(x * 10 ** digits) / 10 ** digits;
+
+// ---- in-process onnxruntime, same model, same batch sizes ----------------------------------
+async function inProcess(batchSizes: number[], seconds: number) {
+  const { session } = await openSession(source.modelPath, {
+    device: "cpu",
+    threads: args.threads ? Number(args.threads) : undefined,
+    log: silentLogger,
+  });
+  const runner = await ModelRunner.open(session, source.maxlen, items.length, source.modelPath);
+  const results = [];
+  for (const batch of batchSizes) {
+    const input = new BigInt64Array(batch * source.maxlen);
+    for (let b = 0; b < batch; b++) {
+      const n = 1 + Math.floor(rng.next() * source.maxlen);
+      writeHistoryRow(
+        input,
+        b,
+        source.maxlen,
+        Int32Array.from({ length: n }, () => 1 + Math.floor(rng.next() * items.length)),
+      );
+    }
+    for (let w = 0; w < 3; w++) await runner.run(input, batch);
+    const times: number[] = [];
+    const start = performance.now();
+    while (performance.now() - start < seconds * 1000) {
+      const t = performance.now();
+      await runner.run(input, batch);
+      times.push(performance.now() - t);
+    }
+    const elapsed = (performance.now() - start) / 1000;
+    times.sort((a, b) => a - b);
+    const q = (p: number) => round(times[Math.min(times.length - 1, Math.floor(p * times.length))], 3);
+    results.push({
+      batch,
+      runs: times.length,
+      historiesPerSecond: round((times.length * batch) / elapsed),
+      runMs: { p50: q(0.5), p99: q(0.99) },
+    });
+  }
+  await runner.release();
+  return results;
+}
+
+// ---- run ------------------------------------------------------------------------------------
+const manifest = source.manifest;
+const report: Record<string, unknown> = {
+  bench: "serve",
+  createdAt: new Date().toISOString(),
+  machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, node: process.version },
+  model: {
+    bundle,
+    file: source.modelPath,
+    items: items.length,
+    maxlen: source.maxlen,
+    hidden: manifest.model.config.hidden,
+    blocks: manifest.model.config.blocks,
+  },
+  server: {
+    maxBatch: Number(args["max-batch"]),
+    maxDelayMs: Number(args["max-delay-ms"]),
+    threads: args.threads ?? "onnxruntime default",
+    k: Number(args.k),
+  },
+  durationSeconds: duration,
+};
+const server = await startServer();
+try {
+  await load(server.url, 16, Math.min(2, duration)); // warm-up, not recorded
+  const http = [];
+  for (const c of ints(args.connections!)) {
+    const r = await load(server.url, c, duration);
+    process.stderr.write(
+      `http c=${c}: ${r.requestsPerSecond} req/s, p50 ${r.latencyMs.p50} ms, p99 ${r.latencyMs.p99} ms, mean batch ${r.meanBatchSize}\n`,
+    );
+    http.push(r);
+  }
+  report.http = http;
+  const fixed = await paced(server.url, Number(args.rate), duration);
+  process.stderr.write(
+    `fixed ${args.rate} req/s: achieved ${fixed.requestsPerSecond}, p50 ${fixed.latencyMs.p50} ms, p99 ${fixed.latencyMs.p99} ms\n`,
+  );
+  report.fixedRate = fixed;
+} finally {
+  server.child.kill("SIGTERM");
+  await new Promise((r) => server.child.once("exit", r));
+}
+const inproc = await inProcess(ints(args["batch-sizes"]!), Number(args["inprocess-seconds"]));
+for (const r of inproc)
+  process.stderr.write(`in-process batch ${r.batch}: ${r.historiesPerSecond} histories/s, run p50 ${r.runMs.p50} ms\n`);
+report.inProcess = inproc;
+const json = `${JSON.stringify(report, null, 2)}\n`;
+if (args.out) {
+  mkdirSync(dirname(args.out), { recursive: true });
+  writeFileSync(args.out, json);
+}
+process.stdout.write(json);

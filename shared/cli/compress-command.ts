@@ -1,0 +1,140 @@
+import type { Command } from "commander";
+import { COMPRESS_DEFAULTS, compressBundle, CompressFailure, type CompressOptions } from "../compress/compress-bundle.js";
+import { DISTILL_DEFAULTS } from "../compress/distill/distill-student.js";
+import { OBJECTIVES, type Objective } from "../compress/report.js";
+import { DEFAULT_VARIANTS } from "../compress/variants.js";
+import { DATA_FORMATS, type DataFormat } from "../data/readers.js";
+import { RecshipError } from "../errors.js";
+import { BACKEND_PREFERENCES, type BackendPreference } from "../model/backend.js";
+import { compressSummaryMarkdown } from "../report/compress-summary.js";
+import { int, list, number, oneOf, type CommandContext } from "./common.js";
+
+/** A number ≥ 0 (number() in common.ts rejects 0, a valid budget). */
+function fraction(value: unknown, flag: string): number | undefined {
+  if (value === undefined || value === "") return undefined;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0) throw new RecshipError(`${flag} must be a number ≥ 0, got "${String(value)}"`);
+  return n;
+}
+
+/** The options shared by the CLI and the action, from flag/input values by name. */
+export function compressOptionsFrom(
+  get: (name: string) => string | undefined,
+  where: (name: string) => string,
+): Omit<CompressOptions, "log" | "bundle"> {
+  const data = get("data");
+  const keep = get("keep");
+  return {
+    methods: list(get("methods")),
+    maxNdcgDrop: fraction(get("max-ndcg-drop"), where("max-ndcg-drop")),
+    objective: get("objective") === undefined ? undefined : oneOf<Objective>(get("objective"), OBJECTIVES, where("objective")),
+    calibration: int(get("calibration"), where("calibration")),
+    percentile: number(get("percentile"), where("percentile")),
+    threads: int(get("threads"), where("threads")),
+    latencyRepetitions: int(get("latency-repetitions"), where("latency-repetitions")),
+    seed: int(get("seed"), where("seed")),
+    int4BlockSize: int(get("int4-block-size"), where("int4-block-size")),
+    int4AccuracyLevel: int(get("int4-accuracy-level"), where("int4-accuracy-level")),
+    sparsity: number(get("sparsity"), where("sparsity")),
+    ...(keep ? { keep: oneOf(keep, ["all", "chosen"] as const, where("keep")) } : {}),
+    ...(data
+      ? {
+          data: {
+            path: data,
+            format: oneOf(get("format") ?? "auto", DATA_FORMATS, where("format")) as DataFormat,
+            userColumn: get("user-column"),
+            itemColumn: get("item-column"),
+            timeColumn: get("time-column"),
+            eventColumn: get("event-column"),
+            eventFilter: list(get("event-filter")),
+          },
+        }
+      : {}),
+    distill: {
+      hidden: int(get("student-hidden"), where("student-hidden")),
+      blocks: int(get("student-blocks"), where("student-blocks")),
+      epochs: int(get("distill-epochs"), where("distill-epochs")),
+      maxMinutes: number(get("distill-minutes"), where("distill-minutes")),
+    },
+    backend: get("backend") === undefined ? undefined : (oneOf(get("backend"), BACKEND_PREFERENCES, where("backend")) as BackendPreference),
+  };
+}
+
+/** Commander's camelCase option keys for the kebab-case names compressOptionsFrom asks for. */
+const camel = (name: string) => name.replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+
+export function registerCompress(program: Command, ctx: CommandContext): void {
+  program
+    .command("compress")
+    .description(
+      "build compressed ONNX variants of a bundle's model, measure size/latency/accuracy, and pick the best within an accuracy budget",
+    )
+    .requiredOption("--bundle <dir>", "bundle folder with model.onnx (after convert)")
+    .option(
+      "--methods <list>",
+      `comma-separated variants; a variant is a method or methods joined by "+" (default: ${DEFAULT_VARIANTS.join(",")})`,
+    )
+    .option(
+      "--max-ndcg-drop <x>",
+      "accuracy budget: largest relative loss of validation NDCG@10 (0.01 = 1%)",
+      String(COMPRESS_DEFAULTS.maxNdcgDrop),
+    )
+    .option("--objective <name>", `what to minimise within the budget: ${OBJECTIVES.join(" or ")}`, COMPRESS_DEFAULTS.objective)
+    .option("--calibration <n>", "validation histories static quantization calibrates on", String(COMPRESS_DEFAULTS.calibration))
+    .option("--percentile <p>", "central share (%) of activations int8-qdq-pct keeps", String(COMPRESS_DEFAULTS.percentile))
+    .option("--threads <n>", "onnxruntime intra-op threads for every measurement", String(COMPRESS_DEFAULTS.threads))
+    .option("--latency-repetitions <n>", "timed runs per model and batch size", String(COMPRESS_DEFAULTS.latencyRepetitions))
+    .option("--sparsity <x>", "prune: share of each weight matrix set to zero", String(COMPRESS_DEFAULTS.sparsity))
+    .option("--int4-block-size <n>", "emb-int4: values per 4-bit block", String(COMPRESS_DEFAULTS.int4BlockSize))
+    .option(
+      "--int4-accuracy-level <n>",
+      "emb-int4: MatMulNBits accuracy level (0 float compute, 4 int8)",
+      String(COMPRESS_DEFAULTS.int4AccuracyLevel),
+    )
+    .option("--student-hidden <n>", "distill: the student's hidden size (default: largest with at most half the teacher's parameters)")
+    .option("--student-blocks <n>", "distill: the student's blocks (default: the teacher's)")
+    .option("--distill-epochs <n>", "distill: most epochs", String(DISTILL_DEFAULTS.epochs))
+    .option("--distill-minutes <n>", "distill: time budget for training", String(DISTILL_DEFAULTS.maxMinutes))
+    .option("--keep <which>", "variants kept in the bundle: all or chosen", COMPRESS_DEFAULTS.keep)
+    .option("--seed <n>", "seed of calibration, latency inputs and distillation (default: the bundle's training seed)")
+    .option("--data <file>", "interaction log to evaluate on (default: the one bundle.json names)")
+    .option("--format <format>", `format of --data: ${DATA_FORMATS.join(", ")}`, "auto")
+    .option("--user-col <name>", "user column/field of --data")
+    .option("--item-col <name>", "item column/field of --data")
+    .option("--time-col <name>", "timestamp column/field of --data")
+    .option("--event-col <name>", "event-type column/field of --data")
+    .option("--event-filter <list>", "comma-separated event types to keep from --data")
+    .option("--backend <name>", `tfjs backend for distillation: ${BACKEND_PREFERENCES.join(", ")}`, "auto")
+    .option("--summary <file>", "also write the Markdown table to this file")
+    .option("--report <file>", "write the step's report as JSON (also when no variant fits the budget)")
+    .action(async (o: Record<string, string | undefined>) => {
+      const alias: Record<string, string> = {
+        "user-column": "userCol",
+        "item-column": "itemCol",
+        "time-column": "timeCol",
+        "event-column": "eventCol",
+      };
+      const get = (name: string) => o[alias[name] ?? camel(name)];
+      const writeSummary = async (markdown: string) => {
+        if (o.summary) {
+          const { writeFile } = await import("node:fs/promises");
+          await writeFile(o.summary, markdown);
+        }
+      };
+      try {
+        const report = await compressBundle({ bundle: String(o.bundle), ...compressOptionsFrom(get, (n) => `--${n}`), log: ctx.log });
+        await ctx.writeReport(o.report, report);
+        const markdown = compressSummaryMarkdown(report);
+        await writeSummary(markdown);
+        ctx.log.info(markdown);
+      } catch (error) {
+        if (error instanceof CompressFailure) {
+          await ctx.writeReport(o.report, error.report);
+          const markdown = compressSummaryMarkdown(error.report);
+          await writeSummary(markdown);
+          ctx.log.info(markdown);
+        }
+        throw error;
+      }
+    });
+}

@@ -1,0 +1,284 @@
+import { copyFile, mkdir, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import * as tf from "@tensorflow/tfjs";
+import type { LoadedBundle } from "../../bundle/bundle-io.js";
+import { writeManifest } from "../../bundle/bundle-io.js";
+import type { BundleManifest, MetricsBlock } from "../../bundle/manifest.js";
+import { convertBundle, ONNX_FILE } from "../../convert/convert-bundle.js";
+import { RecshipError } from "../../errors.js";
+import { evaluate, type EvalCase } from "../../eval/evaluator.js";
+import type { Logger } from "../../log.js";
+import { initBackend, type BackendPreference } from "../../model/backend.js";
+import { trainingExamples } from "../../model/batches.js";
+import type { SasrecConfig } from "../../model/config.js";
+import { SasrecModel } from "../../model/sasrec-model.js";
+import { initialValues, paramSpecs } from "../../model/sasrec.js";
+import { encodeWeights } from "../../model/weights-file.js";
+import { formatDuration } from "../../util/format.js";
+import { stableHash } from "../../util/hash.js";
+import { Rng } from "../../util/random.js";
+import type { CompressEvalData } from "../eval-data.js";
+import { batchCandidates, distillLoss, teacherLogits } from "./distill-loss.js";
+import { principalProjection, project } from "./pca.js";
+import { parameterCount, studentConfig, type StudentShape } from "./student-config.js";
+import { indexedBatches, teacherTargets } from "./teacher-targets.js";
+
+export interface DistillOptions extends StudentShape {
+  epochs: number;
+  /** Stop after this many epochs without a better validation NDCG@10. */
+  patience: number;
+  /** Stop before an epoch that would end past this many minutes of training. */
+  maxMinutes: number;
+  learningRate: number;
+  batchTokens: number;
+  alpha: number;
+  temperature: number;
+  /** The teacher's top items per position that join the candidates. */
+  topK: number;
+  negatives: number;
+  /** "pca": item and position tables start as the teacher's projected on their leading principal directions. */
+  init: "pca" | "random";
+  /** Weight of the hidden-state hint (pca init only): the student's final state should match the teacher's, projected the same way. */
+  hint: number;
+  /** Validation users scored after each epoch (0: all). */
+  validationUsers: number;
+}
+
+export const DISTILL_DEFAULTS: DistillOptions = {
+  epochs: 60,
+  patience: 10,
+  maxMinutes: 45,
+  learningRate: 0.003,
+  batchTokens: 1024,
+  alpha: 0.5,
+  temperature: 1,
+  topK: 50,
+  negatives: 1024,
+  init: "pca",
+  hint: 1,
+  validationUsers: 0,
+};
+
+export interface DistilledStudent {
+  config: SasrecConfig;
+  parameters: number;
+  /** The student's sub-bundle (bundle.json, weights.bin, items.txt, model.onnx). */
+  dir: string;
+  modelPath: string;
+  modelFiles: string[];
+  sha256: string;
+  summary: Record<string, unknown>;
+}
+
+function subset(cases: EvalCase[], n: number): EvalCase[] {
+  if (n <= 0 || n >= cases.length) return cases;
+  const step = cases.length / n;
+  return Array.from({ length: n }, (_, i) => cases[Math.floor(i * step)]);
+}
+
+function block(r: Awaited<ReturnType<typeof evaluate>>): MetricsBlock {
+  return { full: r.full, ...(r.sampled ? { sampled: r.sampled } : {}), users: r.users };
+}
+
+/** PCA start: the teacher's item and position tables projected onto their leading directions; the blocks random. */
+function initialStudent(
+  config: SasrecConfig,
+  numItems: number,
+  teacher: Map<string, Float32Array>,
+  teacherHidden: number,
+  init: DistillOptions["init"],
+  seed: number,
+) {
+  const values = initialValues(paramSpecs(config, numItems), seed);
+  if (init === "random") return { values, energy: undefined, projection: undefined };
+  const table = teacher.get("item_emb")!;
+  const { projection, energy } = principalProjection(table, numItems + 1, teacherHidden, config.hidden);
+  values.set("item_emb", project(table, numItems + 1, teacherHidden, projection, config.hidden));
+  values.set("pos_emb", project(teacher.get("pos_emb")!, config.maxlen, teacherHidden, projection, config.hidden));
+  return { values, energy, projection };
+}
+
+/**
+ * distill: trains a smaller SASRec (the student) on the bundle's training split to match the
+ * teacher's scores — softened teacher distribution over the teacher's top items, the target and
+ * shared negatives, mixed with the ground-truth loss — keeps the epoch with the best validation
+ * NDCG@10, writes it as a bundle of its own in `dir` and exports it with convert-onnx (parity
+ * checked against the student's tfjs model).
+ */
+export async function distillStudent(
+  options: Partial<DistillOptions> & {
+    bundle: LoadedBundle;
+    data: CompressEvalData;
+    dir: string;
+    seed: number;
+    backend?: BackendPreference;
+    log: Logger;
+  },
+): Promise<DistilledStudent> {
+  const o: DistillOptions = { ...DISTILL_DEFAULTS, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) };
+  const { bundle, data, log, seed } = options;
+  const teacherConfig = bundle.manifest.model.config;
+  const numItems = bundle.manifest.vocabulary.items;
+  const config = studentConfig(teacherConfig, numItems, o);
+  const parameters = parameterCount(config, numItems);
+  const teacherParameters = parameterCount(teacherConfig, numItems);
+  for (const [name, v] of [
+    ["alpha", o.alpha],
+    ["temperature", o.temperature],
+    ["learning rate", o.learningRate],
+  ] as const) {
+    if (!(v > 0) || (name === "alpha" && v > 1))
+      throw new RecshipError(`distillation ${name} must be positive${name === "alpha" ? " and at most 1" : ""}, got ${v}`);
+  }
+  const backend = await initBackend(options.backend ?? "auto", log);
+  log.info(
+    `student: hidden ${config.hidden}, ${config.blocks} blocks, ${config.heads} heads, ffn ${config.ffnDim}: ` +
+      `${parameters.toLocaleString("en-US")} parameters (${(parameters / teacherParameters).toFixed(3)}× the teacher's ${teacherParameters.toLocaleString("en-US")})`,
+  );
+  const teacher = new SasrecModel(teacherConfig, numItems, bundle.weights);
+  const examples = trainingExamples(data.trainSequences, config.maxlen);
+  if (examples.length === 0) throw new RecshipError("no user has two or more training interactions: nothing to distill on");
+  const t0 = performance.now();
+  const targets = teacherTargets(teacher.params, teacherConfig, numItems, examples, { topK: o.topK, batchTokens: o.batchTokens });
+  log.info(
+    `teacher targets for ${examples.length} sequences (top ${targets.topK} items per position) in ${((performance.now() - t0) / 1000).toFixed(1)}s`,
+  );
+  const teacherTable = teacher.params.get("item_emb")!;
+  const validation = subset(data.validation, o.validationUsers);
+  const teacherValid = await evaluate(teacher, validation, { seed, sampledNegatives: 0 });
+
+  const init = initialStudent(config, numItems, bundle.weights, teacherConfig.hidden, o.init, seed);
+  const student = new SasrecModel(config, numItems, init.values);
+  const hintProjection = init.projection && o.hint > 0 ? tf.tensor2d(init.projection, [teacherConfig.hidden, config.hidden]) : undefined;
+  const optimizer = tf.train.adam(o.learningRate, 0.9, 0.98);
+  const history: { epoch: number; loss: number; validNdcg10: number; seconds: number }[] = [];
+  let best = { epoch: 0, ndcg10: -Infinity, values: student.values() };
+  let sinceBest = 0;
+  let stoppedBy = "epochs";
+  const started = Date.now();
+  const deadline = started + o.maxMinutes * 60_000;
+  try {
+    for (let epoch = 0; epoch < o.epochs; epoch++) {
+      const last = history[history.length - 1];
+      if (last && Date.now() + last.seconds * 1000 > deadline) {
+        stoppedBy = "time-budget";
+        log.info(`stopping before epoch ${epoch + 1}: the next epoch would pass the ${o.maxMinutes}-minute budget`);
+        break;
+      }
+      const e0 = performance.now();
+      const rng = new Rng(`distill:${seed}:${epoch}`);
+      let lossSum = 0;
+      let tokens = 0;
+      for (const b of indexedBatches(examples, o.batchTokens, rng)) {
+        const c = batchCandidates(b, targets, numItems, o.negatives, rng);
+        const tLogits = teacherLogits(teacherTable, c, targets);
+        const hints = hintProjection
+          ? tf.tidy(() => tf.matMul(tf.tensor2d(c.teacherStates, [c.tokens, targets.hidden]), hintProjection) as tf.Tensor2D)
+          : undefined;
+        const dropoutSeed = rng.seed();
+        const loss = optimizer.minimize(
+          () => distillLoss(student.params, config, b, c, tLogits, targets.topK, o, dropoutSeed, hints),
+          true,
+          student.variables(),
+        )!;
+        const value = loss.dataSync()[0];
+        loss.dispose();
+        tLogits.dispose();
+        hints?.dispose();
+        if (!Number.isFinite(value))
+          throw new Error(`distillation diverged: loss ${value} at epoch ${epoch + 1} (try a lower learning rate)`);
+        lossSum += value * c.tokens;
+        tokens += c.tokens;
+      }
+      const valid = await evaluate(student, validation, { seed, sampledNegatives: 0 });
+      const seconds = (performance.now() - e0) / 1000;
+      history.push({ epoch: epoch + 1, loss: lossSum / tokens, validNdcg10: valid.full.ndcg10, seconds });
+      const improved = valid.full.ndcg10 > best.ndcg10;
+      if (improved) {
+        best = { epoch: epoch + 1, ndcg10: valid.full.ndcg10, values: student.values() };
+        sinceBest = 0;
+      } else sinceBest++;
+      log.info(
+        `distill epoch ${epoch + 1}/${o.epochs} loss ${(lossSum / tokens).toFixed(4)} valid NDCG@10 ${valid.full.ndcg10.toFixed(4)} ` +
+          `(teacher ${teacherValid.full.ndcg10.toFixed(4)}, ${((100 * valid.full.ndcg10) / teacherValid.full.ndcg10).toFixed(1)}%)${improved ? " *" : ""} ` +
+          `${formatDuration(seconds)}`,
+      );
+      if (sinceBest >= o.patience) {
+        stoppedBy = "early-stopping";
+        break;
+      }
+    }
+  } finally {
+    optimizer.dispose();
+    teacher.dispose();
+    hintProjection?.dispose();
+  }
+  student.assign(best.values);
+  const trainSeconds = history.reduce((a, h) => a + h.seconds, 0);
+  const validFull = await evaluate(student, data.validation, { seed });
+  const testFull = await evaluate(student, data.test, { seed });
+  student.dispose();
+
+  // the student as a bundle of its own, exported by convert-onnx
+  const dir = options.dir;
+  await mkdir(dir, { recursive: true });
+  const shapes = new Map(paramSpecs(config, numItems).map((p) => [p.name, p.shape]));
+  const weights = encodeWeights(best.values, shapes);
+  await writeFile(join(dir, "weights.bin"), weights.data);
+  await copyFile(join(bundle.dir, bundle.manifest.vocabulary.file), join(dir, "items.txt"));
+  await writeFile(join(dir, "training-log.jsonl"), history.map((h) => JSON.stringify(h)).join("\n") + "\n");
+  const teacherManifest = bundle.manifest;
+  const summary = {
+    teacher: { config: teacherConfig, parameters: teacherParameters, validationNdcg10: teacherValid.full.ndcg10 },
+    student: { config, parameters, parameterRatio: parameters / teacherParameters },
+    validationNdcg10: validFull.full.ndcg10,
+    testNdcg10: testFull.full.ndcg10,
+    keptOfTeacher: teacherValid.full.ndcg10 > 0 ? best.ndcg10 / teacherValid.full.ndcg10 : undefined,
+    epochs: history.length,
+    bestEpoch: best.epoch,
+    stoppedBy,
+    trainSeconds,
+    settings: { ...o, hidden: config.hidden, blocks: config.blocks, heads: config.heads, ffnDim: config.ffnDim },
+    ...(init.energy !== undefined ? { pcaEnergyKept: init.energy } : {}),
+  };
+  const manifest: BundleManifest & { distillation: typeof summary } = {
+    ...teacherManifest,
+    createdAt: new Date().toISOString(),
+    model: { kind: "sasrec", config, parameters, configHash: stableHash(config) },
+    vocabulary: { ...teacherManifest.vocabulary, file: "items.txt" },
+    weights: { file: "weights.bin", sha256: weights.sha256, bytes: weights.data.byteLength, tensors: weights.tensors },
+    training: {
+      ...teacherManifest.training,
+      backend: backend.description,
+      epochs: history.length,
+      bestEpoch: best.epoch,
+      stoppedBy,
+      trainSeconds,
+      sequencesPerSecond: trainSeconds > 0 ? (examples.length * history.length) / trainSeconds : 0,
+      log: "training-log.jsonl",
+      validation: block(validFull),
+      test: block(testFull),
+    },
+    artifacts: {},
+    distillation: summary,
+  };
+  await writeManifest(dir, manifest);
+  const converted = await convertBundle({
+    bundle: dir,
+    histories: data.validation.map((c) => c.history).filter((h) => h.length > 0),
+    maxRealSequences: 300,
+    randomSequences: 50,
+    seed,
+    backend: options.backend,
+    log,
+  });
+  return {
+    config,
+    parameters,
+    dir,
+    modelPath: join(dir, ONNX_FILE),
+    modelFiles: [join(dir, ONNX_FILE), ...(converted.externalData ? [join(dir, converted.externalData.file)] : [])],
+    sha256: converted.sha256,
+    summary: { ...summary, onnx: { bytes: converted.onnxBytes, parityMaxAbsDiff: converted.parity.maxAbsDiff } },
+  };
+}

@@ -1,0 +1,162 @@
+import type { ModelOutputs } from "./model-runner.js";
+
+/** A request's rows inside a batch's outputs: rows [offset, offset + rows). */
+export interface BatchSlice {
+  outputs: ModelOutputs;
+  offset: number;
+  rows: number;
+}
+
+export interface BatcherOptions {
+  /** Most rows in one run (a single request with more rows runs alone). */
+  maxBatch: number;
+  /** How long the first queued request waits for company while the model is idle. */
+  maxDelayMs: number;
+  /**
+   * How many requests are on their way to submit() (being read or parsed). When it is 0 there
+   * is nobody to wait for: an idle model runs the queue at once instead of after maxDelayMs.
+   * Without it the batcher always waits the full window.
+   */
+  othersInFlight?: () => number;
+  /** Called after every run: rows, requests, seconds the run took. */
+  onBatch?: (rows: number, requests: number, seconds: number) => void;
+}
+
+interface Job {
+  input: BigInt64Array;
+  rows: number;
+  resolve(slice: BatchSlice): void;
+  reject(error: unknown): void;
+}
+
+/**
+ * Dynamic micro-batching: requests arriving together share one model run. While the model is
+ * idle, the first request waits at most maxDelayMs for company, less when maxBatch rows are
+ * queued or no other request is on its way; while a run is in flight, arrivals queue and go
+ * out together as soon as it ends. One run at a time: onnxruntime already spreads one run over
+ * the cores.
+ */
+export class MicroBatcher {
+  private queue: Job[] = [];
+  private queuedRows = 0;
+  private running = false;
+  private timer: NodeJS.Timeout | undefined;
+  private immediate: NodeJS.Immediate | undefined;
+  private flushing = false;
+  private idleWaiters: (() => void)[] = [];
+
+  constructor(
+    private readonly run: (input: BigInt64Array, rows: number) => Promise<ModelOutputs>,
+    private readonly maxlen: number,
+    private readonly options: BatcherOptions,
+  ) {}
+
+  /** Queues `rows` histories ([rows, maxlen] int64) and resolves with their slice of a batch's outputs. */
+  submit(input: BigInt64Array, rows: number): Promise<BatchSlice> {
+    return new Promise<BatchSlice>((resolve, reject) => {
+      this.queue.push({ input, rows, resolve, reject });
+      this.queuedRows += rows;
+      this.schedule();
+    });
+  }
+
+  /** From now on, queued requests go out without waiting for company (used when shutting down). */
+  flushNow(): void {
+    this.flushing = true;
+    this.schedule();
+  }
+
+  /** Resolves when nothing is queued or running. */
+  idle(): Promise<void> {
+    if (!this.running && this.queue.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  get pendingRows(): number {
+    return this.queuedRows;
+  }
+
+  private schedule(): void {
+    if (this.running || this.queue.length === 0) return;
+    if (this.queuedRows >= this.options.maxBatch || this.flushing) {
+      this.dispatch();
+      return;
+    }
+    if (this.options.maxDelayMs <= 0 || this.options.othersInFlight?.() === 0) {
+      // a macrotask later, so requests read in the same turn of the event loop still join
+      this.immediate ??= setImmediate(() => {
+        this.immediate = undefined;
+        if (this.options.maxDelayMs <= 0 || this.options.othersInFlight?.() === 0) this.dispatch();
+        else this.schedule();
+      });
+      return;
+    }
+    this.timer ??= setTimeout(() => {
+      this.timer = undefined;
+      this.dispatch();
+    }, this.options.maxDelayMs);
+  }
+
+  private clearTimer(): void {
+    if (this.timer) clearTimeout(this.timer);
+    if (this.immediate) clearImmediate(this.immediate);
+    this.timer = undefined;
+    this.immediate = undefined;
+  }
+
+  private dispatch(): void {
+    if (this.running || this.queue.length === 0) return;
+    this.clearTimer();
+    const jobs: Job[] = [];
+    let rows = 0;
+    while (this.queue.length && (jobs.length === 0 || rows + this.queue[0].rows <= this.options.maxBatch)) {
+      const job = this.queue.shift()!;
+      jobs.push(job);
+      rows += job.rows;
+    }
+    this.queuedRows -= rows;
+    this.running = true;
+    const input = jobs.length === 1 ? jobs[0].input : new BigInt64Array(rows * this.maxlen);
+    if (jobs.length > 1) {
+      let at = 0;
+      for (const job of jobs) {
+        input.set(job.input, at * this.maxlen);
+        at += job.rows;
+      }
+    }
+    const started = performance.now();
+    this.run(input, rows).then(
+      (outputs) => {
+        this.options.onBatch?.(rows, jobs.length, (performance.now() - started) / 1000);
+        let offset = 0;
+        for (const job of jobs) {
+          job.resolve({ outputs, offset, rows: job.rows });
+          offset += job.rows;
+        }
+        this.finish();
+      },
+      (error: unknown) => {
+        for (const job of jobs) job.reject(error);
+        this.finish();
+      },
+    );
+  }
+
+  private finish(): void {
+    this.running = false;
+    if (this.queue.length === 0) {
+      const waiters = this.idleWaiters;
+      this.idleWaiters = [];
+      for (const w of waiters) w();
+      return;
+    }
+    // whatever queued during the run has waited long enough: go now (a macrotask later, so
+    // requests read in the same turn of the event loop still join)
+    if (this.queuedRows >= this.options.maxBatch || this.flushing) this.dispatch();
+    else
+      this.immediate ??= setImmediate(() => {
+        this.immediate = undefined;
+        this.dispatch();
+      });
+  }
+}

@@ -1,0 +1,111 @@
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+
+export const FEEDBACK_EVENTS = ["click", "add_to_cart", "purchase"] as const;
+export type FeedbackEvent = (typeof FEEDBACK_EVENTS)[number];
+
+export interface MetricLabels {
+  /** The served model's name. */
+  model: string;
+  /** The model version (see modelVersion()). */
+  version: string;
+  variant: string;
+}
+
+/**
+ * The server's Prometheus series, in a registry of its own (several servers can share a
+ * process in tests). Every series carries model, version and variant labels, so stable and
+ * canary can be told apart after both are scraped into one place.
+ */
+export class ServeMetrics {
+  readonly registry = new Registry();
+  readonly requests: Counter<"route" | "method" | "status">;
+  readonly latency: Histogram<"route">;
+  readonly inflight: Gauge;
+  readonly batchSize: Histogram;
+  readonly batchRequests: Histogram;
+  readonly batchSeconds: Histogram;
+  readonly scores: Histogram;
+  readonly topScore: Histogram;
+  readonly recommendations: Counter;
+  readonly unknownItems: Counter;
+  readonly feedback: Counter<"event" | "outcome">;
+  readonly ready: Gauge;
+  readonly info: Gauge<"artifact" | "device" | "created_at" | "weights_sha256">;
+
+  constructor(labels: MetricLabels) {
+    const registers = [this.registry];
+    this.registry.setDefaultLabels({ ...labels });
+    collectDefaultMetrics({ register: this.registry });
+    this.requests = new Counter({
+      name: "recship_http_requests_total",
+      help: "HTTP requests by route template, method and status code",
+      labelNames: ["route", "method", "status"],
+      registers,
+    });
+    this.latency = new Histogram({
+      name: "recship_http_request_duration_seconds",
+      help: "Time from request start to the response's end, by route template",
+      labelNames: ["route"],
+      buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5],
+      registers,
+    });
+    this.inflight = new Gauge({ name: "recship_http_inflight_requests", help: "Requests being served (not /metrics)", registers });
+    this.batchSize = new Histogram({
+      name: "recship_batch_size",
+      help: "Histories (rows) per onnxruntime run",
+      buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024],
+      registers,
+    });
+    this.batchRequests = new Histogram({
+      name: "recship_batch_requests",
+      help: "Requests sharing one onnxruntime run",
+      buckets: [1, 2, 4, 8, 16, 32, 64, 128],
+      registers,
+    });
+    this.batchSeconds = new Histogram({
+      name: "recship_batch_duration_seconds",
+      help: "onnxruntime run time per batch",
+      buckets: [0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1],
+      registers,
+    });
+    const scoreBuckets = [-10, -5, -2, -1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 15, 20, 30, 50];
+    this.scores = new Histogram({
+      name: "recship_recommendation_score",
+      help: "Model scores of every recommended item (drift: compare the distribution between versions and over time)",
+      buckets: scoreBuckets,
+      registers,
+    });
+    this.topScore = new Histogram({
+      name: "recship_recommendation_top_score",
+      help: "Model score of the first recommended item per request",
+      buckets: scoreBuckets,
+      registers,
+    });
+    this.recommendations = new Counter({
+      name: "recship_recommendations_served_total",
+      help: "Items returned by /v1/recommend",
+      registers,
+    });
+    this.unknownItems = new Counter({
+      name: "recship_unknown_items_total",
+      help: "History items /v1/recommend skipped because the model does not know them",
+      registers,
+    });
+    this.feedback = new Counter({
+      name: "recship_feedback_total",
+      help: "Feedback events; outcome: recommended (the item was in that response), not_recommended, unknown_request (not served here or too old)",
+      labelNames: ["event", "outcome"],
+      registers,
+    });
+    this.ready = new Gauge({ name: "recship_model_ready", help: "1 when the model is loaded and warmed up", registers });
+    this.info = new Gauge({
+      name: "recship_model_info",
+      help: "The served model (value 1)",
+      labelNames: ["artifact", "device", "created_at", "weights_sha256"],
+      registers,
+    });
+    for (const event of FEEDBACK_EVENTS) {
+      for (const outcome of ["recommended", "not_recommended", "unknown_request"]) this.feedback.inc({ event, outcome }, 0);
+    }
+  }
+}

@@ -1,0 +1,57 @@
+import type { BundleManifest } from "../bundle/manifest.js";
+import { openModelSource } from "../bundle/model-source.js";
+import type { Logger } from "../log.js";
+import { ModelRunner } from "./model-runner.js";
+import { openSession, type Device } from "./ort-session.js";
+import { ItemVocabulary } from "./vocabulary.js";
+
+/** Everything the server needs of the model: its session, vocabulary and identity. */
+export interface ServedModel {
+  runner: ModelRunner;
+  vocabulary: ItemVocabulary;
+  manifest: BundleManifest;
+  /** The ONNX file that runs. */
+  modelPath: string;
+  /** "onnx", a compressed variant's artifact name, or "explicit" (--model). */
+  artifact: string;
+  /** First 12 hex digits of the served ONNX file's sha256: differs between a model and its compressed variant. */
+  version: string;
+  device: Device;
+}
+
+export function modelVersion(onnxSha256: string): string {
+  return onnxSha256.slice(0, 12);
+}
+
+/**
+ * Opens a bundle's model for serving: an explicit --model file, else the compressed variant
+ * marked chosen in bundle.json, else the ONNX export (the same choice as the gate's).
+ */
+export async function loadServedModel(options: {
+  bundle: string;
+  model?: string;
+  device: Device;
+  threads?: number;
+  log: Logger;
+}): Promise<ServedModel> {
+  const source = await openModelSource(options.bundle, { model: options.model });
+  options.log.info(
+    `model: ${source.modelPath} (${source.artifact}, ${(source.bytesOnDisk / 2 ** 20).toFixed(1)} MiB, ${source.itemIds.length - 1} items)`,
+  );
+  const { session, device } = await openSession(source.modelPath, { device: options.device, threads: options.threads, log: options.log });
+  const runner = await ModelRunner.open(session, source.maxlen, source.itemIds.length - 1, source.modelPath).catch(
+    async (error: unknown) => {
+      await session.release();
+      throw error;
+    },
+  );
+  return {
+    runner,
+    vocabulary: new ItemVocabulary(source.itemIds),
+    manifest: source.manifest,
+    modelPath: source.modelPath,
+    artifact: source.artifact,
+    version: modelVersion(source.sha256),
+    device,
+  };
+}

@@ -1,0 +1,425 @@
+import { randomBytes, randomUUID } from "node:crypto";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { RecshipError } from "../errors.js";
+import type { Logger } from "../log.js";
+import { RECSHIP_VERSION } from "../version.js";
+import { MicroBatcher } from "./batcher.js";
+import { readJsonBody } from "./body.js";
+import { parseFeedback, RecentRecommendations } from "./feedback.js";
+import { injectedDelayMs, type FaultInjection } from "./faults.js";
+import { HttpError } from "./http-error.js";
+import { ServeMetrics } from "./metrics.js";
+import { writeHistoryRow } from "./model-runner.js";
+import { parseRecommend, selectRecommendations } from "./recommend.js";
+import { Router, type RouteContext, type RouteResult } from "./router.js";
+import { loadServedModel, type ServedModel } from "./served-model.js";
+import type { Device } from "./ort-session.js";
+import { inferOutputs, modelMetadata, parseInferRequest } from "./v2-infer.js";
+
+export const VARIANTS = ["stable", "canary"] as const;
+export type Variant = (typeof VARIANTS)[number];
+
+export interface ModelServerOptions {
+  /** Bundle folder (bundle.json, items.txt, the ONNX model). */
+  bundle: string;
+  /** ONNX file to serve instead of the bundle's chosen one. */
+  model?: string;
+  /** The model's name in /v2/models/{name} (default "recommender"). */
+  name?: string;
+  device?: Device;
+  /** onnxruntime intra-op threads (default: onnxruntime's, one per core). */
+  threads?: number;
+  /** Most histories per onnxruntime run (default 64). */
+  maxBatch?: number;
+  /** Longest wait for company of a request reaching an idle model, in ms (default 2); cut short when no other request is being read. */
+  maxDelayMs?: number;
+  /** Always wait the full maxDelayMs, even when no other request is on its way (for tests and experiments). */
+  waitFullDelay?: boolean;
+  variant?: Variant;
+  /** Start of every request id, so a router can send feedback back to this server (letters and digits; default: random). */
+  requestIdPrefix?: string;
+  /** Largest request body in bytes (default 1 MiB). */
+  maxBodyBytes?: number;
+  /** Largest k for /v1/recommend (default min(1000, items)). */
+  maxK?: number;
+  /** Most rows of one V2 infer request (default 1024). */
+  maxInferRows?: number;
+  /** Most values in one V2 infer response, all outputs together (default 4 million: the full scores of many rows make huge JSON). */
+  maxOutputValues?: number;
+  /** Longest wait for in-flight requests on shutdown before connections are cut (default 30 s). */
+  drainTimeoutMs?: number;
+  /** TEST ONLY (canary experiments): errors and latency injected into model requests; see faults.ts. */
+  faults?: FaultInjection;
+  log: Logger;
+}
+
+export const DEFAULT_MODEL_NAME = "recommender";
+/** Routes test-only fault injection applies to. */
+const FAULTY_ROUTES = new Set(["/v1/recommend", "/v2/models/:name/infer"]);
+const MAX_HISTORY_ITEMS = 10_000;
+
+/**
+ * The model server: Open Inference Protocol (KServe V2) REST plus /v1/recommend and
+ * /v1/feedback over the shop's item ids, dynamic micro-batching into onnxruntime-node,
+ * Prometheus metrics and a draining shutdown. `listen()` first (liveness answers while the
+ * model loads), then `load()` (readiness turns on after the warm-up), `shutdown()` at the end.
+ */
+export class ModelServer {
+  readonly name: string;
+  readonly variant: Variant;
+  readonly requestIdPrefix: string;
+  readonly metrics: ServeMetrics;
+  private readonly server: Server;
+  private readonly router = new Router();
+  private readonly recent = new RecentRecommendations();
+  private model: ServedModel | undefined;
+  private batcher: MicroBatcher | undefined;
+  private isReady = false;
+  private draining = false;
+  private closing: Promise<void> | undefined;
+  private inflight = 0;
+  /** Model requests being read or parsed: the batcher need not wait for company when there are none. */
+  private arriving = 0;
+  private readonly maxBody: number;
+
+  constructor(private readonly options: ModelServerOptions) {
+    this.name = options.name ?? DEFAULT_MODEL_NAME;
+    if (!/^[A-Za-z0-9_.-]{1,100}$/.test(this.name)) {
+      throw new RecshipError(`model name "${this.name}" must be 1 to 100 letters, digits, "_", "." or "-"`);
+    }
+    this.variant = options.variant ?? "stable";
+    this.requestIdPrefix = options.requestIdPrefix ?? `${this.variant[0]}${randomBytes(3).toString("hex")}`;
+    if (!/^[A-Za-z0-9]{1,32}$/.test(this.requestIdPrefix)) {
+      throw new RecshipError(`request id prefix "${this.requestIdPrefix}" must be 1 to 32 letters or digits`);
+    }
+    this.maxBody = options.maxBodyBytes ?? 2 ** 20;
+    this.metrics = new ServeMetrics({ model: this.name, version: "", variant: this.variant });
+    this.server = createServer({ keepAliveTimeout: 5_000 }, (req, res) => void this.handle(req, res));
+    this.routes();
+    if (options.faults) options.log.warn(`TEST-ONLY FAULT INJECTION IS ON for this ${this.variant} server: ${JSON.stringify(options.faults)}`);
+  }
+
+  get ready(): boolean {
+    return this.isReady;
+  }
+
+  /** The loaded model's version, once loaded. */
+  get version(): string | undefined {
+    return this.model?.version;
+  }
+
+  async listen(port: number, host = "127.0.0.1"): Promise<{ url: string; port: number }> {
+    await new Promise<void>((resolve, reject) => {
+      const onError = (error: NodeJS.ErrnoException) =>
+        reject(
+          error.code === "EADDRINUSE"
+            ? new RecshipError(`port ${port} on ${host} is already in use`, { fix: "pick another --port" })
+            : error,
+        );
+      this.server.once("error", onError);
+      this.server.listen(port, host, () => {
+        this.server.off("error", onError);
+        resolve();
+      });
+    });
+    const address = this.server.address() as AddressInfo;
+    const shown = address.family === "IPv6" ? `[${address.address}]` : address.address;
+    return { url: `http://${shown}:${address.port}`, port: address.port };
+  }
+
+  /** Loads the model, runs a warm-up batch of every size the batcher will send, then turns ready. */
+  async load(): Promise<void> {
+    const { log } = this.options;
+    const model = await loadServedModel({
+      bundle: this.options.bundle,
+      model: this.options.model,
+      device: this.options.device ?? "cpu",
+      threads: this.options.threads,
+      log,
+    });
+    const { shape } = model.runner;
+    const maxBatch = this.options.maxBatch ?? 64;
+    const warmStart = performance.now();
+    for (const rows of new Set([1, Math.min(8, maxBatch), maxBatch])) {
+      const input = new BigInt64Array(rows * shape.maxlen);
+      for (let i = 0; i < input.length; i++) input[i] = BigInt(1 + (i % shape.numItems));
+      await model.runner.run(input, rows);
+    }
+    if (this.draining) {
+      await model.runner.release();
+      return;
+    }
+    this.model = model;
+    this.batcher = new MicroBatcher((input, rows) => model.runner.run(input, rows), shape.maxlen, {
+      maxBatch,
+      maxDelayMs: this.options.maxDelayMs ?? 2,
+      ...(this.options.waitFullDelay ? {} : { othersInFlight: () => this.arriving }),
+      onBatch: (rows, requests, seconds) => {
+        this.metrics.batchSize.observe(rows);
+        this.metrics.batchRequests.observe(requests);
+        this.metrics.batchSeconds.observe(seconds);
+      },
+    });
+    this.metrics.registry.setDefaultLabels({ model: this.name, version: model.version, variant: this.variant });
+    this.metrics.info.set(
+      {
+        artifact: model.artifact,
+        device: model.device,
+        created_at: model.manifest.createdAt,
+        weights_sha256: model.manifest.weights.sha256.slice(0, 12),
+      },
+      1,
+    );
+    this.isReady = true;
+    this.metrics.ready.set(1);
+    log.info(
+      `model "${this.name}" version ${model.version} (${this.variant}) ready: ${shape.numItems} items, maxlen ${shape.maxlen}, top-k output ${shape.topK}, ` +
+        `warm-up ${Math.round(performance.now() - warmStart)} ms`,
+    );
+  }
+
+  /**
+   * Stops accepting connections, turns unready, finishes in-flight requests (queued ones run
+   * at once), then releases the model. Connections still busy after drainTimeoutMs are cut.
+   */
+  shutdown(): Promise<void> {
+    this.closing ??= (async () => {
+      this.draining = true;
+      this.isReady = false;
+      this.metrics.ready.set(0);
+      this.batcher?.flushNow();
+      const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+      this.server.closeIdleConnections();
+      const timeoutMs = this.options.drainTimeoutMs ?? 30_000;
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = await Promise.race([
+        closed.then(() => false),
+        new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), timeoutMs))),
+      ]);
+      clearTimeout(timer);
+      if (timedOut) {
+        this.options.log.warn(`shutdown: ${this.inflight} request(s) still running after ${timeoutMs} ms; closing their connections`);
+        this.server.closeAllConnections();
+        await closed;
+      }
+      await this.batcher?.idle();
+      await this.model?.runner.release();
+    })();
+    return this.closing;
+  }
+
+  private routes(): void {
+    const r = this.router;
+    r.add("GET", "/v2/health/live", () => ({ body: { live: true } }));
+    r.add("GET", "/v2/health/ready", () => this.readiness());
+    r.add("GET", "/v2", () => ({ body: { name: "recship", version: RECSHIP_VERSION, extensions: [] } }));
+    for (const v of ["", "/versions/:version"]) {
+      r.add("GET", `/v2/models/:name${v}`, (c) => this.metadata(c), "/v2/models/:name");
+      r.add("GET", `/v2/models/:name${v}/ready`, (c) => this.modelReady(c), "/v2/models/:name/ready");
+      r.add("POST", `/v2/models/:name${v}/infer`, (c) => this.infer(c), "/v2/models/:name/infer");
+    }
+    r.add("POST", "/v1/recommend", (c) => this.recommend(c));
+    r.add("POST", "/v1/feedback", (c) => this.feedback(c));
+    r.add("GET", "/metrics", async () => ({
+      raw: true as const,
+      body: await this.metrics.registry.metrics(),
+      contentType: this.metrics.registry.contentType,
+    }));
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const started = performance.now();
+    const method = req.method ?? "GET";
+    let url: URL;
+    try {
+      url = new URL(req.url ?? "/", "http://localhost");
+    } catch {
+      url = new URL("http://localhost/");
+    }
+    const matched = this.router.match(method, url.pathname);
+    const route = matched && !(matched instanceof HttpError) ? matched.route.name : "unmatched";
+    const counted = route !== "/metrics";
+    if (counted) {
+      this.inflight++;
+      this.metrics.inflight.inc();
+    }
+    res.once("close", () => {
+      if (counted) {
+        this.inflight--;
+        this.metrics.inflight.dec();
+      }
+      // a client that left before the answer was complete is not a 200
+      this.metrics.requests.inc({ route, method, status: res.writableFinished ? String(res.statusCode) : "aborted" });
+      this.metrics.latency.observe({ route }, (performance.now() - started) / 1000);
+      if (this.draining) this.server.closeIdleConnections();
+    });
+    res.setHeader("x-recship-variant", this.variant);
+    if (this.model) res.setHeader("x-recship-model-version", this.model.version);
+    try {
+      if (matched === undefined) throw new HttpError(404, `no route ${method} ${url.pathname}`);
+      if (matched instanceof HttpError) throw matched;
+      const faults = this.options.faults && FAULTY_ROUTES.has(route) ? this.options.faults : undefined;
+      if (faults && Math.random() < (faults.errorRate ?? 0)) throw new HttpError(500, "injected fault (test-only fault injection)");
+      const result = await matched.route.handler({ req, res, params: matched.params, url });
+      if (faults) await new Promise((r) => setTimeout(r, injectedDelayMs(faults, performance.now() - started)));
+      // set late: a request that began before SIGTERM still closes its connection when done
+      if (this.draining) res.setHeader("connection", "close");
+      if ("raw" in result) {
+        res.writeHead(200, { "content-type": result.contentType });
+        res.end(result.body);
+      } else {
+        sendJson(res, result.status ?? 200, result.body, result.headers);
+      }
+    } catch (error) {
+      if (this.draining) res.setHeader("connection", "close");
+      if (error instanceof HttpError) {
+        sendJson(res, error.status, { error: error.message }, error.headers);
+      } else {
+        this.options.log.warn(`${method} ${url.pathname} failed (a bug): ${(error as Error)?.stack ?? String(error)}`);
+        sendJson(res, 500, { error: `internal error: ${(error as Error)?.message ?? String(error)}` });
+      }
+    }
+  }
+
+  private readiness(): RouteResult {
+    if (this.isReady) return { body: { ready: true } };
+    return { status: 503, body: { ready: false, error: this.draining ? "shutting down" : "the model is loading" } };
+  }
+
+  /** The served model, or a 404 for another name/version, or a 503 while loading. */
+  private checkModel(params: Record<string, string>): ServedModel {
+    if (params.name !== this.name) throw new HttpError(404, `unknown model "${params.name}"; this server serves "${this.name}"`);
+    if (!this.model) throw new HttpError(503, "the model is loading");
+    if (params.version !== undefined && params.version !== this.model.version) {
+      throw new HttpError(404, `model "${this.name}" has no version "${params.version}"; it serves version ${this.model.version}`);
+    }
+    return this.model;
+  }
+
+  private requireReady(): { model: ServedModel; batcher: MicroBatcher } {
+    if (!this.model || !this.batcher) throw new HttpError(503, "the model is loading; retry when /v2/health/ready answers 200");
+    return { model: this.model, batcher: this.batcher };
+  }
+
+  /** Counts a model request as arriving while its body is read and checked (see othersInFlight). */
+  private async arrival<T>(read: () => Promise<T>): Promise<T> {
+    this.arriving++;
+    try {
+      return await read();
+    } finally {
+      this.arriving--;
+    }
+  }
+
+  private metadata({ params }: RouteContext): RouteResult {
+    const model = this.checkModel(params);
+    return { body: modelMetadata(this.name, model.version, model.runner.shape) };
+  }
+
+  private modelReady({ params }: RouteContext): RouteResult {
+    if (params.name !== this.name) throw new HttpError(404, `unknown model "${params.name}"; this server serves "${this.name}"`);
+    if (this.model && params.version !== undefined && params.version !== this.model.version) {
+      throw new HttpError(404, `model "${this.name}" has no version "${params.version}"; it serves version ${this.model.version}`);
+    }
+    return this.isReady ? { body: { name: this.name, ready: true } } : { status: 503, body: { name: this.name, ready: false } };
+  }
+
+  private async infer({ req, params }: RouteContext): Promise<RouteResult> {
+    this.checkModel(params);
+    const { model, batcher } = this.requireReady();
+    const request = await this.arrival(async () =>
+      parseInferRequest(await readJsonBody(req, this.maxBody), model.runner.shape, {
+        maxRows: this.options.maxInferRows ?? 1024,
+        maxOutputValues: this.options.maxOutputValues ?? 4_000_000,
+      }),
+    );
+    const slice = await batcher.submit(request.input, request.rows);
+    return {
+      body: {
+        model_name: this.name,
+        model_version: model.version,
+        ...(request.id !== undefined ? { id: request.id } : {}),
+        outputs: inferOutputs(slice, model.runner.shape, request.outputs),
+      },
+    };
+  }
+
+  private async recommend({ req }: RouteContext): Promise<RouteResult> {
+    const { model, batcher } = this.requireReady();
+    const { shape } = model.runner;
+    const request = await this.arrival(async () =>
+      parseRecommend(await readJsonBody(req, this.maxBody), {
+        maxK: this.options.maxK ?? Math.min(1000, shape.numItems),
+        maxItems: MAX_HISTORY_ITEMS,
+      }),
+    );
+    const { dense, unknown } = model.vocabulary.mapHistory(request.items);
+    const input = new BigInt64Array(shape.maxlen);
+    writeHistoryRow(input, 0, shape.maxlen, dense);
+    const slice = await batcher.submit(input, 1);
+    const seen = request.excludeSeen && dense.length ? new Set(dense) : undefined;
+    const picked = selectRecommendations(slice, shape, request.k, seen);
+    const requestId = `${this.requestIdPrefix}-${randomUUID()}`;
+    const items = Array.from(picked.dense, (d) => model.vocabulary.id(d));
+    const scores = Array.from(picked.scores);
+    this.recent.remember(requestId, items);
+    this.metrics.recommendations.inc(items.length);
+    if (unknown) this.metrics.unknownItems.inc(unknown);
+    for (const s of scores) this.metrics.scores.observe(s);
+    if (scores.length) this.metrics.topScore.observe(scores[0]);
+    return {
+      headers: { "x-request-id": requestId },
+      body: {
+        request_id: requestId,
+        model: { name: this.name, version: model.version, variant: this.variant },
+        items,
+        scores,
+        unknown_items: unknown,
+        history_used: Math.min(dense.length, shape.maxlen),
+      },
+    };
+  }
+
+  private async feedback({ req }: RouteContext): Promise<RouteResult> {
+    const body = await readJsonBody(req, this.maxBody);
+    const fb = parseFeedback(body);
+    const outcome = this.recent.outcome(fb.requestId, fb.item);
+    this.metrics.feedback.inc({ event: fb.event, outcome });
+    return {
+      status: 202,
+      body: {
+        accepted: true,
+        request_id: fb.requestId,
+        event: fb.event,
+        outcome,
+        model: { name: this.name, version: this.model?.version, variant: this.variant },
+      },
+    };
+  }
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  if (res.headersSent) {
+    res.end();
+    return;
+  }
+  const text = JSON.stringify(body);
+  res.writeHead(status, { ...headers, "content-type": "application/json; charset=utf-8", "content-length": Buffer.byteLength(text) });
+  res.end(text);
+}
+
+/** listen + load: a ready server, or the load error after the listener is closed again. */
+export async function startModelServer(
+  options: ModelServerOptions & { port: number; host?: string },
+): Promise<{ server: ModelServer; url: string; port: number }> {
+  const server = new ModelServer(options);
+  const { url, port } = await server.listen(options.port, options.host ?? "127.0.0.1");
+  try {
+    await server.load();
+  } catch (error) {
+    await server.shutdown();
+    throw error;
+  }
+  return { server, url, port };
+}

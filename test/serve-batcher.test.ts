@@ -1,0 +1,115 @@
+import { describe, expect, it } from "vitest";
+import { MicroBatcher } from "../shared/serve/batcher.js";
+import type { ModelOutputs } from "../shared/serve/model-runner.js";
+
+const MAXLEN = 2;
+
+/** A model whose score for a row is the row's first id; every run waits until released. */
+function gatedModel() {
+  const runs: number[] = [];
+  let release: (() => void)[] = [];
+  const run = async (input: BigInt64Array, rows: number): Promise<ModelOutputs> => {
+    runs.push(rows);
+    await new Promise<void>((resolve) => release.push(resolve));
+    const scores = Float32Array.from({ length: rows }, (_, r) => Number(input[r * MAXLEN]));
+    if (scores.some((s) => s < 0)) throw new Error("negative id");
+    return { rows, scores, topItems: new BigInt64Array(rows), topScores: new Float32Array(rows), userEmbedding: new Float32Array(rows) };
+  };
+  const releaseAll = () => {
+    const r = release;
+    release = [];
+    r.forEach((f) => f());
+  };
+  return { run, runs, releaseAll, pending: () => release.length };
+}
+
+const job = (id: number, rows = 1) => {
+  const input = new BigInt64Array(rows * MAXLEN);
+  for (let r = 0; r < rows; r++) input[r * MAXLEN] = BigInt(id + r);
+  return input;
+};
+const tick = () => new Promise((r) => setImmediate(r));
+const until = async (cond: () => boolean) => {
+  while (!cond()) await tick();
+};
+
+describe("MicroBatcher", () => {
+  it("queues arrivals during a run and sends them together, each getting its own rows", async () => {
+    const model = gatedModel();
+    const batcher = new MicroBatcher(model.run, MAXLEN, { maxBatch: 64, maxDelayMs: 0 });
+    const first = batcher.submit(job(100), 1);
+    await until(() => model.pending() === 1);
+    const rest = [1, 2, 3, 4, 5].map((i) => batcher.submit(job(i * 10, i), i)); // 15 rows queue behind the run
+    model.releaseAll();
+    await first;
+    await until(() => model.pending() === 1);
+    model.releaseAll();
+    const slices = await Promise.all(rest);
+    expect(model.runs).toEqual([1, 15]);
+    slices.forEach((s, i) => {
+      const id = (i + 1) * 10;
+      expect(s.rows).toBe(i + 1);
+      expect(Array.from(s.outputs.scores.subarray(s.offset, s.offset + s.rows))).toEqual(Array.from({ length: i + 1 }, (_, r) => id + r));
+    });
+  });
+
+  it("never puts more than maxBatch rows in a run, but runs a larger request alone", async () => {
+    const model = gatedModel();
+    const batcher = new MicroBatcher(model.run, MAXLEN, { maxBatch: 8, maxDelayMs: 60_000 });
+    const all = [
+      ...Array.from({ length: 19 }, (_, i) => batcher.submit(job(i), 1)),
+      batcher.submit(job(50, 12), 12),
+      batcher.submit(job(90), 1),
+    ];
+    let done = false;
+    void Promise.all(all).then(() => (done = true));
+    while (!done) {
+      await tick();
+      model.releaseAll();
+    }
+    expect(model.runs.reduce((a, b) => a + b, 0)).toBe(32);
+    expect(model.runs.filter((r) => r > 8)).toEqual([12]);
+    expect(model.runs.slice(0, 2)).toEqual([8, 8]); // full batches went out without waiting the minute
+  });
+
+  it("waits for company only while another request is on its way", async () => {
+    const model = gatedModel();
+    let arriving = 1;
+    const batcher = new MicroBatcher(model.run, MAXLEN, { maxBatch: 64, maxDelayMs: 60_000, othersInFlight: () => arriving });
+    const a = batcher.submit(job(1), 1);
+    for (let i = 0; i < 5; i++) await tick();
+    expect(model.runs).toEqual([]); // someone is still arriving: the window stays open
+    arriving = 0;
+    const b = batcher.submit(job(2), 1); // the last arrival closes the window
+    await until(() => model.runs.length === 1);
+    model.releaseAll();
+    await Promise.all([a, b]);
+    expect(model.runs).toEqual([2]);
+  });
+
+  it("flushes at once on shutdown and reports idle", async () => {
+    const model = gatedModel();
+    const batcher = new MicroBatcher(model.run, MAXLEN, { maxBatch: 64, maxDelayMs: 60_000 });
+    const a = batcher.submit(job(1), 1);
+    batcher.flushNow();
+    await until(() => model.runs.length === 1);
+    const idle = batcher.idle();
+    model.releaseAll();
+    await a;
+    await idle;
+    expect(batcher.pendingRows).toBe(0);
+  });
+
+  it("fails every request of a failed run and keeps going", async () => {
+    const model = gatedModel();
+    const batcher = new MicroBatcher(model.run, MAXLEN, { maxBatch: 64, maxDelayMs: 0 });
+    const bad = [batcher.submit(job(-5), 1), batcher.submit(job(3), 1)];
+    await until(() => model.pending() === 1);
+    model.releaseAll();
+    for (const p of bad) await expect(p).rejects.toThrow("negative id");
+    const good = batcher.submit(job(7), 1);
+    await until(() => model.pending() === 1);
+    model.releaseAll();
+    expect((await good).outputs.scores[0]).toBe(7);
+  });
+});

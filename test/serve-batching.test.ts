@@ -1,0 +1,63 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { silentLogger } from "../shared/log.js";
+import { startModelServer, type ModelServer } from "../shared/serve/server.js";
+import { buildServeBundle, type ServeBundle } from "./helpers/serve-bundle.js";
+import { metricValue, postJson } from "./helpers/serve-process.js";
+import { tempDir } from "./helpers/tmp.js";
+
+const root = tempDir("recship-serve-batch-");
+let bundle: ServeBundle;
+const servers: ModelServer[] = [];
+let batched = "";
+let unbatched = "";
+
+beforeAll(async () => {
+  bundle = await buildServeBundle(root, 9);
+  // batches of up to 8 rows, and a long wait for company: arrivals together must share runs
+  const a = await startModelServer({ bundle: bundle.dir, port: 0, log: silentLogger, maxBatch: 8, maxDelayMs: 2_000, waitFullDelay: true });
+  // one row per run: the reference answers
+  const b = await startModelServer({ bundle: bundle.dir, port: 0, log: silentLogger, maxBatch: 1, maxDelayMs: 0 });
+  servers.push(a.server, b.server);
+  batched = a.url;
+  unbatched = b.url;
+});
+
+afterAll(async () => {
+  await Promise.all(servers.map((s) => s.shutdown()));
+});
+
+describe("micro-batching", () => {
+  it("runs concurrent requests together, within the batch limit, each getting its own rows back", async () => {
+    const histories = Array.from({ length: 13 }, (_, i) => ({
+      items: [bundle.items[i * 7], bundle.items[i * 3 + 1], bundle.items[i + 4]],
+      k: 5,
+    }));
+    const rows = Array.from({ length: 3 }, (_, i) => [0, 0, 0, 0, 0, 0, 0, i + 1, i + 2, i + 3]);
+    const v2 = {
+      inputs: [{ name: "item_seq", datatype: "INT64", shape: [3, 10], data: rows }],
+      outputs: [{ name: "top_items" }, { name: "top_scores" }],
+    };
+    const send = (base: string) =>
+      Promise.all([...histories.map((h) => postJson(`${base}/v1/recommend`, h)), postJson(`${base}/v2/models/recommender/infer`, v2)]);
+    const [got, reference] = [await send(batched), await send(unbatched)];
+    for (const r of [...got, ...reference]) expect(r.status).toBe(200);
+    got.slice(0, -1).forEach((r, i) => {
+      expect(r.body.items).toEqual(reference[i].body.items);
+      expect(r.body.scores.map((s: number) => s.toFixed(4))).toEqual(reference[i].body.scores.map((s: number) => s.toFixed(4)));
+    });
+    expect(got.at(-1)!.body.outputs[0].data).toEqual(reference.at(-1)!.body.outputs[0].data);
+
+    const m = await (await fetch(`${batched}/metrics`)).text();
+    const runs = metricValue(m, "recship_batch_size_count");
+    expect(metricValue(m, "recship_batch_size_sum")).toBe(13 + 3);
+    expect(runs).toBeLessThan(14); // 14 requests, fewer runs
+    expect(metricValue(m, "recship_batch_size_bucket", { le: "8" })).toBe(runs); // never past --max-batch
+    expect(metricValue(m, "recship_batch_size_bucket", { le: "4" })).toBeLessThan(runs); // some run held more than 4 rows
+    expect(metricValue(m, "recship_batch_requests_sum")).toBe(14);
+
+    const ref = await (await fetch(`${unbatched}/metrics`)).text();
+    // with --max-batch 1, the V2 request's 3 rows still run together (a request is never split), the rest alone
+    expect(metricValue(ref, "recship_batch_size_count")).toBe(14);
+    expect(metricValue(ref, "recship_batch_size_bucket", { le: "1" })).toBe(13);
+  });
+});
