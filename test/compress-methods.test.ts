@@ -1,6 +1,7 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { buildVariant } from "../shared/compress/build-variant.js";
 import { EditableGraph } from "../shared/compress/graph/editable-graph.js";
 import { fromHalfBits, roundToHalf, toHalfBits } from "../shared/compress/graph/tensors.js";
 import { INT4_LOOKUPS, quantizeEmbeddingsInt4, quantizeEmbeddingsInt8 } from "../shared/compress/methods/embedding.js";
@@ -296,6 +297,38 @@ describe("methods on an exported SASRec graph, against the dequantized reference
     expect(maxAbsDiff(out.scores, ref.scores)).toBeLessThan(0.05 * maxAbs(ref.scores));
     expectValidOnnx(model, "sasrec-int8-dynamic");
   });
+
+  it.each(["int8-qdq", "int8-qdq-pct"] as const)(
+    "%s on the whole model: calibrated, QDQ around every dense layer, close to the reference",
+    async (method) => {
+      const built = await buildVariant(tiny.model, [method], {
+        calibrationHistories: randomHistories(200, numItems, config.maxlen, 21),
+        calibrationSize: 128,
+        percentile: 99.9,
+        maxlen: config.maxlen,
+        seed: 1,
+        int4BlockSize: 16,
+        int4AccuracyLevel: 0,
+        sparsity: 0.5,
+      });
+      const ops = built.model.graph!.node!.map((n) => n.opType);
+      expect(ops.filter((o) => o === "QuantizeLinear")).toHaveLength(9); // one per distinct dense-layer input
+      expect(ops.filter((o) => o === "DequantizeLinear")).toHaveLength(9 + 12); // inputs + weights
+      const replace: Record<string, Float32Array> = {};
+      for (const [name, w] of weights) {
+        if (!/\.(attn\.w[qkvo]|ffn\.w[12])$/.test(name)) continue;
+        const [r, c] = name.endsWith("ffn.w1") ? [d, config.ffnDim] : name.endsWith("ffn.w2") ? [config.ffnDim, d] : [d, d];
+        const qw = quantizeColumnsInt8(w, r, c);
+        replace[name] = dequantizeColumns(qw.q, qw.scales, r, c);
+      }
+      const ref = await runRecommender(referenceModel(config, numItems, weights, replace), histories, config.maxlen);
+      for (const opt of ["disabled", "all"] as const) {
+        const out = await runRecommender(built.model, histories, config.maxlen, opt);
+        expect(maxAbsDiff(out.scores, ref.scores)).toBeLessThan(0.05 * maxAbs(ref.scores));
+      }
+      expectValidOnnx(built.model, `sasrec-${method}`);
+    },
+  );
 
   it("fp16: weights rounded to half precision, computed in float32", async () => {
     const g = new EditableGraph(tiny.model);

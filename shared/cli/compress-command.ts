@@ -55,6 +55,7 @@ export function compressOptionsFrom(
       blocks: int(get("student-blocks"), where("student-blocks")),
       epochs: int(get("distill-epochs"), where("distill-epochs")),
       maxMinutes: number(get("distill-minutes"), where("distill-minutes")),
+      alpha: number(get("distill-alpha"), where("distill-alpha")),
     },
     backend: get("backend") === undefined ? undefined : (oneOf(get("backend"), BACKEND_PREFERENCES, where("backend")) as BackendPreference),
   };
@@ -95,6 +96,11 @@ export function registerCompress(program: Command, ctx: CommandContext): void {
     .option("--student-blocks <n>", "distill: the student's blocks (default: the teacher's)")
     .option("--distill-epochs <n>", "distill: most epochs", String(DISTILL_DEFAULTS.epochs))
     .option("--distill-minutes <n>", "distill: time budget for training", String(DISTILL_DEFAULTS.maxMinutes))
+    .option(
+      "--distill-alpha <x>",
+      "distill: weight of the ground-truth loss (the rest matches the teacher's scores)",
+      String(DISTILL_DEFAULTS.alpha),
+    )
     .option("--keep <which>", "variants kept in the bundle: all or chosen", COMPRESS_DEFAULTS.keep)
     .option("--seed <n>", "seed of calibration, latency inputs and distillation (default: the bundle's training seed)")
     .option("--data <file>", "interaction log to evaluate on (default: the one bundle.json names)")

@@ -12,6 +12,7 @@ import { registerGate } from "./gate-command.js";
 import { registerCompress } from "./compress-command.js";
 import { registerServe } from "./serve-command.js";
 import { registerDeploy } from "./deploy-command.js";
+import { registerMonitor } from "./monitor-command.js";
 
 /** `recship <step> [options]`: every action's logic, runnable on a laptop. */
 export async function main(argv: string[]): Promise<number> {
@@ -31,6 +32,7 @@ export async function main(argv: string[]): Promise<number> {
   registerCompress(program, ctx);
   registerServe(program, ctx);
   registerDeploy(program, ctx);
+  registerMonitor(program, ctx);
   try {
     await program.parseAsync(
       argv.filter((a) => a !== "--debug"),

@@ -48,7 +48,7 @@ export function registerServe(program: Command, ctx: CommandContext): void {
         drainTimeoutMs: number(o.drainTimeout, "--drain-timeout")! * 1000,
         // test-only fault injection needs both the flag and the variable
         ...(o.allowFaultInjection && process.env[FAULT_INJECTION_ENV]
-          ? { faults: parseFaultInjection(process.env[FAULT_INJECTION_ENV]!) }
+          ? { faults: parseFaultInjection(process.env[FAULT_INJECTION_ENV]) }
           : {}),
         log: ctx.log,
       });

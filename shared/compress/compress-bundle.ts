@@ -341,7 +341,7 @@ export async function compressBundle(options: CompressOptions): Promise<Compress
             details: b.details,
             sha256: b.sha256,
             ...(b.calibration ? { calibration: b.calibration } : {}),
-          } as Parameters<typeof judge>[2],
+          },
           { maxNdcgDrop: s.maxNdcgDrop, objective: s.objective },
         ),
       );
@@ -351,6 +351,7 @@ export async function compressBundle(options: CompressOptions): Promise<Compress
       step: "compress",
       bundle: dir,
       passed: chosen !== null,
+      installed: false,
       headline: chosen
         ? `chose ${chosen.method}: ${chosen.sizeRatio.toFixed(3)}× the size, ${chosen.latencyRatioBatch64.toFixed(3)}× the batch-64 latency, NDCG@10 ${chosen.ndcg10RelDrop >= 0 ? "−" : "+"}${(100 * Math.abs(chosen.ndcg10RelDrop)).toFixed(2)}%`
         : variants.length === 0
@@ -393,6 +394,7 @@ export async function compressBundle(options: CompressOptions): Promise<Compress
 
     // install: the variants folder, then bundle.json
     const keepIds = new Set(variants.filter((v) => s.keep === "all" || v.chosen).map((v) => v.method));
+    for (const v of variants) v.kept = keepIds.has(v.method);
     for (const b of built) {
       if (!keepIds.has(b.spec.id) && b.file.startsWith(out) && !b.file.startsWith(join(out, "distill"))) await rm(b.file, { force: true });
     }
@@ -442,6 +444,7 @@ export async function compressBundle(options: CompressOptions): Promise<Compress
       };
     }
     await writeManifest(dir, current);
+    report.installed = true;
     report.wallSeconds = (performance.now() - started) / 1000;
     log.info(
       `chose ${chosen.method} (${chosen.path}); recorded ${keepIds.size} variant(s) in ${MANIFEST_FILE} (artifacts "${ARTIFACT_PREFIX}…")`,

@@ -44,6 +44,8 @@ export interface VariantResult extends MeasuredModel {
   /** Within the budget and better than the baseline on the objective. */
   eligible: boolean;
   chosen: boolean;
+  /** Installed in the bundle (at `path`) and recorded in bundle.json. */
+  kept: boolean;
   /** Why it is not eligible, in words. */
   verdict: string;
   notes: string[];
@@ -62,6 +64,8 @@ export interface CompressReport {
   step: "compress";
   bundle: string;
   passed: boolean;
+  /** Whether variants were installed in the bundle (not when the step failed). */
+  installed: boolean;
   /** One line: what was chosen, or why nothing was. */
   headline: string;
   budget: { maxNdcgDrop: number; objective: Objective; judgedOn: "validation NDCG@10, full ranking" };

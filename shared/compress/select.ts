@@ -17,7 +17,7 @@ export function objectiveRatio(v: Pick<VariantResult, "sizeRatio" | "latencyRati
 export function judge(
   baseline: MeasuredModel,
   measured: MeasuredModel,
-  extra: { methods: string[]; rankChangedShare: number; notes: string[]; details: Record<string, unknown>; sha256: string },
+  extra: Pick<VariantResult, "methods" | "rankChangedShare" | "notes" | "details" | "sha256" | "calibration">,
   budget: { maxNdcgDrop: number; objective: Objective },
 ): VariantResult {
   const sizeRatio = measured.bytes / baseline.bytes;
@@ -44,6 +44,7 @@ export function judge(
     withinBudget,
     eligible: withinBudget && saves,
     chosen: false,
+    kept: false,
     verdict,
   };
 }

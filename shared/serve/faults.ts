@@ -51,3 +51,14 @@ export function parseFaultInjection(text: string): FaultInjection {
 export function injectedDelayMs(faults: FaultInjection, elapsedMs: number): number {
   return Math.max(0, ((faults.latencyFactor ?? 1) - 1) * elapsedMs + (faults.addedLatencyMs ?? 0));
 }
+
+/**
+ * Waits `ms` with sub-millisecond precision (timers alone round a 0.4 ms wait up to over 1 ms,
+ * which would make "+50 %" far more): a timer for all but the last millisecond, then
+ * setImmediate turns (other requests still run in between).
+ */
+export async function preciseDelay(ms: number): Promise<void> {
+  const until = performance.now() + ms;
+  if (ms > 2) await new Promise((r) => setTimeout(r, ms - 1.5));
+  while (performance.now() < until) await new Promise((r) => setImmediate(r));
+}

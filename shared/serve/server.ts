@@ -7,7 +7,7 @@ import { RECSHIP_VERSION } from "../version.js";
 import { MicroBatcher } from "./batcher.js";
 import { readJsonBody } from "./body.js";
 import { parseFeedback, RecentRecommendations } from "./feedback.js";
-import { injectedDelayMs, type FaultInjection } from "./faults.js";
+import { injectedDelayMs, preciseDelay, type FaultInjection } from "./faults.js";
 import { HttpError } from "./http-error.js";
 import { ServeMetrics } from "./metrics.js";
 import { writeHistoryRow } from "./model-runner.js";
@@ -97,7 +97,8 @@ export class ModelServer {
     this.metrics = new ServeMetrics({ model: this.name, version: "", variant: this.variant });
     this.server = createServer({ keepAliveTimeout: 5_000 }, (req, res) => void this.handle(req, res));
     this.routes();
-    if (options.faults) options.log.warn(`TEST-ONLY FAULT INJECTION IS ON for this ${this.variant} server: ${JSON.stringify(options.faults)}`);
+    if (options.faults)
+      options.log.warn(`TEST-ONLY FAULT INJECTION IS ON for this ${this.variant} server: ${JSON.stringify(options.faults)}`);
   }
 
   get ready(): boolean {
@@ -262,7 +263,8 @@ export class ModelServer {
       const faults = this.options.faults && FAULTY_ROUTES.has(route) ? this.options.faults : undefined;
       if (faults && Math.random() < (faults.errorRate ?? 0)) throw new HttpError(500, "injected fault (test-only fault injection)");
       const result = await matched.route.handler({ req, res, params: matched.params, url });
-      if (faults) await new Promise((r) => setTimeout(r, injectedDelayMs(faults, performance.now() - started)));
+      const delay = faults ? injectedDelayMs(faults, performance.now() - started) : 0;
+      if (delay > 0) await preciseDelay(delay);
       // set late: a request that began before SIGTERM still closes its connection when done
       if (this.draining) res.setHeader("connection", "close");
       if ("raw" in result) {

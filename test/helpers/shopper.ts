@@ -15,7 +15,7 @@ export interface ShopperOptions {
   concurrency?: number;
   /** Items per recommendation (default 4). */
   k?: number;
-  /** Chance a recommended item is clicked (default 0.35). */
+  /** Chance a recommended item is clicked (default 0.5). */
   clickProbability?: number;
   /** Chance a clicked item is added to the cart (default 0.3). */
   addToCartProbability?: number;
@@ -55,7 +55,7 @@ function random(seed: number): () => number {
 export function startShopper(o: ShopperOptions): Shopper {
   const rand = random(o.seed ?? 1);
   const k = o.k ?? 4;
-  const click = o.clickProbability ?? 0.35;
+  const click = o.clickProbability ?? 0.5;
   const cart = o.addToCartProbability ?? 0.3;
   const stats: ShopperStats = { recommend: {}, feedback: 0, feedbackFailed: 0, networkErrors: 0, clicks: {}, served: {} };
   const bump = (m: Record<string, number>, key: string, by = 1) => void (m[key] = (m[key] ?? 0) + by);
@@ -109,6 +109,8 @@ export function startShopper(o: ShopperOptions): Shopper {
 
   const worker = async () => {
     while (running) {
+      // more than a second behind (an overloaded machine): skip ahead instead of bursting
+      if (performance.now() - (start + slot * gap) > 1000) slot = Math.ceil((performance.now() - start) / gap);
       const due = start + slot++ * gap;
       const wait = due - performance.now();
       if (wait > 0) await new Promise((r) => setTimeout(r, wait));
@@ -134,4 +136,24 @@ export function startShopper(o: ShopperOptions): Shopper {
       await Promise.all(workers);
     },
   };
+}
+
+/**
+ * Sends `n` recommendations pinned to one variant (x-recship-variant), a few at a time: a
+ * freshly started server answers ~10 % slower for its first thousand requests (the JIT), which
+ * a latency comparison against a long-running stable would otherwise measure.
+ */
+export async function warmUp(endpoint: string, items: readonly string[], variant: "stable" | "canary", n = 3000): Promise<void> {
+  for (let i = 0; i < n; i += 8) {
+    await Promise.all(
+      Array.from({ length: 8 }, async (_, j) => {
+        const res = await fetch(`${endpoint}/v1/recommend`, {
+          method: "POST",
+          headers: { "content-type": "application/json", "x-recship-variant": variant },
+          body: JSON.stringify({ items: [items[(i + j) % items.length]], k: 4 }),
+        });
+        await res.arrayBuffer();
+      }),
+    );
+  }
 }

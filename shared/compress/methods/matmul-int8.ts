@@ -42,8 +42,10 @@ function quantizedWeight(g: EditableGraph, m: WeightMatMul): { q: string; scales
 /**
  * int8-dynamic: every MatMul against a constant weight becomes
  * DynamicQuantizeLinear(x) → MatMulInteger(x_u8, W_s8) → Cast → Mul(x_scale · w_scale[N]),
- * weights per-output-channel symmetric int8, activations uint8 per tensor at run time
- * (onnxruntime fuses the chain into DynamicQuantizeMatMul).
+ * weights per-output-channel symmetric int8, activations uint8 per tensor at run time.
+ * onnxruntime fuses each chain and its bias Add into DynamicQuantizeMatMul, or, where several
+ * read one input (attention's Q, K, V), quantizes the input once for MatMulIntegerToFloat
+ * kernels. (Concatenating Q, K and V into one GEMM measured slower: the split costs more.)
  */
 export function quantizeMatMulsDynamic(g: EditableGraph): MatMulQuantSummary {
   const found = requireMatMuls(g, "int8-dynamic");

@@ -1,0 +1,4 @@
+import { runAction } from "../common/runtime.js";
+import { runMonitorCanary } from "./run.js";
+
+void runAction(runMonitorCanary);

@@ -1,0 +1,134 @@
+import type { CheckSpec, SeriesSelector } from "./types.js";
+
+/** The model routes every built-in check looks at: the shop's API and the Open Inference Protocol. */
+export const MODEL_ROUTES = "/v1/recommend|/v2/models/:name/infer";
+const SELECT = 'variant="$variant",version="$version",namespace=~"$namespace"';
+const ROUTES = `route=~"${MODEL_ROUTES}"`;
+
+function scrape(metric: string, labels: SeriesSelector["labels"] = {}): SeriesSelector {
+  return { metric, labels };
+}
+
+/**
+ * The built-in checks, each a PromQL template over the model server's own series
+ * (shared/serve/metrics.ts) plus the same selection for the embedded scrape source.
+ */
+export function builtinChecks(): CheckSpec[] {
+  return [
+    {
+      name: "error-rate",
+      kind: "proportion",
+      description: "share of model requests answered 5xx",
+      direction: "lower",
+      margin: 0.01,
+      marginKind: "absolute",
+      critical: true,
+      minSamples: 50,
+      queries: {
+        kind: "proportion",
+        numerator: `sum(increase(recship_http_requests_total{${ROUTES},status=~"5..",${SELECT}}[$interval]))`,
+        denominator: `sum(increase(recship_http_requests_total{${ROUTES},status!="aborted",${SELECT}}[$interval]))`,
+      },
+      scrape: {
+        kind: "proportion",
+        numerator: scrape("recship_http_requests_total", { route: { regex: MODEL_ROUTES }, status: { regex: "5.." } }),
+        denominator: scrape("recship_http_requests_total", { route: { regex: MODEL_ROUTES }, status: { regex: "[0-9]+" } }),
+      },
+      builtin: true,
+    },
+    {
+      name: "latency-p99",
+      kind: "histogram",
+      description: "model request latency: p99 shown, the whole distribution compared (Mann–Whitney, Hodges–Lehmann)",
+      direction: "lower",
+      margin: 0.15,
+      marginKind: "relative",
+      critical: true,
+      minSamples: 50,
+      quantile: 0.99,
+      fromWeight: 50,
+      queries: {
+        kind: "histogram",
+        buckets: `sum by (le) (increase(recship_http_request_duration_seconds_bucket{${ROUTES},${SELECT}}[$interval]))`,
+        quantile: `histogram_quantile(0.99, sum by (le) (rate(recship_http_request_duration_seconds_bucket{${ROUTES},${SELECT}}[$interval])))`,
+      },
+      scrape: { kind: "histogram", buckets: scrape("recship_http_request_duration_seconds_bucket", { route: { regex: MODEL_ROUTES } }) },
+      builtin: true,
+    },
+    {
+      name: "click-through",
+      kind: "proportion",
+      description: "clicks on recommended items per recommendation served",
+      direction: "higher",
+      margin: 0.1,
+      marginKind: "relative",
+      critical: true,
+      minSamples: 200,
+      skipWithoutEvents: true,
+      queries: {
+        kind: "proportion",
+        numerator: `sum(increase(recship_feedback_total{event="click",outcome="recommended",${SELECT}}[$interval]))`,
+        denominator: `sum(increase(recship_recommendations_served_total{${SELECT}}[$interval]))`,
+      },
+      scrape: {
+        kind: "proportion",
+        numerator: scrape("recship_feedback_total", { event: "click", outcome: "recommended" }),
+        denominator: scrape("recship_recommendations_served_total"),
+      },
+      builtin: true,
+    },
+    {
+      name: "add-to-cart",
+      kind: "proportion",
+      description: "add-to-cart of recommended items per recommendation served",
+      direction: "higher",
+      margin: 0.1,
+      marginKind: "relative",
+      critical: false,
+      minSamples: 200,
+      skipWithoutEvents: true,
+      queries: {
+        kind: "proportion",
+        numerator: `sum(increase(recship_feedback_total{event="add_to_cart",outcome="recommended",${SELECT}}[$interval]))`,
+        denominator: `sum(increase(recship_recommendations_served_total{${SELECT}}[$interval]))`,
+      },
+      scrape: {
+        kind: "proportion",
+        numerator: scrape("recship_feedback_total", { event: "add_to_cart", outcome: "recommended" }),
+        denominator: scrape("recship_recommendations_served_total"),
+      },
+      builtin: true,
+    },
+    {
+      name: "score-drift",
+      kind: "drift",
+      description: "PSI between the canary's and stable's recommendation score histograms",
+      direction: "lower",
+      margin: 0.2,
+      marginKind: "absolute",
+      critical: false,
+      minSamples: 200,
+      queries: {
+        kind: "drift",
+        buckets: `sum by (le) (increase(recship_recommendation_score_bucket{${SELECT}}[$interval]))`,
+      },
+      scrape: { kind: "drift", buckets: scrape("recship_recommendation_score_bucket") },
+      builtin: true,
+    },
+  ];
+}
+
+/** The query a report shows first for a check (numerator, buckets or the series query). */
+export function mainQuery(spec: CheckSpec): string {
+  const q = spec.queries;
+  switch (q.kind) {
+    case "proportion":
+      return q.numerator;
+    case "histogram":
+      return q.quantile ?? q.buckets;
+    case "drift":
+      return q.buckets;
+    case "series":
+      return q.query;
+  }
+}
