@@ -21,7 +21,9 @@ let bundle: string;
 let degraded: string;
 let runs = 0;
 
-const RULES = "latency:\n  batchSizes: [1, 8]\n  warmup: 1\n  repetitions: 6\n";
+// latency only warns here: this file tests comments and outputs, and six timings taken while
+// other test files share the two cores are too noisy to gate on (latency gating has its own tests)
+const RULES = "latency:\n  batchSizes: [1, 8]\n  warmup: 1\n  repetitions: 6\n  critical: false\n";
 
 /** Runs the dist bundle as the runner does: INPUT_* variables, an event file, GITHUB_OUTPUT and GITHUB_STEP_SUMMARY. */
 async function runGateAction(inputs: Record<string, string>, event: { name: string; payload: object; ref?: string }) {

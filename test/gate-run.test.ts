@@ -21,11 +21,11 @@ let bundle: string;
 let degraded: string;
 let csv: Awaited<ReturnType<typeof syntheticCsv>>;
 
-/** Default rules with a short latency run: tests check the plumbing, not the runner. */
+/** Default rules with a short, warn-only latency run: tests check the plumbing, not the runner (six timings on a shared machine are noise). */
 const RULES: GateRules = {
   ...structuredClone(DEFAULT_RULES),
   resamples: 1000,
-  latency: { ...DEFAULT_RULES.latency, batchSizes: [1, 8], warmup: 1, repetitions: 6 },
+  latency: { ...DEFAULT_RULES.latency, batchSizes: [1, 8], warmup: 1, repetitions: 6, critical: false },
 };
 
 const options = (extra: Partial<GateOptions>): GateOptions => ({
