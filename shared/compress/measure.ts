@@ -1,6 +1,6 @@
+import { timeInTurns } from "../eval/timing.js";
 import { readFile } from "node:fs/promises";
 import { gzipSync } from "node:zlib";
-import { Rng } from "../util/random.js";
 import type { SessionScorer } from "./ort-session.js";
 
 export interface SizeStats {
@@ -60,26 +60,6 @@ export function latencyStats(batch: number, timesMs: number[]): LatencyStats {
  * Each call fetches every output, as serving does.
  */
 export async function measureLatency(models: SessionScorer[], histories: Int32Array[], plan: LatencyPlan): Promise<LatencyStats[][]> {
-  const rng = new Rng(`latency:${plan.seed}`);
-  const pick = (b: number) => Array.from({ length: b }, () => histories[rng.int(histories.length)]);
-  const results: LatencyStats[][] = models.map(() => []);
-  for (const batch of plan.batchSizes) {
-    const times: number[][] = models.map(() => []);
-    for (let w = 0; w < plan.warmup; w++) {
-      const input = pick(batch);
-      for (const m of models) await m.serve(input);
-    }
-    for (let r = 0; r < plan.repetitions; r++) {
-      const input = pick(batch);
-      const order = models.map((_, i) => i);
-      if (r % 2 === 1) order.reverse();
-      for (const i of order) {
-        const t0 = performance.now();
-        await models[i].serve(input);
-        times[i].push(performance.now() - t0);
-      }
-    }
-    models.forEach((_, i) => results[i].push(latencyStats(batch, times[i])));
-  }
-  return results;
+  const times = await timeInTurns(models, histories, plan);
+  return models.map((_, m) => plan.batchSizes.map((batch, b) => latencyStats(batch, times[b][m])));
 }

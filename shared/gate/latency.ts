@@ -1,4 +1,4 @@
-import { Rng } from "../util/random.js";
+import { timeInTurns } from "../eval/timing.js";
 import { quantile } from "./bootstrap.js";
 
 /** Something that answers a batch of users (test-case indexes) the way it would in serving. */
@@ -45,26 +45,7 @@ export function latencyStats(batch: number, timesMs: number[]): LatencyStats {
  * order alternating every round), so a slow spell of a shared runner hits them alike.
  */
 export async function measureLatency(models: Servable[], cases: number, plan: LatencyPlan): Promise<LatencyStats[][]> {
-  const rng = new Rng(`latency:${plan.seed}`);
-  const pick = (b: number) => Array.from({ length: b }, () => rng.int(cases));
-  const results: LatencyStats[][] = models.map(() => []);
-  for (const batch of plan.batchSizes) {
-    const times: number[][] = models.map(() => []);
-    for (let w = 0; w < plan.warmup; w++) {
-      const input = pick(batch);
-      for (const m of models) await m.serve(input);
-    }
-    for (let r = 0; r < plan.repetitions; r++) {
-      const input = pick(batch);
-      const order = models.map((_, i) => i);
-      if (r % 2 === 1) order.reverse();
-      for (const i of order) {
-        const t0 = performance.now();
-        await models[i].serve(input);
-        times[i].push(performance.now() - t0);
-      }
-    }
-    models.forEach((_, i) => results[i].push(latencyStats(batch, times[i])));
-  }
-  return results;
+  const indexes = Array.from({ length: cases }, (_, i) => i);
+  const times = await timeInTurns(models, indexes, plan);
+  return models.map((_, m) => plan.batchSizes.map((batch, b) => latencyStats(batch, times[b][m])));
 }
