@@ -30,7 +30,9 @@ WORKDIR /opt/recship
 RUN echo '{"name":"recship-runtime","private":true,"type":"module"}' > package.json \
  && ONNXRUNTIME_NODE_INSTALL=${ORT_INSTALL} npm install --omit=dev --no-audit --no-fund onnxruntime-node@${ORT_VERSION} \
  && npm cache clean --force
+# dist/cli/index.js is a stub that runs the CLI entry of the one shared bundle in dist/recship/
 COPY dist/cli/ dist/cli/
+COPY dist/recship/ dist/recship/
 COPY --chmod=755 <<'SH' /usr/local/bin/recship-serve
 #!/bin/sh
 # Fetches the bundle when RECSHIP_BUNDLE_URL is set, then becomes the server (PID 1: SIGTERM drains it).

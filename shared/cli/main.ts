@@ -51,7 +51,8 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-const isEntry = process.argv[1] && /(?:cli[\\/]main\.[jt]s|cli[\\/]index\.js|recship)$/.test(process.argv[1]);
+// run from source (`tsx shared/cli/main.ts`); the dist bundle calls main() from actions/dist-entry.ts
+const isEntry = process.argv[1] && /cli[\\/]main\.[jt]s$/.test(process.argv[1]);
 if (isEntry) {
   main(process.argv.slice(2)).then(
     (code) => process.exit(code),
