@@ -1,15 +1,17 @@
 import { describe, expect, it } from "vitest";
 import { MicroBatcher } from "../shared/serve/batcher.js";
-import type { ModelOutputs } from "../shared/serve/model-runner.js";
+import type { ModelOutputs, OutputName } from "../shared/serve/model-runner.js";
 
 const MAXLEN = 2;
 
 /** A model whose score for a row is the row's first id; every run waits until released. */
 function gatedModel() {
   const runs: number[] = [];
+  const fetches: (string[] | "all")[] = [];
   let release: (() => void)[] = [];
-  const run = async (input: BigInt64Array, rows: number): Promise<ModelOutputs> => {
+  const run = async (input: BigInt64Array, rows: number, fetch?: ReadonlySet<OutputName>): Promise<ModelOutputs> => {
     runs.push(rows);
+    fetches.push(fetch ? [...fetch].sort() : "all");
     await new Promise<void>((resolve) => release.push(resolve));
     const scores = Float32Array.from({ length: rows }, (_, r) => Number(input[r * MAXLEN]));
     if (scores.some((s) => s < 0)) throw new Error("negative id");
@@ -20,7 +22,7 @@ function gatedModel() {
     release = [];
     r.forEach((f) => f());
   };
-  return { run, runs, releaseAll, pending: () => release.length };
+  return { run, runs, fetches, releaseAll, pending: () => release.length };
 }
 
 const job = (id: number, rows = 1) => {
@@ -49,7 +51,7 @@ describe("MicroBatcher", () => {
     slices.forEach((s, i) => {
       const id = (i + 1) * 10;
       expect(s.rows).toBe(i + 1);
-      expect(Array.from(s.outputs.scores.subarray(s.offset, s.offset + s.rows))).toEqual(Array.from({ length: i + 1 }, (_, r) => id + r));
+      expect(Array.from(s.outputs.scores!.subarray(s.offset, s.offset + s.rows))).toEqual(Array.from({ length: i + 1 }, (_, r) => id + r));
     });
   });
 
@@ -110,6 +112,25 @@ describe("MicroBatcher", () => {
     const good = batcher.submit(job(7), 1);
     await until(() => model.pending() === 1);
     model.releaseAll();
-    expect((await good).outputs.scores[0]).toBe(7);
+    expect((await good).outputs.scores![0]).toBe(7);
+  });
+
+  it("fetches the union of what a batch's requests read, and everything when one does not say", async () => {
+    const model = gatedModel();
+    const batcher = new MicroBatcher(model.run, MAXLEN, { maxBatch: 64, maxDelayMs: 0 });
+    const first = batcher.submit(job(1), 1, ["top_items", "top_scores"]);
+    await until(() => model.pending() === 1);
+    const second = [batcher.submit(job(2), 1, ["top_items", "top_scores"]), batcher.submit(job(3), 1, ["user_embedding"])];
+    model.releaseAll();
+    await first;
+    await until(() => model.pending() === 1);
+    const third = batcher.submit(job(4), 1, ["top_items"]);
+    const fourth = batcher.submit(job(5), 1);
+    model.releaseAll();
+    await Promise.all(second);
+    await until(() => model.pending() === 1);
+    model.releaseAll();
+    await Promise.all([third, fourth]);
+    expect(model.fetches).toEqual([["top_items", "top_scores"], ["top_items", "top_scores", "user_embedding"], "all"]);
   });
 });

@@ -1,4 +1,4 @@
-import type { ModelOutputs } from "./model-runner.js";
+import type { ModelOutputs, OutputName } from "./model-runner.js";
 
 /** A request's rows inside a batch's outputs: rows [offset, offset + rows). */
 export interface BatchSlice {
@@ -25,6 +25,8 @@ export interface BatcherOptions {
 interface Job {
   input: BigInt64Array;
   rows: number;
+  /** The outputs this request reads; undefined = all. */
+  needs: readonly OutputName[] | undefined;
   resolve(slice: BatchSlice): void;
   reject(error: unknown): void;
 }
@@ -46,15 +48,21 @@ export class MicroBatcher {
   private idleWaiters: (() => void)[] = [];
 
   constructor(
-    private readonly run: (input: BigInt64Array, rows: number) => Promise<ModelOutputs>,
+    /** Runs the model on [rows, maxlen] histories, fetching `fetch` (undefined = every output). */
+    private readonly run: (input: BigInt64Array, rows: number, fetch?: ReadonlySet<OutputName>) => Promise<ModelOutputs>,
     private readonly maxlen: number,
     private readonly options: BatcherOptions,
   ) {}
 
-  /** Queues `rows` histories ([rows, maxlen] int64) and resolves with their slice of a batch's outputs. */
-  submit(input: BigInt64Array, rows: number): Promise<BatchSlice> {
+  /**
+   * Queues `rows` histories ([rows, maxlen] int64) and resolves with their slice of a batch's
+   * outputs. `needs` names the outputs the caller reads: a batch fetches only the union of its
+   * requests' needs (the full score matrix is 48 KB a row for 12k items, and most requests only
+   * read the model's top-k).
+   */
+  submit(input: BigInt64Array, rows: number, needs?: readonly OutputName[]): Promise<BatchSlice> {
     return new Promise<BatchSlice>((resolve, reject) => {
-      this.queue.push({ input, rows, resolve, reject });
+      this.queue.push({ input, rows, needs, resolve, reject });
       this.queuedRows += rows;
       this.schedule();
     });
@@ -124,8 +132,9 @@ export class MicroBatcher {
         at += job.rows;
       }
     }
+    const fetch = jobs.some((job) => !job.needs) ? undefined : new Set(jobs.flatMap((job) => job.needs!));
     const started = performance.now();
-    this.run(input, rows).then(
+    this.run(input, rows, fetch).then(
       (outputs) => {
         this.options.onBatch?.(rows, jobs.length, (performance.now() - started) / 1000);
         let offset = 0;

@@ -6,16 +6,22 @@ export const INPUT_NAME = "item_seq";
 export const OUTPUT_NAMES = ["scores", "top_items", "top_scores", "user_embedding"] as const;
 export type OutputName = (typeof OUTPUT_NAMES)[number];
 
-/** One ORT run's outputs, row-major, for `rows` histories. */
+/** One ORT run's outputs, row-major, for `rows` histories; an output not fetched is undefined. */
 export interface ModelOutputs {
   rows: number;
   /** [rows, numItems]; column j = dense item j+1. */
-  scores: Float32Array;
+  scores?: Float32Array;
   /** [rows, topK]; dense item ids. */
-  topItems: BigInt64Array;
-  topScores: Float32Array;
+  topItems?: BigInt64Array;
+  topScores?: Float32Array;
   /** [rows, hidden]. */
-  userEmbedding: Float32Array;
+  userEmbedding?: Float32Array;
+}
+
+/** An output a caller reads; throws (a bug, not a user error) when the batch did not fetch it. */
+export function fetched<T>(value: T | undefined, name: OutputName): T {
+  if (value === undefined) throw new Error(`the model output ${name} was read but not fetched`);
+  return value;
 }
 
 export interface ModelShape {
@@ -49,7 +55,12 @@ export class ModelRunner {
     }
     const probe = new ModelRunner(session, { maxlen, numItems: 0, topK: 0, hidden: 0 });
     const out = await probe.run(new BigInt64Array(maxlen), 1);
-    const shape: ModelShape = { maxlen, numItems: out.scores.length, topK: out.topItems.length, hidden: out.userEmbedding.length };
+    const shape: ModelShape = {
+      maxlen,
+      numItems: fetched(out.scores, "scores").length,
+      topK: fetched(out.topItems, "top_items").length,
+      hidden: fetched(out.userEmbedding, "user_embedding").length,
+    };
     if (shape.numItems !== vocabularySize) {
       throw new RecshipError(`the model scores ${shape.numItems} items but items.txt lists ${vocabularySize}`, {
         where,
@@ -59,15 +70,17 @@ export class ModelRunner {
     return new ModelRunner(session, shape);
   }
 
-  async run(input: BigInt64Array, rows: number): Promise<ModelOutputs> {
+  /** Runs [rows, maxlen] histories; `fetch` limits the outputs copied out of ORT (default: all). */
+  async run(input: BigInt64Array, rows: number, fetch?: ReadonlySet<OutputName>): Promise<ModelOutputs> {
     const tensor = new (onnxRuntime().Tensor)("int64", input, [rows, this.shape.maxlen]);
-    const out = await this.session.run({ [INPUT_NAME]: tensor });
+    const names = fetch ? OUTPUT_NAMES.filter((n) => fetch.has(n)) : [...OUTPUT_NAMES];
+    const out = await this.session.run({ [INPUT_NAME]: tensor }, names);
     return {
       rows,
-      scores: out.scores.data as Float32Array,
-      topItems: out.top_items.data as BigInt64Array,
-      topScores: out.top_scores.data as Float32Array,
-      userEmbedding: out.user_embedding.data as Float32Array,
+      scores: out.scores?.data as Float32Array | undefined,
+      topItems: out.top_items?.data as BigInt64Array | undefined,
+      topScores: out.top_scores?.data as Float32Array | undefined,
+      userEmbedding: out.user_embedding?.data as Float32Array | undefined,
     };
   }
 

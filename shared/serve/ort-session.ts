@@ -17,11 +17,17 @@ export interface OpenedSession {
  * CPU behind it; when onnxruntime-node has no CUDA build here (or no GPU), it warns and runs
  * on the CPU, and says so.
  */
-export async function openSession(path: string, options: { device: Device; threads?: number; log: Logger }): Promise<OpenedSession> {
+export async function openSession(
+  path: string,
+  options: { device: Device; threads?: number; /** let ORT's threads spin between runs (default off) */ spinning?: boolean; log: Logger },
+): Promise<OpenedSession> {
   const ort = onnxRuntime();
   const base: InferenceSession.SessionOptions = {
     graphOptimizationLevel: "all",
     ...(options.threads ? { intraOpNumThreads: options.threads, interOpNumThreads: 1 } : {}),
+    // ORT's pool threads busy-wait for work between runs by default: in a server that burns the
+    // cores HTTP parsing and JSON need (config keys: onnxruntime_session_options_config_keys.h)
+    ...(options.spinning ? {} : { extra: { session: { intra_op: { allow_spinning: "0" }, inter_op: { allow_spinning: "0" } } } }),
   };
   const create = async (providers: string[]) => {
     try {

@@ -1,6 +1,7 @@
 import { asObject, describe } from "./body.js";
 import type { BatchSlice } from "./batcher.js";
 import { badRequest } from "./http-error.js";
+import { fetched, type OutputName } from "./model-runner.js";
 import { topK } from "./topk.js";
 
 export interface RecommendRequest {
@@ -43,6 +44,14 @@ export interface Recommendations {
 }
 
 /**
+ * The outputs a recommendation reads: the model's top-k when it is sure to hold k items after
+ * dropping the padding item and the seen ones, else the full score row too.
+ */
+export function recommendNeeds(topK: number, k: number, seenCount: number): OutputName[] {
+  return k + seenCount + 1 <= topK ? ["top_items", "top_scores"] : ["top_items", "top_scores", "scores"];
+}
+
+/**
  * The k best items for one row of a batch: from the model's top-k output when it holds k
  * items after dropping seen ones, else a partial selection over the full score row.
  */
@@ -53,8 +62,8 @@ export function selectRecommendations(
   seen: ReadonlySet<number> | undefined,
 ): Recommendations {
   const row = slice.offset;
-  const { topItems, topScores, scores } = slice.outputs;
-  if (k <= shape.topK) {
+  const { topItems, topScores } = slice.outputs;
+  if (k <= shape.topK && topItems && topScores) {
     const dense = new Int32Array(k);
     const values = new Float32Array(k);
     let n = 0;
@@ -67,6 +76,6 @@ export function selectRecommendations(
     if (n === k) return { dense, scores: values, fromScores: false };
   }
   const exclude = seen && seen.size ? new Set(Array.from(seen, (d) => d - 1)) : undefined;
-  const best = topK(scores, row * shape.numItems, shape.numItems, k, exclude);
+  const best = topK(fetched(slice.outputs.scores, "scores"), row * shape.numItems, shape.numItems, k, exclude);
   return { dense: best.columns.map((c) => c + 1), scores: best.scores, fromScores: true };
 }

@@ -11,7 +11,7 @@ import { injectedDelayMs, preciseDelay, type FaultInjection } from "./faults.js"
 import { HttpError } from "./http-error.js";
 import { ServeMetrics } from "./metrics.js";
 import { writeHistoryRow } from "./model-runner.js";
-import { parseRecommend, selectRecommendations } from "./recommend.js";
+import { parseRecommend, recommendNeeds, selectRecommendations } from "./recommend.js";
 import { Router, type RouteContext, type RouteResult } from "./router.js";
 import { loadServedModel, type ServedModel } from "./served-model.js";
 import type { Device } from "./ort-session.js";
@@ -152,7 +152,7 @@ export class ModelServer {
       return;
     }
     this.model = model;
-    this.batcher = new MicroBatcher((input, rows) => model.runner.run(input, rows), shape.maxlen, {
+    this.batcher = new MicroBatcher((input, rows, fetch) => model.runner.run(input, rows, fetch), shape.maxlen, {
       maxBatch,
       maxDelayMs: this.options.maxDelayMs ?? 2,
       ...(this.options.waitFullDelay ? {} : { othersInFlight: () => this.arriving }),
@@ -336,7 +336,7 @@ export class ModelServer {
         maxOutputValues: this.options.maxOutputValues ?? 4_000_000,
       }),
     );
-    const slice = await batcher.submit(request.input, request.rows);
+    const slice = await batcher.submit(request.input, request.rows, request.outputs);
     return {
       body: {
         model_name: this.name,
@@ -359,8 +359,8 @@ export class ModelServer {
     const { dense, unknown } = model.vocabulary.mapHistory(request.items);
     const input = new BigInt64Array(shape.maxlen);
     writeHistoryRow(input, 0, shape.maxlen, dense);
-    const slice = await batcher.submit(input, 1);
     const seen = request.excludeSeen && dense.length ? new Set(dense) : undefined;
+    const slice = await batcher.submit(input, 1, recommendNeeds(shape.topK, request.k, seen?.size ?? 0));
     const picked = selectRecommendations(slice, shape, request.k, seen);
     const requestId = `${this.requestIdPrefix}-${randomUUID()}`;
     const items = Array.from(picked.dense, (d) => model.vocabulary.id(d));

@@ -36,9 +36,11 @@ export function topK(
     heapVal[b] = v;
   };
   for (let j = 0; j < length; j++) {
-    if (exclude?.has(j)) continue;
     const v = scores[offset + j];
     if (Number.isNaN(v)) continue;
+    // the exclusion set is looked up only for a candidate that would enter the heap
+    if (size === k && !(v > heapVal[0])) continue;
+    if (exclude?.has(j)) continue;
     if (size < k) {
       heapCol[size] = j;
       heapVal[size] = v;

@@ -1,7 +1,7 @@
 import { asObject, describe } from "./body.js";
 import type { BatchSlice } from "./batcher.js";
 import { badRequest } from "./http-error.js";
-import { INPUT_NAME, OUTPUT_NAMES, type ModelShape, type OutputName } from "./model-runner.js";
+import { fetched, INPUT_NAME, OUTPUT_NAMES, type ModelShape, type OutputName } from "./model-runner.js";
 
 /** Open Inference Protocol (KServe V2) tensor datatypes of the model's signature. */
 export const OUTPUT_DATATYPES: Record<OutputName, "FP32" | "INT64"> = {
@@ -136,9 +136,12 @@ export function inferOutputs(slice: BatchSlice, shape: ModelShape, names: Output
     const to = (offset + rows) * w;
     const data =
       name === "top_items"
-        ? Array.from(outputs.topItems.subarray(from, to), Number)
+        ? Array.from(fetched(outputs.topItems, name).subarray(from, to), Number)
         : Array.from(
-            (name === "scores" ? outputs.scores : name === "top_scores" ? outputs.topScores : outputs.userEmbedding).subarray(from, to),
+            fetched(name === "scores" ? outputs.scores : name === "top_scores" ? outputs.topScores : outputs.userEmbedding, name).subarray(
+              from,
+              to,
+            ),
           );
     return { name, datatype: OUTPUT_DATATYPES[name], shape: [rows, w], data };
   });
