@@ -4,6 +4,7 @@
 // by scripts/build-dist.mjs: each sets `globalThis.RECSHIP_ENTRY` and imports this file. Each
 // entry is a dynamic import, so an action loads only the code it runs.
 import { appendFileSync } from "node:fs";
+import { isMainThread, workerData } from "node:worker_threads";
 import { UMBRELLA_STEPS } from "./umbrella-steps.js";
 
 declare global {
@@ -40,12 +41,20 @@ async function runCli(): Promise<void> {
 async function dispatch(entry: string | undefined): Promise<void> {
   if (entry === "cli") return runCli();
   if (entry === "umbrella") return runUmbrella();
+  if (entry === "model-worker") return runModelWorker();
   const action = entry ? ACTIONS[entry] : undefined;
   if (!action) throw new Error(`dist/recship: unknown entry ${JSON.stringify(entry)} (a stub in dist/ is broken: run npm run build)`);
   await action();
 }
 
-dispatch(globalThis.RECSHIP_ENTRY).catch((error: unknown) => {
+async function runModelWorker(): Promise<void> {
+  const { runModelWorker } = await import("../shared/serve/model-worker.js");
+  await runModelWorker();
+}
+
+// a model worker thread of the server (shared/serve/worker-runner.ts) names its entry in workerData
+const workerEntry = isMainThread ? undefined : (workerData as { recshipEntry?: string } | null)?.recshipEntry;
+dispatch(globalThis.RECSHIP_ENTRY ?? workerEntry).catch((error: unknown) => {
   process.stderr.write(`${(error as Error)?.stack ?? String(error)}\n`);
   process.exit(2);
 });

@@ -1,7 +1,7 @@
 // Model-server benchmark: HTTP throughput and latency of `recship serve` under autocannon
 // (127.0.0.1, closed loop at 1/16/64 connections), latency at a fixed request rate (open loop,
 // evenly spaced), and the same model's in-process onnxruntime throughput at the same batch sizes.
-//   npx tsx scripts/bench-serve.ts --bundle runs/beauty [--duration 10] [--out bench/serve.json]
+//   npx tsx scripts/bench-serve.ts --bundle runs/beauty [--duration 10] [--workers 1] [--threads n] [--out bench/serve.json]
 // The server runs in a child process; the load generator shares the machine's cores with it
 // (the JSON says how many there are), so on a small machine the figures are a lower bound.
 import { spawn, type ChildProcess } from "node:child_process";
@@ -29,6 +29,7 @@ const { values: args } = parseArgs({
     "max-batch": { type: "string", default: "64" },
     "max-delay-ms": { type: "string", default: "2" },
     threads: { type: "string" },
+    workers: { type: "string", default: "1" },
     k: { type: "string", default: "10" },
     dist: { type: "boolean", default: false },
     out: { type: "string" },
@@ -78,6 +79,7 @@ function startServer(): Promise<{ child: ChildProcess; url: string }> {
     args["max-delay-ms"]!,
   ];
   if (args.threads) serveArgs.push("--threads", args.threads);
+  serveArgs.push("--workers", args.workers!);
   const child = spawn(process.execPath, [...entry, ...serveArgs], { stdio: ["ignore", "pipe", "pipe"] });
   let output = "";
   child.stderr!.on("data", (d: Buffer) => (output += d.toString()));
@@ -257,6 +259,7 @@ const report: Record<string, unknown> = {
     maxBatch: Number(args["max-batch"]),
     maxDelayMs: Number(args["max-delay-ms"]),
     threads: args.threads ?? "onnxruntime default",
+    workers: Number(args.workers),
     k: Number(args.k),
   },
   durationSeconds: duration,

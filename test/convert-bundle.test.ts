@@ -63,11 +63,11 @@ describe("convertBundle", () => {
     expect(report.sha256).toBe(createHash("sha256").update(bytes).digest("hex"));
     expect(report.exportSeconds).toBeGreaterThan(0);
     expect(report.opset).toBe(17);
-    expect(report.topK).toBe(10);
+    expect(report.topK).toBe(40); // the default 100, capped at the 40 items
     expect(report.outputs.map((o) => `${o.name}:${o.type}[${o.dims.join(",")}]`)).toEqual([
       "scores:float[batch,40]",
-      "top_items:int64[batch,10]",
-      "top_scores:float[batch,10]",
+      "top_items:int64[batch,40]",
+      "top_scores:float[batch,40]",
       "user_embedding:float[batch,16]",
     ]);
     expect(report.inputs).toEqual([{ name: "item_seq", type: "int64", dims: ["batch", 10] }]);
@@ -80,7 +80,7 @@ describe("convertBundle", () => {
 
     const after = await readManifest(bundle);
     const onnx = after.artifacts.onnx;
-    expect(onnx).toMatchObject({ file: "model.onnx", sha256: report.sha256, bytes: report.onnxBytes, opset: 17, topK: 10, format: "onnx" });
+    expect(onnx).toMatchObject({ file: "model.onnx", sha256: report.sha256, bytes: report.onnxBytes, opset: 17, topK: 40, format: "onnx" });
     expect(onnx.createdAt).toMatch(/^\d{4}-\d{2}-\d{2}T/);
     expect((onnx.parity as { maxAbsDiff: number }).maxAbsDiff).toBe(report.parity.maxAbsDiff);
     // nothing train-model wrote changed
@@ -97,7 +97,7 @@ describe("convertBundle", () => {
     expect(meta["recship.weights_sha256"]).toBe(before.weights.sha256);
     expect(meta["recship.vocabulary_sha256"]).toBe(before.vocabulary.sha256);
     expect(JSON.parse(meta["recship.training_metrics"]).test).toEqual(before.training.test.full);
-    expect(meta["recship.top_k"]).toBe("10");
+    expect(meta["recship.top_k"]).toBe("40");
     expect(model.producerName).toBe("recship");
     expect(Number(model.irVersion)).toBe(8);
     expect(log.lines.some((l) => /^parity on \d+ sequences/.test(l))).toBe(true);

@@ -68,7 +68,7 @@ describe("convert-onnx job summary", () => {
     expect(md).toMatch(/^## recship convert-onnx/);
     expect(md).toContain(`| max \\|Δ\\| of the scores | ${report.parity.maxAbsDiff.toExponential(2)} | ≤ 1.00e-4 | ✅ |`);
     expect(md).toContain("| top-10 agreement, tfjs vs onnxruntime | 100.00% | ≥ 99.90% | ✅ |");
-    expect(md).toContain("| output `top_items` | int64 | [batch, 10] |");
+    expect(md).toContain("| output `top_items` | int64 | [batch, 30] |");
     expect(md).not.toContain("❌");
   });
 

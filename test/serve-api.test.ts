@@ -12,7 +12,7 @@ let url = "";
 const MAXLEN = 10;
 
 beforeAll(async () => {
-  bundle = await buildServeBundle(root, 7);
+  bundle = await buildServeBundle(root, 7, 10);
 });
 
 afterAll(async () => {

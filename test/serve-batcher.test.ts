@@ -133,4 +133,21 @@ describe("MicroBatcher", () => {
     await Promise.all([third, fourth]);
     expect(model.fetches).toEqual([["top_items", "top_scores"], ["top_items", "top_scores", "user_embedding"], "all"]);
   });
+
+  it("keeps up to `concurrency` runs in flight, and queues the rest behind them", async () => {
+    const model = gatedModel();
+    const batcher = new MicroBatcher(model.run, MAXLEN, { maxBatch: 2, maxDelayMs: 0, concurrency: 2 });
+    const all = [1, 2, 3, 4, 5, 6].map((i) => batcher.submit(job(i), 1));
+    await until(() => model.pending() === 2);
+    for (let i = 0; i < 5; i++) await tick();
+    expect(model.pending()).toBe(2); // never a third run at once
+    expect(batcher.pendingRows).toBeGreaterThan(0);
+    while (model.runs.reduce((a, b) => a + b, 0) < 6 || model.pending() > 0) {
+      model.releaseAll();
+      await tick();
+    }
+    const slices = await Promise.all(all);
+    expect(slices.map((s) => s.outputs.scores![s.offset])).toEqual([1, 2, 3, 4, 5, 6]);
+    await batcher.idle();
+  });
 });

@@ -13,10 +13,19 @@ let unbatched = "";
 
 beforeAll(async () => {
   bundle = await buildServeBundle(root, 9);
-  // batches of up to 8 rows, and a long wait for company: arrivals together must share runs
-  const a = await startModelServer({ bundle: bundle.dir, port: 0, log: silentLogger, maxBatch: 8, maxDelayMs: 2_000, waitFullDelay: true });
-  // one row per run: the reference answers
-  const b = await startModelServer({ bundle: bundle.dir, port: 0, log: silentLogger, maxBatch: 1, maxDelayMs: 0 });
+  // batches of up to 8 rows, and a long wait for company: arrivals together must share runs;
+  // the model runs in two worker threads
+  const a = await startModelServer({
+    bundle: bundle.dir,
+    port: 0,
+    log: silentLogger,
+    maxBatch: 8,
+    maxDelayMs: 2_000,
+    waitFullDelay: true,
+    workers: 2,
+  });
+  // one row per run on the main thread: the reference answers
+  const b = await startModelServer({ bundle: bundle.dir, port: 0, log: silentLogger, maxBatch: 1, maxDelayMs: 0, workers: 0 });
   servers.push(a.server, b.server);
   batched = a.url;
   unbatched = b.url;

@@ -12,7 +12,7 @@ export function registerConvert(program: Command, ctx: CommandContext): void {
     .description("export a bundle's model to ONNX (model.onnx) and prove it scores like the trained model in onnxruntime")
     .requiredOption("--bundle <dir>", "bundle folder written by train")
     .option("--opset <n>", "ONNX opset, 17 to 21", String(DEFAULT_OPSET))
-    .option("--top-k <k>", "length of the top_items / top_scores outputs", String(DEFAULT_TOP_K))
+    .option("--top-k <k>", `length of the top_items / top_scores outputs (default ${DEFAULT_TOP_K}, at most the number of items)`)
     .option("--max-abs-diff <x>", "parity: largest allowed |tfjs − onnxruntime|", String(DEFAULT_TOLERANCE.maxAbsDiff))
     .option(
       "--min-top10-agreement <f>",

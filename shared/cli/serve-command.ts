@@ -15,7 +15,8 @@ export function registerServe(program: Command, ctx: CommandContext): void {
     .option("--host <host>", "address to listen on (0.0.0.0 in a container)", "127.0.0.1")
     .option("--name <name>", "model name in /v2/models/{name}", DEFAULT_MODEL_NAME)
     .option("--device <device>", `onnxruntime execution provider: ${DEVICES.join(", ")} (cuda falls back to cpu with a warning)`, "cpu")
-    .option("--threads <n>", "onnxruntime intra-op threads (default: one per core)")
+    .option("--threads <n>", "onnxruntime intra-op threads per session (default: one per core)")
+    .option("--workers <n>", "worker threads that run the model, each with its own session; 0 = on the main thread", "1")
     .option("--max-batch <n>", "most histories per onnxruntime run", "64")
     .option(
       "--max-delay-ms <ms>",
@@ -34,12 +35,15 @@ export function registerServe(program: Command, ctx: CommandContext): void {
       if (maxBatch < 1) throw new RecshipError(`--max-batch must be at least 1, got ${maxBatch}`);
       const maxDelayMs = Number(o.maxDelayMs);
       if (!Number.isFinite(maxDelayMs) || maxDelayMs < 0) throw new RecshipError(`--max-delay-ms must be 0 or more, got "${o.maxDelayMs}"`);
+      const workers = int(o.workers, "--workers")!;
+      if (workers < 0 || workers > 64) throw new RecshipError(`--workers must be 0 to 64, got ${workers}`);
       const server = new ModelServer({
         bundle: String(o.bundle),
         model: o.model,
         name: o.name,
         device: oneOf(o.device, DEVICES, "--device") as Device,
         threads: int(o.threads, "--threads"),
+        workers,
         maxBatch,
         maxDelayMs,
         variant: oneOf(o.variant, VARIANTS, "--variant") as Variant,

@@ -17,7 +17,13 @@ import { paritySample } from "./parity-sample.js";
 import { realHistories } from "./real-histories.js";
 
 export const ONNX_FILE = "model.onnx";
-export const DEFAULT_TOP_K = 10;
+/**
+ * Default length of the top_items / top_scores outputs (capped at the number of items). The
+ * model server answers `/v1/recommend` from them without copying the whole score row out of
+ * onnxruntime when k + the history's length + 1 fit in it: 100 covers k = 10 with a full
+ * history of 50 items and the seen ones excluded.
+ */
+export const DEFAULT_TOP_K = 100;
 /** Past this many bytes of weights, large initializers go to an external-data file even when not asked. */
 const AUTO_EXTERNAL_BYTES = 1.5 * 2 ** 30;
 const AUTO_EXTERNAL_THRESHOLD = 2 ** 20;
@@ -109,8 +115,9 @@ export async function convertBundle(options: ConvertOptions): Promise<ConvertRep
   };
   checkTolerance(tolerance.maxAbsDiff, tolerance.minTop10Agreement);
   const opset = checkOpset(options.opset ?? DEFAULT_OPSET);
-  const topK = options.topK ?? DEFAULT_TOP_K;
-  if (!Number.isInteger(topK) || topK < 1) throw new RecshipError(`top-k must be a whole number ≥ 1, got ${topK}`);
+  if (options.topK !== undefined && (!Number.isInteger(options.topK) || options.topK < 1)) {
+    throw new RecshipError(`top-k must be a whole number ≥ 1, got ${options.topK}`);
+  }
   if (options.externalDataThresholdBytes !== undefined && !(options.externalDataThresholdBytes >= 0)) {
     throw new RecshipError(`the external-data threshold must be a number of bytes ≥ 0, got ${options.externalDataThresholdBytes}`);
   }
@@ -122,6 +129,7 @@ export async function convertBundle(options: ConvertOptions): Promise<ConvertRep
   const numItems = manifest.vocabulary.items;
   const maxlen = mapping.sequenceLength(config);
   const warnings: string[] = [];
+  const topK = options.topK ?? Math.min(DEFAULT_TOP_K, numItems);
 
   // export
   const exportStart = performance.now();

@@ -18,6 +18,8 @@ export interface BatcherOptions {
    * Without it the batcher always waits the full window.
    */
   othersInFlight?: () => number;
+  /** Most runs in flight at once (default 1; one per model worker thread). */
+  concurrency?: number;
   /** Called after every run: rows, requests, seconds the run took. */
   onBatch?: (rows: number, requests: number, seconds: number) => void;
 }
@@ -35,13 +37,13 @@ interface Job {
  * Dynamic micro-batching: requests arriving together share one model run. While the model is
  * idle, the first request waits at most maxDelayMs for company, less when maxBatch rows are
  * queued or no other request is on its way; while a run is in flight, arrivals queue and go
- * out together as soon as it ends. One run at a time: onnxruntime already spreads one run over
- * the cores.
+ * out together as soon as it ends. One run at a time by default (onnxruntime already spreads a
+ * run over the cores); `concurrency` runs at once when the model has several worker threads.
  */
 export class MicroBatcher {
   private queue: Job[] = [];
   private queuedRows = 0;
-  private running = false;
+  private inFlight = 0;
   private timer: NodeJS.Timeout | undefined;
   private immediate: NodeJS.Immediate | undefined;
   private flushing = false;
@@ -76,7 +78,7 @@ export class MicroBatcher {
 
   /** Resolves when nothing is queued or running. */
   idle(): Promise<void> {
-    if (!this.running && this.queue.length === 0) return Promise.resolve();
+    if (this.inFlight === 0 && this.queue.length === 0) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
@@ -84,8 +86,12 @@ export class MicroBatcher {
     return this.queuedRows;
   }
 
+  private get saturated(): boolean {
+    return this.inFlight >= (this.options.concurrency ?? 1);
+  }
+
   private schedule(): void {
-    if (this.running || this.queue.length === 0) return;
+    if (this.saturated || this.queue.length === 0) return;
     if (this.queuedRows >= this.options.maxBatch || this.flushing) {
       this.dispatch();
       return;
@@ -113,7 +119,7 @@ export class MicroBatcher {
   }
 
   private dispatch(): void {
-    if (this.running || this.queue.length === 0) return;
+    if (this.saturated || this.queue.length === 0) return;
     this.clearTimer();
     const jobs: Job[] = [];
     let rows = 0;
@@ -123,7 +129,7 @@ export class MicroBatcher {
       rows += job.rows;
     }
     this.queuedRows -= rows;
-    this.running = true;
+    this.inFlight++;
     const input = jobs.length === 1 ? jobs[0].input : new BigInt64Array(rows * this.maxlen);
     if (jobs.length > 1) {
       let at = 0;
@@ -152,8 +158,9 @@ export class MicroBatcher {
   }
 
   private finish(): void {
-    this.running = false;
+    this.inFlight--;
     if (this.queue.length === 0) {
+      if (this.inFlight > 0) return;
       const waiters = this.idleWaiters;
       this.idleWaiters = [];
       for (const w of waiters) w();

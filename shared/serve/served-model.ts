@@ -3,11 +3,12 @@ import { openModelSource } from "../bundle/model-source.js";
 import type { Logger } from "../log.js";
 import { ModelRunner } from "./model-runner.js";
 import { openSession, type Device } from "./ort-session.js";
+import { WorkerRunner, type Runner } from "./worker-runner.js";
 import { ItemVocabulary } from "./vocabulary.js";
 
 /** Everything the server needs of the model: its session, vocabulary and identity. */
 export interface ServedModel {
-  runner: ModelRunner;
+  runner: Runner;
   vocabulary: ItemVocabulary;
   manifest: BundleManifest;
   /** The ONNX file that runs. */
@@ -32,19 +33,26 @@ export async function loadServedModel(options: {
   model?: string;
   device: Device;
   threads?: number;
+  /** Worker threads that run the model, each with its own session; 0 = on the calling thread. */
+  workers?: number;
   log: Logger;
 }): Promise<ServedModel> {
   const source = await openModelSource(options.bundle, { model: options.model });
   options.log.info(
     `model: ${source.modelPath} (${source.artifact}, ${(source.bytesOnDisk / 2 ** 20).toFixed(1)} MiB, ${source.itemIds.length - 1} items)`,
   );
-  const { session, device } = await openSession(source.modelPath, { device: options.device, threads: options.threads, log: options.log });
-  const runner = await ModelRunner.open(session, source.maxlen, source.itemIds.length - 1, source.modelPath).catch(
-    async (error: unknown) => {
-      await session.release();
-      throw error;
-    },
-  );
+  const { runner, device } = options.workers
+    ? await WorkerRunner.open({
+        modelPath: source.modelPath,
+        device: options.device,
+        threads: options.threads,
+        maxlen: source.maxlen,
+        vocabularySize: source.itemIds.length - 1,
+        workers: options.workers,
+        log: options.log,
+      })
+    : await openInProcess(source.modelPath, source.maxlen, source.itemIds.length - 1, options);
+  if (options.workers) options.log.info(`model runs in ${options.workers} worker thread(s), each with its own session`);
   return {
     runner,
     vocabulary: new ItemVocabulary(source.itemIds),
@@ -54,4 +62,18 @@ export async function loadServedModel(options: {
     version: modelVersion(source.sha256),
     device,
   };
+}
+
+async function openInProcess(
+  modelPath: string,
+  maxlen: number,
+  vocabularySize: number,
+  options: { device: Device; threads?: number; log: Logger },
+): Promise<{ runner: ModelRunner; device: Device }> {
+  const { session, device } = await openSession(modelPath, { device: options.device, threads: options.threads, log: options.log });
+  const runner = await ModelRunner.open(session, maxlen, vocabularySize, modelPath).catch(async (error: unknown) => {
+    await session.release();
+    throw error;
+  });
+  return { runner, device };
 }

@@ -28,8 +28,13 @@ export interface ModelServerOptions {
   /** The model's name in /v2/models/{name} (default "recommender"). */
   name?: string;
   device?: Device;
-  /** onnxruntime intra-op threads (default: onnxruntime's, one per core). */
+  /** onnxruntime intra-op threads per session (default: onnxruntime's, one per core). */
   threads?: number;
+  /**
+   * Worker threads that run the model, each with its own session (default 1): inference then
+   * overlaps with HTTP and JSON on the main thread. 0 runs the model on the main thread.
+   */
+  workers?: number;
   /** Most histories per onnxruntime run (default 64). */
   maxBatch?: number;
   /** Longest wait for company of a request reaching an idle model, in ms (default 2); cut short when no other request is being read. */
@@ -132,20 +137,27 @@ export class ModelServer {
   /** Loads the model, runs a warm-up batch of every size the batcher will send, then turns ready. */
   async load(): Promise<void> {
     const { log } = this.options;
+    const workers = this.options.workers ?? 1;
     const model = await loadServedModel({
       bundle: this.options.bundle,
       model: this.options.model,
       device: this.options.device ?? "cpu",
       threads: this.options.threads,
+      workers,
       log,
     });
     const { shape } = model.runner;
     const maxBatch = this.options.maxBatch ?? 64;
     const warmStart = performance.now();
     for (const rows of new Set([1, Math.min(8, maxBatch), maxBatch])) {
-      const input = new BigInt64Array(rows * shape.maxlen);
-      for (let i = 0; i < input.length; i++) input[i] = BigInt(1 + (i % shape.numItems));
-      await model.runner.run(input, rows);
+      // as many runs at once as there are workers, so every worker's session is warm
+      await Promise.all(
+        Array.from({ length: Math.max(1, workers) }, () => {
+          const input = new BigInt64Array(rows * shape.maxlen);
+          for (let i = 0; i < input.length; i++) input[i] = BigInt(1 + (i % shape.numItems));
+          return model.runner.run(input, rows);
+        }),
+      );
     }
     if (this.draining) {
       await model.runner.release();
@@ -155,6 +167,7 @@ export class ModelServer {
     this.batcher = new MicroBatcher((input, rows, fetch) => model.runner.run(input, rows, fetch), shape.maxlen, {
       maxBatch,
       maxDelayMs: this.options.maxDelayMs ?? 2,
+      concurrency: Math.max(1, workers),
       ...(this.options.waitFullDelay ? {} : { othersInFlight: () => this.arriving }),
       onBatch: (rows, requests, seconds) => {
         this.metrics.batchSize.observe(rows);
