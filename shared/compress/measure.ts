@@ -57,7 +57,7 @@ export function latencyStats(batch: number, timesMs: number[]): LatencyStats {
  * Serving latency of every model on the same batches of real histories: per batch size,
  * `warmup` untimed calls each, then `repetitions` timed rounds in which the models take turns
  * (order reversed every other round), so a slow spell of a shared machine hits them alike.
- * Each call fetches every output, as serving does.
+ * Each call fetches the outputs a served recommendation reads (SERVED_OUTPUTS).
  */
 export async function measureLatency(models: SessionScorer[], histories: Int32Array[], plan: LatencyPlan): Promise<LatencyStats[][]> {
   const times = await timeInTurns(models, histories, plan);

@@ -1,7 +1,7 @@
 import type { InferenceSession, Tensor } from "onnxruntime-node";
 import { RecshipError } from "../errors.js";
 import type { Scorer } from "../eval/evaluator.js";
-import { padHistories, type GraphOptimization } from "../onnx/ort-recommender.js";
+import { padHistories, SERVED_OUTPUTS, type GraphOptimization } from "../onnx/ort-recommender.js";
 import { onnxRuntime } from "../onnx/ort-runtime.js";
 
 export interface SessionOptions {
@@ -65,8 +65,8 @@ export class SessionScorer implements Scorer {
     return out;
   }
 
-  /** One serving call with every output fetched (what latency is measured on). */
+  /** One serving call with the outputs serving reads fetched (what latency is measured on). */
   async serve(histories: Int32Array[]): Promise<void> {
-    await this.session.run({ item_seq: sequenceInput(histories, this.maxlen) });
+    await this.session.run({ item_seq: sequenceInput(histories, this.maxlen) }, SERVED_OUTPUTS);
   }
 }

@@ -3,6 +3,13 @@ import { onnxRuntime } from "./ort-runtime.js";
 
 export type GraphOptimization = "disabled" | "basic" | "extended" | "all";
 
+/**
+ * The outputs a recommendation request reads in serving (`recship serve`'s /v1/recommend when
+ * k + the history fit in the top-k): latency is measured fetching these, as served. The score
+ * row is computed either way (TopK reads it) but not copied out of onnxruntime.
+ */
+export const SERVED_OUTPUTS = ["top_items", "top_scores"];
+
 /** The four outputs of an exported recommender, row-major. */
 export interface RecommenderOutputs {
   batch: number;
