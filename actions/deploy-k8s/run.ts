@@ -3,7 +3,6 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
 import { int, list, oneOf, writeJsonReport } from "../../shared/cli/common.js";
 import { DeployFailure, deployKubernetes } from "../../shared/deploy/k8s/deploy.js";
 import { decodeKubeconfig, kubeconfigSecrets } from "../../shared/deploy/k8s/kubeconfig.js";
@@ -21,6 +20,7 @@ import { RecshipError } from "../../shared/errors.js";
 import type { Logger } from "../../shared/log.js";
 import { deployResultSummary, kubernetesDeploySummary } from "../../shared/report/deploy-summary.js";
 import { actionLogger, booleanInput, input } from "../common/runtime.js";
+import { besideModule } from "../../shared/util/beside.js";
 
 /** `model-files`: one `sha256 name url` a line. */
 export function parseModelFiles(text: string | undefined): ModelFile[] | undefined {
@@ -68,14 +68,62 @@ function model(): ModelSource | undefined {
   };
 }
 
-/** The library's options from the action's inputs (everything but the connection). */
+/**
+ * deploy-k8s's action.yml defaults of the settings. The runner fills a default in when an input
+ * is not given, so a value equal to one cannot be told from no value: such a value counts as not
+ * given (the library fills in the same defaults). That way set-weight, promote and rollback given
+ * only the connection (promote.yml, monitor-canary) keep the settings recorded on the live
+ * Deployments, and only a setting really given differently is reported as not applied.
+ */
+export const SETTING_DEFAULTS: Readonly<Record<string, string>> = {
+  traffic: "replicas",
+  replicas: "2",
+  "cpu-utilization": "70",
+  cpu: "500m",
+  memory: "1Gi",
+  gpu: "0",
+  "container-port": "8080",
+  "service-port": "80",
+  "service-type": "ClusterIP",
+  metrics: "annotations",
+  "model-volume": "emptyDir",
+  "model-volume-size": "4Gi",
+  "progress-deadline": "600",
+};
+
+/** A setting's input; undefined when not given or equal to its default (see SETTING_DEFAULTS). */
+export function settingInput(name: string): string | undefined {
+  const v = input(name);
+  return v === undefined || v === SETTING_DEFAULTS[name] ? undefined : v;
+}
+
+/**
+ * The library's options from the action's inputs (everything but the connection). Settings not
+ * given stay unset: canary and direct get the defaults, set-weight, promote and rollback the
+ * settings recorded on the live Deployments (see shared/deploy/k8s/recorded-spec.ts).
+ */
 export function kubernetesOptionsFromInputs(mode: DeployMode, log: Logger): Omit<KubernetesDeployOptions, "kubeconfig" | "tempDir"> {
   const weight = int(input("canary-weight"), "input canary-weight");
-  const maxReplicas = int(input("max-replicas"), "input max-replicas");
-  const replicas = int(input("replicas"), "input replicas");
-  const volume = input("model-volume") ?? "emptyDir";
-  if (volume !== "emptyDir" && !volume.startsWith("pvc:"))
+  const maxReplicas = int(settingInput("max-replicas"), "input max-replicas");
+  const replicas = int(settingInput("replicas"), "input replicas");
+  const volume = settingInput("model-volume");
+  if (volume !== undefined && volume !== "emptyDir" && !volume.startsWith("pvc:"))
     throw new RecshipError(`"${volume}" is not emptyDir or pvc:<claim>`, { where: "input model-volume" });
+  const volumeSize = settingInput("model-volume-size");
+  const gpu = int(settingInput("gpu"), "input gpu");
+  const resources = {
+    ...(settingInput("cpu") ? { cpu: settingInput("cpu") } : {}),
+    ...(settingInput("memory") ? { memory: settingInput("memory") } : {}),
+    ...(settingInput("cpu-limit") ? { cpuLimit: settingInput("cpu-limit") } : {}),
+    ...(gpu !== undefined ? { gpu } : {}),
+  };
+  const port = int(settingInput("container-port"), "input container-port");
+  const servicePort = int(settingInput("service-port"), "input service-port");
+  const serviceType = settingInput("service-type");
+  const traffic = settingInput("traffic");
+  const metrics = settingInput("metrics");
+  const progressDeadline = int(settingInput("progress-deadline"), "input progress-deadline");
+  const nodeSelector = parseNodeSelector(settingInput("node-selector"));
   const m = model();
   return {
     mode,
@@ -85,38 +133,35 @@ export function kubernetesOptionsFromInputs(mode: DeployMode, log: Logger): Omit
     ...(input("image") ? { image: input("image") } : {}),
     ...(m ? { model: m } : {}),
     ...(weight !== undefined ? { canaryWeight: weight } : {}),
-    traffic: oneOf(input("traffic") ?? "replicas", TRAFFIC_SPLITS, "input traffic"),
-    ...(input("gateway") ? { gateway: input("gateway") } : {}),
-    ...(list(input("hostnames")) ? { hostnames: list(input("hostnames")) } : {}),
+    ...(traffic ? { traffic: oneOf(traffic, TRAFFIC_SPLITS, "input traffic") } : {}),
+    ...(settingInput("gateway") ? { gateway: settingInput("gateway") } : {}),
+    ...(list(settingInput("hostnames")) ? { hostnames: list(settingInput("hostnames")) } : {}),
     ...(replicas !== undefined ? { replicas } : {}),
     ...(maxReplicas !== undefined
       ? {
           autoscaling: {
-            minReplicas: int(input("min-replicas"), "input min-replicas") ?? replicas ?? 2,
+            minReplicas: int(settingInput("min-replicas"), "input min-replicas") ?? replicas ?? 2,
             maxReplicas,
             cpuUtilization: int(input("cpu-utilization"), "input cpu-utilization") ?? 70,
           },
         }
       : {}),
-    resources: {
-      cpu: input("cpu") ?? "500m",
-      memory: input("memory") ?? "1Gi",
-      ...(input("cpu-limit") ? { cpuLimit: input("cpu-limit") } : {}),
-      gpu: int(input("gpu"), "input gpu") ?? 0,
-    },
-    port: int(input("container-port"), "input container-port") ?? 8080,
-    servicePort: int(input("service-port"), "input service-port") ?? 80,
-    serviceType: oneOf(input("service-type") ?? "ClusterIP", ["ClusterIP", "NodePort", "LoadBalancer"] as const, "input service-type"),
-    metrics: oneOf(input("metrics") ?? "annotations", METRICS_MODES, "input metrics"),
-    modelVolume: volume.startsWith("pvc:")
-      ? { type: "pvc", claimName: volume.slice(4) }
-      : { type: "emptyDir", sizeLimit: input("model-volume-size") ?? "4Gi" },
-    ...(input("fetch-image") ? { fetchImage: input("fetch-image") } : {}),
-    ...(input("fetch-secret") ? { fetchSecret: input("fetch-secret") } : {}),
-    ...(input("service-account") ? { serviceAccountName: input("service-account") } : {}),
-    ...(list(input("image-pull-secrets")) ? { imagePullSecrets: list(input("image-pull-secrets")) } : {}),
-    ...(parseNodeSelector(input("node-selector")) ? { nodeSelector: parseNodeSelector(input("node-selector")) } : {}),
-    progressDeadlineSeconds: int(input("progress-deadline"), "input progress-deadline") ?? 600,
+    ...(Object.keys(resources).length ? { resources } : {}),
+    ...(port !== undefined ? { port } : {}),
+    ...(servicePort !== undefined ? { servicePort } : {}),
+    ...(serviceType ? { serviceType: oneOf(serviceType, ["ClusterIP", "NodePort", "LoadBalancer"] as const, "input service-type") } : {}),
+    ...(metrics ? { metrics: oneOf(metrics, METRICS_MODES, "input metrics") } : {}),
+    ...(volume?.startsWith("pvc:")
+      ? { modelVolume: { type: "pvc" as const, claimName: volume.slice(4) } }
+      : volume !== undefined || volumeSize !== undefined
+        ? { modelVolume: { type: "emptyDir" as const, sizeLimit: volumeSize ?? SETTING_DEFAULTS["model-volume-size"] } }
+        : {}),
+    ...(settingInput("fetch-image") ? { fetchImage: settingInput("fetch-image") } : {}),
+    ...(settingInput("fetch-secret") ? { fetchSecret: settingInput("fetch-secret") } : {}),
+    ...(settingInput("service-account") ? { serviceAccountName: settingInput("service-account") } : {}),
+    ...(list(settingInput("image-pull-secrets")) ? { imagePullSecrets: list(settingInput("image-pull-secrets")) } : {}),
+    ...(nodeSelector ? { nodeSelector } : {}),
+    ...(progressDeadline !== undefined ? { progressDeadlineSeconds: progressDeadline } : {}),
     forceConflicts: booleanInput("force-conflicts"),
     dryRun: booleanInput("dry-run"),
     log,
@@ -180,7 +225,7 @@ async function runKubernetes(mode: DeployMode, log: Logger, reportPath: string):
 
 /** The local target: `recship serve` processes behind a weighted router, started with the CLI bundled next to this action. */
 async function runLocal(mode: DeployMode, log: Logger, reportPath: string): Promise<void> {
-  const cli = fileURLToPath(new URL("../cli/index.js", import.meta.url));
+  const cli = besideModule("../cli/index.js", import.meta.url);
   const target = new LocalTarget({
     state: input("state") ?? ".recship/local-deploy.json",
     command: [process.execPath, cli],

@@ -1,7 +1,6 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import * as core from "@actions/core";
 import { context } from "@actions/github";
 import { monitorCanary } from "../../shared/canary/analysis.js";
@@ -21,6 +20,7 @@ import type { Logger } from "../../shared/log.js";
 import { monitorMarkdown } from "../../shared/report/monitor-summary.js";
 import { kubernetesOptionsFromInputs } from "../deploy-k8s/run.js";
 import { actionLogger, booleanInput, input } from "../common/runtime.js";
+import { besideModule } from "../../shared/util/beside.js";
 
 const SUMMARY_LIMIT = 500_000;
 
@@ -36,7 +36,7 @@ function numberInput(name: string): number | undefined {
 function targetFromInputs(log: Logger): { target: DeployTarget; cleanup: () => void } {
   const name = oneOf(input("target") ?? "local", ["local", "kubernetes"] as const, "input target");
   if (name === "local") {
-    const cli = fileURLToPath(new URL("../cli/index.js", import.meta.url));
+    const cli = besideModule("../cli/index.js", import.meta.url);
     return {
       target: new LocalTarget({ state: input("state") ?? ".recship/local-deploy.json", command: [process.execPath, cli], port: 0, log }),
       cleanup: () => {},

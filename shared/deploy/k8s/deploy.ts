@@ -6,11 +6,12 @@ import type { KubeClient, KubeObject, KubeRef } from "./client.js";
 import { clientNodeKube, loadKubeConfig } from "./client-node.js";
 import { checkImage, checkModel, checkWeight, resolveSpec } from "./inputs.js";
 import { decodeKubeconfig, kubeconfigSecrets, redact, writeKubeconfig, type KubeconfigFile } from "./kubeconfig.js";
-import { objectNames } from "./names.js";
+import { ANNOTATIONS, objectNames } from "./names.js";
 import { managedRefs, renderAll, toYaml, type DesiredState, type Rendered } from "./render.js";
 import { waitForRollout, type RolloutOutcome } from "./rollout.js";
+import { overriddenSettings, readRecordedSpec } from "./recorded-spec.js";
 import { deployStatus, readState } from "./state.js";
-import { checkDeployRequest, DEFAULT_CANARY_WEIGHT, type DeployStatus } from "../types.js";
+import { checkDeployRequest, DEFAULT_CANARY_WEIGHT, type DeployMode, type DeployStatus } from "../types.js";
 import type { KubernetesDeployOptions, KubernetesDeployResult, KubernetesSpec, ObjectChange, Variant, VariantState } from "./types.js";
 import { validateManifests } from "./validate.js";
 
@@ -94,27 +95,78 @@ export async function teardownKubernetes(options: ConnectionOptions & { name?: s
   });
 }
 
-/** What runs now, as the target-neutral status. */
-export async function kubernetesStatus(options: ConnectionOptions & { name?: string; namespace?: string }): Promise<DeployStatus> {
+/** What runs now, as the target-neutral status (the Service's URL from the port stable, else the canary, recorded). */
+export async function kubernetesStatus(
+  options: ConnectionOptions & { name?: string; namespace?: string; servicePort?: number },
+): Promise<DeployStatus> {
   return withKubeClient(options, async (client, log) => {
-    const spec = resolveSpec({ mode: "rollback", log, name: options.name }, options.namespace ?? client.defaultNamespace);
-    return deployStatus((await readState(client, spec.namespace, spec.name)).state, serviceUrl(spec));
+    const given = resolveSpec(
+      { mode: "rollback", log, name: options.name, ...(options.servicePort !== undefined ? { servicePort: options.servicePort } : {}) },
+      options.namespace ?? client.defaultNamespace,
+    );
+    const { state, live } = await readState(client, given.namespace, given.name);
+    const recorded = (["stable", "canary"] as const).map((v) => (live[v] ? readRecordedSpec(live[v], given) : undefined)).find(Boolean);
+    return deployStatus(state, serviceUrl(recorded ?? given));
   });
 }
 
 const variantOf = (s: VariantState) => ({ image: s.image, model: s.model });
 
+/** Everything but canary and direct renders from what the live Deployments recorded, not from the step's inputs. */
+const REUSING_MODES: readonly DeployMode[] = ["set-weight", "promote", "rollback"];
+
 async function runDeploy(client: KubeClient, options: KubernetesDeployOptions, log: Logger): Promise<KubernetesDeployResult> {
   const namespace = options.namespace ?? client.defaultNamespace;
-  const spec = resolveSpec(options, namespace);
+  /** The settings from this step's inputs (defaults filled in): what canary and direct render with. */
+  const given = resolveSpec(options, namespace);
   const dryRun = !!options.dryRun;
   const mode = options.mode;
   const warnings: string[] = [];
   const applier = new Applier(client, { force: !!options.forceConflicts, dryRun, log });
+  const { state, live } = await readState(client, namespace, given.name);
+  const names = objectNames(given.name);
+
+  // The live Deployments' recorded settings this mode needs, read and checked before anything
+  // changes: the canary's for set-weight and promote, stable's for rollback (the canary's only
+  // when stable has none) and, to put it back should its replacement fail, for direct and promote.
+  const recordOf = (variant: Variant) => (live[variant] ? readRecordedSpec(live[variant], given) : undefined);
+  const recorded: Partial<Record<Variant, KubernetesSpec | undefined>> = {};
+  if (mode === "set-weight" || mode === "promote") recorded.canary = recordOf("canary");
+  if (mode === "direct" || mode === "promote" || mode === "rollback") recorded.stable = recordOf("stable");
+  if (mode === "rollback" && !recorded.stable) recorded.canary = recordOf("canary");
+  const legacyWarning = (variant: Variant, what: string) =>
+    `Deployment ${namespace}/${names.deployment(variant)} has no ${ANNOTATIONS.spec} annotation (it was deployed by a recship that did not record its settings): ` +
+    `${what} from this step's inputs, as before, so a setting not given here (service account, GPU, fetch Secret, ports...) falls back to its default. ` +
+    "Deploy it again with mode canary or direct to record its settings";
+  /** The recorded settings used for this step; explicitly given settings that differ are kept out, with a warning. */
+  const useRecorded = (variant: Variant, spec: KubernetesSpec): KubernetesSpec => {
+    const overridden = overriddenSettings(options, given, spec);
+    if (overridden.length) {
+      warnings.push(
+        `${mode} keeps the settings Deployment ${namespace}/${names.deployment(variant)} was deployed with, not the ones given here (${overridden.join("; ")}). ` +
+          "To change them deploy with mode canary (then promote) or direct",
+      );
+    }
+    return spec;
+  };
+
+  /**
+   * The settings this step renders with. canary, direct: the inputs. set-weight, promote: the
+   * canary's record (a weight change must not touch its pods; promote makes stable exactly the
+   * canary that was tested). rollback: stable's record (the canary's when stable has none).
+   * A Deployment without a record: the inputs, as before records existed, with a warning.
+   */
+  let spec = given;
+  if (REUSING_MODES.includes(mode) && state.canary) {
+    const from: Variant | undefined = recorded.stable && mode === "rollback" ? "stable" : recorded.canary ? "canary" : undefined;
+    if (from) spec = useRecorded(from, recorded[from]!);
+    else if (mode === "rollback") warnings.push(legacyWarning("stable", "rendering the Services and the route"));
+    else if (mode === "promote") warnings.push(legacyWarning("canary", "rendering the new stable, the Services and the route"));
+    else warnings.push(legacyWarning("canary", "rendering it, the Services and the route"));
+  }
   log.info(
     `${dryRun ? "dry run: " : ""}${mode} of ${spec.name} in namespace ${namespace} on ${client.server} (traffic split: ${spec.traffic})`,
   );
-  const { state } = await readState(client, namespace, spec.name);
   if (state.stable) log.info(`stable: ${state.stable.version} (${state.stable.readyReplicas}/${state.stable.replicas} ready)`);
   if (state.canary)
     log.info(`canary: ${state.canary.version} at ${state.canary.weight}% (${state.canary.readyReplicas}/${state.canary.replicas} ready)`);
@@ -124,12 +176,12 @@ async function runDeploy(client: KubeClient, options: KubernetesDeployOptions, l
   // the same rules as every target: what each mode needs and what the current state allows
   checkDeployRequest({ mode, bundle: options.model?.url, weight: options.canaryWeight }, deployStatus(state, serviceUrl(spec)));
 
-  const wait = async (variant: Variant): Promise<RolloutOutcome> => {
+  const wait = async (variant: Variant, rendered: KubernetesSpec = spec): Promise<RolloutOutcome> => {
     if (dryRun) return { ok: true };
-    return log.group(`rollout of ${objectNames(spec.name).deployment(variant)}`, () =>
-      waitForRollout(client, namespace, objectNames(spec.name).deployment(variant), {
+    return log.group(`rollout of ${names.deployment(variant)}`, () =>
+      waitForRollout(client, namespace, names.deployment(variant), {
         pollIntervalMs: options.pollIntervalMs ?? 2000,
-        timeoutMs: options.rolloutTimeoutMs ?? (spec.progressDeadlineSeconds + 60) * 1000,
+        timeoutMs: options.rolloutTimeoutMs ?? (rendered.progressDeadlineSeconds + 60) * 1000,
         log,
       }),
     );
@@ -163,7 +215,6 @@ async function runDeploy(client: KubeClient, options: KubernetesDeployOptions, l
       keep,
       warnings,
     );
-  const names = objectNames(spec.name);
   const isCanaryRef = (ref: KubeRef) => ref.name === names.deployment("canary") && (ref.kind === "Deployment" || ref.kind === "Service");
   const isStableGroupRef = (ref: KubeRef) =>
     (ref.kind === "Deployment" && ref.name === names.deployment("stable")) ||
@@ -175,12 +226,14 @@ async function runDeploy(client: KubeClient, options: KubernetesDeployOptions, l
   let rendered: Rendered;
   let failure: { reason: string; details: string[]; undone: string; outcome: "rolled-back" | "failed" } | undefined;
 
-  /** Puts the previous stable model back after its replacement failed to roll out. */
+  /** Puts the previous stable model back, with the settings it was deployed with, after its replacement failed to roll out. */
   const restoreStable = async (previous: VariantState | undefined): Promise<string> => {
     if (!previous) return "There was no earlier stable to go back to: the objects are left for inspection";
-    const back = renderAll(spec, { stable: variantOf(previous) });
+    if (!recorded.stable) warnings.push(legacyWarning("stable", "putting it back"));
+    const settings = recorded.stable ?? spec;
+    const back = renderAll(settings, { stable: variantOf(previous) });
     await applier.apply(back.stable.filter((o) => o.kind === "Deployment"));
-    const outcome = await wait("stable");
+    const outcome = await wait("stable", settings);
     return outcome.ok
       ? `Stable is back on ${previous.version}`
       : `Putting stable back on ${previous.version} did not complete either: ${outcome.reason}`;

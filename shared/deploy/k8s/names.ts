@@ -17,6 +17,12 @@ export const ANNOTATIONS = {
   model: "recship.dev/model",
   /** The canary's share of the traffic asked for, in percent. */
   canaryWeight: "recship.dev/canary-weight",
+  /**
+   * The settings the Deployment was rendered with (KubernetesSpec without name and namespace)
+   * as JSON with sorted keys: what set-weight, promote and rollback render it again with.
+   * Secrets appear by name only; the kubeconfig never.
+   */
+  spec: "recship.dev/spec",
 } as const;
 
 /** Folder all model data goes under, in the pod. */

@@ -5,6 +5,7 @@ import type { IContainer } from "kubernetes-models/v1/Container";
 import type { IToleration } from "kubernetes-models/v1/Toleration";
 import { asKubeObject, type KubeObject } from "./client.js";
 import { ANNOTATIONS, commonLabels, LABELS, MODEL_MOUNT, objectNames, selectorLabels } from "./names.js";
+import { recordSpec } from "./recorded-spec.js";
 import { bundlePath, MODEL_VOLUME_NAME, renderModelDelivery } from "./render-model.js";
 import type { KubernetesSpec, ModelSource, Variant } from "./types.js";
 
@@ -73,7 +74,8 @@ export function renderDeployment(spec: KubernetesSpec, v: VariantRender): KubeOb
     spec.metrics === "annotations"
       ? { "prometheus.io/scrape": "true", "prometheus.io/port": String(spec.port), "prometheus.io/path": SERVER.metricsPath }
       : undefined;
-  const annotations: Record<string, string> = { [ANNOTATIONS.model]: JSON.stringify(v.model) };
+  // the model and the settings it is rendered with: what set-weight, promote and rollback render it again from
+  const annotations: Record<string, string> = { [ANNOTATIONS.model]: JSON.stringify(v.model), [ANNOTATIONS.spec]: recordSpec(spec) };
   if (v.weight !== undefined) annotations[ANNOTATIONS.canaryWeight] = String(v.weight);
   const deployment: IDeployment = {
     apiVersion: "apps/v1",
