@@ -1,81 +1,183 @@
-import { existsSync } from "node:fs";
-import { mkdir } from "node:fs/promises";
-import { join, resolve } from "node:path";
+import { mkdir, rm } from "node:fs/promises";
+import { dirname, join, resolve } from "node:path";
+import { readManifest } from "../bundle/bundle-io.js";
+import { readVocabulary } from "../bundle/model-source.js";
+import { CompressFailure } from "../compress/compress-bundle.js";
+import { ParityFailure } from "../convert/convert-bundle.js";
 import type { Logger } from "../log.js";
-import { writeSyntheticShopCsv } from "../data/synthetic.js";
-import { trainModel, type TrainReport } from "../train/train-model.js";
-import { fixed } from "../report/markdown.js";
-import { formatDuration } from "../util/format.js";
+import { RECSHIP_VERSION } from "../version.js";
+import { deployCanary, warmUpServers, watchCanary } from "./canary-stage.js";
+import { Cleanup } from "./cleanup.js";
+import { reportPaths, writeDemoReports } from "./demo-files.js";
+import { STEP_TITLES, type DemoReport, type DemoSettings, type DemoVerdict, type StepKey } from "./demo-report.js";
+import { demoSettings } from "./demo-settings.js";
+import { keepPromoted, readDemoState, writeDemoState } from "./demo-state.js";
+import { demoSummaryLines } from "./demo-summary.js";
+import { compressStage, convertStage, gateStage, trainStage } from "./model-stages.js";
+import { purchaseHistories, writeDemoShop } from "./shop-data.js";
 
-export interface DemoOptions {
+export interface DemoOptions extends Partial<DemoSettings> {
+  /** The demo's folder: data, bundles, baselines, deploy state and reports; a second run reuses it. */
   out: string;
-  users?: number;
-  epochs?: number;
+  /** argv that runs the recship CLI: the local target starts the servers and the router with it. */
+  command: string[];
+  /** Write the JSON report here instead of `<out>/demo-report.json`. */
+  reportFile?: string;
+  /** Stops what the run started; pass one to run it from a signal handler too. */
+  cleanup?: Cleanup;
+  /** Aborted (by a signal): no further server is started. */
+  signal?: AbortSignal;
   log: Logger;
-  /** Later chain steps, run in order on the trained bundle (convert-onnx, ...). */
-  steps?: DemoStep[];
 }
 
-export interface DemoStep {
-  name: string;
-  run(bundle: string, log: Logger): Promise<{ report: unknown; summary: string }>;
-}
+/** The steps a run goes through, in order, for the progress lines ("[3/9] convert-onnx"). */
+const STEPS: StepKey[] = ["shop", "train", "convert", "compress", "gate", "deploy", "warmUp", "monitor", "stop"];
 
-export interface DemoReport {
-  data: string;
-  bundle: string;
-  elapsedSeconds: number;
-  train: TrainReport;
-  [step: string]: unknown;
-}
-
-/** The demo pipeline on the built-in synthetic shop: generate data, train, then every chained step. */
+/**
+ * The whole chain on the built-in synthetic shop, on this machine: generate the shop →
+ * train-model → convert-onnx → compress-model → benchmark-gate (against the previous run's
+ * stored baseline) → deploy to the local target (stable: the previous run's promoted model,
+ * else this run's fp32 export; canary: the compressed model at 0 %) → simulated shoppers +
+ * monitor-canary (scrape source) → promote or roll back → every server stopped, whatever
+ * happens. Writes `<out>/demo-report.json` and `.html` and returns the report; a model
+ * refused on the way (parity, budget, gate) is a verdict ("blocked"), not an exception.
+ */
 export async function runDemo(options: DemoOptions): Promise<DemoReport> {
-  const started = Date.now();
+  const settings = demoSettings(options);
   const { log } = options;
   const out = resolve(options.out);
   await mkdir(out, { recursive: true });
-  const data = join(out, "synthetic-shop.csv");
-  if (!existsSync(data)) {
-    const rows = await writeSyntheticShopCsv(data, { users: options.users ?? 3000, seed: 7, viewNoise: 0.1 });
-    log.info(`[1] synthetic shop: ${rows} interaction rows written to ${data}`);
-  } else {
-    log.info(`[1] synthetic shop: reusing ${data}`);
+  const state = await readDemoState(out);
+  state.runs += 1;
+  await writeDemoState(out, state);
+  const cleanup = options.cleanup ?? new Cleanup(log);
+  const started = performance.now();
+  const bundle = join(out, "bundle");
+  const report: DemoReport = {
+    schema: 1,
+    tool: "recship demo",
+    recshipVersion: RECSHIP_VERSION,
+    run: state.runs,
+    startedAt: new Date().toISOString(),
+    endedAt: "",
+    out,
+    settings,
+    data: { path: join(out, "synthetic-shop.csv"), rows: 0, users: settings.users },
+    train: null,
+    convert: null,
+    compress: null,
+    gate: null,
+    deploy: null,
+    monitor: null,
+    traffic: null,
+    timings: {},
+    verdict: { outcome: "failed", promoted: false, decidedBy: "demo", reason: "the run did not finish" },
+    reports: reportPaths(out, options.reportFile && resolve(options.reportFile)),
+    warnings: [],
+  };
+  let current: StepKey = "shop";
+  const step = async <T>(key: StepKey, detail: string, fn: () => Promise<T>): Promise<T> => {
+    if (key !== "stop") options.signal?.throwIfAborted();
+    current = key;
+    log.info(`\n[${STEPS.indexOf(key) + 1}/${STEPS.length}] ${STEP_TITLES[key]}: ${detail}`);
+    const t0 = performance.now();
+    try {
+      return await fn();
+    } finally {
+      report.timings[key] = (performance.now() - t0) / 1000;
+    }
+  };
+  const block = (decidedBy: string, reason: string): DemoVerdict => ({ outcome: "blocked", promoted: false, decidedBy, reason });
+
+  let failure: unknown;
+  try {
+    report.verdict = await runChain();
+  } catch (error) {
+    failure = error;
+    report.error = (error as Error).message;
+    report.verdict = { outcome: "failed", promoted: false, decidedBy: STEP_TITLES[current], reason: (error as Error).message };
+  } finally {
+    await step("stop", "stopping the shoppers, the servers and the router", () => cleanup.run()).catch((error: unknown) => {
+      report.warnings.push(`stopping the servers: ${(error as Error).message}`);
+    });
   }
-  log.info("[2] train-model: SASRec on the purchases (views filtered out)");
-  const train = await trainModel({
-    data,
-    userColumn: "user_id",
-    itemColumn: "item_id",
-    timeColumn: "timestamp",
-    eventColumn: "event",
-    eventFilter: ["purchase"],
-    out: join(out, "bundle"),
-    overwrite: true,
-    config: "model:\n  hidden: 48\n  maxlen: 30\ntrain:\n  batchTokens: 512\n  negatives: 512\n  learningRate: 0.004",
-    overrides: { train: { epochs: options.epochs ?? 25 } },
-    maxMinutes: 3,
-    log,
-  });
-  const report: DemoReport = { data, bundle: train.bundle, elapsedSeconds: 0, train };
-  let n = 3;
-  for (const step of options.steps ?? []) {
-    log.info(`[${n++}] ${step.name}`);
-    const r = await step.run(train.bundle, log);
-    report[step.name] = r.report;
-    log.info(r.summary);
+  if (report.deploy && report.deploy.allStopped === false) report.warnings.push("some server process did not stop: see deploy.processes");
+  if (report.verdict.promoted && report.deploy) {
+    const promoted = await keepPromoted(out, bundle, {
+      version: report.deploy.canary.version,
+      artifact: report.deploy.canary.artifact,
+      run: report.run,
+    });
+    report.verdict.promotedModel = promoted;
+    state.promoted = promoted;
+    await writeDemoState(out, state);
   }
-  report.elapsedSeconds = (Date.now() - started) / 1000;
-  log.info(
-    [
-      "",
-      "── demo summary",
-      `model quality (test, full ranking): NDCG@10 ${fixed(train.test.full.ndcg10)} HR@10 ${fixed(train.test.full.hr10)} ` +
-        `vs popularity NDCG@10 ${fixed(train.popularity.full.ndcg10)}`,
-      `sampled-100 NDCG@10 ${fixed(train.test.sampled?.ndcg10)}; ${train.epochs} epochs on ${train.backend}, ${Math.round(train.sequencesPerSecond)} sequences/s`,
-      `bundle: ${train.bundle}`,
-      `elapsed: ${formatDuration(report.elapsedSeconds)}`,
-    ].join("\n"),
-  );
+  report.timings.total = (performance.now() - started) / 1000;
+  report.endedAt = new Date().toISOString();
+  await mkdir(dirname(report.reports.json), { recursive: true });
+  await writeDemoReports(report);
+  for (const line of demoSummaryLines(report)) log.info(line);
+  if (failure) throw failure;
   return report;
+
+  async function runChain(): Promise<DemoVerdict> {
+    report.data.rows = await step("shop", `${settings.users} shoppers' purchases and views (seeded)`, () =>
+      writeDemoShop(report.data.path, settings.users),
+    );
+    log.info(`${report.data.rows} interaction rows written to ${report.data.path}`);
+    report.train = await step("train", `SASRec on the purchases, ${settings.epochs} epochs`, () =>
+      trainStage({ data: report.data.path, bundle, epochs: settings.epochs, maxMinutes: settings.maxMinutes, log }),
+    );
+    try {
+      report.convert = await step("convert", "ONNX export and parity check against the trained model", () => convertStage(bundle, log));
+    } catch (error) {
+      if (!(error instanceof ParityFailure)) throw error;
+      report.convert = error.report;
+      return block(STEP_TITLES.convert, error.message);
+    }
+    try {
+      report.compress = await step(
+        "compress",
+        `${settings.methods.join(", ")} within ${(100 * settings.maxNdcgDrop).toFixed(1)} % of validation NDCG@10, objective ${settings.objective}`,
+        () => compressStage({ bundle, ...settings, log }),
+      );
+    } catch (error) {
+      if (!(error instanceof CompressFailure)) throw error;
+      report.compress = error.report;
+      return block(STEP_TITLES.compress, error.message);
+    }
+    report.gate = await step("gate", "the chosen variant against the previous run's stored baseline", () =>
+      gateStage({ bundle, data: report.data.path, storeDir: join(out, "baselines"), workDir: join(out, ".work"), log }),
+    );
+    await rm(join(out, ".work"), { recursive: true, force: true });
+    if (!report.gate.passed) return block(STEP_TITLES.gate, report.gate.headline);
+
+    const stable = state.promoted
+      ? { bundle: state.promoted.bundle, origin: "previous-promoted" as const }
+      : { bundle, model: report.convert.model, origin: "this-run-fp32" as const };
+    const items = (await readVocabulary(bundle, await readManifest(bundle))).slice(1);
+    const traffic = { ...settings, items, histories: purchaseHistories(settings.users) };
+    const deployed = await step(
+      "deploy",
+      `stable = ${stable.origin === "previous-promoted" ? "the previous run's promoted model" : "this run's fp32 export"}, canary = the compressed model at 0 %`,
+      () =>
+        deployCanary(
+          { dir: join(out, "deploy"), command: options.command, stable, canary: { bundle }, cleanup, signal: options.signal, log },
+          (section) => (report.deploy = section),
+        ),
+    );
+    await step("warmUp", `${settings.warmupRequests} recommendations pinned to each server`, () => warmUpServers(deployed, traffic));
+    report.monitor = await step(
+      "monitor",
+      `${settings.rate} recommendations/s; canary steps ${settings.steps.join(", ")} %, ${settings.intervalSeconds}s intervals (scraping /metrics)`,
+      () => watchCanary(deployed, { monitor: settings, traffic, cleanup, log }, (t) => (report.traffic = t)),
+    );
+    const m = report.monitor;
+    return {
+      outcome: m.verdict === "inconclusive" ? "held" : m.verdict,
+      promoted: m.verdict === "promoted",
+      decidedBy: "monitor-canary",
+      reason: m.reason,
+    };
+  }
 }
