@@ -65,7 +65,7 @@ describe("exposition parsing", () => {
     m.latency.observe({ route: "/v1/recommend" }, 0.003);
     m.latency.observe({ route: "/v1/feedback" }, 0.3);
     const samples = parseExposition(await m.registry.metrics(), "test");
-    const buckets = samples.filter((s) => s.name === "recship_http_request_duration_seconds_bucket" && s.labels.le === "0.005");
+    const buckets = samples.filter((s) => s.name === "recship_http_request_duration_seconds_bucket" && s.labels.le === "0.00455");
     expect(buckets.map((b) => [b.labels.route, b.labels.variant, b.labels.version, b.value])).toEqual([
       ["/v1/recommend", "canary", "v9", 1],
       ["/v1/feedback", "canary", "v9", 0],
@@ -98,8 +98,8 @@ describe("the scrape source", () => {
     const lat = (await source.measure(latency, vars("canary"), window)).measurement;
     expect(lat.kind).toBe("buckets");
     if (lat.kind === "buckets") {
-      expect(lat.buckets.find((b) => b.le === 0.002)?.count).toBe(0);
-      expect(lat.buckets.find((b) => b.le === 0.005)?.count).toBe(40);
+      expect(lat.buckets.find((b) => b.le === 0.00364)?.count).toBe(0);
+      expect(lat.buckets.find((b) => b.le === 0.00455)?.count).toBe(40);
       expect(lat.buckets.find((b) => b.le === Infinity)?.count).toBe(40);
     }
     canary.restart();
