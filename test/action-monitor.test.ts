@@ -1,10 +1,8 @@
-import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
 import { deployKubernetes } from "../shared/deploy/k8s/deploy.js";
@@ -12,7 +10,7 @@ import { kubeconfigSecrets } from "../shared/deploy/k8s/kubeconfig.js";
 import type { KubernetesDeployOptions, ModelSource } from "../shared/deploy/k8s/types.js";
 import { memoryLogger } from "../shared/log.js";
 import { KubeEmulator } from "./helpers/k8s-emulator.js";
-import { parseOutputs } from "./helpers/run-action.js";
+import { runDistAction } from "./helpers/run-action.js";
 import { tempDir } from "./helpers/tmp.js";
 
 // The monitor-canary dist bundle run as the runner runs it (action.yml defaults filled in, INPUT_*
@@ -119,22 +117,7 @@ async function runMonitor(inputs: Record<string, string>) {
   const n = ++runs;
   const temp = join(dir, `runner-temp-${n}`);
   mkdirSync(temp);
-  const files = { output: join(dir, `out-${n}.txt`), summary: join(dir, `summary-${n}.md`), event: join(dir, `event-${n}.json`) };
-  writeFileSync(files.output, "");
-  writeFileSync(files.summary, "");
-  writeFileSync(files.event, "{}");
-  const env: Record<string, string> = {
-    PATH: process.env.PATH ?? "",
-    HOME: dir,
-    GITHUB_OUTPUT: files.output,
-    GITHUB_STEP_SUMMARY: files.summary,
-    GITHUB_EVENT_PATH: files.event,
-    GITHUB_EVENT_NAME: "push",
-    GITHUB_REPOSITORY: "shop/recs",
-    GITHUB_SHA: "0123456789abcdef0123456789abcdef01234567",
-    GITHUB_WORKSPACE: dir,
-    RUNNER_TEMP: temp,
-  };
+  // the runner fills in action.yml's defaults for inputs a workflow leaves out
   const action = parseYaml(readFileSync(join(root, "actions", "monitor-canary", "action.yml"), "utf8")) as {
     inputs: Record<string, { default?: string }>;
   };
@@ -156,12 +139,7 @@ async function runMonitor(inputs: Record<string, string>) {
     report: join(dir, `report-${n}.json`),
     ...inputs,
   };
-  for (const [k, v] of Object.entries(all)) env[`INPUT_${k.toUpperCase()}`] = v;
-  const result = await promisify(execFile)(process.execPath, [entry], { cwd: dir, env, maxBuffer: 64 << 20 }).then(
-    (r) => ({ code: 0, ...r }),
-    (e: { code?: number; stdout?: string; stderr?: string }) => ({ code: e.code ?? 1, stdout: e.stdout ?? "", stderr: e.stderr ?? "" }),
-  );
-  return { ...result, outputs: parseOutputs(readFileSync(files.output, "utf8")), summary: readFileSync(files.summary, "utf8"), temp };
+  return { ...(await runDistAction("monitor-canary", all, dir, {}, temp)), temp };
 }
 
 /** Watches the canary while the action runs: every pod template and ReplicaSet it had. */

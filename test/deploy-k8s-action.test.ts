@@ -1,12 +1,10 @@
-import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { kubeconfigSecrets } from "../shared/deploy/k8s/kubeconfig.js";
 import { KubeEmulator } from "./helpers/k8s-emulator.js";
-import { parseOutputs } from "./helpers/run-action.js";
+import { runDistAction } from "./helpers/run-action.js";
 import { tempDir } from "./helpers/tmp.js";
 
 // The action's dist bundle, run as the runner runs it, against the API emulator.
@@ -22,17 +20,6 @@ async function runAction(inputs: Record<string, string>) {
   const n = ++runs;
   const temp = join(dir, `runner-temp-${n}`);
   mkdirSync(temp);
-  const files = { output: join(dir, `out-${n}.txt`), summary: join(dir, `summary-${n}.md`) };
-  writeFileSync(files.output, "");
-  writeFileSync(files.summary, "");
-  const env: Record<string, string> = {
-    PATH: process.env.PATH ?? "",
-    HOME: dir,
-    GITHUB_OUTPUT: files.output,
-    GITHUB_STEP_SUMMARY: files.summary,
-    GITHUB_WORKSPACE: dir,
-    RUNNER_TEMP: temp,
-  };
   const all = {
     kubeconfig: emu.kubeconfig(),
     name: "recs",
@@ -40,12 +27,7 @@ async function runAction(inputs: Record<string, string>) {
     report: join(dir, `report-${n}.json`),
     ...inputs,
   };
-  for (const [k, v] of Object.entries(all)) env[`INPUT_${k.toUpperCase()}`] = v;
-  const result = await promisify(execFile)(process.execPath, [entry], { cwd: dir, env, maxBuffer: 64 << 20 }).then(
-    (r) => ({ code: 0, ...r }),
-    (e: { code?: number; stdout?: string; stderr?: string }) => ({ code: e.code ?? 1, stdout: e.stdout ?? "", stderr: e.stderr ?? "" }),
-  );
-  return { ...result, outputs: parseOutputs(readFileSync(files.output, "utf8")), summary: readFileSync(files.summary, "utf8"), temp };
+  return { ...(await runDistAction("deploy-k8s", all, dir, {}, temp)), temp };
 }
 
 /** What the runner would print: everything but the add-mask commands it consumes. */

@@ -41,6 +41,8 @@ export async function runDistAction(
   inputs: Record<string, string>,
   workDir: string,
   event: object = {},
+  /** RUNNER_TEMP (default: workDir): a folder of its own lets a test check what the step left there. */
+  runnerTemp = workDir,
 ): Promise<ActionRun> {
   const entry = join(root, "dist", action, "index.js");
   if (!existsSync(entry)) throw new Error(`${entry} is missing: run \`npm run build\` first`);
@@ -61,7 +63,7 @@ export async function runDistAction(
     GITHUB_REF: "refs/heads/main",
     GITHUB_REPOSITORY: "shop/recs",
     GITHUB_WORKSPACE: workDir,
-    RUNNER_TEMP: workDir,
+    RUNNER_TEMP: runnerTemp,
   };
   for (const [k, v] of Object.entries(inputs)) env[`INPUT_${k.toUpperCase()}`] = v;
   const result = await promisify(execFile)(process.execPath, [entry], { cwd: workDir, env, maxBuffer: 64 << 20 }).then(
