@@ -103,69 +103,71 @@ export function settingInput(name: string): string | undefined {
  * settings recorded on the live Deployments (see shared/deploy/k8s/recorded-spec.ts).
  */
 export function kubernetesOptionsFromInputs(mode: DeployMode, log: Logger): Omit<KubernetesDeployOptions, "kubeconfig" | "tempDir"> {
-  const weight = int(input("canary-weight"), "input canary-weight");
   const maxReplicas = int(settingInput("max-replicas"), "input max-replicas");
   const replicas = int(settingInput("replicas"), "input replicas");
   const volume = settingInput("model-volume");
   if (volume !== undefined && volume !== "emptyDir" && !volume.startsWith("pvc:"))
     throw new RecshipError(`"${volume}" is not emptyDir or pvc:<claim>`, { where: "input model-volume" });
   const volumeSize = settingInput("model-volume-size");
-  const gpu = int(settingInput("gpu"), "input gpu");
-  const resources = {
-    ...(settingInput("cpu") ? { cpu: settingInput("cpu") } : {}),
-    ...(settingInput("memory") ? { memory: settingInput("memory") } : {}),
-    ...(settingInput("cpu-limit") ? { cpuLimit: settingInput("cpu-limit") } : {}),
-    ...(gpu !== undefined ? { gpu } : {}),
-  };
-  const port = int(settingInput("container-port"), "input container-port");
-  const servicePort = int(settingInput("service-port"), "input service-port");
-  const serviceType = settingInput("service-type");
+  const resources = given({
+    cpu: settingInput("cpu"),
+    memory: settingInput("memory"),
+    cpuLimit: settingInput("cpu-limit"),
+    gpu: int(settingInput("gpu"), "input gpu"),
+  });
   const traffic = settingInput("traffic");
+  const serviceType = settingInput("service-type");
   const metrics = settingInput("metrics");
-  const progressDeadline = int(settingInput("progress-deadline"), "input progress-deadline");
-  const nodeSelector = parseNodeSelector(settingInput("node-selector"));
-  const m = model();
   return {
     mode,
-    ...(input("context") ? { context: input("context") } : {}),
-    ...(input("namespace") ? { namespace: input("namespace") } : {}),
-    ...(input("name") ? { name: input("name") } : {}),
-    ...(input("image") ? { image: input("image") } : {}),
-    ...(m ? { model: m } : {}),
-    ...(weight !== undefined ? { canaryWeight: weight } : {}),
-    ...(traffic ? { traffic: oneOf(traffic, TRAFFIC_SPLITS, "input traffic") } : {}),
-    ...(settingInput("gateway") ? { gateway: settingInput("gateway") } : {}),
-    ...(list(settingInput("hostnames")) ? { hostnames: list(settingInput("hostnames")) } : {}),
-    ...(replicas !== undefined ? { replicas } : {}),
-    ...(maxReplicas !== undefined
-      ? {
-          autoscaling: {
-            minReplicas: int(settingInput("min-replicas"), "input min-replicas") ?? replicas ?? 2,
-            maxReplicas,
-            cpuUtilization: int(input("cpu-utilization"), "input cpu-utilization") ?? 70,
-          },
-        }
-      : {}),
-    ...(Object.keys(resources).length ? { resources } : {}),
-    ...(port !== undefined ? { port } : {}),
-    ...(servicePort !== undefined ? { servicePort } : {}),
-    ...(serviceType ? { serviceType: oneOf(serviceType, ["ClusterIP", "NodePort", "LoadBalancer"] as const, "input service-type") } : {}),
-    ...(metrics ? { metrics: oneOf(metrics, METRICS_MODES, "input metrics") } : {}),
-    ...(volume?.startsWith("pvc:")
-      ? { modelVolume: { type: "pvc" as const, claimName: volume.slice(4) } }
-      : volume !== undefined || volumeSize !== undefined
-        ? { modelVolume: { type: "emptyDir" as const, sizeLimit: volumeSize ?? SETTING_DEFAULTS["model-volume-size"] } }
-        : {}),
-    ...(settingInput("fetch-image") ? { fetchImage: settingInput("fetch-image") } : {}),
-    ...(settingInput("fetch-secret") ? { fetchSecret: settingInput("fetch-secret") } : {}),
-    ...(settingInput("service-account") ? { serviceAccountName: settingInput("service-account") } : {}),
-    ...(list(settingInput("image-pull-secrets")) ? { imagePullSecrets: list(settingInput("image-pull-secrets")) } : {}),
-    ...(nodeSelector ? { nodeSelector } : {}),
-    ...(progressDeadline !== undefined ? { progressDeadlineSeconds: progressDeadline } : {}),
+    ...given({
+      context: input("context"),
+      namespace: input("namespace"),
+      name: input("name"),
+      image: input("image"),
+      model: model(),
+      canaryWeight: int(input("canary-weight"), "input canary-weight"),
+      traffic: traffic === undefined ? undefined : oneOf(traffic, TRAFFIC_SPLITS, "input traffic"),
+      gateway: settingInput("gateway"),
+      hostnames: list(settingInput("hostnames")),
+      replicas,
+      autoscaling:
+        maxReplicas === undefined
+          ? undefined
+          : {
+              minReplicas: int(settingInput("min-replicas"), "input min-replicas") ?? replicas ?? 2,
+              maxReplicas,
+              cpuUtilization: int(input("cpu-utilization"), "input cpu-utilization") ?? 70,
+            },
+      resources: Object.keys(resources).length ? resources : undefined,
+      port: int(settingInput("container-port"), "input container-port"),
+      servicePort: int(settingInput("service-port"), "input service-port"),
+      serviceType:
+        serviceType === undefined
+          ? undefined
+          : oneOf(serviceType, ["ClusterIP", "NodePort", "LoadBalancer"] as const, "input service-type"),
+      metrics: metrics === undefined ? undefined : oneOf(metrics, METRICS_MODES, "input metrics"),
+      modelVolume: volume?.startsWith("pvc:")
+        ? { type: "pvc" as const, claimName: volume.slice(4) }
+        : volume !== undefined || volumeSize !== undefined
+          ? { type: "emptyDir" as const, sizeLimit: volumeSize ?? SETTING_DEFAULTS["model-volume-size"] }
+          : undefined,
+      fetchImage: settingInput("fetch-image"),
+      fetchSecret: settingInput("fetch-secret"),
+      serviceAccountName: settingInput("service-account"),
+      imagePullSecrets: list(settingInput("image-pull-secrets")),
+      nodeSelector: parseNodeSelector(settingInput("node-selector")),
+      progressDeadlineSeconds: int(settingInput("progress-deadline"), "input progress-deadline"),
+    }),
     forceConflicts: booleanInput("force-conflicts"),
     dryRun: booleanInput("dry-run"),
     log,
   };
+}
+
+/** `o` without its undefined entries: an option not given stays absent (the library fills in its default or the record). */
+function given<T extends Record<string, unknown>>(o: T): { [K in keyof T]?: Exclude<T[K], undefined> } {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as { [K in keyof T]?: Exclude<T[K], undefined> };
 }
 
 async function writeOutputs(result: KubernetesDeployResult, reportPath: string): Promise<void> {

@@ -8,7 +8,7 @@ export type GraphOptimization = "disabled" | "basic" | "extended" | "all";
  * k + the history fit in the top-k): latency is measured fetching these, as served. The score
  * row is computed either way (TopK reads it) but not copied out of onnxruntime.
  */
-export const SERVED_OUTPUTS = ["top_items", "top_scores"];
+export const SERVED_OUTPUTS = ["top_items", "top_scores"] as const;
 
 /** The four outputs of an exported recommender, row-major. */
 export interface RecommenderOutputs {

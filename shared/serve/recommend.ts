@@ -1,6 +1,7 @@
 import { asObject, describe } from "./body.js";
 import type { BatchSlice } from "./batcher.js";
 import { badRequest } from "./http-error.js";
+import { SERVED_OUTPUTS } from "../onnx/ort-recommender.js";
 import { fetched, type OutputName } from "./model-runner.js";
 import { topK } from "./topk.js";
 
@@ -48,7 +49,7 @@ export interface Recommendations {
  * dropping the padding item and the seen ones, else the full score row too.
  */
 export function recommendNeeds(topK: number, k: number, seenCount: number): OutputName[] {
-  return k + seenCount + 1 <= topK ? ["top_items", "top_scores"] : ["top_items", "top_scores", "scores"];
+  return k + seenCount + 1 <= topK ? [...SERVED_OUTPUTS] : [...SERVED_OUTPUTS, "scores"];
 }
 
 /**

@@ -1,6 +1,7 @@
 import { Ajv } from "ajv";
 import { RecshipError } from "../../errors.js";
 import { silentLogger } from "../../log.js";
+import { stableStringify } from "../../util/hash.js";
 import type { KubeObject } from "./client.js";
 import { resolveSpec } from "./inputs.js";
 import { ANNOTATIONS } from "./names.js";
@@ -102,22 +103,6 @@ const INPUT_NAMES: Record<string, string> = {
 };
 const inputName = (key: string) => INPUT_NAMES[key] ?? key;
 
-/** JSON with the keys of every object sorted (arrays keep their order): equal settings, equal text. */
-export function canonicalJson(value: unknown): string {
-  const sorted = (v: unknown): unknown =>
-    Array.isArray(v)
-      ? v.map(sorted)
-      : v !== null && typeof v === "object"
-        ? Object.fromEntries(
-            Object.keys(v)
-              .filter((k) => (v as Record<string, unknown>)[k] !== undefined)
-              .sort()
-              .map((k) => [k, sorted((v as Record<string, unknown>)[k])]),
-          )
-        : v;
-  return JSON.stringify(sorted(value));
-}
-
 /** The settings of a spec, without the identity. */
 export function recordedSettings(spec: KubernetesSpec): RecordedSettings {
   const { name: _name, namespace: _namespace, ...settings } = spec;
@@ -126,7 +111,7 @@ export function recordedSettings(spec: KubernetesSpec): RecordedSettings {
 
 /** The recship.dev/spec annotation's value for a spec. */
 export function recordSpec(spec: KubernetesSpec): string {
-  return canonicalJson(recordedSettings(spec));
+  return stableStringify(recordedSettings(spec));
 }
 
 const CORRUPT_FIX = (deployment: string, namespace: string) =>
@@ -176,7 +161,7 @@ export function readRecordedSpec(object: KubeObject, identity: Pick<KubernetesSp
   }
 }
 
-const shown = (v: unknown) => (v === undefined ? "unset" : typeof v === "string" ? v : canonicalJson(v));
+const shown = (v: unknown) => (v === undefined ? "unset" : typeof v === "string" ? v : stableStringify(v));
 
 /**
  * The settings `options` gives explicitly that differ from the recorded ones, as
@@ -186,7 +171,7 @@ const shown = (v: unknown) => (v === undefined ? "unset" : typeof v === "string"
 export function overriddenSettings(options: KubernetesDeployOptions, given: KubernetesSpec, recorded: KubernetesSpec): string[] {
   const out: string[] = [];
   const compare = (key: string, a: unknown, b: unknown) => {
-    if (canonicalJson(a) !== canonicalJson(b)) out.push(`${inputName(key)}: given ${shown(a)}, recorded ${shown(b)}`);
+    if (stableStringify(a) !== stableStringify(b)) out.push(`${inputName(key)}: given ${shown(a)}, recorded ${shown(b)}`);
   };
   for (const key of SETTING_KEYS) {
     const value = options[key];
