@@ -185,6 +185,27 @@ describe("compress-model on a trained bundle", () => {
       teacher: "model.onnx",
     });
   });
+
+  it("distills a mixed-table student: the teacher's width and blocks, half the parameters, exported with parity", async () => {
+    const bundle = freshBundle();
+    const report = await compressBundle(
+      fast(bundle, {
+        methods: ["distill", "distill+int8-dynamic"],
+        maxNdcgDrop: 0.99,
+        distill: { epochs: 1, validationUsers: 100, tailDim: 4 },
+      }),
+    );
+    const teacher = await readManifest(bundle);
+    const [student, composed] = report.variants;
+    expect(student.parameters).toBeLessThanOrEqual(teacher.model.parameters / 2);
+    expect(composed.parameters).toBe(student.parameters);
+    const sub = await readManifest(join(bundle, "compressed", "distill"));
+    expect(sub.model.config).toMatchObject({ hidden: teacher.model.config.hidden, blocks: teacher.model.config.blocks });
+    expect(sub.model.config.itemTable).toMatchObject({ tailDim: 4, headItems: expect.any(Number) });
+    expect(sub.weights.tensors.map((t) => t.name)).toContain("item_rows");
+    expect(sub.artifacts.onnx.parity).toMatchObject({ top10Agreement: 1 });
+    expect((sub.artifacts.onnx.parity as { maxAbsDiff: number }).maxAbsDiff).toBeLessThan(1e-3);
+  });
 });
 
 describe("the compress command and the compress-model action", () => {

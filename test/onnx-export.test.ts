@@ -92,6 +92,11 @@ const CONFIGS: { name: string; config: Partial<SasrecConfig>; numItems: number; 
     numItems: 120,
   },
   { name: "2 blocks, 2 heads, pre-LN, GELU at opset 21", config: {}, numItems: 40, opset: 21 },
+  {
+    name: "mixed item table: 12 full-width items, the other 38 at width 4 (shuffled rows)",
+    config: { itemTable: { headItems: 12, tailDim: 4 } },
+    numItems: 50,
+  },
 ];
 
 describe("SASRec → ONNX matches tfjs", () => {

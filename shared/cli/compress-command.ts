@@ -53,6 +53,8 @@ export function compressOptionsFrom(
     distill: {
       hidden: int(get("student-hidden"), where("student-hidden")),
       blocks: int(get("student-blocks"), where("student-blocks")),
+      tailDim: int(get("student-tail-dim"), where("student-tail-dim")),
+      headItems: int(get("student-head-items"), where("student-head-items")),
       epochs: int(get("distill-epochs"), where("distill-epochs")),
       maxMinutes: number(get("distill-minutes"), where("distill-minutes")),
       alpha: number(get("distill-alpha"), where("distill-alpha")),
@@ -94,6 +96,11 @@ export function registerCompress(program: Command, ctx: CommandContext): void {
     )
     .option("--student-hidden <n>", "distill: the student's hidden size (default: largest with at most half the teacher's parameters)")
     .option("--student-blocks <n>", "distill: the student's blocks (default: the teacher's)")
+    .option(
+      "--student-tail-dim <n>",
+      "distill: a mixed-dimension item table: the student keeps the teacher's width, rare items get rows this wide (plus a shared projection)",
+    )
+    .option("--student-head-items <n>", "distill: full-width items of the mixed table (default: as many as half the teacher's parameters allow)")
     .option("--distill-epochs <n>", "distill: most epochs", String(DISTILL_DEFAULTS.epochs))
     .option("--distill-minutes <n>", "distill: time budget for training", String(DISTILL_DEFAULTS.maxMinutes))
     .option(

@@ -18,6 +18,18 @@ export interface SasrecConfig {
   norm: "pre" | "post";
   activation: "relu" | "gelu";
   layerNormEpsilon: number;
+  /**
+   * Mixed-dimension item table (absent: one dense [items + 1, hidden] table). The `headItems`
+   * items listed first in the `item_rows` map (the most frequent ones) keep full-width rows; the
+   * rest get `tailDim`-wide rows times a shared [tailDim, hidden] projection. Distilled students
+   * use it: most of a recommender's parameters are item rows, and most of its hits are head items.
+   */
+  itemTable?: MixedItemTable;
+}
+
+export interface MixedItemTable {
+  headItems: number;
+  tailDim: number;
 }
 
 /** How the model is trained (stored in the bundle for lineage). */

@@ -2,7 +2,7 @@ import * as tf from "@tensorflow/tfjs";
 import type { Rng } from "../util/random.js";
 import type { SasrecConfig, TrainConfig } from "./config.js";
 import type { SequenceBatch } from "./batches.js";
-import { forward, outputMatrix, type Params } from "./sasrec.js";
+import { forward, itemTable, outputMatrix, type Params } from "./sasrec.js";
 import { logSumExpRows, mm } from "./ops.js";
 
 /**
@@ -31,7 +31,7 @@ export function batchLoss(
     }
   }
   const h = tf.gather(tf.reshape(hidden, [batch.batch * batch.length, model.hidden]), tf.tensor1d(positions, "int32"));
-  const emb = params.get("item_emb")!;
+  const emb = itemTable(params);
   const positive = tf.sum(tf.mul(h, tf.gather(emb, tf.tensor1d(targets, "int32"))), 1);
 
   if (train.loss === "ce") {

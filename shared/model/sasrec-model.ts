@@ -2,7 +2,7 @@ import * as tf from "@tensorflow/tfjs";
 import type { Scorer } from "../eval/evaluator.js";
 import type { SasrecConfig } from "./config.js";
 import { historyBatch } from "./batches.js";
-import { forward, initialValues, outputMatrix, paramSpecs, type ParamSpec, type Params } from "./sasrec.js";
+import { forward, initialValues, isLearned, outputMatrix, paramSpecs, type ParamSpec, type Params } from "./sasrec.js";
 import { mm } from "./ops.js";
 
 let instances = 0;
@@ -35,12 +35,13 @@ export class SasrecModel implements Scorer {
     for (const s of this.specs) {
       const v = init.get(s.name);
       if (!v) throw new Error(`missing value for parameter ${s.name}`);
-      this.params.set(s.name, tf.variable(tf.tensor(v, s.shape, "float32"), true, `m${id}/${s.name}`));
+      this.params.set(s.name, tf.variable(tf.tensor(v, s.shape, "float32"), isLearned(s), `m${id}/${s.name}`));
     }
   }
 
+  /** The learned variables (what an optimizer updates). */
   variables(): tf.Variable[] {
-    return [...this.params.values()];
+    return [...this.params.values()].filter((v) => v.trainable);
   }
 
   /** Current parameter values, in spec order. */

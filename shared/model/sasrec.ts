@@ -1,4 +1,5 @@
 import * as tf from "@tensorflow/tfjs";
+import { RecshipError } from "../errors.js";
 import { Rng } from "../util/random.js";
 import type { SasrecConfig } from "./config.js";
 import { gelu, layerNorm, mm } from "./ops.js";
@@ -17,16 +18,15 @@ export type Params = Map<string, tf.Variable>;
 export interface ParamSpec {
   name: string;
   shape: number[];
-  init: "normal" | "glorot" | "zeros" | "ones";
+  init: "normal" | "glorot" | "zeros" | "ones" | "identity-rows";
   std?: number;
+  /** false: a fixed index stored with the weights (not learned, not counted as a parameter). */
+  trainable?: boolean;
 }
 
 export function paramSpecs(config: SasrecConfig, numItems: number): ParamSpec[] {
   const d = config.hidden;
-  const specs: ParamSpec[] = [
-    { name: "item_emb", shape: [numItems + 1, d], init: "normal", std: 1 / Math.sqrt(d) },
-    { name: "pos_emb", shape: [config.maxlen, d], init: "normal", std: 0.02 },
-  ];
+  const specs: ParamSpec[] = [...itemTableSpecs(config, numItems), { name: "pos_emb", shape: [config.maxlen, d], init: "normal", std: 0.02 }];
   for (let b = 0; b < config.blocks; b++) {
     const p = `block${b}.`;
     specs.push({ name: `${p}ln1.gamma`, shape: [d], init: "ones" }, { name: `${p}ln1.beta`, shape: [d], init: "zeros" });
@@ -48,6 +48,46 @@ export function paramSpecs(config: SasrecConfig, numItems: number): ParamSpec[] 
   return specs;
 }
 
+/**
+ * The item table's tensors: `item_emb` [items + 1, d]; or, for a mixed table, `item_emb_head`
+ * [head + 1, d] (row 0 the padding), `item_emb_tail` [items − head, r], `item_emb_proj` [r, d]
+ * and `item_rows` [items + 1], the row of each item id in concat(head, tail · proj).
+ */
+function itemTableSpecs(config: SasrecConfig, numItems: number): ParamSpec[] {
+  const d = config.hidden;
+  const mixed = config.itemTable;
+  if (!mixed) return [{ name: "item_emb", shape: [numItems + 1, d], init: "normal", std: 1 / Math.sqrt(d) }];
+  const { headItems, tailDim } = mixed;
+  if (!Number.isInteger(headItems) || headItems < 1 || headItems >= numItems || !Number.isInteger(tailDim) || tailDim < 1) {
+    throw new RecshipError(
+      `a mixed item table needs 1 ≤ headItems < items (${numItems}) and tailDim ≥ 1, got headItems ${headItems}, tailDim ${tailDim}`,
+    );
+  }
+  return [
+    { name: "item_emb_head", shape: [headItems + 1, d], init: "normal", std: 1 / Math.sqrt(d) },
+    { name: "item_emb_tail", shape: [numItems - headItems, tailDim], init: "normal", std: 1 / Math.sqrt(tailDim) },
+    { name: "item_emb_proj", shape: [tailDim, d], init: "glorot" },
+    { name: "item_rows", shape: [numItems + 1], init: "identity-rows", trainable: false },
+  ];
+}
+
+/** Learned values: every tensor but fixed indexes. */
+export function isLearned(spec: ParamSpec): boolean {
+  return spec.trainable !== false;
+}
+
+/**
+ * The full [items + 1, d] item table: the dense one, or the mixed one assembled (head rows, tail
+ * rows through the projection, reordered by item_rows). Differentiable in the learned parts.
+ */
+export function itemTable(params: Params): tf.Tensor2D {
+  const dense = params.get("item_emb");
+  if (dense) return dense as tf.Tensor2D;
+  const p = (name: string) => params.get(name)!;
+  const rows = tf.cast(p("item_rows"), "int32");
+  return tf.gather(tf.concat([p("item_emb_head"), mm(p("item_emb_tail"), p("item_emb_proj"))], 0), rows) as tf.Tensor2D;
+}
+
 /** Initial values from a seeded generator (Box-Muller normals, Glorot uniform), so a seed fixes the model. */
 export function initialValues(specs: ParamSpec[], seed: number): Map<string, Float32Array> {
   const rng = new Rng(`init:${seed}`);
@@ -60,12 +100,13 @@ export function initialValues(specs: ParamSpec[], seed: number): Map<string, Flo
     const size = s.shape.reduce((a, b) => a * b, 1);
     const v = new Float32Array(size);
     if (s.init === "ones") v.fill(1);
+    else if (s.init === "identity-rows") for (let i = 0; i < size; i++) v[i] = i;
     else if (s.init === "normal") for (let i = 0; i < size; i++) v[i] = normal() * (s.std ?? 0.02);
     else if (s.init === "glorot") {
       const limit = Math.sqrt(6 / (s.shape[0] + s.shape[1]));
       for (let i = 0; i < size; i++) v[i] = (rng.next() * 2 - 1) * limit;
     }
-    if (s.name === "item_emb") v.fill(0, 0, s.shape[1]); // padding row
+    if (s.name === "item_emb" || s.name === "item_emb_head") v.fill(0, 0, s.shape[1]); // padding row
     values.set(s.name, v);
   }
   return values;
@@ -76,7 +117,7 @@ export function createParams(specs: ParamSpec[], values: Map<string, Float32Arra
   for (const s of specs) {
     const v = values.get(s.name);
     if (!v) throw new Error(`no value for parameter ${s.name}`);
-    params.set(s.name, tf.variable(tf.tensor(v, s.shape, "float32"), true, s.name));
+    params.set(s.name, tf.variable(tf.tensor(v, s.shape, "float32"), isLearned(s), s.name));
   }
   return params;
 }
@@ -122,7 +163,7 @@ export function forward(
 
   const ids = tf.tensor2d(items, [batch, length], "int32");
   const positions = tf.range(config.maxlen - length, config.maxlen, 1, "int32");
-  let x: tf.Tensor = tf.add(tf.mul(tf.gather(p("item_emb"), ids), Math.sqrt(d)), tf.gather(p("pos_emb"), positions));
+  let x: tf.Tensor = tf.add(tf.mul(tf.gather(itemTable(params), ids), Math.sqrt(d)), tf.gather(p("pos_emb"), positions));
   x = drop(x);
   const mask = attentionMask(items, batch, length);
   const flat = (t: tf.Tensor) => tf.reshape(t, [batch * length, -1]);
@@ -162,12 +203,12 @@ export function forward(
 
 /** Output embeddings transposed, [d, numItems] (item 1 in column 0): the tied output layer. */
 export function outputMatrix(params: Params): tf.Tensor2D {
-  const e = params.get("item_emb")!;
+  const e = itemTable(params);
   return tf.transpose(tf.slice(e, [1, 0], [e.shape[0]! - 1, e.shape[1]!])) as tf.Tensor2D;
 }
 
 export function countParameters(params: Params): number {
   let n = 0;
-  for (const v of params.values()) n += v.size;
+  for (const v of params.values()) if (v.trainable) n += v.size;
   return n;
 }

@@ -2,7 +2,7 @@ import { RecshipError } from "../errors.js";
 import type { SasrecConfig } from "../model/config.js";
 import { paramSpecs } from "../model/sasrec.js";
 import { attr, GraphBuilder } from "./graph-builder.js";
-import { floatTensor } from "./tensor.js";
+import { floatTensor, int64Tensor } from "./tensor.js";
 
 export interface SasrecGraphOptions {
   /** Length of the top_items / top_scores outputs. */
@@ -67,9 +67,13 @@ export function sasrecGraph(
   const L = config.maxlen;
   const g = new GraphBuilder("sasrec");
   const shapes = new Map(paramSpecs(config, numItems).map((s) => [s.name, s.shape]));
-  const param = (name: string) => g.initializer(floatTensor(name, shapes.get(name)!, weights.get(name)!));
+  const param = (name: string) =>
+    name === "item_rows"
+      ? g.initializer(int64Tensor(name, shapes.get(name)!, weights.get(name)!))
+      : g.initializer(floatTensor(name, shapes.get(name)!, weights.get(name)!));
   const params = new Map<string, string>();
   for (const name of shapes.keys()) params.set(name, param(name));
+  if (config.itemTable) params.set("item_emb", mixedItemTable(g, params));
   const p = (name: string) => params.get(name)!;
 
   const seq = g.input("item_seq", "int64", ["batch", L]);
@@ -203,4 +207,16 @@ export function sasrecGraph(
   g.output("top_scores", "float", ["batch", options.topK]);
   g.output("user_embedding", "float", ["batch", d]);
   return g;
+}
+
+/**
+ * A mixed item table as graph nodes: Gather(Concat(head, MatMul(tail, proj)), item_rows). Every
+ * input is an initializer, so onnxruntime folds it into one constant table when the session
+ * loads: inference costs what a dense table costs, the file holds only the small tensors.
+ */
+function mixedItemTable(g: GraphBuilder, params: Map<string, string>): string {
+  const p = (name: string) => params.get(name)!;
+  const tail = g.op("MatMul", [p("item_emb_tail"), p("item_emb_proj")], { name: "item_table/tail" });
+  const stacked = g.op("Concat", [p("item_emb_head"), tail], { name: "item_table/concat", attributes: { axis: attr.int(0) } });
+  return g.op("Gather", [stacked, p("item_rows")], { name: "item_table/rows", attributes: { axis: attr.int(0) } });
 }

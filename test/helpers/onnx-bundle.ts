@@ -42,6 +42,16 @@ export function randomWeights(config: SasrecConfig, numItems: number, seed: numb
           : spec.shape.length === 2
             ? 1 / Math.sqrt(fanIn)
             : 0.1;
+    if (spec.name === "item_rows") {
+      // a mixed table's row map: item 0 → the padding row, items 1..n → a seeded shuffle of rows 1..n
+      const rows = Float32Array.from({ length: size }, (_, i) => i);
+      for (let i = size - 1; i > 1; i--) {
+        const j = 1 + Math.floor(rng.next() * i);
+        [rows[i], rows[j]] = [rows[j], rows[i]];
+      }
+      values.set(spec.name, rows);
+      continue;
+    }
     const offset = spec.name.endsWith(".gamma") ? 1 : 0;
     values.set(
       spec.name,

@@ -1,7 +1,7 @@
 import * as tf from "@tensorflow/tfjs";
 import type { SasrecConfig } from "../../model/config.js";
 import { logSumExpRows, mm } from "../../model/ops.js";
-import { forward, type Params } from "../../model/sasrec.js";
+import { forward, itemTable, type Params } from "../../model/sasrec.js";
 import type { Rng } from "../../util/random.js";
 import type { IndexedBatch, TeacherTargets } from "./teacher-targets.js";
 
@@ -118,7 +118,7 @@ export function distillLoss(
   const h = tf.gather(tf.reshape(hidden, [b.batch * b.length, config.hidden]), tf.tensor1d(c.positions, "int32")) as tf.Tensor2D;
   const width = 1 + topK + c.negatives.length;
   const mask = tf.tensor2d(c.mask, [c.tokens, width]);
-  const logits = candidateLogits(h, params.get("item_emb")!, c, topK, mask);
+  const logits = candidateLogits(h, itemTable(params), c, topK, mask);
   const positive = tf.reshape(tf.slice(logits, [0, 0], [c.tokens, 1]), [-1]);
   const groundTruth = tf.mean(tf.sub(logSumExpRows(logits), positive));
   let loss: tf.Tensor = tf.mul(groundTruth, settings.alpha);

@@ -12,13 +12,14 @@ import { initBackend, type BackendPreference } from "../../model/backend.js";
 import { trainingExamples } from "../../model/batches.js";
 import type { SasrecConfig } from "../../model/config.js";
 import { SasrecModel } from "../../model/sasrec-model.js";
-import { initialValues, paramSpecs } from "../../model/sasrec.js";
+import { initialValues, itemTable, paramSpecs } from "../../model/sasrec.js";
 import { encodeWeights } from "../../model/weights-file.js";
 import { formatDuration } from "../../util/format.js";
 import { stableHash } from "../../util/hash.js";
 import { Rng } from "../../util/random.js";
 import type { CompressEvalData } from "../eval-data.js";
 import { batchCandidates, distillLoss, teacherLogits } from "./distill-loss.js";
+import { headCoverage, itemsByFrequency, mixedTableFromDense } from "./mixed-table.js";
 import { principalProjection, project } from "./pca.js";
 import { parameterCount, studentConfig, type StudentShape } from "./student-config.js";
 import { indexedBatches, teacherTargets } from "./teacher-targets.js";
@@ -86,20 +87,39 @@ function block(r: Awaited<ReturnType<typeof evaluate>>): MetricsBlock {
   return { full: r.full, ...(r.sampled ? { sampled: r.sampled } : {}), users: r.users };
 }
 
-/** PCA start: the teacher's item and position tables projected onto their leading directions; the blocks random. */
+/**
+ * The student's start. Dense table ("pca"): the teacher's item and position tables projected
+ * onto their leading directions, the blocks random. Mixed table: the teacher's head rows, its
+ * tail at the table's rank, and (same width) the teacher's blocks and positions.
+ */
 function initialStudent(
   config: SasrecConfig,
   numItems: number,
   teacher: Map<string, Float32Array>,
+  teacherTable: Float32Array,
   teacherHidden: number,
   init: DistillOptions["init"],
   seed: number,
+  frequencyOrder: Int32Array,
 ) {
-  const values = initialValues(paramSpecs(config, numItems), seed);
+  const specs = paramSpecs(config, numItems);
+  const values = initialValues(specs, seed);
+  if (config.itemTable) {
+    // the item order (which rows are full width) holds for random starts too
+    const mixed = mixedTableFromDense(teacherTable, numItems, teacherHidden, config.itemTable, frequencyOrder);
+    if (init === "random") values.set("item_rows", mixed.values.get("item_rows")!);
+    else {
+      for (const [name, v] of mixed.values) values.set(name, v);
+      for (const spec of specs) {
+        const t = teacher.get(spec.name);
+        if (!spec.name.startsWith("item_") && t && t.length === values.get(spec.name)!.length) values.set(spec.name, t);
+      }
+    }
+    return { values, energy: init === "random" ? undefined : mixed.tailEnergy, projection: undefined };
+  }
   if (init === "random") return { values, energy: undefined, projection: undefined };
-  const table = teacher.get("item_emb")!;
-  const { projection, energy } = principalProjection(table, numItems + 1, teacherHidden, config.hidden);
-  values.set("item_emb", project(table, numItems + 1, teacherHidden, projection, config.hidden));
+  const { projection, energy } = principalProjection(teacherTable, numItems + 1, teacherHidden, config.hidden);
+  values.set("item_emb", project(teacherTable, numItems + 1, teacherHidden, projection, config.hidden));
   values.set("pos_emb", project(teacher.get("pos_emb")!, config.maxlen, teacherHidden, projection, config.hidden));
   return { values, energy, projection };
 }
@@ -149,12 +169,31 @@ export async function distillStudent(
   log.info(
     `teacher targets for ${examples.length} sequences (top ${targets.topK} items per position) in ${((performance.now() - t0) / 1000).toFixed(1)}s`,
   );
-  const teacherTable = teacher.params.get("item_emb")!;
+  const teacherTable = tf.tidy(() => tf.clone(itemTable(teacher.params)));
   const validation = subset(data.validation, o.validationUsers);
   const teacherValid = await evaluate(teacher, validation, { seed, sampledNegatives: 0 });
 
-  const init = initialStudent(config, numItems, bundle.weights, teacherConfig.hidden, o.init, seed);
+  const order = itemsByFrequency(data.trainSequences, numItems);
+  const init = initialStudent(
+    config,
+    numItems,
+    bundle.weights,
+    teacherTable.dataSync() as Float32Array,
+    teacherConfig.hidden,
+    o.init,
+    seed,
+    order,
+  );
   const student = new SasrecModel(config, numItems, init.values);
+  if (config.itemTable) {
+    const { headItems, tailDim } = config.itemTable;
+    const startValid = await evaluate(student, validation, { seed, sampledNegatives: 0 });
+    log.info(
+      `mixed item table: ${headItems} full-width items (${(100 * headCoverage(data.trainSequences, order, headItems)).toFixed(1)}% of training interactions), ` +
+        `the other ${numItems - headItems} at width ${tailDim} (${(100 * (init.energy ?? 0)).toFixed(1)}% of their energy at the start); ` +
+        `valid NDCG@10 at the start ${startValid.full.ndcg10.toFixed(4)} (${((100 * startValid.full.ndcg10) / teacherValid.full.ndcg10).toFixed(1)}% of the teacher)`,
+    );
+  }
   const hintProjection = init.projection && o.hint > 0 ? tf.tensor2d(init.projection, [teacherConfig.hidden, config.hidden]) : undefined;
   const optimizer = tf.train.adam(o.learningRate, 0.9, 0.98);
   const history: { epoch: number; loss: number; validNdcg10: number; seconds: number }[] = [];
@@ -217,6 +256,7 @@ export async function distillStudent(
   } finally {
     optimizer.dispose();
     teacher.dispose();
+    teacherTable.dispose();
     hintProjection?.dispose();
   }
   student.assign(best.values);

@@ -1,7 +1,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { makeBatch, type SequenceBatch } from "../../model/batches.js";
 import type { SasrecConfig } from "../../model/config.js";
-import { forward, type Params } from "../../model/sasrec.js";
+import { forward, itemTable, type Params } from "../../model/sasrec.js";
 import type { Rng } from "../../util/random.js";
 
 /** A training batch and the examples (indexes) it holds, in row order. */
@@ -58,7 +58,7 @@ export function teacherTargets(
   const states: Float32Array[] = new Array(examples.length);
   const top: Int32Array[] = new Array(examples.length);
   const table = tf.tidy(() => {
-    const e = params.get("item_emb")!;
+    const e = itemTable(params);
     return tf.transpose(tf.slice(e, [1, 0], [numItems, d]));
   });
   try {
