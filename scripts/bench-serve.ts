@@ -1,14 +1,17 @@
 // Model-server benchmark: HTTP throughput and latency of `recship serve` under autocannon
 // (127.0.0.1, closed loop at 1/16/64 connections), latency at a fixed request rate (open loop,
 // evenly spaced), and the same model's in-process onnxruntime throughput at the same batch sizes.
-//   npx tsx scripts/bench-serve.ts --bundle runs/beauty [--duration 10] [--workers 1] [--threads n] [--out bench/serve.json]
+//   npx tsx scripts/bench-serve.ts --bundle runs/beauty [--duration 10] [--workers 1] [--threads n] [--generator wrk|autocannon] [--out bench/serve.json]
 // The server runs in a child process; the load generator shares the machine's cores with it
 // (the JSON says how many there are), so on a small machine the figures are a lower bound.
-import { spawn, type ChildProcess } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
+// The closed-loop generator is wrk (C, one thread; `apt-get install wrk`) when it is on the PATH,
+// else autocannon (Node): at thousands of requests/s autocannon itself needs most of a core,
+// which on a 2-core machine is taken from the server it measures.
+import { execFile, spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { Agent, request as httpRequest } from "node:http";
 import { createRequire } from "node:module";
-import { cpus } from "node:os";
+import { cpus, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
@@ -32,6 +35,7 @@ const { values: args } = parseArgs({
     threads: { type: "string" },
     workers: { type: "string", default: "1" },
     k: { type: "string", default: "10" },
+    generator: { type: "string", default: "auto" },
     dist: { type: "boolean", default: false },
     out: { type: "string" },
   },
@@ -105,22 +109,75 @@ async function batchStats(url: string): Promise<{ sum: number; count: number }> 
   return { sum: value("recship_batch_size_sum"), count: value("recship_batch_size_count") };
 }
 
+const generator =
+  args.generator === "auto" ? (spawnSync("wrk", ["--version"]).error ? "autocannon" : "wrk") : (args.generator as "wrk" | "autocannon");
+if (generator !== "wrk" && generator !== "autocannon")
+  throw new Error(`--generator must be wrk, autocannon or auto, not ${args.generator}`);
+
+/** wrk's Lua script: POST /v1/recommend with the bodies (one JSON per line of a file) in turn. */
+const WRK_SCRIPT = `
+local bodies = {}
+for line in io.lines(os.getenv("RECSHIP_BENCH_BODIES")) do bodies[#bodies + 1] = line end
+local i = 0
+request = function()
+  i = i + 1
+  return wrk.format("POST", "/v1/recommend", { ["Content-Type"] = "application/json" }, bodies[(i % #bodies) + 1])
+end
+done = function(summary, latency, requests)
+  io.write(string.format("RECSHIP %d %d %d %d %d %d %f %f %f %f %f %f\n",
+    summary.requests, summary.duration, summary.errors.connect + summary.errors.read + summary.errors.write,
+    summary.errors.status, summary.errors.timeout, 0,
+    latency:percentile(50) / 1000, latency:percentile(90) / 1000, latency:percentile(99) / 1000,
+    latency.mean / 1000, latency.max / 1000, 0))
+end
+`;
+const wrkDir = mkdtempSync(join(tmpdir(), "recship-bench-wrk-"));
+process.on("exit", () => rmSync(wrkDir, { recursive: true, force: true }));
+writeFileSync(join(wrkDir, "bodies.jsonl"), `${bodies.join("\n")}\n`);
+writeFileSync(join(wrkDir, "recommend.lua"), WRK_SCRIPT);
+
+/** One closed-loop run of wrk (one thread) at a number of connections. */
+async function wrkRun(url: string, connections: number, seconds: number): Promise<AutocannonResult> {
+  const stdout = await new Promise<string>((resolve, reject) =>
+    execFile(
+      "wrk",
+      ["-t", "1", "-c", String(connections), "-d", `${seconds}s`, "--timeout", "10s", "-s", join(wrkDir, "recommend.lua"), url],
+      { env: { ...process.env, RECSHIP_BENCH_BODIES: join(wrkDir, "bodies.jsonl") } },
+      (error, out, err) => (error ? reject(new Error(`wrk failed: ${err || error.message}`)) : resolve(out)),
+    ),
+  );
+  const line = /^RECSHIP (.+)$/m.exec(stdout);
+  if (!line) throw new Error(`wrk printed no summary:\n${stdout}`);
+  const [requests, micros, errors, non2xx, timeouts, , p50, p90, p99, mean, max] = line[1].split(" ").map(Number);
+  return {
+    requests: { total: requests, average: requests / (micros / 1e6) },
+    latency: { p50, p90, p99, average: mean, max },
+    errors,
+    timeouts,
+    non2xx,
+    duration: micros / 1e6,
+  };
+}
+
 async function load(url: string, connections: number, seconds: number) {
   let i = 0;
   const before = await batchStats(url);
-  const r = await autocannon({
-    url,
-    connections,
-    duration: seconds,
-    requests: [
-      {
-        method: "POST",
-        path: "/v1/recommend",
-        headers: { "content-type": "application/json" },
-        setupRequest: (req: Record<string, unknown>) => ({ ...req, body: bodies[i++ % bodies.length] }),
-      },
-    ],
-  });
+  const r =
+    generator === "wrk"
+      ? await wrkRun(url, connections, seconds)
+      : await autocannon({
+          url,
+          connections,
+          duration: seconds,
+          requests: [
+            {
+              method: "POST",
+              path: "/v1/recommend",
+              headers: { "content-type": "application/json" },
+              setupRequest: (req: Record<string, unknown>) => ({ ...req, body: bodies[i++ % bodies.length] }),
+            },
+          ],
+        });
   const after = await batchStats(url);
   return {
     connections,
@@ -262,6 +319,7 @@ const report: Record<string, unknown> = {
     maxBatch: Number(args["max-batch"]),
     maxDelayMs: Number(args["max-delay-ms"]),
     threads: args.threads ?? "onnxruntime default",
+    loadGenerator: generator === "wrk" ? "wrk 4.1 (one thread, Lua script cycling the request bodies)" : "autocannon",
     workers: Number(args.workers),
     k: Number(args.k),
   },
