@@ -186,13 +186,13 @@ describe("compress-model on a trained bundle", () => {
     });
   });
 
-  it("distills a mixed-table student: the teacher's width and blocks, half the parameters, exported with parity", async () => {
+  it("distills a quantized-table student: the teacher's width and blocks, half the parameters, exported with parity", async () => {
     const bundle = freshBundle();
     const report = await compressBundle(
       fast(bundle, {
         methods: ["distill", "distill+int8-dynamic"],
         maxNdcgDrop: 0.99,
-        distill: { epochs: 1, validationUsers: 100, tailDim: 4 },
+        distill: { epochs: 1, validationUsers: 100, subspaces: 4 },
       }),
     );
     const teacher = await readManifest(bundle);
@@ -201,8 +201,8 @@ describe("compress-model on a trained bundle", () => {
     expect(composed.parameters).toBe(student.parameters);
     const sub = await readManifest(join(bundle, "compressed", "distill"));
     expect(sub.model.config).toMatchObject({ hidden: teacher.model.config.hidden, blocks: teacher.model.config.blocks });
-    expect(sub.model.config.itemTable).toMatchObject({ tailDim: 4, headItems: expect.any(Number) });
-    expect(sub.weights.tensors.map((t) => t.name)).toContain("item_rows");
+    expect(sub.model.config.itemTable).toMatchObject({ kind: "pq", subspaces: 4, centroids: expect.any(Number) });
+    expect(sub.weights.tensors.map((t) => t.name)).toEqual(expect.arrayContaining(["item_codebooks", "item_codes"]));
     expect(sub.artifacts.onnx.parity).toMatchObject({ top10Agreement: 1 });
     expect((sub.artifacts.onnx.parity as { maxAbsDiff: number }).maxAbsDiff).toBeLessThan(1e-3);
   });

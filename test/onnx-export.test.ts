@@ -93,8 +93,8 @@ const CONFIGS: { name: string; config: Partial<SasrecConfig>; numItems: number; 
   },
   { name: "2 blocks, 2 heads, pre-LN, GELU at opset 21", config: {}, numItems: 40, opset: 21 },
   {
-    name: "mixed item table: 12 full-width items, the other 38 at width 4 (shuffled rows)",
-    config: { itemTable: { headItems: 12, tailDim: 4 } },
+    name: "product-quantized item table: 4 subspaces × 6 codewords (random codes)",
+    config: { itemTable: { kind: "pq", subspaces: 4, centroids: 6 } },
     numItems: 50,
   },
 ];

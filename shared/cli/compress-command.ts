@@ -53,11 +53,12 @@ export function compressOptionsFrom(
     distill: {
       hidden: int(get("student-hidden"), where("student-hidden")),
       blocks: int(get("student-blocks"), where("student-blocks")),
-      tailDim: int(get("student-tail-dim"), where("student-tail-dim")),
-      headItems: int(get("student-head-items"), where("student-head-items")),
+      subspaces: int(get("student-subspaces"), where("student-subspaces")),
+      centroids: int(get("student-centroids"), where("student-centroids")),
       epochs: int(get("distill-epochs"), where("distill-epochs")),
       maxMinutes: number(get("distill-minutes"), where("distill-minutes")),
       alpha: number(get("distill-alpha"), where("distill-alpha")),
+      learningRate: number(get("distill-learning-rate"), where("distill-learning-rate")),
     },
     backend: get("backend") === undefined ? undefined : (oneOf(get("backend"), BACKEND_PREFERENCES, where("backend")) as BackendPreference),
   };
@@ -97,16 +98,20 @@ export function registerCompress(program: Command, ctx: CommandContext): void {
     .option("--student-hidden <n>", "distill: the student's hidden size (default: largest with at most half the teacher's parameters)")
     .option("--student-blocks <n>", "distill: the student's blocks (default: the teacher's)")
     .option(
-      "--student-tail-dim <n>",
-      "distill: a mixed-dimension item table: the student keeps the teacher's width, rare items get rows this wide (plus a shared projection)",
+      "--student-subspaces <n>",
+      "distill: a product-quantized item table: the student keeps the teacher's width and blocks, each item's row is one learned codeword per subspace",
     )
-    .option("--student-head-items <n>", "distill: full-width items of the mixed table (default: as many as half the teacher's parameters allow)")
+    .option("--student-centroids <n>", "distill: codewords per subspace (default: as many as half the teacher's parameters allow)")
     .option("--distill-epochs <n>", "distill: most epochs", String(DISTILL_DEFAULTS.epochs))
     .option("--distill-minutes <n>", "distill: time budget for training", String(DISTILL_DEFAULTS.maxMinutes))
     .option(
       "--distill-alpha <x>",
       "distill: weight of the ground-truth loss (the rest matches the teacher's scores)",
       String(DISTILL_DEFAULTS.alpha),
+    )
+    .option(
+      "--distill-learning-rate <x>",
+      "distill: Adam learning rate (default 0.003 for a dense student; 0.001 for a quantized-table student, which starts from the teacher)",
     )
     .option("--keep <which>", "variants kept in the bundle: all or chosen", COMPRESS_DEFAULTS.keep)
     .option("--seed <n>", "seed of calibration, latency inputs and distillation (default: the bundle's training seed)")

@@ -19,17 +19,18 @@ export interface SasrecConfig {
   activation: "relu" | "gelu";
   layerNormEpsilon: number;
   /**
-   * Mixed-dimension item table (absent: one dense [items + 1, hidden] table). The `headItems`
-   * items listed first in the `item_rows` map (the most frequent ones) keep full-width rows; the
-   * rest get `tailDim`-wide rows times a shared [tailDim, hidden] projection. Distilled students
-   * use it: most of a recommender's parameters are item rows, and most of its hits are head items.
+   * Product-quantized item table (absent: one dense [items + 1, hidden] table). Each item's row
+   * is `subspaces` slices of hidden / subspaces values, each slice one of `centroids` learned
+   * codewords of its subspace (the item's codes are fixed). Distilled students use it: most of a
+   * recommender's parameters are item rows, and the codewords start from k-means on the teacher's.
    */
-  itemTable?: MixedItemTable;
+  itemTable?: QuantizedItemTable;
 }
 
-export interface MixedItemTable {
-  headItems: number;
-  tailDim: number;
+export interface QuantizedItemTable {
+  kind: "pq";
+  subspaces: number;
+  centroids: number;
 }
 
 /** How the model is trained (stored in the bundle for lineage). */

@@ -18,15 +18,18 @@ export type Params = Map<string, tf.Variable>;
 export interface ParamSpec {
   name: string;
   shape: number[];
-  init: "normal" | "glorot" | "zeros" | "ones" | "identity-rows";
+  init: "normal" | "glorot" | "zeros" | "ones" | "codes";
   std?: number;
-  /** false: a fixed index stored with the weights (not learned, not counted as a parameter). */
+  /** false: fixed values stored with the weights (a quantized table's codes), never trained. */
   trainable?: boolean;
 }
 
 export function paramSpecs(config: SasrecConfig, numItems: number): ParamSpec[] {
   const d = config.hidden;
-  const specs: ParamSpec[] = [...itemTableSpecs(config, numItems), { name: "pos_emb", shape: [config.maxlen, d], init: "normal", std: 0.02 }];
+  const specs: ParamSpec[] = [
+    ...itemTableSpecs(config, numItems),
+    { name: "pos_emb", shape: [config.maxlen, d], init: "normal", std: 0.02 },
+  ];
   for (let b = 0; b < config.blocks; b++) {
     const p = `block${b}.`;
     specs.push({ name: `${p}ln1.gamma`, shape: [d], init: "ones" }, { name: `${p}ln1.beta`, shape: [d], init: "zeros" });
@@ -49,43 +52,49 @@ export function paramSpecs(config: SasrecConfig, numItems: number): ParamSpec[] 
 }
 
 /**
- * The item table's tensors: `item_emb` [items + 1, d]; or, for a mixed table, `item_emb_head`
- * [head + 1, d] (row 0 the padding), `item_emb_tail` [items − head, r], `item_emb_proj` [r, d]
- * and `item_rows` [items + 1], the row of each item id in concat(head, tail · proj).
+ * The item table's tensors: `item_emb` [items + 1, d]; or, for a product-quantized table,
+ * `item_codebooks` [subspaces × centroids, d / subspaces] (the codewords of subspace m are rows
+ * m·centroids…) and `item_codes` [items + 1, subspaces], each item's codeword row per subspace.
  */
 function itemTableSpecs(config: SasrecConfig, numItems: number): ParamSpec[] {
   const d = config.hidden;
-  const mixed = config.itemTable;
-  if (!mixed) return [{ name: "item_emb", shape: [numItems + 1, d], init: "normal", std: 1 / Math.sqrt(d) }];
-  const { headItems, tailDim } = mixed;
-  if (!Number.isInteger(headItems) || headItems < 1 || headItems >= numItems || !Number.isInteger(tailDim) || tailDim < 1) {
+  const pq = config.itemTable;
+  if (!pq) return [{ name: "item_emb", shape: [numItems + 1, d], init: "normal", std: 1 / Math.sqrt(d) }];
+  const { subspaces, centroids } = pq;
+  if (!Number.isInteger(subspaces) || subspaces < 1 || d % subspaces !== 0 || !Number.isInteger(centroids) || centroids < 2) {
     throw new RecshipError(
-      `a mixed item table needs 1 ≤ headItems < items (${numItems}) and tailDim ≥ 1, got headItems ${headItems}, tailDim ${tailDim}`,
+      `a product-quantized item table needs subspaces dividing the hidden size ${d} and at least 2 centroids, got ${subspaces} subspaces, ${centroids} centroids`,
     );
   }
   return [
-    { name: "item_emb_head", shape: [headItems + 1, d], init: "normal", std: 1 / Math.sqrt(d) },
-    { name: "item_emb_tail", shape: [numItems - headItems, tailDim], init: "normal", std: 1 / Math.sqrt(tailDim) },
-    { name: "item_emb_proj", shape: [tailDim, d], init: "glorot" },
-    { name: "item_rows", shape: [numItems + 1], init: "identity-rows", trainable: false },
+    { name: "item_codebooks", shape: [subspaces * centroids, d / subspaces], init: "normal", std: 1 / Math.sqrt(d) },
+    { name: "item_codes", shape: [numItems + 1, subspaces], init: "codes", trainable: false },
   ];
 }
 
-/** Learned values: every tensor but fixed indexes. */
+/** Values the optimizer changes: every tensor but fixed indexes (a quantized table's codes). */
 export function isLearned(spec: ParamSpec): boolean {
   return spec.trainable !== false;
 }
 
 /**
- * The full [items + 1, d] item table: the dense one, or the mixed one assembled (head rows, tail
- * rows through the projection, reordered by item_rows). Differentiable in the learned parts.
+ * The full [items + 1, d] item table: the dense one, or the quantized one assembled from each
+ * item's codewords. Differentiable in the codewords.
  */
 export function itemTable(params: Params): tf.Tensor2D {
   const dense = params.get("item_emb");
   if (dense) return dense as tf.Tensor2D;
-  const p = (name: string) => params.get(name)!;
-  const rows = tf.cast(p("item_rows"), "int32");
-  return tf.gather(tf.concat([p("item_emb_head"), mm(p("item_emb_tail"), p("item_emb_proj"))], 0), rows) as tf.Tensor2D;
+  const codes = params.get("item_codes")!;
+  const rows = codes.shape[0]!;
+  const gathered = tf.gather(params.get("item_codebooks")!, tf.cast(codes, "int32"));
+  return tf.reshape(gathered, [rows, -1]) as tf.Tensor2D;
+}
+
+/** Codewords per subspace of a quantized table's specs. */
+function paramCentroids(specs: ParamSpec[]): number {
+  const books = specs.find((s) => s.name === "item_codebooks")!;
+  const codes = specs.find((s) => s.name === "item_codes")!;
+  return books.shape[0] / codes.shape[1];
 }
 
 /** Initial values from a seeded generator (Box-Muller normals, Glorot uniform), so a seed fixes the model. */
@@ -100,13 +109,17 @@ export function initialValues(specs: ParamSpec[], seed: number): Map<string, Flo
     const size = s.shape.reduce((a, b) => a * b, 1);
     const v = new Float32Array(size);
     if (s.init === "ones") v.fill(1);
-    else if (s.init === "identity-rows") for (let i = 0; i < size; i++) v[i] = i;
-    else if (s.init === "normal") for (let i = 0; i < size; i++) v[i] = normal() * (s.std ?? 0.02);
+    else if (s.init === "codes") {
+      // item i takes codeword i mod centroids of each subspace (a start; students fit them to the teacher)
+      const [rows, subspaces] = s.shape;
+      const centroids = size > 0 ? Math.max(1, Math.round(paramCentroids(specs))) : 1;
+      for (let r = 0; r < rows; r++) for (let m = 0; m < subspaces; m++) v[r * subspaces + m] = m * centroids + (r % centroids);
+    } else if (s.init === "normal") for (let i = 0; i < size; i++) v[i] = normal() * (s.std ?? 0.02);
     else if (s.init === "glorot") {
       const limit = Math.sqrt(6 / (s.shape[0] + s.shape[1]));
       for (let i = 0; i < size; i++) v[i] = (rng.next() * 2 - 1) * limit;
     }
-    if (s.name === "item_emb" || s.name === "item_emb_head") v.fill(0, 0, s.shape[1]); // padding row
+    if (s.name === "item_emb") v.fill(0, 0, s.shape[1]); // padding row
     values.set(s.name, v);
   }
   return values;
@@ -209,6 +222,7 @@ export function outputMatrix(params: Params): tf.Tensor2D {
 
 export function countParameters(params: Params): number {
   let n = 0;
-  for (const v of params.values()) if (v.trainable) n += v.size;
+  // a quantized table's codes count too: they are values the model stores
+  for (const v of params.values()) n += v.size;
   return n;
 }

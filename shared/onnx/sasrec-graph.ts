@@ -68,12 +68,12 @@ export function sasrecGraph(
   const g = new GraphBuilder("sasrec");
   const shapes = new Map(paramSpecs(config, numItems).map((s) => [s.name, s.shape]));
   const param = (name: string) =>
-    name === "item_rows"
+    name === "item_codes"
       ? g.initializer(int64Tensor(name, shapes.get(name)!, weights.get(name)!))
       : g.initializer(floatTensor(name, shapes.get(name)!, weights.get(name)!));
   const params = new Map<string, string>();
   for (const name of shapes.keys()) params.set(name, param(name));
-  if (config.itemTable) params.set("item_emb", mixedItemTable(g, params));
+  if (config.itemTable) params.set("item_emb", quantizedItemTable(g, params, d));
   const p = (name: string) => params.get(name)!;
 
   const seq = g.input("item_seq", "int64", ["batch", L]);
@@ -210,13 +210,15 @@ export function sasrecGraph(
 }
 
 /**
- * A mixed item table as graph nodes: Gather(Concat(head, MatMul(tail, proj)), item_rows). Every
- * input is an initializer, so onnxruntime folds it into one constant table when the session
- * loads: inference costs what a dense table costs, the file holds only the small tensors.
+ * A product-quantized item table as graph nodes: Reshape(Gather(item_codebooks, item_codes),
+ * [items + 1, hidden]). Both inputs are initializers, so onnxruntime folds it into one constant
+ * table when the session loads: inference costs what a dense table costs, the file holds the
+ * codewords and the codes.
  */
-function mixedItemTable(g: GraphBuilder, params: Map<string, string>): string {
-  const p = (name: string) => params.get(name)!;
-  const tail = g.op("MatMul", [p("item_emb_tail"), p("item_emb_proj")], { name: "item_table/tail" });
-  const stacked = g.op("Concat", [p("item_emb_head"), tail], { name: "item_table/concat", attributes: { axis: attr.int(0) } });
-  return g.op("Gather", [stacked, p("item_rows")], { name: "item_table/rows", attributes: { axis: attr.int(0) } });
+function quantizedItemTable(g: GraphBuilder, params: Map<string, string>, hidden: number): string {
+  const rows = g.op("Gather", [params.get("item_codebooks")!, params.get("item_codes")!], {
+    name: "item_table/codewords",
+    attributes: { axis: attr.int(0) },
+  });
+  return g.op("Reshape", [rows, g.ints([-1, hidden], "item_table_shape")], { name: "item_table/rows" });
 }

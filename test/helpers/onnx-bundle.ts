@@ -42,14 +42,14 @@ export function randomWeights(config: SasrecConfig, numItems: number, seed: numb
           : spec.shape.length === 2
             ? 1 / Math.sqrt(fanIn)
             : 0.1;
-    if (spec.name === "item_rows") {
-      // a mixed table's row map: item 0 → the padding row, items 1..n → a seeded shuffle of rows 1..n
-      const rows = Float32Array.from({ length: size }, (_, i) => i);
-      for (let i = size - 1; i > 1; i--) {
-        const j = 1 + Math.floor(rng.next() * i);
-        [rows[i], rows[j]] = [rows[j], rows[i]];
-      }
-      values.set(spec.name, rows);
+    if (spec.name === "item_codes") {
+      // a quantized table's codes: a seeded codeword of each subspace per item
+      const [rows, subspaces] = spec.shape;
+      const centroids = config.itemTable!.centroids;
+      const codes = new Float32Array(size);
+      for (let r = 0; r < rows; r++)
+        for (let m = 0; m < subspaces; m++) codes[r * subspaces + m] = m * centroids + Math.floor(rng.next() * centroids);
+      values.set(spec.name, codes);
       continue;
     }
     const offset = spec.name.endsWith(".gamma") ? 1 : 0;

@@ -19,7 +19,7 @@ import { stableHash } from "../../util/hash.js";
 import { Rng } from "../../util/random.js";
 import type { CompressEvalData } from "../eval-data.js";
 import { batchCandidates, distillLoss, teacherLogits } from "./distill-loss.js";
-import { headCoverage, itemsByFrequency, mixedTableFromDense } from "./mixed-table.js";
+import { quantizedTableFromDense } from "./pq-table.js";
 import { principalProjection, project } from "./pca.js";
 import { parameterCount, studentConfig, type StudentShape } from "./student-config.js";
 import { indexedBatches, teacherTargets } from "./teacher-targets.js";
@@ -49,6 +49,8 @@ export interface DistillOptions extends StudentShape {
   hint: number;
   /** Validation users scored after each epoch (0: all). */
   validationUsers: number;
+  /** What training moves: every weight, or only a quantized table's codewords (default for a student that starts from the teacher). */
+  tune: "all" | "item-table";
 }
 
 export const DISTILL_DEFAULTS: DistillOptions = {
@@ -64,7 +66,13 @@ export const DISTILL_DEFAULTS: DistillOptions = {
   init: "pca",
   hint: 0,
   validationUsers: 0,
+  tune: "all",
 };
+
+/** Default step size of a quantized-table student (it starts from the teacher's weights). */
+export const QUANTIZED_LEARNING_RATE = 0.001;
+/** k-means rounds that fit a quantized table's codewords to the teacher's table. */
+const KMEANS_ITERATIONS = 20;
 
 export interface DistilledStudent {
   config: SasrecConfig;
@@ -89,8 +97,8 @@ function block(r: Awaited<ReturnType<typeof evaluate>>): MetricsBlock {
 
 /**
  * The student's start. Dense table ("pca"): the teacher's item and position tables projected
- * onto their leading directions, the blocks random. Mixed table: the teacher's head rows, its
- * tail at the table's rank, and (same width) the teacher's blocks and positions.
+ * onto their leading directions, the blocks random. Quantized table: codewords and codes from
+ * k-means on the teacher's table, and the teacher's own blocks and positions (same width).
  */
 function initialStudent(
   config: SasrecConfig,
@@ -100,24 +108,19 @@ function initialStudent(
   teacherHidden: number,
   init: DistillOptions["init"],
   seed: number,
-  frequencyOrder: Int32Array,
 ) {
   const specs = paramSpecs(config, numItems);
   const values = initialValues(specs, seed);
-  if (config.itemTable) {
-    // the item order (which rows are full width) holds for random starts too
-    const mixed = mixedTableFromDense(teacherTable, numItems, teacherHidden, config.itemTable, frequencyOrder);
-    if (init === "random") values.set("item_rows", mixed.values.get("item_rows")!);
-    else {
-      for (const [name, v] of mixed.values) values.set(name, v);
-      for (const spec of specs) {
-        const t = teacher.get(spec.name);
-        if (!spec.name.startsWith("item_") && t && t.length === values.get(spec.name)!.length) values.set(spec.name, t);
-      }
-    }
-    return { values, energy: init === "random" ? undefined : mixed.tailEnergy, projection: undefined };
-  }
   if (init === "random") return { values, energy: undefined, projection: undefined };
+  if (config.itemTable) {
+    const pq = quantizedTableFromDense(teacherTable, numItems, teacherHidden, config.itemTable, { iterations: KMEANS_ITERATIONS, seed });
+    for (const [name, v] of pq.values) values.set(name, v);
+    for (const spec of specs) {
+      const t = teacher.get(spec.name);
+      if (!spec.name.startsWith("item_") && t && t.length === values.get(spec.name)!.length) values.set(spec.name, t);
+    }
+    return { values, energy: pq.energyKept, projection: undefined };
+  }
   const { projection, energy } = principalProjection(teacherTable, numItems + 1, teacherHidden, config.hidden);
   values.set("item_emb", project(teacherTable, numItems + 1, teacherHidden, projection, config.hidden));
   values.set("pos_emb", project(teacher.get("pos_emb")!, config.maxlen, teacherHidden, projection, config.hidden));
@@ -141,7 +144,14 @@ export async function distillStudent(
     log: Logger;
   },
 ): Promise<DistilledStudent> {
-  const o: DistillOptions = { ...DISTILL_DEFAULTS, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) };
+  const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as Partial<DistillOptions>;
+  // a quantized-table student starts as (nearly) the teacher: a fresh model's step size would undo that
+  const startsFromTeacher = given.subspaces !== undefined && given.init !== "random";
+  const o: DistillOptions = {
+    ...DISTILL_DEFAULTS,
+    ...(startsFromTeacher ? { learningRate: QUANTIZED_LEARNING_RATE, tune: "item-table" as const } : {}),
+    ...given,
+  };
   const { bundle, data, log, seed } = options;
   const teacherConfig = bundle.manifest.model.config;
   const numItems = bundle.manifest.vocabulary.items;
@@ -173,7 +183,6 @@ export async function distillStudent(
   const validation = subset(data.validation, o.validationUsers);
   const teacherValid = await evaluate(teacher, validation, { seed, sampledNegatives: 0 });
 
-  const order = itemsByFrequency(data.trainSequences, numItems);
   const init = initialStudent(
     config,
     numItems,
@@ -182,22 +191,26 @@ export async function distillStudent(
     teacherConfig.hidden,
     o.init,
     seed,
-    order,
   );
   const student = new SasrecModel(config, numItems, init.values);
-  if (config.itemTable) {
-    const { headItems, tailDim } = config.itemTable;
-    const startValid = await evaluate(student, validation, { seed, sampledNegatives: 0 });
+  let start: { epoch: number; ndcg10: number } | undefined;
+  if (config.itemTable && o.init !== "random") {
+    const { subspaces, centroids } = config.itemTable;
+    const ndcg10 = (await evaluate(student, validation, { seed, sampledNegatives: 0 })).full.ndcg10;
+    start = { epoch: 0, ndcg10 };
     log.info(
-      `mixed item table: ${headItems} full-width items (${(100 * headCoverage(data.trainSequences, order, headItems)).toFixed(1)}% of training interactions), ` +
-        `the other ${numItems - headItems} at width ${tailDim} (${(100 * (init.energy ?? 0)).toFixed(1)}% of their energy at the start); ` +
-        `valid NDCG@10 at the start ${startValid.full.ndcg10.toFixed(4)} (${((100 * startValid.full.ndcg10) / teacherValid.full.ndcg10).toFixed(1)}% of the teacher)`,
+      `quantized item table: ${subspaces} subspaces × ${centroids} codewords of ${config.hidden / subspaces} values, k-means on the teacher's table ` +
+        `keeps ${(100 * (init.energy ?? 0)).toFixed(1)}% of its energy; valid NDCG@10 at the start ${ndcg10.toFixed(4)} ` +
+        `(${((100 * ndcg10) / teacherValid.full.ndcg10).toFixed(1)}% of the teacher)`,
     );
   }
+  // what the optimizer moves: everything, or only the codewords (the teacher's blocks stay as they are)
+  const tuned = student.variables().filter((v) => o.tune === "all" || v.name.endsWith("/item_codebooks"));
   const hintProjection = init.projection && o.hint > 0 ? tf.tensor2d(init.projection, [teacherConfig.hidden, config.hidden]) : undefined;
   const optimizer = tf.train.adam(o.learningRate, 0.9, 0.98);
   const history: { epoch: number; loss: number; validNdcg10: number; seconds: number }[] = [];
-  let best = { epoch: 0, ndcg10: -Infinity, values: student.values() };
+  // a student that starts from the teacher keeps its start unless an epoch beats it
+  let best = { epoch: 0, ndcg10: start?.ndcg10 ?? -Infinity, values: student.values() };
   let sinceBest = 0;
   let stoppedBy = "epochs";
   const started = Date.now();
@@ -224,7 +237,7 @@ export async function distillStudent(
         const loss = optimizer.minimize(
           () => distillLoss(student.params, config, b, c, tLogits, targets.topK, o, dropoutSeed, hints),
           true,
-          student.variables(),
+          tuned,
         )!;
         const value = loss.dataSync()[0];
         loss.dispose();

@@ -1,12 +1,10 @@
 import { RecshipError } from "../../errors.js";
 import type { SasrecConfig } from "../../model/config.js";
-import { isLearned, paramSpecs } from "../../model/sasrec.js";
+import { paramSpecs } from "../../model/sasrec.js";
 
-/** Learned values of a model (fixed indexes such as a mixed table's item_rows are not counted). */
+/** Values a model stores: weights, and a quantized table's codes (fixed, but part of the model). */
 export function parameterCount(config: SasrecConfig, numItems: number): number {
-  return paramSpecs(config, numItems)
-    .filter(isLearned)
-    .reduce((n, s) => n + s.shape.reduce((a, b) => a * b, 1), 0);
+  return paramSpecs(config, numItems).reduce((n, s) => n + s.shape.reduce((a, b) => a * b, 1), 0);
 }
 
 export interface StudentShape {
@@ -14,16 +12,16 @@ export interface StudentShape {
   blocks?: number;
   heads?: number;
   ffnDim?: number;
-  /** Largest student/teacher parameter ratio when the hidden size (or the head of a mixed table) is derived (default 0.5). */
+  /** Largest student/teacher parameter ratio when the hidden size (or the codewords of a quantized table) is derived (default 0.5). */
   maxParameterRatio?: number;
   /**
-   * Width of the tail rows of a mixed-dimension item table: the student keeps the teacher's
-   * hidden size and blocks, the most frequent items keep full rows and the rest get rows this
-   * wide times a shared projection (absent: a dense table at a smaller hidden size).
+   * Subspaces of a product-quantized item table: the student keeps the teacher's hidden size
+   * and blocks, and each item's row is one learned codeword per subspace (absent: a dense table
+   * at a smaller hidden size).
    */
-  tailDim?: number;
-  /** Full-width items of a mixed table (default: as many as `maxParameterRatio` allows). */
-  headItems?: number;
+  subspaces?: number;
+  /** Codewords per subspace (default: the largest power of two within `maxParameterRatio`). */
+  centroids?: number;
 }
 
 /**
@@ -43,7 +41,7 @@ export function studentConfig(teacher: SasrecConfig, numItems: number, shape: St
     blocks,
     ffnDim: shape.ffnDim ?? Math.max(1, Math.round((teacher.ffnDim / teacher.hidden) * hidden)),
   });
-  if (shape.tailDim !== undefined) return mixedStudent(teacher, numItems, shape, ratio * teacherParams);
+  if (shape.subspaces !== undefined) return quantizedStudent(teacher, numItems, shape, ratio * teacherParams);
   if (shape.hidden !== undefined) {
     const heads = shape.heads ?? (shape.hidden % teacher.heads === 0 ? teacher.heads : 1);
     if (!Number.isInteger(shape.hidden) || shape.hidden < 1 || shape.hidden % heads !== 0) {
@@ -65,34 +63,37 @@ export function studentConfig(teacher: SasrecConfig, numItems: number, shape: St
   });
 }
 
-function mixedStudent(teacher: SasrecConfig, numItems: number, shape: StudentShape, maxParameters: number): SasrecConfig {
-  const tailDim = shape.tailDim!;
-  const base: SasrecConfig = { ...teacher, blocks: shape.blocks ?? teacher.blocks };
+function quantizedStudent(teacher: SasrecConfig, numItems: number, shape: StudentShape, maxParameters: number): SasrecConfig {
+  const subspaces = shape.subspaces!;
   if (shape.hidden !== undefined && shape.hidden !== teacher.hidden) {
-    throw new RecshipError(`a student with a mixed item table keeps the teacher's hidden size ${teacher.hidden}; got ${shape.hidden}`, {
-      fix: "leave the student's hidden size unset with a tail width, or drop the tail width",
+    throw new RecshipError(`a student with a quantized item table keeps the teacher's hidden size ${teacher.hidden}; got ${shape.hidden}`, {
+      fix: "leave the student's hidden size unset with subspaces, or drop the subspaces",
     });
   }
-  if (!Number.isInteger(tailDim) || tailDim < 1 || tailDim >= teacher.hidden) {
-    throw new RecshipError(`the tail width of a mixed item table must be an integer from 1 to ${teacher.hidden - 1}, got ${tailDim}`, {
-      fix: `pick a tail width below the hidden size ${teacher.hidden} (8 to 24 for hidden 64)`,
+  if (!Number.isInteger(subspaces) || subspaces < 1 || teacher.hidden % subspaces !== 0) {
+    throw new RecshipError(`the quantized item table's subspaces must divide the hidden size ${teacher.hidden}, got ${subspaces}`, {
+      fix: `pick a divisor of ${teacher.hidden} (16 for hidden 64: codewords of 4 values)`,
     });
   }
-  const make = (headItems: number): SasrecConfig => ({ ...base, itemTable: { headItems, tailDim } });
-  if (shape.headItems !== undefined) {
-    if (!Number.isInteger(shape.headItems) || shape.headItems < 1 || shape.headItems >= numItems) {
-      throw new RecshipError(`the full-width items of a mixed item table must number 1 to ${numItems - 1}, got ${shape.headItems}`);
+  const make = (centroids: number): SasrecConfig => ({
+    ...teacher,
+    blocks: shape.blocks ?? teacher.blocks,
+    itemTable: { kind: "pq", subspaces, centroids },
+  });
+  if (shape.centroids !== undefined) {
+    if (!Number.isInteger(shape.centroids) || shape.centroids < 2 || shape.centroids > 65_536) {
+      throw new RecshipError(`the quantized item table's centroids must be a whole number from 2 to 65536, got ${shape.centroids}`);
     }
-    return make(shape.headItems);
+    return make(shape.centroids);
   }
-  // parameters grow by (hidden − tailDim) per head item: the largest head within the budget
-  const perHead = teacher.hidden - tailDim;
-  const atOne = parameterCount(make(1), numItems);
-  const head = Math.floor((maxParameters - atOne) / perHead) + 1;
-  if (head < 1) {
-    throw new RecshipError(`no mixed item table of tail width ${tailDim} fits in ${Math.round(maxParameters)} parameters`, {
-      fix: "pick a smaller tail width or fewer student blocks",
+  let centroids = 0;
+  for (let c = 2; c <= Math.min(65_536, 2 ** Math.ceil(Math.log2(numItems))); c *= 2) {
+    if (parameterCount(make(c), numItems) <= maxParameters) centroids = c;
+  }
+  if (centroids === 0) {
+    throw new RecshipError(`no quantized item table with ${subspaces} subspaces fits in ${Math.round(maxParameters)} parameters`, {
+      fix: "pick fewer subspaces or fewer student blocks",
     });
   }
-  return make(Math.min(head, numItems - 1));
+  return make(centroids);
 }
