@@ -103,11 +103,16 @@ function startServer(): Promise<{ child: ChildProcess; url: string }> {
   });
 }
 
-async function batchStats(url: string): Promise<{ sum: number; count: number }> {
+/** The server's batch-size histogram and CPU time (all its threads), from /metrics. */
+async function batchStats(url: string): Promise<{ sum: number; count: number; cpuSeconds: number }> {
   const text = await (await fetch(`${url}/metrics`)).text();
-  const value = (name: string) => Number(new RegExp(`^${name}\\{[^}]*\\} (\\S+)$`, "m").exec(text)?.[1] ?? 0);
-  return { sum: value("recship_batch_size_sum"), count: value("recship_batch_size_count") };
+  const value = (name: string) => Number(new RegExp(`^${name}(\\{[^}]*\\})? (\\S+)$`, "m").exec(text)?.[2] ?? 0);
+  return { sum: value("recship_batch_size_sum"), count: value("recship_batch_size_count"), cpuSeconds: value("process_cpu_seconds_total") };
 }
+
+/** Server CPU per answered request, in µs: what the server costs besides the load generator. */
+const cpuPerRequest = (before: { cpuSeconds: number }, after: { cpuSeconds: number }, requests: number) =>
+  requests > 0 ? round(((after.cpuSeconds - before.cpuSeconds) * 1e6) / requests, 1) : 0;
 
 const generator =
   args.generator === "auto" ? (spawnSync("wrk", ["--version"]).error ? "autocannon" : "wrk") : (args.generator as "wrk" | "autocannon");
@@ -188,6 +193,7 @@ async function load(url: string, connections: number, seconds: number) {
     timeouts: r.timeouts,
     non2xx: r.non2xx,
     meanBatchSize: after.count > before.count ? round((after.sum - before.sum) / (after.count - before.count)) : 0,
+    serverCpuMicrosPerRequest: cpuPerRequest(before, after, r.requests.total),
   };
 }
 
@@ -252,6 +258,7 @@ async function paced(url: string, rate: number, seconds: number) {
     errors,
     non2xx,
     meanBatchSize: after.count > before.count ? round((after.sum - before.sum) / (after.count - before.count)) : 0,
+    serverCpuMicrosPerRequest: cpuPerRequest(before, after, latencies.length),
   };
 }
 
@@ -281,6 +288,7 @@ async function inProcess(batchSizes: number[], seconds: number) {
     const fetch = new Set<OutputName>(SERVED_OUTPUTS);
     for (let w = 0; w < 3; w++) await runner.run(input, batch, fetch);
     const times: number[] = [];
+    const cpuBefore = process.cpuUsage();
     const start = performance.now();
     while (performance.now() - start < seconds * 1000) {
       const t = performance.now();
@@ -288,6 +296,7 @@ async function inProcess(batchSizes: number[], seconds: number) {
       times.push(performance.now() - t);
     }
     const elapsed = (performance.now() - start) / 1000;
+    const cpu = process.cpuUsage(cpuBefore);
     times.sort((a, b) => a - b);
     const q = (p: number) => round(times[Math.min(times.length - 1, Math.floor(p * times.length))], 3);
     results.push({
@@ -295,6 +304,7 @@ async function inProcess(batchSizes: number[], seconds: number) {
       runs: times.length,
       historiesPerSecond: round((times.length * batch) / elapsed),
       runMs: { p50: q(0.5), p99: q(0.99) },
+      cpuMicrosPerHistory: round((cpu.user + cpu.system) / (times.length * batch), 1),
     });
   }
   await runner.release();
@@ -332,7 +342,7 @@ try {
   for (const c of ints(args.connections!)) {
     const r = await load(server.url, c, duration);
     process.stderr.write(
-      `http c=${c}: ${r.requestsPerSecond} req/s, p50 ${r.latencyMs.p50} ms, p99 ${r.latencyMs.p99} ms, mean batch ${r.meanBatchSize}\n`,
+      `http c=${c}: ${r.requestsPerSecond} req/s, p50 ${r.latencyMs.p50} ms, p99 ${r.latencyMs.p99} ms, mean batch ${r.meanBatchSize}, server CPU ${r.serverCpuMicrosPerRequest} µs/request\n`,
     );
     http.push(r);
   }
@@ -348,7 +358,9 @@ try {
 }
 const inproc = await inProcess(ints(args["batch-sizes"]!), Number(args["inprocess-seconds"]));
 for (const r of inproc)
-  process.stderr.write(`in-process batch ${r.batch}: ${r.historiesPerSecond} histories/s, run p50 ${r.runMs.p50} ms\n`);
+  process.stderr.write(
+    `in-process batch ${r.batch}: ${r.historiesPerSecond} histories/s, run p50 ${r.runMs.p50} ms, CPU ${r.cpuMicrosPerHistory} µs/history\n`,
+  );
 report.inProcess = inproc;
 const json = `${JSON.stringify(report, null, 2)}\n`;
 if (args.out) {

@@ -26,6 +26,8 @@ interface Route {
 /** A tiny path router: literal segments and `:param` segments, nothing else. */
 export class Router {
   private readonly routes: Route[] = [];
+  /** Routes without parameters by "METHOD path": the hot routes are found without trying every pattern. */
+  private readonly literal = new Map<string, Route>();
 
   /** `path` is literal but for `:param` segments; `name` (default: `path`) labels the route in metrics. */
   add(method: string, path: string, handler: Handler, name = path): this {
@@ -38,12 +40,18 @@ export class Router {
         return "([^/]+)";
       })
       .join("/");
-    this.routes.push({ method, name, pattern: new RegExp(`^${source}$`), keys, handler });
+    const route: Route = { method, name, pattern: new RegExp(`^${source}$`), keys, handler };
+    // earlier routes win: a literal path an earlier route already matches stays with the pattern search
+    const shadowed = this.routes.some((r) => r.method === method && r.pattern.test(path));
+    this.routes.push(route);
+    if (keys.length === 0 && !shadowed) this.literal.set(`${method} ${path}`, route);
     return this;
   }
 
   /** The matching route, a 405 naming the allowed methods, or undefined (404). */
   match(method: string, pathname: string): { route: Route; params: Record<string, string> } | HttpError | undefined {
+    const literal = this.literal.get(`${method} ${pathname}`);
+    if (literal) return { route: literal, params: {} };
     const allowed: string[] = [];
     for (const route of this.routes) {
       const m = route.pattern.exec(pathname);
