@@ -190,9 +190,9 @@ describe("compress-model on a trained bundle", () => {
     const bundle = freshBundle();
     const report = await compressBundle(
       fast(bundle, {
-        methods: ["distill", "distill+int8-dynamic"],
         maxNdcgDrop: 0.99,
         distill: { epochs: 1, validationUsers: 100, subspaces: 4 },
+        methods: ["distill", "distill+int8-dynamic", "distill+emb-int8+int8-dynamic"],
       }),
     );
     const teacher = await readManifest(bundle);

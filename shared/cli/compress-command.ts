@@ -95,11 +95,14 @@ export function registerCompress(program: Command, ctx: CommandContext): void {
       "emb-int4: MatMulNBits accuracy level (0 float compute, 4 int8)",
       String(COMPRESS_DEFAULTS.int4AccuracyLevel),
     )
-    .option("--student-hidden <n>", "distill: the student's hidden size (default: largest with at most half the teacher's parameters)")
+    .option(
+      "--student-hidden <n>",
+      "distill: train a dense student of this hidden size instead (default: the teacher's, with a product-quantized item table)",
+    )
     .option("--student-blocks <n>", "distill: the student's blocks (default: the teacher's)")
     .option(
       "--student-subspaces <n>",
-      "distill: a product-quantized item table: the student keeps the teacher's width and blocks, each item's row is one learned codeword per subspace",
+      "distill: subspaces of the student's product-quantized item table (it keeps the teacher's width and blocks; each item's row is one learned codeword per subspace; default hidden / 4)",
     )
     .option("--student-centroids <n>", "distill: codewords per subspace (default: as many as half the teacher's parameters allow)")
     .option("--distill-epochs <n>", "distill: most epochs", String(DISTILL_DEFAULTS.epochs))

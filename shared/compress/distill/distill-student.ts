@@ -145,17 +145,17 @@ export async function distillStudent(
   },
 ): Promise<DistilledStudent> {
   const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as Partial<DistillOptions>;
+  const { bundle, data, log, seed } = options;
+  const teacherConfig = bundle.manifest.model.config;
+  const numItems = bundle.manifest.vocabulary.items;
+  const config = studentConfig(teacherConfig, numItems, given);
   // a quantized-table student starts as (nearly) the teacher: a fresh model's step size would undo that
-  const startsFromTeacher = given.subspaces !== undefined && given.init !== "random";
+  const startsFromTeacher = config.itemTable !== undefined && given.init !== "random";
   const o: DistillOptions = {
     ...DISTILL_DEFAULTS,
     ...(startsFromTeacher ? { learningRate: QUANTIZED_LEARNING_RATE, tune: "item-table" as const } : {}),
     ...given,
   };
-  const { bundle, data, log, seed } = options;
-  const teacherConfig = bundle.manifest.model.config;
-  const numItems = bundle.manifest.vocabulary.items;
-  const config = studentConfig(teacherConfig, numItems, o);
   const parameters = parameterCount(config, numItems);
   const teacherParameters = parameterCount(teacherConfig, numItems);
   for (const [name, v] of [

@@ -25,7 +25,9 @@ export interface StudentShape {
 }
 
 /**
- * The student's architecture: the teacher's, with the given sizes; an unspecified hidden size
+ * The student's architecture. By default (no hidden size given) the teacher's, with a
+ * product-quantized item table sized to `maxParameterRatio`. With a hidden size, or for a
+ * teacher whose hidden size is not a multiple of 4: a dense student; an unspecified hidden size
  * is the largest multiple of the head count (and of 8, when it can be) whose model has at
  * most `maxParameterRatio` of the teacher's parameters. In a recommender the item table is
  * most of them, so this roughly halves the hidden size. ffnDim keeps the teacher's ratio to hidden.
@@ -41,7 +43,10 @@ export function studentConfig(teacher: SasrecConfig, numItems: number, shape: St
     blocks,
     ffnDim: shape.ffnDim ?? Math.max(1, Math.round((teacher.ffnDim / teacher.hidden) * hidden)),
   });
-  if (shape.subspaces !== undefined) return quantizedStudent(teacher, numItems, shape, ratio * teacherParams);
+  // default: a quantized table with codewords of 4 values (measured on Beauty at 0.46× the parameters: 97.7%
+  // of the teacher's NDCG@10 after one epoch, where a dense student at hidden 32 kept 93%)
+  const subspaces = shape.subspaces ?? (shape.hidden === undefined && teacher.hidden % 4 === 0 ? teacher.hidden / 4 : undefined);
+  if (subspaces !== undefined) return quantizedStudent(teacher, numItems, { ...shape, subspaces }, ratio * teacherParams);
   if (shape.hidden !== undefined) {
     const heads = shape.heads ?? (shape.hidden % teacher.heads === 0 ? teacher.heads : 1);
     if (!Number.isInteger(shape.hidden) || shape.hidden < 1 || shape.hidden % heads !== 0) {
