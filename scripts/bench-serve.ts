@@ -119,17 +119,17 @@ const generator =
 if (generator !== "wrk" && generator !== "autocannon")
   throw new Error(`--generator must be wrk, autocannon or auto, not ${args.generator}`);
 
-/** wrk's Lua script: POST /v1/recommend with the bodies (one JSON per line of a file) in turn. */
-const WRK_SCRIPT = `
+/** wrk's Lua script: POST /v1/recommend with the bodies (one JSON per line of a file) in turn; a summary line at the end. */
+const wrkScript = (bodiesFile: string) => `
 local bodies = {}
-for line in io.lines(os.getenv("RECSHIP_BENCH_BODIES")) do bodies[#bodies + 1] = line end
+for line in io.lines(${JSON.stringify(bodiesFile)}) do bodies[#bodies + 1] = line end
 local i = 0
 request = function()
   i = i + 1
   return wrk.format("POST", "/v1/recommend", { ["Content-Type"] = "application/json" }, bodies[(i % #bodies) + 1])
 end
 done = function(summary, latency, requests)
-  io.write(string.format("RECSHIP %d %d %d %d %d %d %f %f %f %f %f %f\n",
+  io.write(string.format("RECSHIP %d %d %d %d %d %d %f %f %f %f %f %f\\n",
     summary.requests, summary.duration, summary.errors.connect + summary.errors.read + summary.errors.write,
     summary.errors.status, summary.errors.timeout, 0,
     latency:percentile(50) / 1000, latency:percentile(90) / 1000, latency:percentile(99) / 1000,
@@ -139,7 +139,7 @@ end
 const wrkDir = mkdtempSync(join(tmpdir(), "recship-bench-wrk-"));
 process.on("exit", () => rmSync(wrkDir, { recursive: true, force: true }));
 writeFileSync(join(wrkDir, "bodies.jsonl"), `${bodies.join("\n")}\n`);
-writeFileSync(join(wrkDir, "recommend.lua"), WRK_SCRIPT);
+writeFileSync(join(wrkDir, "recommend.lua"), wrkScript(join(wrkDir, "bodies.jsonl")));
 
 /** One closed-loop run of wrk (one thread) at a number of connections. */
 async function wrkRun(url: string, connections: number, seconds: number): Promise<AutocannonResult> {
@@ -147,7 +147,6 @@ async function wrkRun(url: string, connections: number, seconds: number): Promis
     execFile(
       "wrk",
       ["-t", "1", "-c", String(connections), "-d", `${seconds}s`, "--timeout", "10s", "-s", join(wrkDir, "recommend.lua"), url],
-      { env: { ...process.env, RECSHIP_BENCH_BODIES: join(wrkDir, "bodies.jsonl") } },
       (error, out, err) => (error ? reject(new Error(`wrk failed: ${err || error.message}`)) : resolve(out)),
     ),
   );

@@ -74,19 +74,25 @@ describe("MicroBatcher", () => {
     expect(model.runs.slice(0, 2)).toEqual([8, 8]); // full batches went out without waiting the minute
   });
 
-  it("waits for company only while another request is on its way", async () => {
+  it("waits for company only while another request is on its way and requests keep joining", async () => {
     const model = gatedModel();
     let arriving = 1;
     const batcher = new MicroBatcher(model.run, MAXLEN, { maxBatch: 64, maxDelayMs: 60_000, othersInFlight: () => arriving });
     const a = batcher.submit(job(1), 1);
-    for (let i = 0; i < 5; i++) await tick();
-    expect(model.runs).toEqual([]); // someone is still arriving: the window stays open
-    arriving = 0;
-    const b = batcher.submit(job(2), 1); // the last arrival closes the window
+    const b = batcher.submit(job(2), 1); // joins in the same turn
+    await tick();
+    const c = batcher.submit(job(3), 1); // and one more a turn later: the window stays open
+    expect(model.runs).toEqual([]);
+    // a turn in which nobody joins closes the window, though a request is still being read
     await until(() => model.runs.length === 1);
+    expect(model.runs).toEqual([3]);
+    arriving = 0;
+    const d = batcher.submit(job(4), 1); // the model is busy: queued for the next run
     model.releaseAll();
-    await Promise.all([a, b]);
-    expect(model.runs).toEqual([2]);
+    await until(() => model.runs.length === 2);
+    model.releaseAll();
+    await Promise.all([a, b, c, d]);
+    expect(model.runs).toEqual([3, 1]);
   });
 
   it("flushes at once on shutdown and reports idle", async () => {

@@ -46,6 +46,8 @@ export class MicroBatcher {
   private inFlight = 0;
   private timer: NodeJS.Timeout | undefined;
   private immediate: NodeJS.Immediate | undefined;
+  /** When the first request of the batch being formed began to wait for company. */
+  private windowStart: number | undefined;
   private flushing = false;
   private idleWaiters: (() => void)[] = [];
 
@@ -105,10 +107,33 @@ export class MicroBatcher {
       });
       return;
     }
+    if (this.options.othersInFlight) {
+      this.watchForCompany();
+      return;
+    }
     this.timer ??= setTimeout(() => {
       this.timer = undefined;
       this.dispatch();
     }, this.options.maxDelayMs);
+  }
+
+  /**
+   * The model is idle and other requests are being read: wait for them one turn of the event
+   * loop at a time, while the queue keeps growing, and at most maxDelayMs. Under load a loop turn
+   * reads every request that has arrived, so the batch goes out as soon as a turn brings nobody,
+   * instead of the model idling out the whole window (a slow upload does not hold it up either).
+   */
+  private watchForCompany(): void {
+    if (this.immediate) return;
+    this.windowStart ??= performance.now();
+    const queued = this.queue.length;
+    this.immediate = setImmediate(() => {
+      this.immediate = undefined;
+      if (this.saturated || this.queue.length === 0) return;
+      const waited = performance.now() - this.windowStart!;
+      if (this.queue.length === queued || this.options.othersInFlight!() === 0 || waited >= this.options.maxDelayMs) this.dispatch();
+      else this.watchForCompany();
+    });
   }
 
   private clearTimer(): void {
@@ -116,6 +141,7 @@ export class MicroBatcher {
     if (this.immediate) clearImmediate(this.immediate);
     this.timer = undefined;
     this.immediate = undefined;
+    this.windowStart = undefined;
   }
 
   private dispatch(): void {
@@ -143,12 +169,14 @@ export class MicroBatcher {
     this.run(input, rows, fetch).then(
       (outputs) => {
         this.options.onBatch?.(rows, jobs.length, (performance.now() - started) / 1000);
+        // the model first: what queued during this run goes out before this batch's answers are
+        // written, so the model does not sit idle while the event loop sends them
+        this.finish();
         let offset = 0;
         for (const job of jobs) {
           job.resolve({ outputs, offset, rows: job.rows });
           offset += job.rows;
         }
-        this.finish();
       },
       (error: unknown) => {
         for (const job of jobs) job.reject(error);
@@ -166,13 +194,7 @@ export class MicroBatcher {
       for (const w of waiters) w();
       return;
     }
-    // whatever queued during the run has waited long enough: go now (a macrotask later, so
-    // requests read in the same turn of the event loop still join)
-    if (this.queuedRows >= this.options.maxBatch || this.flushing) this.dispatch();
-    else
-      this.immediate ??= setImmediate(() => {
-        this.immediate = undefined;
-        this.dispatch();
-      });
+    // whatever queued during the run has waited long enough: go now
+    this.dispatch();
   }
 }
