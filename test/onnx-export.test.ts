@@ -216,6 +216,8 @@ describe("SASRec → ONNX matches tfjs", () => {
         expect(checkWithOnnx(await exportModel(config, 40, weights))).toMatch(/^ok/);
         expect(checkWithOnnx(await exportModel(config, 40, weights, { externalDataThresholdBytes: 256 }))).toMatch(/^ok/);
       }
+      const quantized = { ...TINY_CONFIG, itemTable: { kind: "pq" as const, subspaces: 4, centroids: 6 } };
+      expect(checkWithOnnx(await exportModel(quantized, 40, randomWeights(quantized, 40, 3)))).toMatch(/^ok/);
     },
   );
 

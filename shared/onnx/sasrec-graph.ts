@@ -2,7 +2,8 @@ import { RecshipError } from "../errors.js";
 import type { SasrecConfig } from "../model/config.js";
 import { paramSpecs } from "../model/sasrec.js";
 import { attr, GraphBuilder } from "./graph-builder.js";
-import { floatTensor, int64Tensor } from "./tensor.js";
+import { DataType } from "./proto.js";
+import { compactIndexTensor, floatTensor } from "./tensor.js";
 
 export interface SasrecGraphOptions {
   /** Length of the top_items / top_scores outputs. */
@@ -69,7 +70,7 @@ export function sasrecGraph(
   const shapes = new Map(paramSpecs(config, numItems).map((s) => [s.name, s.shape]));
   const param = (name: string) =>
     name === "item_codes"
-      ? g.initializer(int64Tensor(name, shapes.get(name)!, weights.get(name)!))
+      ? g.initializer(compactIndexTensor(name, shapes.get(name)!, weights.get(name)!))
       : g.initializer(floatTensor(name, shapes.get(name)!, weights.get(name)!));
   const params = new Map<string, string>();
   for (const name of shapes.keys()) params.set(name, param(name));
@@ -210,13 +211,15 @@ export function sasrecGraph(
 }
 
 /**
- * A product-quantized item table as graph nodes: Reshape(Gather(item_codebooks, item_codes),
+ * A product-quantized item table as graph nodes: Reshape(Gather(item_codebooks, Cast(item_codes)),
  * [items + 1, hidden]). Both inputs are initializers, so onnxruntime folds it into one constant
  * table when the session loads: inference costs what a dense table costs, the file holds the
  * codewords and the codes.
  */
 function quantizedItemTable(g: GraphBuilder, params: Map<string, string>, hidden: number): string {
-  const rows = g.op("Gather", [params.get("item_codebooks")!, params.get("item_codes")!], {
+  // codes are stored as uint16 (int32 past 65535): Gather wants int32/int64 indices
+  const codes = g.op("Cast", [params.get("item_codes")!], { name: "item_table/codes", attributes: { to: attr.int(DataType.INT64) } });
+  const rows = g.op("Gather", [params.get("item_codebooks")!, codes], {
     name: "item_table/codewords",
     attributes: { axis: attr.int(0) },
   });

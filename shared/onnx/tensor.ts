@@ -44,6 +44,25 @@ export function int64Tensor(name: string, dims: number[], values: ArrayLike<numb
   return { name, dims, dataType: DataType.INT64, rawData: int64Bytes(values) };
 }
 
+/** Whole numbers in [0, 65535] as UINT16, else as INT32 (small index tables: 2 or 4 bytes a value instead of int64's 8). */
+export function compactIndexTensor(name: string, dims: number[], values: ArrayLike<number>): OnnxProto.ITensorProto {
+  checkCount(name, dims, values.length);
+  let max = 0;
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (!Number.isInteger(v) || v < 0) throw new Error(`tensor ${name}: ${v} is not a non-negative whole number`);
+    max = Math.max(max, v);
+  }
+  const narrow = max <= 0xffff;
+  const out = new Uint8Array(values.length * (narrow ? 2 : 4));
+  const view = new DataView(out.buffer);
+  for (let i = 0; i < values.length; i++) {
+    if (narrow) view.setUint16(i * 2, values[i], true);
+    else view.setInt32(i * 4, values[i], true);
+  }
+  return { name, dims, dataType: narrow ? DataType.UINT16 : DataType.INT32, rawData: out };
+}
+
 export function boolTensor(name: string, dims: number[], values: ArrayLike<boolean | number>): OnnxProto.ITensorProto {
   checkCount(name, dims, values.length);
   return { name, dims, dataType: DataType.BOOL, rawData: boolBytes(values) };
