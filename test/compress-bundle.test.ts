@@ -203,6 +203,11 @@ describe("compress-model on a trained bundle", () => {
     expect(sub.model.config).toMatchObject({ hidden: teacher.model.config.hidden, blocks: teacher.model.config.blocks });
     expect(sub.model.config.itemTable).toMatchObject({ kind: "pq", subspaces: 4, centroids: expect.any(Number) });
     expect(sub.weights.tensors.map((t) => t.name)).toEqual(expect.arrayContaining(["item_codebooks", "item_codes"]));
+    // the recorded settings are the distillation's own, not the data or the bundle it ran on
+    const settings = (report.distillation as { settings: Record<string, unknown> }).settings;
+    expect(settings).toMatchObject({ subspaces: 4, tune: "item-table", learningRate: 0.001 });
+    for (const key of ["data", "bundle", "log", "dir"]) expect(settings).not.toHaveProperty(key);
+    expect(JSON.stringify(report).length).toBeLessThan(200_000);
     expect(sub.artifacts.onnx.parity).toMatchObject({ top10Agreement: 1 });
     expect((sub.artifacts.onnx.parity as { maxAbsDiff: number }).maxAbsDiff).toBeLessThan(1e-3);
   });

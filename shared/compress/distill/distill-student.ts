@@ -21,7 +21,7 @@ import type { CompressEvalData } from "../eval-data.js";
 import { batchCandidates, distillLoss, teacherLogits } from "./distill-loss.js";
 import { quantizedTableFromDense } from "./pq-table.js";
 import { principalProjection, project } from "./pca.js";
-import { parameterCount, studentConfig, type StudentShape } from "./student-config.js";
+import { parameterCount, STUDENT_SHAPE_KEYS, studentConfig, type StudentShape } from "./student-config.js";
 import { indexedBatches, teacherTargets } from "./teacher-targets.js";
 
 export interface DistillOptions extends StudentShape {
@@ -144,7 +144,12 @@ export async function distillStudent(
     log: Logger;
   },
 ): Promise<DistilledStudent> {
-  const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as Partial<DistillOptions>;
+  // the distillation settings only (options also carries the bundle, the data and the logger, which
+  // must not end up in the recorded settings: the data alone serialises to 100+ MB)
+  const settingKeys = new Set<string>([...Object.keys(DISTILL_DEFAULTS), ...STUDENT_SHAPE_KEYS]);
+  const given = Object.fromEntries(
+    Object.entries(options).filter(([key, v]) => v !== undefined && settingKeys.has(key)),
+  ) as Partial<DistillOptions>;
   const { bundle, data, log, seed } = options;
   const teacherConfig = bundle.manifest.model.config;
   const numItems = bundle.manifest.vocabulary.items;

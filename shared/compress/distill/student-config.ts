@@ -24,6 +24,17 @@ export interface StudentShape {
   centroids?: number;
 }
 
+/** The keys of StudentShape (what distillation options say about the student's shape). */
+export const STUDENT_SHAPE_KEYS: readonly (keyof StudentShape)[] = [
+  "hidden",
+  "blocks",
+  "heads",
+  "ffnDim",
+  "maxParameterRatio",
+  "subspaces",
+  "centroids",
+];
+
 /**
  * The student's architecture. By default (no hidden size given) the teacher's, with a
  * product-quantized item table sized to `maxParameterRatio`. With a hidden size, or for a
