@@ -39,6 +39,7 @@ const FULL = {
   modelVolume: { type: "pvc", claimName: "recship-models" },
   autoscaling: { minReplicas: 2, maxReplicas: 6, cpuUtilization: 60 },
   progressDeadlineSeconds: 900,
+  serverArgs: ["--workers", "2", "--threads", "1"],
 } satisfies Partial<KubernetesDeployOptions>;
 
 let emu: KubeEmulator | undefined;
@@ -90,6 +91,7 @@ function expectFullSettings(e: KubeEmulator, name: string): void {
   expect(server.resources.limits).toMatchObject({ "nvidia.com/gpu": "1", cpu: "4", memory: "6Gi" });
   expect(server.resources.requests).toMatchObject({ "nvidia.com/gpu": "1", cpu: "2", memory: "6Gi" });
   expect(server.args).toEqual(expect.arrayContaining(["--device", "cuda"]));
+  expect(server.args.slice(-4)).toEqual(["--workers", "2", "--threads", "1"]);
   expect(server.args[server.args.indexOf("--port") + 1]).toBe("9090");
   expect(server.ports).toEqual([{ name: "http", containerPort: 9090, protocol: "TCP" }]);
   const fetch = pod.initContainers.find((c: any) => c.name === "fetch-model");

@@ -1,3 +1,4 @@
+import { parseServerArgs } from "../../shared/deploy/server-args.js";
 import * as core from "@actions/core";
 import { mkdtempSync, rmSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
@@ -91,6 +92,12 @@ export const SETTING_DEFAULTS: Readonly<Record<string, string>> = {
   "progress-deadline": "600",
 };
 
+/** server-args, checked; undefined when not given (so set-weight / promote / rollback keep the recorded ones). */
+function serverArgsInput(): string[] | undefined {
+  const args = parseServerArgs(input("server-args"));
+  return args.length ? args : undefined;
+}
+
 /** A setting's input; undefined when not given or equal to its default (see SETTING_DEFAULTS). */
 export function settingInput(name: string): string | undefined {
   const v = input(name);
@@ -129,6 +136,7 @@ export function kubernetesOptionsFromInputs(mode: DeployMode, log: Logger): Omit
       canaryWeight: int(input("canary-weight"), "input canary-weight"),
       traffic: traffic === undefined ? undefined : oneOf(traffic, TRAFFIC_SPLITS, "input traffic"),
       gateway: settingInput("gateway"),
+      serverArgs: serverArgsInput(),
       hostnames: list(settingInput("hostnames")),
       replicas,
       autoscaling:
@@ -232,6 +240,7 @@ async function runLocal(mode: DeployMode, log: Logger, reportPath: string): Prom
     state: input("state") ?? ".recship/local-deploy.json",
     command: [process.execPath, cli],
     port: int(input("port"), "input port") ?? 8080,
+    serveArgs: parseServerArgs(input("server-args")),
     log,
   });
   const result = await target.deploy({

@@ -1,3 +1,4 @@
+import { parseServerArgs } from "../server-args.js";
 import { RecshipError } from "../../errors.js";
 import type { KubernetesDeployOptions, KubernetesSpec, ModelSource, Resources } from "./types.js";
 import { METRICS_MODES, TRAFFIC_SPLITS } from "./types.js";
@@ -174,6 +175,7 @@ export function resolveSpec(options: KubernetesDeployOptions, namespace: string)
     namespace: checkNamespace(namespace, "namespace"),
     ...(options.imagePullPolicy ? { imagePullPolicy: options.imagePullPolicy } : {}),
     ...(options.command?.length ? { command: options.command } : {}),
+    ...(options.serverArgs?.length ? { serverArgs: parseServerArgs(options.serverArgs.join(" "), "server-args") } : {}),
     port: checkInt(options.port ?? DEFAULTS.port, "port", 1, 65535),
     servicePort: checkInt(options.servicePort ?? DEFAULTS.servicePort, "service-port", 1, 65535),
     serviceType,

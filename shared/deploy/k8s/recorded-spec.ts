@@ -28,6 +28,7 @@ const strings = { type: "array", items: str, minItems: 1 } as const;
 const properties = {
   imagePullPolicy: { enum: ["Always", "IfNotPresent", "Never"] },
   command: strings,
+  serverArgs: strings,
   port: int,
   servicePort: int,
   serviceType: { enum: ["ClusterIP", "NodePort", "LoadBalancer"] },
@@ -85,6 +86,7 @@ const validate = new Ajv({ allErrors: false, strict: false }).compile({
 /** How the deploy-k8s action calls each setting (the library's option name where the action has none). */
 const INPUT_NAMES: Record<string, string> = {
   port: "container-port",
+  serverArgs: "server-args",
   servicePort: "service-port",
   serviceType: "service-type",
   autoscaling: "min-replicas / max-replicas / cpu-utilization",

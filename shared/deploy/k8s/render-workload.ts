@@ -52,6 +52,7 @@ function serverContainer(spec: KubernetesSpec, v: VariantRender): IContainer {
       ...["--bundle", bundlePath(v.model), "--port", String(spec.port), "--host", "0.0.0.0", "--variant", v.variant],
       // the server's onnxruntime execution provider: CUDA where a GPU is requested
       ...(r.gpu ? ["--device", "cuda"] : []),
+      ...(spec.serverArgs ?? []),
     ],
     ports: [{ name: SERVER.portName, containerPort: spec.port, protocol: "TCP" }],
     // the model may take a while to load: liveness only starts once the startup probe passed

@@ -70,6 +70,8 @@ export interface KubernetesSpec {
   imagePullPolicy?: "Always" | "IfNotPresent" | "Never";
   /** The server's command, default `node dist/cli/index.js serve`. */
   command?: string[];
+  /** Extra `recship serve` tuning flags (checked by parseServerArgs), e.g. ["--workers", "2", "--threads", "1"]. */
+  serverArgs?: string[];
   /** Container port of the server. */
   port: number;
   /** Port of the Service. */
@@ -111,6 +113,7 @@ export interface KubernetesDeployOptions {
   canaryWeight?: number;
   imagePullPolicy?: KubernetesSpec["imagePullPolicy"];
   command?: string[];
+  serverArgs?: string[];
   port?: number;
   servicePort?: number;
   serviceType?: KubernetesSpec["serviceType"];
