@@ -92,6 +92,11 @@ describe("product-quantized item table", () => {
       (numItems + 1) * 8 + 8 * c * 4 - (numItems + 1) * 32,
     );
     expect(() => studentConfig(teacher, numItems, { subspaces: 5 })).toThrow(/must divide the hidden size 32/);
+    // by default; and a dense student where no codebook fits (few items: the blocks are most of the model)
+    expect(studentConfig(teacher, numItems).itemTable).toMatchObject({ kind: "pq", subspaces: 8 });
+    const fewItems = studentConfig({ ...teacher, blocks: 4 }, 20);
+    expect(fewItems.itemTable).toBeUndefined();
+    expect(fewItems.hidden).toBeLessThan(32);
     expect(() => studentConfig(teacher, numItems, { subspaces: 8, hidden: 16 })).toThrow(/keeps the teacher's hidden size 32/);
   });
 });

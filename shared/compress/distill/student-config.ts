@@ -56,8 +56,12 @@ export function studentConfig(teacher: SasrecConfig, numItems: number, shape: St
   });
   // default: a quantized table with codewords of 4 values (measured on Beauty at 0.46× the parameters: 97.7%
   // of the teacher's NDCG@10 after one epoch, where a dense student at hidden 32 kept 93%)
-  const subspaces = shape.subspaces ?? (shape.hidden === undefined && teacher.hidden % 4 === 0 ? teacher.hidden / 4 : undefined);
-  if (subspaces !== undefined) return quantizedStudent(teacher, numItems, { ...shape, subspaces }, ratio * teacherParams);
+  if (shape.subspaces !== undefined) return quantizedStudent(teacher, numItems, shape, ratio * teacherParams);
+  if (shape.hidden === undefined && teacher.hidden % 4 === 0) {
+    // the default; a model whose item table is too small a share for any codebook to fit gets a dense student
+    const pq = fitsQuantized(teacher, numItems, { ...shape, subspaces: teacher.hidden / 4 }, ratio * teacherParams);
+    if (pq) return pq;
+  }
   if (shape.hidden !== undefined) {
     const heads = shape.heads ?? (shape.hidden % teacher.heads === 0 ? teacher.heads : 1);
     if (!Number.isInteger(shape.hidden) || shape.hidden < 1 || shape.hidden % heads !== 0) {
@@ -77,6 +81,15 @@ export function studentConfig(teacher: SasrecConfig, numItems: number, shape: St
   throw new RecshipError(`no student of the teacher's shape has at most ${ratio}× its ${teacherParams} parameters`, {
     fix: "give the student's hidden size and block count explicitly",
   });
+}
+
+function fitsQuantized(teacher: SasrecConfig, numItems: number, shape: StudentShape, maxParameters: number): SasrecConfig | undefined {
+  try {
+    return quantizedStudent(teacher, numItems, shape, maxParameters);
+  } catch (error) {
+    if (error instanceof RecshipError) return undefined;
+    throw error;
+  }
 }
 
 function quantizedStudent(teacher: SasrecConfig, numItems: number, shape: StudentShape, maxParameters: number): SasrecConfig {
