@@ -37,6 +37,7 @@ const { values: args } = parseArgs({
     k: { type: "string", default: "10" },
     generator: { type: "string", default: "auto" },
     repeat: { type: "string", default: "3" },
+    "serve-args": { type: "string" },
     dist: { type: "boolean", default: false },
     out: { type: "string" },
   },
@@ -86,6 +87,7 @@ function startServer(): Promise<{ child: ChildProcess; url: string }> {
   ];
   if (args.threads) serveArgs.push("--threads", args.threads);
   serveArgs.push("--workers", args.workers!);
+  if (args["serve-args"]) serveArgs.push(...args["serve-args"].split(/\s+/).filter(Boolean));
   const child = spawn(process.execPath, [...entry, ...serveArgs], { stdio: ["ignore", "pipe", "pipe"] });
   let output = "";
   child.stderr!.on("data", (d: Buffer) => (output += d.toString()));
@@ -337,6 +339,7 @@ const report: Record<string, unknown> = {
     threads: args.threads ?? "onnxruntime default",
     loadGenerator: generator === "wrk" ? "wrk 4.1 (one thread, Lua script cycling the request bodies)" : "autocannon",
     workers: Number(args.workers),
+    extraArgs: args["serve-args"] ?? "",
     k: Number(args.k),
   },
   durationSeconds: duration,

@@ -10,6 +10,7 @@ let bundle: ServeBundle;
 const servers: ModelServer[] = [];
 let batched = "";
 let unbatched = "";
+let queued = "";
 
 beforeAll(async () => {
   bundle = await buildServeBundle(root, 9);
@@ -26,9 +27,12 @@ beforeAll(async () => {
   });
   // one row per run on the main thread: the reference answers
   const b = await startModelServer({ bundle: bundle.dir, port: 0, log: silentLogger, maxBatch: 1, maxDelayMs: 0, workers: 0 });
-  servers.push(a.server, b.server);
+  // one worker taking requests from the shared-memory queue whenever it is free, at most 8 rows a run
+  const c = await startModelServer({ bundle: bundle.dir, port: 0, log: silentLogger, maxBatch: 8, workers: 1 });
+  servers.push(a.server, b.server, c.server);
   batched = a.url;
   unbatched = b.url;
+  queued = c.url;
 });
 
 afterAll(async () => {
@@ -68,5 +72,47 @@ describe("micro-batching", () => {
     // with --max-batch 1, the V2 request's 3 rows still run together (a request is never split), the rest alone
     expect(metricValue(ref, "recship_batch_size_count")).toBe(14);
     expect(metricValue(ref, "recship_batch_size_bucket", { le: "1" })).toBe(13);
+  });
+
+  it("with the shared queue, concurrent requests get their own rows back, in runs of whole requests within the limit", async () => {
+    const bodies = Array.from({ length: 40 }, (_, i) => ({
+      items: [bundle.items[(i * 5) % bundle.items.length], bundle.items[(i * 11 + 3) % bundle.items.length]],
+      k: 4,
+    }));
+    const v2 = (rows: number, seed: number) => ({
+      inputs: [
+        {
+          name: "item_seq",
+          datatype: "INT64",
+          shape: [rows, 10],
+          data: Array.from({ length: rows }, (_, r) => [0, 0, 0, 0, 0, 0, 0, 0, 1 + ((r + seed) % 9), 1 + ((r * 3 + seed) % 9)]),
+        },
+      ],
+      outputs: [{ name: "top_items" }],
+    });
+    const send = (base: string) =>
+      Promise.all([
+        ...bodies.map((b) => postJson(`${base}/v1/recommend`, b)),
+        postJson(`${base}/v2/models/recommender/infer`, v2(3, 1)),
+        postJson(`${base}/v2/models/recommender/infer`, v2(12, 2)), // more rows than a run holds: runs alone, whole
+      ]);
+    const before = await (await fetch(`${queued}/metrics`)).text();
+    const [got, reference] = [await send(queued), await send(unbatched)];
+    for (const r of [...got, ...reference]) expect(r.status).toBe(200);
+    got.slice(0, 40).forEach((r, i) => {
+      expect(r.body.items).toEqual(reference[i].body.items);
+      expect(r.body.scores.map((s: number) => s.toFixed(4))).toEqual(reference[i].body.scores.map((s: number) => s.toFixed(4)));
+    });
+    expect(got[40].body.outputs[0].data).toEqual(reference[40].body.outputs[0].data);
+    expect(got[41].body.outputs[0].data).toEqual(reference[41].body.outputs[0].data);
+    const m = await (await fetch(`${queued}/metrics`)).text();
+    const runs = metricValue(m, "recship_batch_size_count") - metricValue(before, "recship_batch_size_count");
+    expect(metricValue(m, "recship_batch_size_sum") - metricValue(before, "recship_batch_size_sum")).toBe(40 + 3 + 12);
+    expect(metricValue(m, "recship_batch_requests_sum") - metricValue(before, "recship_batch_requests_sum")).toBe(42);
+    expect(runs).toBeLessThan(42); // requests shared runs
+    // every run but the 12-row request's held at most 8 rows
+    expect(metricValue(m, "recship_batch_size_bucket", { le: "8" }) - metricValue(before, "recship_batch_size_bucket", { le: "8" })).toBe(
+      runs - 1,
+    );
   });
 });

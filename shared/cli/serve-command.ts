@@ -23,6 +23,10 @@ export function registerServe(program: Command, ctx: CommandContext): void {
       "longest wait of a request for others to batch with, cut short when no other request is being read (0: none)",
       "2",
     )
+    .option(
+      "--no-shared-queue",
+      "with one worker: the main thread forms the batches (within --max-delay-ms) instead of the worker taking queued requests from shared memory whenever it is free",
+    )
     .option("--variant <variant>", `${VARIANTS.join(" or ")}: a label on every metric and response`, "stable")
     .option("--request-id-prefix <prefix>", "start of every request id (letters, digits), so a router can send feedback back here")
     .option("--max-body-bytes <n>", "largest request body", String(2 ** 20))
@@ -46,6 +50,7 @@ export function registerServe(program: Command, ctx: CommandContext): void {
         workers,
         maxBatch,
         maxDelayMs,
+        sharedQueue: (o.sharedQueue as unknown) !== false,
         variant: oneOf(o.variant, VARIANTS, "--variant") as Variant,
         requestIdPrefix: o.requestIdPrefix,
         maxBodyBytes: int(o.maxBodyBytes, "--max-body-bytes"),

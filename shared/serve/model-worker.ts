@@ -3,6 +3,7 @@ import { isRecshipError } from "../errors.js";
 import type { Logger } from "../log.js";
 import { ModelRunner, OUTPUT_NAMES, type ModelOutputs, type OutputName } from "./model-runner.js";
 import { openSession, type Device } from "./ort-session.js";
+import { RowQueueReader, type RowQueueBuffers } from "./row-queue.js";
 
 /** What a model worker is started with (its workerData). */
 export interface ModelWorkerData {
@@ -16,13 +17,20 @@ export interface ModelWorkerData {
 }
 
 /** Main thread → worker. */
-export type ToWorker = { type: "run"; id: number; input: BigInt64Array; rows: number; fetch?: OutputName[] } | { type: "release" };
+export type ToWorker =
+  | { type: "run"; id: number; input: BigInt64Array; rows: number; fetch?: OutputName[] }
+  /** From now on take rows from the shared queue (one worker only), until its stop flag is set. */
+  | { type: "pull"; queue: RowQueueBuffers; maxBatch: number }
+  | { type: "release" };
 
 /** Worker → main thread. */
 export type FromWorker =
   | { type: "ready"; shape: ModelRunner["shape"]; device: Device }
   | { type: "log"; level: "info" | "warn"; message: string }
   | { type: "done"; id: number; outputs: ModelOutputs }
+  /** A run of queue rows [first, first + rows). */
+  | { type: "pulled"; first: number; rows: number; outputs: ModelOutputs; seconds: number }
+  | { type: "pull-failed"; first: number; rows: number; message: string; stack?: string; recship: boolean }
   /** `recship`: a user's mistake (RecshipError, message complete with where and fix), else a bug. */
   | { type: "failed"; id: number | null; message: string; stack?: string; recship: boolean }
   | { type: "released" };
@@ -54,6 +62,10 @@ export async function runModelWorker(): Promise<void> {
     return;
   }
   port.on("message", (message: ToWorker) => {
+    if (message.type === "pull") {
+      void pullLoop(runner, message.queue, message.maxBatch, post);
+      return;
+    }
     if (message.type === "release") {
       void runner.release().finally(() => {
         post({ type: "released" });
@@ -70,6 +82,27 @@ export async function runModelWorker(): Promise<void> {
       (error: unknown) => post(failure(message.id, error)),
     );
   });
+}
+
+/**
+ * Takes the queued rows whenever the model is free and runs them, until the queue's stop flag.
+ * Blocks this thread while the queue is empty (Atomics.wait): nothing else runs here meanwhile.
+ */
+async function pullLoop(runner: ModelRunner, queue: RowQueueBuffers, maxBatch: number, post: (m: FromWorker, t?: ArrayBuffer[]) => void) {
+  const reader = new RowQueueReader(queue);
+  for (;;) {
+    const taken = reader.take(maxBatch);
+    if (!taken) return;
+    const started = performance.now();
+    try {
+      const outputs = await runner.run(taken.input, taken.rows, taken.fetch);
+      const buffers = OUTPUT_NAMES.map((name) => outputBuffer(outputs, name)).filter((b): b is ArrayBuffer => b !== undefined);
+      post({ type: "pulled", first: taken.first, rows: taken.rows, outputs, seconds: (performance.now() - started) / 1000 }, buffers);
+    } catch (error) {
+      const f = failure(null, error) as Extract<FromWorker, { type: "failed" }>;
+      post({ type: "pull-failed", first: taken.first, rows: taken.rows, message: f.message, stack: f.stack, recship: f.recship });
+    }
+  }
 }
 
 function outputBuffer(outputs: ModelOutputs, name: OutputName): ArrayBuffer | undefined {

@@ -5,6 +5,8 @@ import { RecshipError } from "../errors.js";
 import type { Logger } from "../log.js";
 import { RECSHIP_VERSION } from "../version.js";
 import { MicroBatcher } from "./batcher.js";
+import { PullBatcher } from "./pull-batcher.js";
+import { WorkerRunner } from "./worker-runner.js";
 import { readJsonBody } from "./body.js";
 import { parseFeedback, RecentRecommendations } from "./feedback.js";
 import { injectedDelayMs, preciseDelay, type FaultInjection } from "./faults.js";
@@ -37,6 +39,12 @@ export interface ModelServerOptions {
   workers?: number;
   /** Most histories per onnxruntime run (default 64). */
   maxBatch?: number;
+  /**
+   * With exactly one worker: requests go into a shared-memory queue the worker takes from the
+   * moment it is free (continuous batching; default true). false: the main thread forms batches
+   * within maxDelayMs and sends them (the only mode with several workers or none).
+   */
+  sharedQueue?: boolean;
   /** Longest wait for company of a request reaching an idle model, in ms (default 2); cut short when no other request is being read. */
   maxDelayMs?: number;
   /** Always wait the full maxDelayMs, even when no other request is on its way (for tests and experiments). */
@@ -79,7 +87,7 @@ export class ModelServer {
   private readonly router = new Router();
   private readonly recent = new RecentRecommendations();
   private model: ServedModel | undefined;
-  private batcher: MicroBatcher | undefined;
+  private batcher: MicroBatcher | PullBatcher | undefined;
   private isReady = false;
   private draining = false;
   private closing: Promise<void> | undefined;
@@ -164,17 +172,25 @@ export class ModelServer {
       return;
     }
     this.model = model;
-    this.batcher = new MicroBatcher((input, rows, fetch) => model.runner.run(input, rows, fetch), shape.maxlen, {
-      maxBatch,
-      maxDelayMs: this.options.maxDelayMs ?? 2,
-      concurrency: Math.max(1, workers),
-      ...(this.options.waitFullDelay ? {} : { othersInFlight: () => this.arriving }),
-      onBatch: (rows, requests, seconds) => {
-        this.metrics.batchSize.observe(rows);
-        this.metrics.batchRequests.observe(requests);
-        this.metrics.batchSeconds.observe(seconds);
-      },
-    });
+    const onBatch = (rows: number, requests: number, seconds: number) => {
+      this.metrics.batchSize.observe(rows);
+      this.metrics.batchRequests.observe(requests);
+      this.metrics.batchSeconds.observe(seconds);
+    };
+    this.batcher =
+      model.runner instanceof WorkerRunner && workers === 1 && this.options.sharedQueue !== false && !this.options.waitFullDelay
+        ? new PullBatcher(model.runner, shape.maxlen, {
+            maxBatch,
+            capacity: Math.max(4 * maxBatch, this.options.maxInferRows ?? 1024),
+            onBatch,
+          })
+        : new MicroBatcher((input, rows, fetch) => model.runner.run(input, rows, fetch), shape.maxlen, {
+            maxBatch,
+            maxDelayMs: this.options.maxDelayMs ?? 2,
+            concurrency: Math.max(1, workers),
+            ...(this.options.waitFullDelay ? {} : { othersInFlight: () => this.arriving }),
+            onBatch,
+          });
     this.metrics.registry.setDefaultLabels({ model: this.name, version: model.version, variant: this.variant });
     this.metrics.info.set(
       {
@@ -218,6 +234,7 @@ export class ModelServer {
         await closed;
       }
       await this.batcher?.idle();
+      if (this.batcher instanceof PullBatcher) this.batcher.stop();
       await this.model?.runner.release();
     })();
     return this.closing;
@@ -312,7 +329,7 @@ export class ModelServer {
     return this.model;
   }
 
-  private requireReady(): { model: ServedModel; batcher: MicroBatcher } {
+  private requireReady(): { model: ServedModel; batcher: MicroBatcher | PullBatcher } {
     if (!this.model || !this.batcher) throw new HttpError(503, "the model is loading; retry when /v2/health/ready answers 200");
     return { model: this.model, batcher: this.batcher };
   }

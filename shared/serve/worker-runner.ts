@@ -7,6 +7,7 @@ import type { ModelOutputs, ModelShape, OutputName } from "./model-runner.js";
 import type { FromWorker, ModelWorkerData, ToWorker } from "./model-worker.js";
 import type { Device } from "./ort-session.js";
 import { besideModule } from "../util/beside.js";
+import type { RowQueueBuffers } from "./row-queue.js";
 
 /** What the server needs of a model runner, in process or in worker threads. */
 export interface Runner {
@@ -43,6 +44,8 @@ export class WorkerRunner implements Runner {
   private readonly waiting: { resolve(worker: Worker): void; reject(error: unknown): void }[] = [];
   private readonly alive: Set<Worker>;
   private released = false;
+  private pullHandler: ((message: Extract<FromWorker, { type: "pulled" | "pull-failed" }>) => void) | undefined;
+  private pullDeath: ((error: unknown) => void) | undefined;
 
   private constructor(
     private readonly workers: Worker[],
@@ -141,7 +144,27 @@ export class WorkerRunner implements Runner {
     );
   }
 
+  /**
+   * Hands the model to a shared row queue: the (single) worker takes rows from it whenever it is
+   * free and reports each run to `handler`. `run` is not used afterwards.
+   */
+  startPull(
+    queue: RowQueueBuffers,
+    maxBatch: number,
+    handler: (message: Extract<FromWorker, { type: "pulled" | "pull-failed" }>) => void,
+    onDeath: (error: unknown) => void,
+  ): void {
+    if (this.workers.length !== 1) throw new Error("a shared row queue serves one model worker");
+    this.pullHandler = handler;
+    this.pullDeath = onDeath;
+    this.workers[0].postMessage({ type: "pull", queue, maxBatch } satisfies ToWorker);
+  }
+
   private onMessage(worker: Worker, message: FromWorker): void {
+    if (message.type === "pulled" || message.type === "pull-failed") {
+      this.pullHandler?.(message);
+      return;
+    }
     if (message.type !== "done" && message.type !== "failed") return;
     if (message.id === null) return;
     const job = this.pending.get(message.id);
@@ -159,6 +182,7 @@ export class WorkerRunner implements Runner {
   }
 
   private failWorker(worker: Worker, error: unknown): void {
+    this.pullDeath?.(error);
     for (const [id, job] of this.pending) {
       if (job.worker !== worker) continue;
       this.pending.delete(id);

@@ -1,0 +1,145 @@
+import { OUTPUT_NAMES, type OutputName } from "./model-runner.js";
+
+/**
+ * A queue of history rows in shared memory between the server's main thread (the producer) and
+ * one model worker thread (the consumer), so that the model takes the next rows the moment a run
+ * ends instead of waiting for the main thread's event loop to send them.
+ *
+ * Layout: `control` [written, taken, stop] (row counts, monotonic), `rows` [capacity, maxlen]
+ * int64 ring, `needs` a bit per output per row, `jobRows` the row count of the request that
+ * starts at a row (0 for its other rows): a run never splits a request.
+ */
+export interface RowQueueBuffers {
+  control: SharedArrayBuffer;
+  rows: SharedArrayBuffer;
+  needs: SharedArrayBuffer;
+  jobRows: SharedArrayBuffer;
+  capacity: number;
+  maxlen: number;
+}
+
+export const WRITTEN = 0;
+export const TAKEN = 1;
+export const STOP = 2;
+
+export function createRowQueue(capacity: number, maxlen: number): RowQueueBuffers {
+  return {
+    control: new SharedArrayBuffer(4 * Int32Array.BYTES_PER_ELEMENT),
+    rows: new SharedArrayBuffer(capacity * maxlen * BigInt64Array.BYTES_PER_ELEMENT),
+    needs: new SharedArrayBuffer(capacity),
+    jobRows: new SharedArrayBuffer(capacity * Int32Array.BYTES_PER_ELEMENT),
+    capacity,
+    maxlen,
+  };
+}
+
+export function needsMask(needs: readonly OutputName[] | undefined): number {
+  if (!needs) return (1 << OUTPUT_NAMES.length) - 1;
+  let mask = 0;
+  for (const n of needs) mask |= 1 << OUTPUT_NAMES.indexOf(n);
+  return mask;
+}
+
+export function maskOutputs(mask: number): Set<OutputName> {
+  return new Set(OUTPUT_NAMES.filter((_, i) => mask & (1 << i)));
+}
+
+/** The producer side (main thread). */
+export class RowQueueWriter {
+  private readonly control: Int32Array;
+  private readonly rows: BigInt64Array;
+  private readonly needs: Uint8Array;
+  private readonly jobRows: Int32Array;
+
+  constructor(readonly buffers: RowQueueBuffers) {
+    this.control = new Int32Array(buffers.control);
+    this.rows = new BigInt64Array(buffers.rows);
+    this.needs = new Uint8Array(buffers.needs);
+    this.jobRows = new Int32Array(buffers.jobRows);
+  }
+
+  /** Rows written so far (the sequence number of the next row). */
+  get written(): number {
+    return Atomics.load(this.control, WRITTEN);
+  }
+
+  /** Free rows: capacity minus rows written and not yet taken. */
+  get free(): number {
+    return this.buffers.capacity - (Atomics.load(this.control, WRITTEN) - Atomics.load(this.control, TAKEN));
+  }
+
+  /** Appends a request's rows ([rows, maxlen]); the caller checked `free`. Returns its first row's sequence number. */
+  append(input: BigInt64Array, rows: number, mask: number): number {
+    const { capacity, maxlen } = this.buffers;
+    const first = Atomics.load(this.control, WRITTEN);
+    for (let r = 0; r < rows; r++) {
+      const slot = (first + r) % capacity;
+      this.rows.set(input.subarray(r * maxlen, (r + 1) * maxlen), slot * maxlen);
+      this.needs[slot] = mask;
+      this.jobRows[slot] = r === 0 ? rows : 0;
+    }
+    Atomics.store(this.control, WRITTEN, first + rows);
+    Atomics.notify(this.control, WRITTEN);
+    return first;
+  }
+
+  stop(): void {
+    Atomics.store(this.control, STOP, 1);
+    Atomics.notify(this.control, WRITTEN);
+  }
+}
+
+/** What the consumer took for one run. */
+export interface TakenRows {
+  first: number;
+  rows: number;
+  input: BigInt64Array;
+  fetch: Set<OutputName>;
+}
+
+/** The consumer side (the model worker). */
+export class RowQueueReader {
+  private readonly control: Int32Array;
+  private readonly rows: BigInt64Array;
+  private readonly needs: Uint8Array;
+  private readonly jobRows: Int32Array;
+
+  constructor(readonly buffers: RowQueueBuffers) {
+    this.control = new Int32Array(buffers.control);
+    this.rows = new BigInt64Array(buffers.rows);
+    this.needs = new Uint8Array(buffers.needs);
+    this.jobRows = new Int32Array(buffers.jobRows);
+  }
+
+  /**
+   * Blocks until rows are queued (or stop), then takes whole requests up to maxBatch rows (one
+   * bigger request alone). Undefined when stopped.
+   */
+  take(maxBatch: number): TakenRows | undefined {
+    const { capacity, maxlen } = this.buffers;
+    for (;;) {
+      if (Atomics.load(this.control, STOP)) return undefined;
+      const written = Atomics.load(this.control, WRITTEN);
+      const taken = Atomics.load(this.control, TAKEN);
+      if (written === taken) {
+        Atomics.wait(this.control, WRITTEN, written);
+        continue;
+      }
+      let rows = 0;
+      while (taken + rows < written) {
+        const size = this.jobRows[(taken + rows) % capacity];
+        if (rows > 0 && rows + size > maxBatch) break;
+        rows += size;
+      }
+      const input = new BigInt64Array(rows * maxlen);
+      let mask = 0;
+      for (let r = 0; r < rows; r++) {
+        const slot = (taken + r) % capacity;
+        input.set(this.rows.subarray(slot * maxlen, (slot + 1) * maxlen), r * maxlen);
+        mask |= this.needs[slot];
+      }
+      Atomics.store(this.control, TAKEN, taken + rows);
+      return { first: taken, rows, input, fetch: maskOutputs(mask) };
+    }
+  }
+}
