@@ -33,6 +33,27 @@ export function createRowQueue(capacity: number, maxlen: number): RowQueueBuffer
   };
 }
 
+/** One end of a queue: typed views of its shared buffers. */
+abstract class QueueEnd {
+  protected readonly control: Int32Array;
+  protected readonly rows: BigInt64Array;
+  protected readonly needs: Uint8Array;
+  protected readonly jobRows: Int32Array;
+
+  constructor(readonly buffers: RowQueueBuffers) {
+    ({ control: this.control, rows: this.rows, needs: this.needs, jobRows: this.jobRows } = queueViews(buffers));
+  }
+}
+
+function queueViews(b: RowQueueBuffers) {
+  return {
+    control: new Int32Array(b.control),
+    rows: new BigInt64Array(b.rows),
+    needs: new Uint8Array(b.needs),
+    jobRows: new Int32Array(b.jobRows),
+  };
+}
+
 export function needsMask(needs: readonly OutputName[] | undefined): number {
   if (!needs) return (1 << OUTPUT_NAMES.length) - 1;
   let mask = 0;
@@ -45,19 +66,7 @@ export function maskOutputs(mask: number): Set<OutputName> {
 }
 
 /** The producer side (main thread). */
-export class RowQueueWriter {
-  private readonly control: Int32Array;
-  private readonly rows: BigInt64Array;
-  private readonly needs: Uint8Array;
-  private readonly jobRows: Int32Array;
-
-  constructor(readonly buffers: RowQueueBuffers) {
-    this.control = new Int32Array(buffers.control);
-    this.rows = new BigInt64Array(buffers.rows);
-    this.needs = new Uint8Array(buffers.needs);
-    this.jobRows = new Int32Array(buffers.jobRows);
-  }
-
+export class RowQueueWriter extends QueueEnd {
   /** Rows written so far (the sequence number of the next row). */
   get written(): number {
     return Atomics.load(this.control, WRITTEN);
@@ -98,19 +107,7 @@ export interface TakenRows {
 }
 
 /** The consumer side (the model worker). */
-export class RowQueueReader {
-  private readonly control: Int32Array;
-  private readonly rows: BigInt64Array;
-  private readonly needs: Uint8Array;
-  private readonly jobRows: Int32Array;
-
-  constructor(readonly buffers: RowQueueBuffers) {
-    this.control = new Int32Array(buffers.control);
-    this.rows = new BigInt64Array(buffers.rows);
-    this.needs = new Uint8Array(buffers.needs);
-    this.jobRows = new Int32Array(buffers.jobRows);
-  }
-
+export class RowQueueReader extends QueueEnd {
   /**
    * Blocks until rows are queued (or stop), then takes whole requests up to maxBatch rows (one
    * bigger request alone). Undefined when stopped.
