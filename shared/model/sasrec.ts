@@ -90,13 +90,6 @@ export function itemTable(params: Params): tf.Tensor2D {
   return tf.reshape(gathered, [rows, -1]) as tf.Tensor2D;
 }
 
-/** Codewords per subspace of a quantized table's specs. */
-function paramCentroids(specs: ParamSpec[]): number {
-  const books = specs.find((s) => s.name === "item_codebooks")!;
-  const codes = specs.find((s) => s.name === "item_codes")!;
-  return books.shape[0] / codes.shape[1];
-}
-
 /** Initial values from a seeded generator (Box-Muller normals, Glorot uniform), so a seed fixes the model. */
 export function initialValues(specs: ParamSpec[], seed: number): Map<string, Float32Array> {
   const rng = new Rng(`init:${seed}`);
@@ -112,7 +105,7 @@ export function initialValues(specs: ParamSpec[], seed: number): Map<string, Flo
     else if (s.init === "codes") {
       // item i takes codeword i mod centroids of each subspace (a start; students fit them to the teacher)
       const [rows, subspaces] = s.shape;
-      const centroids = size > 0 ? Math.max(1, Math.round(paramCentroids(specs))) : 1;
+      const centroids = specs.find((b) => b.name === "item_codebooks")!.shape[0] / subspaces;
       for (let r = 0; r < rows; r++) for (let m = 0; m < subspaces; m++) v[r * subspaces + m] = m * centroids + (r % centroids);
     } else if (s.init === "normal") for (let i = 0; i < size; i++) v[i] = normal() * (s.std ?? 0.02);
     else if (s.init === "glorot") {

@@ -1,7 +1,7 @@
 import type { BatchSlice } from "./batcher.js";
 import type { ModelOutputs, OutputName } from "./model-runner.js";
 import type { FromWorker } from "./model-worker.js";
-import { createRowQueue, needsMask, RowQueueWriter } from "./row-queue.js";
+import { createRowQueue, needsMask, RowQueueWriter, seqDiff } from "./row-queue.js";
 import type { WorkerRunner } from "./worker-runner.js";
 
 interface Waiting {
@@ -32,18 +32,20 @@ export class PullBatcher {
   private readonly overflow: Waiting[] = [];
   private idleWaiters: (() => void)[] = [];
   private dead: unknown;
+  private readonly capacity: number;
 
   constructor(
     runner: WorkerRunner,
     maxlen: number,
     private readonly options: {
       maxBatch: number;
-      /** Rows the shared queue holds (a request must fit; more wait here). */
+      /** Rows the shared queue holds at least (rounded up to a power of two; a request must fit, more wait here). */
       capacity: number;
       onBatch?: (rows: number, requests: number, seconds: number) => void;
     },
   ) {
     const buffers = createRowQueue(options.capacity, maxlen);
+    this.capacity = buffers.capacity;
     this.writer = new RowQueueWriter(buffers);
     runner.startPull(
       buffers,
@@ -59,8 +61,8 @@ export class PullBatcher {
         reject(this.dead);
         return;
       }
-      if (rows > this.options.capacity) {
-        reject(new Error(`a request of ${rows} rows exceeds the model queue's ${this.options.capacity}`));
+      if (rows > this.capacity) {
+        reject(new Error(`a request of ${rows} rows exceeds the model queue's ${this.capacity}`));
         return;
       }
       const job: Waiting = { input, rows, mask: needsMask(needs), resolve, reject };
@@ -77,10 +79,6 @@ export class PullBatcher {
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
-  get pendingRows(): number {
-    return this.queued.reduce((n, q) => n + q.rows, 0) + this.overflow.reduce((n, w) => n + w.rows, 0);
-  }
-
   /** Stops the worker's pulling (before the runner is released). */
   stop(): void {
     this.writer.stop();
@@ -92,13 +90,13 @@ export class PullBatcher {
   }
 
   private onRun(message: Extract<FromWorker, { type: "pulled" | "pull-failed" }>): void {
-    const end = message.first + message.rows;
+    // the requests whose rows the run took: those starting before its end (sequence numbers wrap)
     const done: Queued[] = [];
-    while (this.queued.length > 0 && this.queued[0].first < end) done.push(this.queued.shift()!);
+    while (this.queued.length > 0 && seqDiff(this.queued[0].first, message.first) < message.rows) done.push(this.queued.shift()!);
     if (message.type === "pulled") {
       this.options.onBatch?.(message.rows, done.length, message.seconds);
       const outputs: ModelOutputs = message.outputs;
-      for (const job of done) job.resolve({ outputs, offset: job.first - message.first, rows: job.rows });
+      for (const job of done) job.resolve({ outputs, offset: seqDiff(job.first, message.first), rows: job.rows });
     } else {
       const error = new Error(message.message);
       if (message.stack) error.stack = message.stack;
