@@ -29,7 +29,8 @@ const { values: args } = parseArgs({
     connections: { type: "string", default: "1,16,64" },
     rate: { type: "string", default: "200" },
     "batch-sizes": { type: "string", default: "1,16,64" },
-    "inprocess-seconds": { type: "string", default: "3" },
+    /** default: --duration, so both sides of a ratio are measured over the same time */
+    "inprocess-seconds": { type: "string" },
     "max-batch": { type: "string", default: "64" },
     "max-delay-ms": { type: "string", default: "2" },
     threads: { type: "string" },
@@ -346,8 +347,9 @@ const report: Record<string, unknown> = {
 };
 const server = await startServer();
 // A shared 2-core machine drifts by up to 25 % within minutes: each repeat runs the HTTP loads and
-// then, with the server idle, the in-process reference, so that every ratio compares figures
-// taken together; the report gives medians and every run.
+// then, with the server idle, the in-process reference, largest batch first, so that every ratio
+// compares figures taken back to back (64 connections, then batches of 64) over the same
+// duration; the report gives medians and every run.
 type HttpRun = Awaited<ReturnType<typeof load>>;
 type InProcessRun = Awaited<ReturnType<typeof inProcess>>[number];
 const httpRuns = new Map<number, HttpRun[]>();
@@ -356,14 +358,15 @@ const ratios: number[] = [];
 try {
   await load(server.url, 16, Math.min(2, duration)); // warm-up, not recorded
   for (let i = 0; i < repeat; i++) {
-    for (const c of ints(args.connections!)) {
+    for (const c of ints(args.connections!).sort((a, b) => a - b)) {
       const r = await load(server.url, c, duration);
       process.stderr.write(
         `http c=${c}: ${r.requestsPerSecond} req/s, p50 ${r.latencyMs.p50} ms, p99 ${r.latencyMs.p99} ms, mean batch ${r.meanBatchSize}, server CPU ${r.serverCpuMicrosPerRequest} µs/request\n`,
       );
       httpRuns.set(c, [...(httpRuns.get(c) ?? []), r]);
     }
-    for (const r of await inProcess(ints(args["batch-sizes"]!), Number(args["inprocess-seconds"]))) {
+    const batchSizes = ints(args["batch-sizes"]!).sort((a, b) => b - a);
+    for (const r of await inProcess(batchSizes, Number(args["inprocess-seconds"] ?? duration))) {
       process.stderr.write(
         `in-process batch ${r.batch}: ${r.historiesPerSecond} histories/s, run p50 ${r.runMs.p50} ms, CPU ${r.cpuMicrosPerHistory} µs/history\n`,
       );
@@ -389,10 +392,12 @@ try {
   server.child.kill("SIGTERM");
   await new Promise((r) => server.child.once("exit", r));
 }
-report.inProcess = [...inprocRuns].map(([, runs]) => ({
-  ...median(runs, (r) => r.historiesPerSecond),
-  runs: runs.map((r) => r.historiesPerSecond),
-}));
+report.inProcess = [...inprocRuns]
+  .sort(([a], [b]) => a - b)
+  .map(([, runs]) => ({
+    ...median(runs, (r) => r.historiesPerSecond),
+    runs: runs.map((r) => r.historiesPerSecond),
+  }));
 // the acceptance figure: closed-loop HTTP at 64 connections ÷ in-process batches of 64, per repeat
 if (ratios.length) {
   report.c64VsInProcessB64 = { median: median(ratios, (x) => x), runs: ratios };

@@ -4,15 +4,36 @@ import { FEEDBACK_EVENTS, type FeedbackEvent } from "./metrics.js";
 
 export type FeedbackOutcome = "recommended" | "not_recommended" | "unknown_request";
 
-/** What a /v1/recommend response held, for the last `capacity` request ids (oldest forgotten first). */
+/**
+ * What a /v1/recommend response held, for the last `capacity` request ids (oldest forgotten
+ * first). The ids also sit in a ring in arrival order, so forgetting the oldest is a keyed
+ * delete: taking a Map's first key instead walks over every entry deleted before it, ~13 µs a
+ * request once the map is full (measured at 50,000 entries).
+ */
 export class RecentRecommendations {
   private readonly entries = new Map<string, readonly string[]>();
+  private readonly order: (string | undefined)[];
+  private next = 0;
 
-  constructor(private readonly capacity = 50_000) {}
+  constructor(private readonly capacity = 50_000) {
+    if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError(`capacity must be a whole number ≥ 1, got ${capacity}`);
+    this.order = new Array<string | undefined>(capacity);
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
 
   remember(requestId: string, items: readonly string[]): void {
+    if (this.entries.has(requestId)) {
+      this.entries.set(requestId, items);
+      return;
+    }
+    const oldest = this.order[this.next];
+    if (oldest !== undefined) this.entries.delete(oldest);
+    this.order[this.next] = requestId;
+    this.next = (this.next + 1) % this.capacity;
     this.entries.set(requestId, items);
-    if (this.entries.size > this.capacity) this.entries.delete(this.entries.keys().next().value!);
   }
 
   outcome(requestId: string, item: string): FeedbackOutcome {
