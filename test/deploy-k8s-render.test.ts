@@ -3,6 +3,7 @@ import { parseAllDocuments } from "yaml";
 import type { KubeObject } from "../shared/deploy/k8s/client.js";
 import { checkModel, resolveSpec } from "../shared/deploy/k8s/inputs.js";
 import { bundlePath, modelFileList } from "../shared/deploy/k8s/render-model.js";
+import { cpuCores, threadArgs } from "../shared/deploy/k8s/render-workload.js";
 import { canaryReplicas, renderAll, toYaml, type DesiredState } from "../shared/deploy/k8s/render.js";
 import type { KubernetesDeployOptions, ModelSource } from "../shared/deploy/k8s/types.js";
 import { manifestProblems, unknownFields, validateManifests } from "../shared/deploy/k8s/validate.js";
@@ -82,7 +83,19 @@ describe("rendered manifests", () => {
     const d = find(everything({ port: 9000 }), "Deployment", "recs-canary");
     const server = d.spec.template.spec.containers[0];
     expect(server.command).toEqual(["node", "dist/cli/index.js", "serve"]);
-    expect(server.args).toEqual(["--bundle", bundlePath(v2), "--port", "9000", "--host", "0.0.0.0", "--variant", "canary"]);
+    // the default pod CPU request (500m) leaves one onnxruntime thread
+    expect(server.args).toEqual([
+      "--bundle",
+      bundlePath(v2),
+      "--port",
+      "9000",
+      "--host",
+      "0.0.0.0",
+      "--variant",
+      "canary",
+      "--threads",
+      "1",
+    ]);
     expect(server.readinessProbe.httpGet).toMatchObject({ path: "/v2/health/ready", port: "http" });
     expect(server.livenessProbe.httpGet).toMatchObject({ path: "/v2/health/live", port: "http" });
     expect(server.ports).toEqual([{ name: "http", containerPort: 9000, protocol: "TCP" }]);
@@ -92,6 +105,25 @@ describe("rendered manifests", () => {
       "prometheus.io/path": "/metrics",
     });
     expect(server.volumeMounts).toEqual([{ name: "models", mountPath: "/models", readOnly: true }]);
+  });
+
+  it("size the server's onnxruntime threads from the pod's CPU (limit, else request) unless server-args does", () => {
+    const args = (options: Partial<KubernetesDeployOptions>) =>
+      find(everything(options), "Deployment", "recs-stable").spec.template.spec.containers[0].args as string[];
+    const threads = (a: string[]) => (a.includes("--threads") ? a[a.indexOf("--threads") + 1] : undefined);
+    expect(threads(args({ resources: { cpu: "4", memory: "2Gi" } }))).toBe("3");
+    expect(threads(args({ resources: { cpu: "1", cpuLimit: "6", memory: "2Gi" } }))).toBe("5");
+    expect(threads(args({ resources: { cpu: "2500m", memory: "2Gi" } }))).toBe("2");
+    expect(threads(args({ resources: { cpu: "8", memory: "2Gi" }, serverArgs: ["--workers 2"] }))).toBe("3");
+    const explicit = args({ resources: { cpu: "8", memory: "2Gi" }, serverArgs: ["--threads 6 --workers 2"] });
+    expect(explicit.filter((a) => a === "--threads")).toHaveLength(1);
+    expect(threads(explicit)).toBe("6");
+    // the model on the server's main thread: onnxruntime's own default
+    expect(threads(args({ resources: { cpu: "8", memory: "2Gi" }, serverArgs: ["--workers 0"] }))).toBeUndefined();
+    expect(cpuCores("250m")).toBe(0.25);
+    expect(cpuCores("1.5")).toBe(1.5);
+    expect(cpuCores("1e3")).toBeUndefined();
+    expect(threadArgs("1e3", [])).toEqual([]);
   });
 
   it("deliver the model with a download and a checksum-verifying init container before the server", () => {
@@ -114,7 +146,7 @@ describe("rendered manifests", () => {
     expect(server.resources.requests["nvidia.com/gpu"]).toBe("2");
     expect(server.resources.limits["nvidia.com/gpu"]).toBe("2");
     expect(d.spec.template.spec.tolerations).toEqual([{ key: "nvidia.com/gpu", operator: "Exists", effect: "NoSchedule" }]);
-    expect(server.args.slice(-2)).toEqual(["--device", "cuda"]);
+    expect(server.args.slice(-4)).toEqual(["--device", "cuda", "--threads", "1"]);
     expect(d.spec.template.spec.volumes).toEqual([{ name: "models", persistentVolumeClaim: { claimName: "models" } }]);
     const cpuOnly = find(everything({}), "Deployment", "recs-stable").spec.template.spec.containers[0];
     expect(cpuOnly.resources.requests["nvidia.com/gpu"]).toBeUndefined();

@@ -15,7 +15,10 @@ export function registerServe(program: Command, ctx: CommandContext): void {
     .option("--host <host>", "address to listen on (0.0.0.0 in a container)", "127.0.0.1")
     .option("--name <name>", "model name in /v2/models/{name}", DEFAULT_MODEL_NAME)
     .option("--device <device>", `onnxruntime execution provider: ${DEVICES.join(", ")} (cuda falls back to cpu with a warning)`, "cpu")
-    .option("--threads <n>", "onnxruntime intra-op threads per session (default: one per core)")
+    .option(
+      "--threads <n>",
+      "onnxruntime intra-op threads per session (default with workers: the usable cores, cgroup CPU limit included, minus one for HTTP, shared among the workers; with --workers 0: one per core)",
+    )
     .option("--workers <n>", "worker threads that run the model, each with its own session; 0 = on the main thread", "1")
     .option("--max-batch <n>", "most histories per onnxruntime run", "64")
     .option(

@@ -1,6 +1,7 @@
 import type { BundleManifest } from "../bundle/manifest.js";
 import { openModelSource } from "../bundle/model-source.js";
 import type { Logger } from "../log.js";
+import { usableCores } from "../util/cpu-budget.js";
 import { ModelRunner } from "./model-runner.js";
 import { openSession, type Device } from "./ort-session.js";
 import { WorkerRunner, type Runner } from "./worker-runner.js";
@@ -18,6 +19,19 @@ export interface ServedModel {
   /** First 12 hex digits of the served ONNX file's sha256: differs between a model and its compressed variant. */
   version: string;
   device: Device;
+}
+
+/**
+ * Intra-op threads per model session when --threads is not given: with the model in worker
+ * threads, the cores but one (the main thread's HTTP and JSON) shared among the workers, at
+ * least one each; with the model on the main thread, onnxruntime's default (undefined).
+ * Measured on 2 cores (README, bench/serve*.json): one ORT thread beat onnxruntime's default two
+ * at 1, 16 and 64 connections and at 200 req/s, because the two threads and HTTP fought over
+ * the cores.
+ */
+export function defaultSessionThreads(cores: number, workers: number): number | undefined {
+  if (workers < 1) return undefined;
+  return Math.max(1, Math.floor((cores - 1) / workers));
 }
 
 export function modelVersion(onnxSha256: string): string {
@@ -41,17 +55,24 @@ export async function loadServedModel(options: {
   options.log.info(
     `model: ${source.modelPath} (${source.artifact}, ${(source.bytesOnDisk / 2 ** 20).toFixed(1)} MiB, ${source.itemIds.length - 1} items)`,
   );
+  const cores = usableCores();
+  const threads = options.threads ?? defaultSessionThreads(cores, options.workers ?? 0);
+  if (options.threads === undefined && threads !== undefined) {
+    options.log.info(
+      `onnxruntime intra-op threads: ${threads} per session (${cores} usable cores, one kept for HTTP and JSON; --threads sets it)`,
+    );
+  }
   const { runner, device } = options.workers
     ? await WorkerRunner.open({
         modelPath: source.modelPath,
         device: options.device,
-        threads: options.threads,
+        threads,
         maxlen: source.maxlen,
         vocabularySize: source.itemIds.length - 1,
         workers: options.workers,
         log: options.log,
       })
-    : await openInProcess(source.modelPath, source.maxlen, source.itemIds.length - 1, options);
+    : await openInProcess(source.modelPath, source.maxlen, source.itemIds.length - 1, { ...options, threads });
   if (options.workers) options.log.info(`model runs in ${options.workers} worker thread(s), each with its own session`);
   return {
     runner,

@@ -53,6 +53,7 @@ function serverContainer(spec: KubernetesSpec, v: VariantRender): IContainer {
       // the server's onnxruntime execution provider: CUDA where a GPU is requested
       ...(r.gpu ? ["--device", "cuda"] : []),
       ...(spec.serverArgs ?? []),
+      ...threadArgs(r.cpuLimit ?? r.cpu!, spec.serverArgs ?? []),
     ],
     ports: [{ name: SERVER.portName, containerPort: spec.port, protocol: "TCP" }],
     // the model may take a while to load: liveness only starts once the startup probe passed
@@ -63,6 +64,29 @@ function serverContainer(spec: KubernetesSpec, v: VariantRender): IContainer {
     volumeMounts: [{ name: MODEL_VOLUME_NAME, mountPath: MODEL_MOUNT, readOnly: true }],
     securityContext: { allowPrivilegeEscalation: false },
   };
+}
+
+/**
+ * `--threads n` for the server from the pod's CPU (the limit, else the request), unless
+ * server-args sets it: the cores but one (kept for HTTP and JSON) shared among the model
+ * workers, at least one each. A container without a CPU limit sees all the node's cores, and
+ * onnxruntime's default of one thread per core would then oversubscribe the pod's share.
+ */
+export function threadArgs(cpu: string, serverArgs: readonly string[]): string[] {
+  if (serverArgs.includes("--threads")) return [];
+  const cores = cpuCores(cpu);
+  if (cores === undefined) return [];
+  const at = serverArgs.indexOf("--workers");
+  const workers = at >= 0 ? Number(serverArgs[at + 1]) : 1;
+  if (!(workers >= 1)) return [];
+  return ["--threads", String(Math.max(1, Math.floor((Math.ceil(cores) - 1) / workers)))];
+}
+
+/** A CPU quantity in cores: "500m" → 0.5, "2" → 2, "1.5" → 1.5; undefined for other forms. */
+export function cpuCores(quantity: string): number | undefined {
+  const m = /^(\d+(?:\.\d+)?)(m?)$/.exec(quantity.trim());
+  if (!m) return undefined;
+  return Number(m[1]) / (m[2] ? 1000 : 1);
 }
 
 /** The stable or canary Deployment: two init containers deliver and verify the model, then the server starts. */

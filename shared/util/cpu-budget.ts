@@ -1,0 +1,32 @@
+import { readFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
+
+/**
+ * The CPU quota of this process's cgroup (v2 `cpu.max`, as Kubernetes writes a container's CPU
+ * limit), in cores, or undefined when there is none or it cannot be read. Node's
+ * availableParallelism() counts the node's cores in a container, so a pod limited to 2 CPUs on
+ * a 32-core node would otherwise size its thread pools for 32. (A file read: no library needed.)
+ */
+export function cgroupCpuQuota(cpuMax = "/sys/fs/cgroup/cpu.max"): number | undefined {
+  let text: string;
+  try {
+    text = readFileSync(cpuMax, "utf8");
+  } catch {
+    return undefined;
+  }
+  return parseCpuMax(text);
+}
+
+/** `"200000 100000"` → 2 cores; `"max 100000"` → undefined (no limit). */
+export function parseCpuMax(text: string): number | undefined {
+  const [quota, period] = text.trim().split(/\s+/);
+  const q = Number(quota);
+  const p = Number(period ?? 100_000);
+  if (quota === "max" || !Number.isFinite(q) || !Number.isFinite(p) || q <= 0 || p <= 0) return undefined;
+  return q / p;
+}
+
+/** Cores this process can keep busy: the scheduler's (affinity) count, capped by a cgroup quota rounded up. */
+export function usableCores(quota = cgroupCpuQuota(), parallelism = availableParallelism()): number {
+  return quota === undefined ? parallelism : Math.max(1, Math.min(parallelism, Math.ceil(quota)));
+}
