@@ -8,7 +8,7 @@
 // else autocannon (Node): at thousands of requests/s autocannon itself needs most of a core,
 // which on a 2-core machine is taken from the server it measures.
 import { execFile, spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { Agent, request as httpRequest } from "node:http";
 import { createRequire } from "node:module";
 import { cpus, tmpdir } from "node:os";
@@ -20,6 +20,8 @@ import { silentLogger } from "../shared/log.js";
 import { SERVED_OUTPUTS } from "../shared/onnx/ort-recommender.js";
 import { ModelRunner, writeHistoryRow, type OutputName } from "../shared/serve/model-runner.js";
 import { openSession } from "../shared/serve/ort-session.js";
+import { defaultSessionThreads } from "../shared/serve/served-model.js";
+import { usableCores } from "../shared/util/cpu-budget.js";
 import { Rng } from "../shared/util/random.js";
 
 const { values: args } = parseArgs({
@@ -108,10 +110,43 @@ function startServer(): Promise<{ child: ChildProcess; url: string }> {
 }
 
 /** The server's batch-size histogram and CPU time (all its threads), from /metrics. */
-async function batchStats(url: string): Promise<{ sum: number; count: number; cpuSeconds: number }> {
+async function batchStats(url: string): Promise<{ sum: number; count: number; cpuSeconds: number; runSeconds: number }> {
   const text = await (await fetch(`${url}/metrics`)).text();
   const value = (name: string) => Number(new RegExp(`^${name}(\\{[^}]*\\})? (\\S+)$`, "m").exec(text)?.[2] ?? 0);
-  return { sum: value("recship_batch_size_sum"), count: value("recship_batch_size_count"), cpuSeconds: value("process_cpu_seconds_total") };
+  return {
+    sum: value("recship_batch_size_sum"),
+    count: value("recship_batch_size_count"),
+    cpuSeconds: value("process_cpu_seconds_total"),
+    runSeconds: value("recship_batch_duration_seconds_sum"),
+  };
+}
+
+/** CPU seconds of the server's threads by thread name (MainThread, WorkerThread, ...), from Linux's /proc; {} elsewhere. */
+function threadCpu(pid: number | undefined): Record<string, number> {
+  const out: Record<string, number> = {};
+  if (pid === undefined) return out;
+  try {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      const name = readFileSync(`/proc/${pid}/task/${tid}/comm`, "utf8").trim();
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
+      // after "(comm) ": state is field 3, utime and stime fields 14 and 15, in clock ticks (100/s)
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      out[name] = (out[name] ?? 0) + (Number(fields[11]) + Number(fields[12])) / 100;
+    }
+  } catch {
+    // not Linux, or the server is gone: no per-thread figures
+  }
+  return out;
+}
+
+/** Per-thread CPU between two readings, in µs a request (threads under 1 µs left out). */
+function threadCpuPerRequest(before: Record<string, number>, after: Record<string, number>, requests: number): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [name, seconds] of Object.entries(after)) {
+    const micros = requests > 0 ? ((seconds - (before[name] ?? 0)) * 1e6) / requests : 0;
+    if (micros >= 1) out[name] = round(micros, 1);
+  }
+  return out;
 }
 
 /** Server CPU per answered request, in µs: what the server costs besides the load generator. */
@@ -167,9 +202,10 @@ async function wrkRun(url: string, connections: number, seconds: number): Promis
   };
 }
 
-async function load(url: string, connections: number, seconds: number) {
+async function load(url: string, connections: number, seconds: number, pid?: number) {
   let i = 0;
   const before = await batchStats(url);
+  const threadsBefore = threadCpu(pid);
   const r =
     generator === "wrk"
       ? await wrkRun(url, connections, seconds)
@@ -187,6 +223,7 @@ async function load(url: string, connections: number, seconds: number) {
           ],
         });
   const after = await batchStats(url);
+  const threadsAfter = threadCpu(pid);
   return {
     connections,
     requestsPerSecond: round(r.requests.total / r.duration),
@@ -197,6 +234,10 @@ async function load(url: string, connections: number, seconds: number) {
     non2xx: r.non2xx,
     meanBatchSize: after.count > before.count ? round((after.sum - before.sum) / (after.count - before.count)) : 0,
     serverCpuMicrosPerRequest: cpuPerRequest(before, after, r.requests.total),
+    /** by thread: MainThread = HTTP and JSON, WorkerThread = the model worker(s) */
+    serverThreadCpuMicrosPerRequest: threadCpuPerRequest(threadsBefore, threadsAfter, r.requests.total),
+    /** share of the run's wall time the model spent in onnxruntime runs (summed over workers) */
+    modelBusyShare: round((after.runSeconds - before.runSeconds) / r.duration, 3),
   };
 }
 
@@ -274,12 +315,11 @@ function median<T>(runs: T[], value: (run: T) => number): T {
 }
 
 // ---- in-process onnxruntime, same model, same batch sizes ----------------------------------
-async function inProcess(batchSizes: number[], seconds: number) {
-  const { session } = await openSession(source.modelPath, {
-    device: "cpu",
-    threads: args.threads ? Number(args.threads) : undefined,
-    log: silentLogger,
-  });
+// The server's session options: --threads, else the server's own default for its workers.
+const serverThreads = args.threads ? Number(args.threads) : defaultSessionThreads(usableCores(), Number(args.workers));
+
+async function inProcess(batchSizes: number[], seconds: number, threads: number | undefined) {
+  const { session } = await openSession(source.modelPath, { device: "cpu", threads, log: silentLogger });
   const runner = await ModelRunner.open(session, source.maxlen, items.length, source.modelPath);
   const results = [];
   for (const batch of batchSizes) {
@@ -337,7 +377,8 @@ const report: Record<string, unknown> = {
   server: {
     maxBatch: Number(args["max-batch"]),
     maxDelayMs: Number(args["max-delay-ms"]),
-    threads: args.threads ?? "onnxruntime default",
+    threads: serverThreads ?? "onnxruntime default",
+    threadsFrom: args.threads ? "--threads" : "the server's default (usable cores but one, per worker)",
     loadGenerator: generator === "wrk" ? "wrk 4.1 (one thread, Lua script cycling the request bodies)" : "autocannon",
     workers: Number(args.workers),
     extraArgs: args["serve-args"] ?? "",
@@ -355,18 +396,22 @@ type InProcessRun = Awaited<ReturnType<typeof inProcess>>[number];
 const httpRuns = new Map<number, HttpRun[]>();
 const inprocRuns = new Map<number, InProcessRun[]>();
 const ratios: number[] = [];
+const allCoresRuns: InProcessRun[] = [];
+const allCoresRatios: number[] = [];
 try {
   await load(server.url, 16, Math.min(2, duration)); // warm-up, not recorded
   for (let i = 0; i < repeat; i++) {
     for (const c of ints(args.connections!).sort((a, b) => a - b)) {
-      const r = await load(server.url, c, duration);
+      const r = await load(server.url, c, duration, server.child.pid);
       process.stderr.write(
-        `http c=${c}: ${r.requestsPerSecond} req/s, p50 ${r.latencyMs.p50} ms, p99 ${r.latencyMs.p99} ms, mean batch ${r.meanBatchSize}, server CPU ${r.serverCpuMicrosPerRequest} µs/request\n`,
+        `http c=${c}: ${r.requestsPerSecond} req/s, p50 ${r.latencyMs.p50} ms, p99 ${r.latencyMs.p99} ms, mean batch ${r.meanBatchSize}, ` +
+          `server CPU ${r.serverCpuMicrosPerRequest} µs/request ${JSON.stringify(r.serverThreadCpuMicrosPerRequest)}, model busy ${r.modelBusyShare}\n`,
       );
       httpRuns.set(c, [...(httpRuns.get(c) ?? []), r]);
     }
     const batchSizes = ints(args["batch-sizes"]!).sort((a, b) => b - a);
-    for (const r of await inProcess(batchSizes, Number(args["inprocess-seconds"] ?? duration))) {
+    const inprocSeconds = Number(args["inprocess-seconds"] ?? duration);
+    for (const r of await inProcess(batchSizes, inprocSeconds, serverThreads)) {
       process.stderr.write(
         `in-process batch ${r.batch}: ${r.historiesPerSecond} histories/s, run p50 ${r.runMs.p50} ms, CPU ${r.cpuMicrosPerHistory} µs/history\n`,
       );
@@ -377,6 +422,16 @@ try {
     if (c64 && b64) {
       ratios.push(round(c64.requestsPerSecond / b64.historiesPerSecond, 3));
       process.stderr.write(`repeat ${i + 1}: HTTP at 64 connections ÷ in-process batch 64 = ${ratios.at(-1)}\n`);
+    }
+    // also the machine's best in-process figure when the server keeps cores for HTTP: onnxruntime's
+    // default threads (one per core), which leave nothing for a server's HTTP and JSON
+    if (serverThreads !== undefined && c64) {
+      const [all] = await inProcess([64], inprocSeconds, undefined);
+      allCoresRuns.push(all);
+      allCoresRatios.push(round(c64.requestsPerSecond / all.historiesPerSecond, 3));
+      process.stderr.write(
+        `in-process batch 64, onnxruntime's default threads: ${all.historiesPerSecond} histories/s (HTTP c64 ÷ it = ${allCoresRatios.at(-1)})\n`,
+      );
     }
   }
   report.http = [...httpRuns].map(([, runs]) => ({
@@ -402,6 +457,14 @@ report.inProcess = [...inprocRuns]
 if (ratios.length) {
   report.c64VsInProcessB64 = { median: median(ratios, (x) => x), runs: ratios };
   process.stderr.write(`HTTP at 64 connections ÷ in-process batch 64: median ${median(ratios, (x) => x)} of ${ratios.join(", ")}\n`);
+}
+if (allCoresRuns.length) {
+  report.inProcessAllCoresB64 = {
+    threads: "onnxruntime default (one per core)",
+    ...median(allCoresRuns, (r) => r.historiesPerSecond),
+    runs: allCoresRuns.map((r) => r.historiesPerSecond),
+  };
+  report.c64VsInProcessAllCoresB64 = { median: median(allCoresRatios, (x) => x), runs: allCoresRatios };
 }
 const json = `${JSON.stringify(report, null, 2)}\n`;
 if (args.out) {

@@ -7,6 +7,17 @@ export interface BatchSlice {
   rows: number;
 }
 
+/** What the server needs of a batcher (MicroBatcher: window batching; PullBatcher: the shared queue). */
+export interface Batcher {
+  submit(input: BigInt64Array, rows: number, needs?: readonly OutputName[]): Promise<BatchSlice>;
+  /** Resolves when nothing is queued or running. */
+  idle(): Promise<void>;
+  /** Shutting down: queued requests go out without waiting for company (where anything waits). */
+  flushNow?(): void;
+  /** After idle(), before the runner is released: stops whatever pulls work (where anything does). */
+  stop?(): void;
+}
+
 export interface BatcherOptions {
   /** Most rows in one run (a single request with more rows runs alone). */
   maxBatch: number;
@@ -40,7 +51,7 @@ interface Job {
  * out together as soon as it ends. One run at a time by default (onnxruntime already spreads a
  * run over the cores); `concurrency` runs at once when the model has several worker threads.
  */
-export class MicroBatcher {
+export class MicroBatcher implements Batcher {
   private queue: Job[] = [];
   private queuedRows = 0;
   private inFlight = 0;

@@ -1,4 +1,4 @@
-import type { BatchSlice } from "./batcher.js";
+import type { Batcher, BatchSlice } from "./batcher.js";
 import type { ModelOutputs, OutputName } from "./model-runner.js";
 import type { FromWorker } from "./model-worker.js";
 import { createRowQueue, needsMask, RowQueueWriter, seqDiff } from "./row-queue.js";
@@ -26,7 +26,7 @@ interface Queued {
  * this thread's event loop, which may be busy answering the previous run. At low load a request
  * runs at once (the worker is waiting); under load the batches are what arrived during a run.
  */
-export class PullBatcher {
+export class PullBatcher implements Batcher {
   private readonly writer: RowQueueWriter;
   private readonly queued: Queued[] = [];
   private readonly overflow: Waiting[] = [];
@@ -70,9 +70,6 @@ export class PullBatcher {
       else this.enqueue(job);
     });
   }
-
-  /** Nothing waits for company here: kept for the batcher interface. */
-  flushNow(): void {}
 
   idle(): Promise<void> {
     if (this.queued.length === 0 && this.overflow.length === 0) return Promise.resolve();

@@ -4,7 +4,7 @@ import type { AddressInfo } from "node:net";
 import { RecshipError } from "../errors.js";
 import type { Logger } from "../log.js";
 import { RECSHIP_VERSION } from "../version.js";
-import { MicroBatcher } from "./batcher.js";
+import { MicroBatcher, type Batcher } from "./batcher.js";
 import { PullBatcher } from "./pull-batcher.js";
 import { WorkerRunner } from "./worker-runner.js";
 import { readJsonBody } from "./body.js";
@@ -87,7 +87,7 @@ export class ModelServer {
   private readonly router = new Router();
   private readonly recent = new RecentRecommendations();
   private model: ServedModel | undefined;
-  private batcher: MicroBatcher | PullBatcher | undefined;
+  private batcher: Batcher | undefined;
   private isReady = false;
   private draining = false;
   private closing: Promise<void> | undefined;
@@ -218,7 +218,7 @@ export class ModelServer {
       this.draining = true;
       this.isReady = false;
       this.metrics.ready.set(0);
-      this.batcher?.flushNow();
+      this.batcher?.flushNow?.();
       const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
       this.server.closeIdleConnections();
       const timeoutMs = this.options.drainTimeoutMs ?? 30_000;
@@ -234,7 +234,7 @@ export class ModelServer {
         await closed;
       }
       await this.batcher?.idle();
-      if (this.batcher instanceof PullBatcher) this.batcher.stop();
+      this.batcher?.stop?.();
       await this.model?.runner.release();
     })();
     return this.closing;
@@ -329,7 +329,7 @@ export class ModelServer {
     return this.model;
   }
 
-  private requireReady(): { model: ServedModel; batcher: MicroBatcher | PullBatcher } {
+  private requireReady(): { model: ServedModel; batcher: Batcher } {
     if (!this.model || !this.batcher) throw new HttpError(503, "the model is loading; retry when /v2/health/ready answers 200");
     return { model: this.model, batcher: this.batcher };
   }
