@@ -30,7 +30,7 @@ export interface ModelServerOptions {
   /** The model's name in /v2/models/{name} (default "recommender"). */
   name?: string;
   device?: Device;
-  /** onnxruntime intra-op threads per session (default: see defaultSessionThreads: the usable cores but one, shared among the workers).  */
+  /** onnxruntime intra-op threads per session (default: see defaultSessionThreads: the usable cores but one, shared among the workers). */
   threads?: number;
   /**
    * Worker threads that run the model, each with its own session (default 1): inference then
