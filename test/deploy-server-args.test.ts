@@ -1,5 +1,13 @@
-import { describe, expect, it } from "vitest";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { main } from "../shared/cli/main.js";
 import { parseServerArgs } from "../shared/deploy/server-args.js";
+import { tempDir } from "./helpers/tmp.js";
+
+afterEach(() => {
+  vi.restoreAllMocks();
+});
 
 describe("server tuning flags of a deployment", () => {
   it("accepts the tuning flags, in both spellings, and writes them canonically", () => {
@@ -35,5 +43,30 @@ describe("server tuning flags of a deployment", () => {
     fails("--threads 0", /from 1 to 256, got "0"/);
     fails("--max-batch 1.5", /--max-batch needs a whole number/);
     fails("--max-delay-ms soon", /--max-delay-ms needs a number from 0 to 1000, got "soon"/);
+  });
+
+  it("checks `recship deploy --serve-args` the same way, before anything starts", async () => {
+    const dir = tempDir("recship-serve-args-cli-");
+    const state = join(dir, "state.json");
+    const chunks: string[] = [];
+    vi.spyOn(process.stderr, "write").mockImplementation((chunk: string | Uint8Array) => {
+      chunks.push(String(chunk));
+      return true;
+    });
+    const code = await main([
+      "deploy",
+      "--mode",
+      "canary",
+      "--bundle",
+      dir,
+      "--state",
+      state,
+      "--serve-args",
+      "--threads 1 --allow-fault-injection",
+    ]);
+    expect(code).toBe(1);
+    expect(chunks.join("")).toMatch(/"--allow-fault-injection" is not a server tuning flag/);
+    expect(chunks.join("")).toMatch(/--serve-args/);
+    expect(existsSync(state)).toBe(false);
   });
 });

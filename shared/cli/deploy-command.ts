@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import { LocalTarget } from "../deploy/local/local-target.js";
 import { TrafficRouter } from "../deploy/local/traffic-router.js";
 import { DEPLOY_MODES, type DeployMode } from "../deploy/types.js";
+import { parseServerArgs } from "../deploy/server-args.js";
 import { RecshipError } from "../errors.js";
 import { int, number, oneOf, type CommandContext } from "./common.js";
 
@@ -41,19 +42,24 @@ export function registerDeploy(program: Command, ctx: CommandContext): void {
     .option("--port <port>", "local target: the router's port (0: any free port)", "8080")
     .option("--host <host>", "local target: the router's address", "127.0.0.1")
     .option("--name <name>", "model name served", "recommender")
-    .option("--serve-args <args>", 'extra `recship serve` flags for the servers started, e.g. "--max-batch 32 --threads 1"')
+    .option(
+      "--serve-args <args>",
+      'extra `recship serve` tuning flags for the servers started, e.g. "--max-batch 32 --threads 1" (--workers, --threads, --max-batch, --max-delay-ms, --max-body-bytes, --drain-timeout)',
+    )
     .option("--ready-timeout <seconds>", "longest wait for a new server to turn ready", "120")
     .option("--report <file>", "write the result as JSON")
     .action(async (o: Record<string, string | undefined>) => {
       if (o.target !== "local") throw new RecshipError(`--target ${o.target} is not available in this command; use --target local`);
       const mode = oneOf(o.mode, LOCAL_MODES, "--mode");
+      // the same allow-list as the action's server-args (test-only switches stay out of deployed servers)
+      const serveArgs = o.serveArgs === undefined ? undefined : parseServerArgs(o.serveArgs, "--serve-args");
       const target = new LocalTarget({
         state: String(o.state),
         command: currentRecshipCommand(),
         port: int(o.port, "--port"),
         host: o.host,
         modelName: o.name,
-        serveArgs: o.serveArgs?.split(/\s+/).filter(Boolean),
+        serveArgs,
         readyTimeoutMs: number(o.readyTimeout, "--ready-timeout")! * 1000,
         log: ctx.log,
       });
