@@ -20,8 +20,7 @@ import { silentLogger } from "../shared/log.js";
 import { SERVED_OUTPUTS } from "../shared/onnx/ort-recommender.js";
 import { ModelRunner, writeHistoryRow, type OutputName } from "../shared/serve/model-runner.js";
 import { openSession } from "../shared/serve/ort-session.js";
-import { defaultSessionThreads } from "../shared/serve/served-model.js";
-import { usableCores } from "../shared/util/cpu-budget.js";
+import { defaultSessionThreads, usableCores } from "../shared/util/cpu-budget.js";
 import { Rng } from "../shared/util/random.js";
 
 const { values: args } = parseArgs({

@@ -2,8 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { defaultSessionThreads } from "../shared/serve/served-model.js";
-import { cgroupCpuQuota, parseCpuMax, usableCores } from "../shared/util/cpu-budget.js";
+import { cgroupCpuQuota, defaultSessionThreads, parseCpuMax, usableCores } from "../shared/util/cpu-budget.js";
 
 const dir = mkdtempSync(join(tmpdir(), "recship-cpu-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

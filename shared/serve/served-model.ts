@@ -1,7 +1,7 @@
 import type { BundleManifest } from "../bundle/manifest.js";
 import { openModelSource } from "../bundle/model-source.js";
 import type { Logger } from "../log.js";
-import { usableCores } from "../util/cpu-budget.js";
+import { defaultSessionThreads, usableCores } from "../util/cpu-budget.js";
 import { ModelRunner } from "./model-runner.js";
 import { openSession, type Device } from "./ort-session.js";
 import { WorkerRunner, type Runner } from "./worker-runner.js";
@@ -19,19 +19,6 @@ export interface ServedModel {
   /** First 12 hex digits of the served ONNX file's sha256: differs between a model and its compressed variant. */
   version: string;
   device: Device;
-}
-
-/**
- * Intra-op threads per model session when --threads is not given: with the model in worker
- * threads, the cores but one (the main thread's HTTP and JSON) shared among the workers, at
- * least one each; with the model on the main thread, onnxruntime's default (undefined).
- * Measured on 2 cores (README, bench/serve*.json): one ORT thread beat onnxruntime's default two
- * at 1, 16 and 64 connections and at 200 req/s, because the two threads and HTTP fought over
- * the cores.
- */
-export function defaultSessionThreads(cores: number, workers: number): number | undefined {
-  if (workers < 1) return undefined;
-  return Math.max(1, Math.floor((cores - 1) / workers));
 }
 
 export function modelVersion(onnxSha256: string): string {

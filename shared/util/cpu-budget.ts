@@ -30,3 +30,16 @@ export function parseCpuMax(text: string): number | undefined {
 export function usableCores(quota = cgroupCpuQuota(), parallelism = availableParallelism()): number {
   return quota === undefined ? parallelism : Math.max(1, Math.min(parallelism, Math.ceil(quota)));
 }
+
+/**
+ * Intra-op threads per model session when --threads is not given: with the model in worker
+ * threads, the cores but one (the main thread's HTTP and JSON) shared among the workers, at
+ * least one each; with the model on the main thread, onnxruntime's default (undefined).
+ * Measured on 2 cores (README, bench/serve*.json): one ORT thread beat onnxruntime's default two
+ * at 1 and 16 connections and at 200 req/s, and matched it at 64 with less CPU a request: the
+ * two threads and HTTP fought over the cores.
+ */
+export function defaultSessionThreads(cores: number, workers: number): number | undefined {
+  if (!(workers >= 1)) return undefined;
+  return Math.max(1, Math.floor((cores - 1) / workers));
+}

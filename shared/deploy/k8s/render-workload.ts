@@ -3,6 +3,7 @@ import type { IHorizontalPodAutoscaler } from "kubernetes-models/autoscaling/v2/
 import type { IPodDisruptionBudget } from "kubernetes-models/policy/v1/PodDisruptionBudget";
 import type { IContainer } from "kubernetes-models/v1/Container";
 import type { IToleration } from "kubernetes-models/v1/Toleration";
+import { defaultSessionThreads } from "../../util/cpu-budget.js";
 import { asKubeObject, type KubeObject } from "./client.js";
 import { ANNOTATIONS, commonLabels, LABELS, MODEL_MOUNT, objectNames, selectorLabels } from "./names.js";
 import { recordSpec } from "./recorded-spec.js";
@@ -68,8 +69,7 @@ function serverContainer(spec: KubernetesSpec, v: VariantRender): IContainer {
 
 /**
  * `--threads n` for the server from the pod's CPU (the limit, else the request), unless
- * server-args sets it: the cores but one (kept for HTTP and JSON) shared among the model
- * workers, at least one each. A container without a CPU limit sees all the node's cores, and
+ * server-args sets it: the server's own default (defaultSessionThreads) for those cores. A container without a CPU limit sees all the node's cores, and
  * onnxruntime's default of one thread per core would then oversubscribe the pod's share.
  */
 export function threadArgs(cpu: string, serverArgs: readonly string[]): string[] {
@@ -77,9 +77,8 @@ export function threadArgs(cpu: string, serverArgs: readonly string[]): string[]
   const cores = cpuCores(cpu);
   if (cores === undefined) return [];
   const at = serverArgs.indexOf("--workers");
-  const workers = at >= 0 ? Number(serverArgs[at + 1]) : 1;
-  if (!(workers >= 1)) return [];
-  return ["--threads", String(Math.max(1, Math.floor((Math.ceil(cores) - 1) / workers)))];
+  const threads = defaultSessionThreads(Math.ceil(cores), at >= 0 ? Number(serverArgs[at + 1]) : 1);
+  return threads === undefined ? [] : ["--threads", String(threads)];
 }
 
 /** A CPU quantity in cores: "500m" → 0.5, "2" → 2, "1.5" → 1.5; undefined for other forms. */
