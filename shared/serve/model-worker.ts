@@ -76,8 +76,7 @@ export async function runModelWorker(): Promise<void> {
     const fetch = message.fetch ? new Set(message.fetch) : undefined;
     runner.run(message.input, message.rows, fetch).then(
       (outputs) => {
-        const buffers = OUTPUT_NAMES.map((name) => outputBuffer(outputs, name)).filter((b): b is ArrayBuffer => b !== undefined);
-        post({ type: "done", id: message.id, outputs }, buffers);
+        post({ type: "done", id: message.id, outputs }, movableBuffers(outputs));
       },
       (error: unknown) => post(failure(message.id, error)),
     );
@@ -96,13 +95,20 @@ async function pullLoop(runner: ModelRunner, queue: RowQueueBuffers, maxBatch: n
     const started = performance.now();
     try {
       const outputs = await runner.run(taken.input, taken.rows, taken.fetch);
-      const buffers = OUTPUT_NAMES.map((name) => outputBuffer(outputs, name)).filter((b): b is ArrayBuffer => b !== undefined);
-      post({ type: "pulled", first: taken.first, rows: taken.rows, outputs, seconds: (performance.now() - started) / 1000 }, buffers);
+      post(
+        { type: "pulled", first: taken.first, rows: taken.rows, outputs, seconds: (performance.now() - started) / 1000 },
+        movableBuffers(outputs),
+      );
     } catch (error) {
       const f = failure(null, error) as Extract<FromWorker, { type: "failed" }>;
       post({ type: "pull-failed", first: taken.first, rows: taken.rows, message: f.message, stack: f.stack, recship: f.recship });
     }
   }
+}
+
+/** The outputs' buffers that can move to the main thread instead of being copied. */
+function movableBuffers(outputs: ModelOutputs): ArrayBuffer[] {
+  return OUTPUT_NAMES.map((name) => outputBuffer(outputs, name)).filter((b): b is ArrayBuffer => b !== undefined);
 }
 
 function outputBuffer(outputs: ModelOutputs, name: OutputName): ArrayBuffer | undefined {
