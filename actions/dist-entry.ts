@@ -42,6 +42,7 @@ async function dispatch(entry: string | undefined): Promise<void> {
   if (entry === "cli") return runCli();
   if (entry === "umbrella") return runUmbrella();
   if (entry === "model-worker") return runModelWorker();
+  if (entry === "train-worker") return runTrainWorker();
   const action = entry ? ACTIONS[entry] : undefined;
   if (!action) throw new Error(`dist/recship: unknown entry ${JSON.stringify(entry)} (a stub in dist/ is broken: run npm run build)`);
   await action();
@@ -52,7 +53,13 @@ async function runModelWorker(): Promise<void> {
   await runModelWorker();
 }
 
-// a model worker thread of the server (shared/serve/worker-runner.ts) names its entry in workerData
+async function runTrainWorker(): Promise<void> {
+  const { runTrainWorker } = await import("../shared/model/parallel/train-worker.js");
+  await runTrainWorker();
+}
+
+// a worker thread (the server's model workers, shared/serve/worker-runner.ts; training workers,
+// shared/model/parallel/worker-engine.ts) names its entry in workerData
 const workerEntry = isMainThread ? undefined : (workerData as { recshipEntry?: string } | null)?.recshipEntry;
 dispatch(globalThis.RECSHIP_ENTRY ?? workerEntry).catch((error: unknown) => {
   process.stderr.write(`${(error as Error)?.stack ?? String(error)}\n`);

@@ -1,85 +1,113 @@
-// Training-throughput and data-loading benchmark. Each measurement runs in its own child
-// process so that peak RSS belongs to that measurement alone.
-//   npm run bench:train -- [--data ../shared/datasets/amazon-beauty.seq.txt] [--rows 10000000] [--out bench/train.json] [--cpu]
+// Training-throughput benchmark: one full epoch of training steps on a data set for each worker
+// count, each count in its own child process (so peak RSS belongs to that measurement alone),
+// all in one run so the figures compare (this machine's speed drifts by up to 25 % within
+// minutes). Optionally the data-loading benchmark (--load-rows N: a synthetic N-row CSV).
+//   npm run bench:train -- --workers 1,2 --report bench/train.json [--data FILE] [--epochs 1] [--repeat 1] [--load-rows 10000000]
 import { execFile } from "node:child_process";
 import { createWriteStream, existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { once } from "node:events";
 import { cpus, totalmem } from "node:os";
 import { dirname, join } from "node:path";
-import { promisify } from "node:util";
-import { parseArgs } from "node:util";
+import { parseArgs, promisify } from "node:util";
 
 const { values: args } = parseArgs({
   options: {
     data: { type: "string", default: "../shared/datasets/amazon-beauty.seq.txt" },
-    rows: { type: "string", default: "10000000" },
-    out: { type: "string", default: "bench/train.json" },
-    worker: { type: "string" },
-    backend: { type: "string" },
-    batches: { type: "string" },
+    workers: { type: "string", default: "0,1,2" },
+    report: { type: "string", default: "bench/train.json" },
+    epochs: { type: "string", default: "1" },
+    repeat: { type: "string", default: "1" },
+    backend: { type: "string", default: "wasm" },
+    "load-rows": { type: "string" },
+    child: { type: "string" },
     file: { type: "string" },
-    cpu: { type: "boolean", default: false },
   },
 });
 
-async function trainWorker(backend: "wasm" | "cpu", data: string, maxBatches: number) {
-  const tf = await import("@tensorflow/tfjs");
+interface WorkerFigures {
+  count: number;
+  /** Training sequences per second over the measured epochs (steps only; no evaluation). */
+  sequencesPerSecond: number;
+  tokensPerSecond: number;
+  epochSeconds: number;
+  steps: number;
+  peakRssBytes: number;
+  finalLoss: number;
+}
+
+/** Trains `epochs` epochs with the trainer's engine and batches, after a few warm-up steps. */
+async function trainChild(count: number): Promise<WorkerFigures> {
   const { initBackend } = await import("../shared/model/backend.js");
   const { silentLogger } = await import("../shared/log.js");
   const { readInteractions } = await import("../shared/data/readers.js");
   const { leaveOneOut } = await import("../shared/data/split.js");
   const { loadConfig } = await import("../shared/model/config.js");
-  const { SasrecModel } = await import("../shared/model/sasrec-model.js");
   const { epochBatches, trainingExamples } = await import("../shared/model/batches.js");
-  const { batchLoss } = await import("../shared/model/losses.js");
+  const { drawLoss } = await import("../shared/model/losses.js");
+  const { initialValues, paramSpecs } = await import("../shared/model/sasrec.js");
+  const { ADAM_DEFAULTS } = await import("../shared/model/flat-params.js");
+  const { LocalEngine } = await import("../shared/model/parallel/engine.js");
+  const { WorkerEngine } = await import("../shared/model/parallel/worker-engine.js");
   const { Rng } = await import("../shared/util/random.js");
-  const info = await initBackend(backend, silentLogger);
-  const split = leaveOneOut((await readInteractions(data)).log);
+  const backend = args.backend as "wasm" | "cpu";
+  await initBackend(backend, silentLogger);
+  const split = leaveOneOut((await readInteractions(args.data!)).log);
   const config = loadConfig(undefined);
-  const model = new SasrecModel(config.model, split.numItems, undefined, 1);
-  const optimizer = tf.train.adam(config.train.learningRate);
-  const rng = new Rng(1);
-  const batches = epochBatches(trainingExamples(split.train, config.model.maxlen), config.train.batchTokens, rng).slice(0, maxBatches);
-  const step = (b: (typeof batches)[number]) => {
-    const loss = optimizer.minimize(
-      () => batchLoss(model.params, config.model, config.train, split.numItems, b, rng),
-      true,
-      model.variables(),
-    )!;
-    loss.dataSync();
-    loss.dispose();
+  const examples = trainingExamples(split.train, config.model.maxlen);
+  const settings = {
+    workers: count,
+    model: config.model,
+    train: config.train,
+    numItems: split.numItems,
+    values: initialValues(paramSpecs(config.model, split.numItems), config.train.seed),
+    adam: { learningRate: config.train.learningRate, ...ADAM_DEFAULTS },
+    backend,
+    log: silentLogger,
   };
-  step(batches[0]); // warm-up (kernel compilation, first allocations)
-  const t0 = performance.now();
-  let sequences = 0;
+  const engine = count > 0 ? await WorkerEngine.open(settings) : new LocalEngine(settings);
+  const step = (batch: ReturnType<typeof epochBatches>[number], rng: InstanceType<typeof Rng>) =>
+    engine.step({ batch, rowOffset: 0, draws: drawLoss(config.train, split.numItems, batch, rng) });
+  const warm = new Rng("warm-up");
+  for (const b of epochBatches(examples, config.train.batchTokens, warm).slice(0, 5)) await step(b, warm);
+  const epochs = Number(args.epochs);
+  let steps = 0;
   let tokens = 0;
-  for (const b of batches) {
-    step(b);
-    sequences += b.batch;
-    tokens += b.tokens;
+  let loss = 0;
+  const t0 = performance.now();
+  for (let e = 0; e < epochs; e++) {
+    const rng = new Rng(`epoch:${config.train.seed}:${e}`);
+    for (const b of epochBatches(examples, config.train.batchTokens, rng)) {
+      loss = await step(b, rng);
+      steps++;
+      tokens += b.tokens;
+    }
   }
   const seconds = (performance.now() - t0) / 1000;
+  await engine.close();
   return {
-    backend: info.description,
-    batches: batches.length,
-    sequencesPerSecond: sequences / seconds,
+    count,
+    sequencesPerSecond: (examples.length * epochs) / seconds,
     tokensPerSecond: tokens / seconds,
-    seconds,
-    peakRssMB: Math.round(process.resourceUsage().maxRSS / 1024),
+    epochSeconds: seconds / epochs,
+    steps,
+    // the process's peak: the main thread and every worker thread's tfjs engine
+    peakRssBytes: process.resourceUsage().maxRSS * 1024,
+    finalLoss: loss,
   };
 }
 
-async function loadWorker(file: string) {
+async function loadChild(file: string) {
   const { readInteractions } = await import("../shared/data/readers.js");
   const t0 = performance.now();
   const r = await readInteractions(file, { userColumn: "user", itemColumn: "item", timeColumn: "ts" });
+  const seconds = (performance.now() - t0) / 1000;
   return {
     rows: r.rowsRead,
     users: r.log.userIds.length,
     items: r.log.itemIds.length - 1,
     fileMB: Math.round(r.bytes / 2 ** 20),
-    seconds: (performance.now() - t0) / 1000,
-    rowsPerSecond: r.rowsRead / ((performance.now() - t0) / 1000),
+    seconds,
+    rowsPerSecond: r.rowsRead / seconds,
     peakRssMB: Math.round(process.resourceUsage().maxRSS / 1024),
   };
 }
@@ -102,43 +130,68 @@ async function writeBigLog(path: string, rows: number) {
 }
 
 async function child(extra: string[]): Promise<unknown> {
-  const { stdout } = await promisify(execFile)(process.execPath, [...process.execArgv, new URL(import.meta.url).pathname, ...extra], {
+  const script = new URL(import.meta.url).pathname;
+  const { stdout } = await promisify(execFile)(process.execPath, [...process.execArgv, script, ...process.argv.slice(2), ...extra], {
     maxBuffer: 16 << 20,
   });
   return JSON.parse(stdout.trim().split("\n").pop()!);
 }
 
-if (args.worker === "train") {
-  console.log(JSON.stringify(await trainWorker(args.backend as "wasm" | "cpu", args.data!, Number(args.batches))));
-} else if (args.worker === "load") {
-  console.log(JSON.stringify(await loadWorker(args.file!)));
+if (args.child === "train") {
+  console.log(JSON.stringify(await trainChild(Number(args.file))));
+} else if (args.child === "load") {
+  console.log(JSON.stringify(await loadChild(args.file!)));
 } else {
-  const results: Record<string, unknown> = {
+  const counts = args.workers!.split(",").map(Number);
+  const repeat = Number(args.repeat);
+  const runs: WorkerFigures[] = [];
+  // interleaved repeats (0,1,2,0,1,2,...): drift hits every count alike
+  for (let r = 0; r < repeat; r++) {
+    for (const count of counts) {
+      const figures = (await child(["--child", "train", "--file", String(count)])) as WorkerFigures;
+      process.stderr.write(`workers ${count}: ${JSON.stringify(figures)}\n`);
+      runs.push(figures);
+    }
+  }
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  const workers = counts.map((count) => {
+    const mine = runs.filter((r) => r.count === count);
+    return {
+      count,
+      sequencesPerSecond: median(mine.map((r) => r.sequencesPerSecond)),
+      epochSeconds: median(mine.map((r) => r.epochSeconds)),
+      peakRssBytes: Math.max(...mine.map((r) => r.peakRssBytes)),
+      tokensPerSecond: median(mine.map((r) => r.tokensPerSecond)),
+      steps: mine[0].steps,
+      finalLoss: mine.map((r) => r.finalLoss),
+      repeats: mine.map((r) => r.sequencesPerSecond),
+    };
+  });
+  const base = workers.find((w) => w.count === 1) ?? workers[0];
+  const report: Record<string, unknown> = {
     machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryGB: Math.round(totalmem() / 2 ** 30), node: process.version },
-    config: "default (hidden 64, 2 blocks, maxlen 50, sampled-ce 1024 negatives, 1024 tokens per batch)",
+    config: "default (hidden 64, 2 blocks, maxlen 50, dropout 0.5, sampled-ce 1024 negatives, 1024 tokens per batch)",
     data: args.data,
-    train: {} as Record<string, unknown>,
+    backend: args.backend,
+    epochsMeasured: Number(args.epochs),
+    note: "count 0 = the main thread (no worker threads); every count trains the same batches with the same draws",
+    workers,
+    speedupOver: {
+      count: base.count,
+      ...Object.fromEntries(workers.map((w) => [w.count, w.sequencesPerSecond / base.sequencesPerSecond])),
+    },
+    runs,
   };
-  const train = results.train as Record<string, unknown>;
-  train.wasm = await child(["--worker", "train", "--backend", "wasm", "--data", args.data!, "--batches", "60"]);
-  process.stderr.write(`wasm: ${JSON.stringify(train.wasm)}\n`);
-  if (args.cpu) {
-    // the pure-JS backend is the last resort: one batch takes minutes here, so it is opt-in
-    train.cpu = await child(["--worker", "train", "--backend", "cpu", "--data", args.data!, "--batches", "1"]);
-    process.stderr.write(`cpu: ${JSON.stringify(train.cpu)}\n`);
-  } else {
-    train.cpu = "skipped (pass --cpu; one 1,024-token batch takes minutes on the pure-JS backend)";
+  if (args["load-rows"]) {
+    const rows = Number(args["load-rows"]);
+    const big = join("/tmp", `recship-bench-${rows}.csv`);
+    if (!existsSync(big)) {
+      process.stderr.write(`writing a ${rows}-row log to ${big}\n`);
+      await writeBigLog(big, rows);
+    }
+    report.load = await child(["--child", "load", "--file", big]);
   }
-  train["tfjs-node / tfjs-node-gpu"] = "not installable here (libtensorflow download blocked); see README for GPU runners";
-  const rows = Number(args.rows);
-  const big = join("/tmp", `recship-bench-${rows}.csv`);
-  if (!existsSync(big)) {
-    process.stderr.write(`writing a ${rows}-row log to ${big}\n`);
-    await writeBigLog(big, rows);
-  }
-  results.load = await child(["--worker", "load", "--file", big]);
-  process.stderr.write(`load: ${JSON.stringify(results.load)}\n`);
-  mkdirSync(dirname(args.out!), { recursive: true });
-  writeFileSync(args.out!, `${JSON.stringify(results, null, 2)}\n`);
-  console.log(JSON.stringify(results, null, 2));
+  mkdirSync(dirname(args.report!), { recursive: true });
+  writeFileSync(args.report!, `${JSON.stringify(report, null, 2)}\n`);
+  console.log(JSON.stringify({ workers, speedupOver: report.speedupOver }, null, 2));
 }

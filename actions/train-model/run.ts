@@ -27,6 +27,7 @@ export async function runTrainModel(): Promise<void> {
     },
     maxMinutes: number(input("max-minutes"), "input max-minutes"),
     backend: oneOf(input("backend") ?? "auto", BACKEND_PREFERENCES, "input backend") as BackendPreference,
+    workers: int(input("workers"), "input workers"),
     out,
     overwrite: booleanInput("overwrite"),
     git: { sha: process.env.GITHUB_SHA, ref: process.env.GITHUB_REF, repository: process.env.GITHUB_REPOSITORY },

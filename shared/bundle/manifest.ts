@@ -38,6 +38,8 @@ export interface BundleManifest {
   training: {
     config: TrainConfig;
     backend: string;
+    /** Data-parallel worker threads (0: the main thread; absent in bundles from before workers). */
+    workers?: number;
     epochs: number;
     bestEpoch: number;
     stoppedBy: string;

@@ -23,6 +23,7 @@ export function registerTrain(program: Command, ctx: CommandContext): void {
     .option("--loss <loss>", `training loss: ${LOSSES.join(", ")}`)
     .option("--seed <n>", "random seed")
     .option("--backend <name>", `tfjs backend: ${BACKEND_PREFERENCES.join(", ")}`, "auto")
+    .option("--workers <n>", "data-parallel training threads (default: one per usable core on wasm/cpu; 0 = the main thread)")
     .requiredOption("--out <dir>", "bundle folder to write")
     .option("--resume", "continue the interrupted run in <out>.partial exactly where it stopped")
     .option("--overwrite", "replace an existing bundle in --out (kept until the new one is complete)")
@@ -47,6 +48,7 @@ export function registerTrain(program: Command, ctx: CommandContext): void {
         },
         maxMinutes: number(o.maxMinutes, "--max-minutes"),
         backend: oneOf(o.backend, BACKEND_PREFERENCES, "--backend") as BackendPreference,
+        workers: int(o.workers, "--workers"),
         out: String(o.out),
         resume: Boolean(o.resume),
         overwrite: Boolean(o.overwrite),

@@ -5,6 +5,8 @@ import { DEFAULT_CUTOFFS, rankAmong, summarize, type MetricSet } from "./metrics
 export interface Scorer {
   readonly numItems: number;
   score(histories: Int32Array[]): Promise<Float32Array> | Float32Array;
+  /** Batches it can score at once (training workers score side by side); default 1. */
+  readonly concurrency?: number;
 }
 
 export interface EvalCase {
@@ -60,9 +62,7 @@ export async function evaluate(scorer: Scorer, cases: EvalCase[], options: EvalO
   const sampled = negatives > 0 ? new Float64Array(cases.length) : undefined;
   // similar lengths together: less padding for sequence models
   const order = Array.from(cases.keys()).sort((a, b) => cases[a].history.length - cases[b].history.length);
-  for (let start = 0; start < order.length; start += batchSize) {
-    const idx = order.slice(start, start + batchSize);
-    const scores = await scorer.score(idx.map((i) => cases[i].history));
+  const rankBatch = (idx: number[], scores: Float32Array) => {
     idx.forEach((ci, row) => {
       const c = cases[ci];
       const offset = row * numItems;
@@ -79,7 +79,17 @@ export async function evaluate(scorer: Scorer, cases: EvalCase[], options: EvalO
         sampled[ci] = rankAmong(candidate, targetScore, negatives + 1);
       }
     });
-  }
+  };
+  // batches go to the scorer `concurrency` at a time; each case's rank lands in its own slot
+  let next = 0;
+  const lane = async () => {
+    while (next < order.length) {
+      const idx = order.slice(next, next + batchSize);
+      next += batchSize;
+      rankBatch(idx, await scorer.score(idx.map((i) => cases[i].history)));
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, scorer.concurrency ?? 1) }, lane));
   const cutoffs = options.cutoffs ?? DEFAULT_CUTOFFS;
   return {
     users: cases.length,

@@ -3,6 +3,7 @@ import { RecshipError } from "../errors.js";
 import { Rng } from "../util/random.js";
 import type { SasrecConfig } from "./config.js";
 import { gelu, layerNorm, mm } from "./ops.js";
+import { hashedDropout } from "./dropout.js";
 
 /**
  * SASRec (Kang & McAuley, ICDM 2018) in raw tfjs ops: item + learned position embeddings,
@@ -132,6 +133,8 @@ export interface ForwardOptions {
   training: boolean;
   /** Seeds for the dropout masks of this call (training only). */
   dropoutSeed?: number;
+  /** Row of the global batch this batch starts at (a worker's slice), so its dropout masks match the whole batch's. */
+  rowOffset?: number;
 }
 
 /**
@@ -164,8 +167,8 @@ export function forward(
   const h = config.heads;
   const dk = d / h;
   const p = (name: string) => params.get(name)!;
-  const rng = options.training ? new Rng(`dropout:${options.dropoutSeed ?? 0}`) : undefined;
-  const drop = (x: tf.Tensor) => (rng && config.dropout > 0 ? tf.dropout(x, config.dropout, undefined, rng.seed()) : x);
+  const key = options.training ? { seed: options.dropoutSeed ?? 0, rowOffset: options.rowOffset ?? 0 } : undefined;
+  const drop = hashedDropout(key, config.dropout, batch);
 
   const ids = tf.tensor2d(items, [batch, length], "int32");
   const positions = tf.range(config.maxlen - length, config.maxlen, 1, "int32");

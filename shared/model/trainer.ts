@@ -10,8 +10,13 @@ import { stableHash } from "../util/hash.js";
 import { formatDuration } from "../util/format.js";
 import type { SasrecConfig, TrainConfig } from "./config.js";
 import { epochBatches, trainingExamples } from "./batches.js";
-import { batchLoss } from "./losses.js";
+import type { BackendPreference } from "./backend.js";
+import { ADAM_DEFAULTS } from "./flat-params.js";
+import { drawLoss } from "./losses.js";
+import { LocalEngine, type EngineOptions, type TrainingEngine } from "./parallel/engine.js";
+import { WorkerEngine } from "./parallel/worker-engine.js";
 import { SasrecModel } from "./sasrec-model.js";
+import { initialValues, paramSpecs } from "./sasrec.js";
 import { decodeWeights, encodeWeights, type TensorEntry } from "./weights-file.js";
 
 export interface EpochRecord {
@@ -44,6 +49,10 @@ export interface TrainerOptions {
   resume?: boolean;
   /** Stop after this many epochs in this call (tests use it to interrupt a run). */
   stopAfterEpochs?: number;
+  /** Data-parallel worker threads, each with its own tfjs engine; 0 (default) trains on this thread. */
+  workers?: number;
+  /** The tfjs backend the workers load (this thread's is already initialised). */
+  backend?: BackendPreference;
 }
 
 export interface TrainOutcome {
@@ -55,6 +64,8 @@ export interface TrainOutcome {
   trainSeconds: number;
   sequencesPerSecond: number;
   resumedFromEpoch: number;
+  /** Worker threads that trained (0: this thread). */
+  workers: number;
   /** The validation evaluation of the kept (best) weights, when it ran in this call. */
   bestValidation?: EvalResult;
 }
@@ -67,9 +78,12 @@ interface CheckpointState {
   sinceBest: number;
   history: EpochRecord[];
   params: TensorEntry[];
+  /** Adam's moments `m` and `v` in the flat layout of the learned parameters. */
   optimizer: TensorEntry[];
-  /** Adam's running β1^t and β2^t. */
-  adamBetaPowers: [number, number];
+  /** Adam's step count t (its bias corrections are β^t). */
+  optimizerSteps: number;
+  /** Worker threads of the run that wrote it (a resume with another count is equivalent, not bit-identical). */
+  workers: number;
 }
 
 function configHashOf(model: SasrecConfig, train: TrainConfig, numItems: number): string {
@@ -90,194 +104,232 @@ async function writeCheckpoint(dir: string, state: CheckpointState, params: Buff
   await rm(old, { recursive: true, force: true });
 }
 
+/** The engine that runs the steps: worker threads, or this thread. */
+async function openEngine(options: TrainerOptions, values: Map<string, Float32Array>): Promise<TrainingEngine> {
+  const settings: EngineOptions = {
+    workers: options.workers ?? 0,
+    model: options.model,
+    train: options.train,
+    numItems: options.numItems,
+    values,
+    adam: { learningRate: options.train.learningRate, ...ADAM_DEFAULTS },
+    backend: options.backend ?? "auto",
+    log: options.log,
+  };
+  return settings.workers > 0 ? WorkerEngine.open(settings) : new LocalEngine(settings);
+}
+
+interface Progress {
+  startEpoch: number;
+  history: EpochRecord[];
+  bestEpoch: number;
+  bestScore: number;
+  sinceBest: number;
+  best: Map<string, Float32Array>;
+}
+
+/** Reads the checkpoint of an interrupted run into the engine; its progress. */
+async function resumeFrom(options: TrainerOptions, configHash: string, engine: TrainingEngine): Promise<Progress> {
+  const dir = options.checkpointDir;
+  const statePath = dir ? join(dir, "state.json") : undefined;
+  if (!dir || !statePath || !existsSync(statePath)) {
+    throw new RecshipError(`--resume was given but there is no checkpoint in ${dir ?? "(no checkpoint folder)"}`, {
+      fix: "drop --resume to start afresh, or point --out at the bundle folder of the interrupted run",
+    });
+  }
+  const state = JSON.parse(await readFile(statePath, "utf8")) as CheckpointState;
+  if (state.configHash !== configHash || state.optimizerSteps === undefined) {
+    throw new RecshipError("the checkpoint was written with a different model/training config, data or recship version", {
+      where: statePath,
+      fix: "resume with the same config and data, or drop --resume",
+    });
+  }
+  const read = async (file: string, index: TensorEntry[]) =>
+    decodeWeights(await readFile(join(dir, file)), index, undefined, join(dir, file));
+  const opt = await read("optimizer.bin", state.optimizer);
+  await engine.restore(await read("params.bin", state.params), { steps: state.optimizerSteps, m: opt.get("m")!, v: opt.get("v")! });
+  const workers = options.workers ?? 0;
+  options.log.info(
+    `resuming after epoch ${state.epoch + 1} (best validation NDCG@10 ${state.bestScore.toFixed(4)} at epoch ${state.bestEpoch + 1})` +
+      (state.workers !== workers ? `; it ran with ${state.workers} workers, now ${workers}: equivalent steps, not bit-identical` : ""),
+  );
+  return {
+    startEpoch: state.epoch + 1,
+    history: state.history,
+    bestEpoch: state.bestEpoch,
+    bestScore: state.bestScore,
+    sinceBest: state.sinceBest,
+    best: await read("best.bin", state.params),
+  };
+}
+
+async function saveCheckpoint(
+  dir: string,
+  engine: TrainingEngine,
+  shapes: Map<string, number[]>,
+  progress: Progress,
+  epoch: number,
+  configHash: string,
+) {
+  const params = encodeWeights(engine.values(), shapes);
+  const bestData = encodeWeights(progress.best, shapes);
+  const { steps, m, v } = engine.optimizerState();
+  const total = [engine.layout.total];
+  const opt = encodeWeights(
+    new Map([
+      ["m", m],
+      ["v", v],
+    ]),
+    new Map([
+      ["m", total],
+      ["v", total],
+    ]),
+  );
+  const state: CheckpointState = {
+    configHash,
+    epoch,
+    bestEpoch: progress.bestEpoch,
+    bestScore: progress.bestScore,
+    sinceBest: progress.sinceBest,
+    history: progress.history,
+    params: params.tensors,
+    optimizer: opt.tensors,
+    optimizerSteps: steps,
+    workers: engine.workers,
+  };
+  await writeCheckpoint(dir, state, params.data, bestData.data, opt.data);
+}
+
+/** One epoch of steps over length-bucketed batches; its mean loss. */
+async function runEpoch(engine: TrainingEngine, options: TrainerOptions, examples: Int32Array[], epoch: number): Promise<number> {
+  const { train: trainConfig, numItems, log } = options;
+  const rng = new Rng(`epoch:${trainConfig.seed}:${epoch}`);
+  const batches = epochBatches(examples, trainConfig.batchTokens, rng);
+  const t0 = performance.now();
+  let lossSum = 0;
+  let tokens = 0;
+  let lastReport = t0;
+  for (let b = 0; b < batches.length; b++) {
+    const batch = batches[b];
+    const value = await engine.step({ batch, rowOffset: 0, draws: drawLoss(trainConfig, numItems, batch, rng) });
+    if (!Number.isFinite(value)) {
+      throw new Error(`training diverged: loss ${value} at epoch ${epoch + 1}, batch ${b + 1} (try a lower learningRate)`);
+    }
+    lossSum += value * batch.tokens;
+    tokens += batch.tokens;
+    const now = performance.now();
+    if (now - lastReport > 15000) {
+      lastReport = now;
+      const done = (b + 1) / batches.length;
+      log.info(
+        `  epoch ${epoch + 1} ${Math.round(done * 100)}% loss ${(lossSum / tokens).toFixed(4)} ` +
+          `${Math.round((examples.length * done) / ((now - t0) / 1000))} seq/s, epoch ETA ${formatDuration(((now - t0) / done - (now - t0)) / 1000)}`,
+      );
+    }
+  }
+  return lossSum / tokens;
+}
+
 export async function train(options: TrainerOptions): Promise<TrainOutcome> {
   const { model: modelConfig, train: trainConfig, numItems, log } = options;
   const configHash = configHashOf(modelConfig, trainConfig, numItems);
-  const model = new SasrecModel(modelConfig, numItems, undefined, trainConfig.seed);
-  const shapes = new Map(model.specs.map((s) => [s.name, s.shape]));
-  const optimizer = tf.train.adam(trainConfig.learningRate, 0.9, 0.98);
+  const specs = paramSpecs(modelConfig, numItems);
+  const shapes = new Map(specs.map((s) => [s.name, s.shape]));
   const examples = trainingExamples(options.trainSequences, modelConfig.maxlen);
   if (examples.length === 0) {
     throw new RecshipError("no user has two or more training interactions, so there is nothing to learn from", {
       fix: "check the user/item columns and the event filter",
     });
   }
-
-  let history: EpochRecord[] = [];
-  let startEpoch = 0;
-  let bestEpoch = -1;
-  let bestScore = -Infinity;
-  let sinceBest = 0;
-  let best: Map<string, Float32Array> = model.values();
-  const statePath = options.checkpointDir ? join(options.checkpointDir, "state.json") : undefined;
-
-  if (options.resume) {
-    if (!statePath || !existsSync(statePath)) {
-      throw new RecshipError(`--resume was given but there is no checkpoint in ${options.checkpointDir ?? "(no checkpoint folder)"}`, {
-        fix: "drop --resume to start afresh, or point --out at the bundle folder of the interrupted run",
-      });
-    }
-    const state = JSON.parse(await readFile(statePath, "utf8")) as CheckpointState;
-    if (state.configHash !== configHash) {
-      throw new RecshipError("the checkpoint was written with a different model/training config or data", {
-        where: statePath,
-        fix: "resume with the same config and data, or drop --resume",
-      });
-    }
-    const dir = options.checkpointDir!;
-    model.assign(decodeWeights(await readFile(join(dir, "params.bin")), state.params, undefined, join(dir, "params.bin")));
-    best = decodeWeights(await readFile(join(dir, "best.bin")), state.params, undefined, join(dir, "best.bin"));
-    const opt = decodeWeights(await readFile(join(dir, "optimizer.bin")), state.optimizer, undefined, join(dir, "optimizer.bin"));
-    const restored = state.optimizer.map((t) => ({ name: t.name, tensor: tf.tensor(opt.get(t.name)!, t.shape) }));
-    await optimizer.setWeights(restored);
-    restored.forEach((w) => w.tensor.dispose()); // setWeights copied them into variables
-    // setWeights recomputes β^t with pow(); restore the running products bit for bit instead
-    const betaPowers = optimizer as unknown as { accBeta1: tf.Variable; accBeta2: tf.Variable };
-    tf.tidy(() => {
-      betaPowers.accBeta1.assign(tf.scalar(state.adamBetaPowers[0]));
-      betaPowers.accBeta2.assign(tf.scalar(state.adamBetaPowers[1]));
-    });
-    history = state.history;
-    startEpoch = state.epoch + 1;
-    bestEpoch = state.bestEpoch;
-    bestScore = state.bestScore;
-    sinceBest = state.sinceBest;
-    log.info(`resuming after epoch ${state.epoch + 1} (best validation NDCG@10 ${bestScore.toFixed(4)} at epoch ${bestEpoch + 1})`);
-  }
-
-  let stoppedBy: StopReason = "epochs";
-  let lastValidation: EvalResult | undefined;
-  let bestValidation: EvalResult | undefined;
-  let epochsThisCall = 0;
-  const started = Date.now();
-  for (let epoch = startEpoch; epoch < trainConfig.epochs; epoch++) {
-    const last = history[history.length - 1];
-    // the epoch, its validation, and one more evaluation of that size (the caller's test run) must fit
-    if (options.deadline && last && Date.now() + 1000 * (last.trainSeconds + 2 * last.validSeconds + 5) > options.deadline) {
-      stoppedBy = "time-budget";
-      log.info(`stopping before epoch ${epoch + 1}: the next epoch would overrun the time budget`);
-      break;
-    }
-    if (options.stopAfterEpochs !== undefined && epochsThisCall >= options.stopAfterEpochs) break;
-    const record = await log.group(`epoch ${epoch + 1}/${trainConfig.epochs}`, async () => {
-      const rng = new Rng(`epoch:${trainConfig.seed}:${epoch}`);
-      const batches = epochBatches(examples, trainConfig.batchTokens, rng);
-      const t0 = performance.now();
-      let lossSum = 0;
-      let tokens = 0;
-      let lastReport = t0;
-      for (let b = 0; b < batches.length; b++) {
-        const batch = batches[b];
-        const loss = optimizer.minimize(
-          () => batchLoss(model.params, modelConfig, trainConfig, numItems, batch, rng),
-          true,
-          model.variables(),
-        )!;
-        const value = loss.dataSync()[0];
-        loss.dispose();
-        if (!Number.isFinite(value)) {
-          throw new Error(`training diverged: loss ${value} at epoch ${epoch + 1}, batch ${b + 1} (try a lower learningRate)`);
-        }
-        lossSum += value * batch.tokens;
-        tokens += batch.tokens;
-        const now = performance.now();
-        if (now - lastReport > 15000) {
-          lastReport = now;
-          const done = (b + 1) / batches.length;
-          log.info(
-            `  epoch ${epoch + 1} ${Math.round(done * 100)}% loss ${(lossSum / tokens).toFixed(4)} ` +
-              `${Math.round((examples.length * done) / ((now - t0) / 1000))} seq/s, epoch ETA ${formatDuration(((now - t0) / done - (now - t0)) / 1000)}`,
-          );
-        }
+  const engine = await openEngine(options, initialValues(specs, trainConfig.seed));
+  if (engine.workers > 0) log.info(`data-parallel training on ${engine.workers} worker threads`);
+  try {
+    let progress: Progress = { startEpoch: 0, history: [], bestEpoch: -1, bestScore: -Infinity, sinceBest: 0, best: engine.values() };
+    if (options.resume) progress = await resumeFrom(options, configHash, engine);
+    const { history, startEpoch } = progress;
+    let stoppedBy: StopReason = "epochs";
+    let bestValidation: EvalResult | undefined;
+    let epochsThisCall = 0;
+    const started = Date.now();
+    for (let epoch = startEpoch; epoch < trainConfig.epochs; epoch++) {
+      const last = history[history.length - 1];
+      // the epoch, its validation, and one more evaluation of that size (the caller's test run) must fit
+      if (options.deadline && last && Date.now() + 1000 * (last.trainSeconds + 2 * last.validSeconds + 5) > options.deadline) {
+        stoppedBy = "time-budget";
+        log.info(`stopping before epoch ${epoch + 1}: the next epoch would overrun the time budget`);
+        break;
       }
-      const trainSeconds = (performance.now() - t0) / 1000;
-      const t1 = performance.now();
-      const valid = await evaluate(model, options.validation, { seed: trainConfig.seed, sampledNegatives: 100 });
-      const validSeconds = (performance.now() - t1) / 1000;
-      lastValidation = valid;
-      return {
-        epoch: epoch + 1,
-        loss: lossSum / tokens,
-        trainSeconds,
-        validSeconds,
-        sequencesPerSecond: examples.length / trainSeconds,
-        valid: {
-          ndcg10: valid.full.ndcg10,
-          hr10: valid.full.hr10,
-          mrr: valid.full.mrr,
-          sampledNdcg10: valid.sampled?.ndcg10,
-          sampledHr10: valid.sampled?.hr10,
-        },
-        tensors: tf.memory().numTensors,
-        rssMB: Math.round(process.memoryUsage().rss / 2 ** 20),
-      } satisfies EpochRecord;
-    });
-    history.push(record);
-    epochsThisCall++;
-    const improved = record.valid.ndcg10 > bestScore;
-    if (improved) {
-      bestScore = record.valid.ndcg10;
-      bestEpoch = epoch;
-      sinceBest = 0;
-      best = model.values();
-      bestValidation = lastValidation;
-    } else {
-      sinceBest++;
-    }
-    const elapsed = (Date.now() - started) / 1000;
-    const remainingEpochs = trainConfig.epochs - epoch - 1;
-    const perEpoch = record.trainSeconds + record.validSeconds;
-    const budgetLeft = options.deadline ? Math.max(0, (options.deadline - Date.now()) / 1000) : Infinity;
-    log.info(
-      `epoch ${record.epoch}/${trainConfig.epochs} loss ${record.loss.toFixed(4)} ` +
-        `valid NDCG@10 ${record.valid.ndcg10.toFixed(4)} HR@10 ${record.valid.hr10.toFixed(4)} ` +
-        `(sampled NDCG@10 ${record.valid.sampledNdcg10?.toFixed(4) ?? "-"})${improved ? " *" : ""} ` +
-        `${Math.round(record.sequencesPerSecond)} seq/s, ${formatDuration(elapsed)} elapsed, ` +
-        `ETA ${formatDuration(Math.min(remainingEpochs * perEpoch, budgetLeft))}`,
-    );
-    if (options.checkpointDir) {
-      const params = encodeWeights(model.values(), shapes);
-      const bestData = encodeWeights(best, shapes);
-      const optWeights = await optimizer.getWeights();
-      const optValues = new Map<string, Float32Array>();
-      const optShapes = new Map<string, number[]>();
-      for (const w of optWeights) {
-        // the iteration counter is int32: store every value as float32 (exact for counts < 2^24)
-        optValues.set(w.name, Float32Array.from(await w.tensor.data()));
-        optShapes.set(w.name, w.tensor.shape);
+      if (options.stopAfterEpochs !== undefined && epochsThisCall >= options.stopAfterEpochs) break;
+      const { record, valid } = await log.group(`epoch ${epoch + 1}/${trainConfig.epochs}`, async () => {
+        const t0 = performance.now();
+        const loss = await runEpoch(engine, options, examples, epoch);
+        const trainSeconds = (performance.now() - t0) / 1000;
+        const t1 = performance.now();
+        const valid = await evaluate(engine, options.validation, { seed: trainConfig.seed, sampledNegatives: 100 });
+        const validSeconds = (performance.now() - t1) / 1000;
+        const record: EpochRecord = {
+          epoch: epoch + 1,
+          loss,
+          trainSeconds,
+          validSeconds,
+          sequencesPerSecond: examples.length / trainSeconds,
+          valid: {
+            ndcg10: valid.full.ndcg10,
+            hr10: valid.full.hr10,
+            mrr: valid.full.mrr,
+            sampledNdcg10: valid.sampled?.ndcg10,
+            sampledHr10: valid.sampled?.hr10,
+          },
+          tensors: tf.memory().numTensors,
+          rssMB: Math.round(process.memoryUsage().rss / 2 ** 20),
+        };
+        return { record, valid };
+      });
+      history.push(record);
+      epochsThisCall++;
+      const improved = record.valid.ndcg10 > progress.bestScore;
+      if (improved) {
+        progress = { ...progress, bestScore: record.valid.ndcg10, bestEpoch: epoch, sinceBest: 0, best: engine.values() };
+        bestValidation = valid;
+      } else {
+        progress.sinceBest++;
       }
-      // getWeights makes a fresh scalar for the iteration count; the rest are the live moment variables
-      optWeights.filter((w) => w.name === "iter").forEach((w) => w.tensor.dispose());
-      const opt = encodeWeights(optValues, optShapes);
-      const betaPowers = optimizer as unknown as { accBeta1: tf.Variable; accBeta2: tf.Variable };
-      const adamBetaPowers: [number, number] = [betaPowers.accBeta1.dataSync()[0], betaPowers.accBeta2.dataSync()[0]];
-      await writeCheckpoint(
-        options.checkpointDir,
-        { configHash, epoch, bestEpoch, bestScore, sinceBest, history, params: params.tensors, optimizer: opt.tensors, adamBetaPowers },
-        params.data,
-        bestData.data,
-        opt.data,
-      );
+      logEpoch(log, record, trainConfig.epochs, improved, started, options.deadline);
+      if (options.checkpointDir) await saveCheckpoint(options.checkpointDir, engine, shapes, progress, epoch, configHash);
+      if (progress.sinceBest >= trainConfig.patience) {
+        stoppedBy = "early-stopping";
+        log.info(`early stopping: no better validation NDCG@10 for ${trainConfig.patience} epochs`);
+        break;
+      }
     }
-    if (sinceBest >= trainConfig.patience) {
-      stoppedBy = "early-stopping";
-      log.info(`early stopping: no better validation NDCG@10 for ${trainConfig.patience} epochs`);
-      break;
-    }
+    const trainSeconds = history.reduce((s, h) => s + h.trainSeconds, 0);
+    return {
+      model: new SasrecModel(modelConfig, numItems, progress.best),
+      history,
+      bestEpoch: progress.bestEpoch + 1,
+      bestValidNdcg10: progress.bestScore,
+      stoppedBy,
+      trainSeconds,
+      sequencesPerSecond: trainSeconds > 0 ? (history.length * examples.length) / trainSeconds : 0,
+      resumedFromEpoch: startEpoch,
+      bestValidation,
+      workers: engine.workers,
+    };
+  } finally {
+    await engine.close();
   }
-  optimizer.dispose();
-  model.assign(best);
-  const trainSeconds = history.reduce((s, h) => s + h.trainSeconds, 0);
-  const sequences = history.length * examples.length;
-  return {
-    model,
-    history,
-    bestEpoch: bestEpoch + 1,
-    bestValidNdcg10: bestScore,
-    stoppedBy,
-    trainSeconds,
-    sequencesPerSecond: trainSeconds > 0 ? sequences / trainSeconds : 0,
-    resumedFromEpoch: startEpoch,
-    bestValidation,
-  };
+}
+
+function logEpoch(log: Logger, record: EpochRecord, epochs: number, improved: boolean, started: number, deadline?: number): void {
+  const elapsed = (Date.now() - started) / 1000;
+  const remainingEpochs = epochs - record.epoch;
+  const perEpoch = record.trainSeconds + record.validSeconds;
+  const budgetLeft = deadline ? Math.max(0, (deadline - Date.now()) / 1000) : Infinity;
+  log.info(
+    `epoch ${record.epoch}/${epochs} loss ${record.loss.toFixed(4)} ` +
+      `valid NDCG@10 ${record.valid.ndcg10.toFixed(4)} HR@10 ${record.valid.hr10.toFixed(4)} ` +
+      `(sampled NDCG@10 ${record.valid.sampledNdcg10?.toFixed(4) ?? "-"})${improved ? " *" : ""} ` +
+      `${Math.round(record.sequencesPerSecond)} seq/s, ${formatDuration(elapsed)} elapsed, ` +
+      `ETA ${formatDuration(Math.min(remainingEpochs * perEpoch, budgetLeft))}`,
+  );
 }

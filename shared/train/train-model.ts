@@ -16,6 +16,7 @@ import { MANIFEST_FILE, BUNDLE_SCHEMA_VERSION, type BundleManifest, type Metrics
 import { sha256Of, writeManifest } from "../bundle/bundle-io.js";
 import { stableHash } from "../util/hash.js";
 import { formatDuration } from "../util/format.js";
+import { defaultTrainWorkers } from "../util/cpu-budget.js";
 import { RECSHIP_VERSION } from "../version.js";
 
 export interface TrainModelOptions extends ReadOptions {
@@ -26,6 +27,8 @@ export interface TrainModelOptions extends ReadOptions {
   overrides?: ConfigOverrides;
   maxMinutes?: number;
   backend?: BackendPreference;
+  /** Data-parallel training worker threads (0: the calling thread); default from the usable cores and the backend. */
+  workers?: number;
   kCore?: number;
   resume?: boolean;
   /** Replace an existing bundle in `out` (the old one is kept until the new one is complete). */
@@ -38,6 +41,8 @@ export interface TrainReport {
   step: "train";
   bundle: string;
   backend: string;
+  /** Training worker threads (0: the calling thread). */
+  workers: number;
   wallSeconds: number;
   trainSeconds: number;
   sequencesPerSecond: number;
@@ -52,6 +57,22 @@ export interface TrainReport {
   popularity: MetricsBlock;
   history: EpochRecord[];
   warnings: string[];
+}
+
+/** The worker count asked for, checked, or the default for this backend and machine. */
+export function trainWorkers(given: number | undefined, backend: string): number {
+  if (given === undefined) return defaultTrainWorkers(backend);
+  if (!Number.isInteger(given) || given < 0 || given > 256) {
+    throw new RecshipError(`workers must be a whole number from 0 to 256, got ${given}`, {
+      fix: "leave it out for one worker per usable core, or give 0 to train on the main thread",
+    });
+  }
+  return given;
+}
+
+/** What the workers load: the backend this thread resolved to (auto must not pick another in a worker). */
+function workerBackend(name: string, preference: BackendPreference): BackendPreference {
+  return name === "wasm" || name === "cpu" ? name : preference;
 }
 
 function metricsBlock(r: EvalResult): MetricsBlock {
@@ -151,6 +172,7 @@ export async function trainModel(options: TrainModelOptions): Promise<TrainRepor
   }
   await mkdir(work, { recursive: true });
   const deadline = options.maxMinutes ? started + options.maxMinutes * 60_000 : undefined;
+  const workers = trainWorkers(options.workers, backend.name);
   const outcome = await train({
     model: config.model,
     train: config.train,
@@ -161,6 +183,8 @@ export async function trainModel(options: TrainModelOptions): Promise<TrainRepor
     deadline,
     checkpointDir: join(work, "checkpoint"),
     resume: options.resume,
+    workers,
+    backend: workerBackend(backend.name, options.backend ?? "auto"),
   });
   const model = outcome.model;
   // the trainer already evaluated the kept weights on the full validation set, unless it used a subset
@@ -214,6 +238,7 @@ export async function trainModel(options: TrainModelOptions): Promise<TrainRepor
     training: {
       config: config.train,
       backend: backend.description,
+      workers: outcome.workers,
       epochs: outcome.history.length,
       bestEpoch: outcome.bestEpoch,
       stoppedBy: outcome.stoppedBy,
@@ -244,6 +269,7 @@ export async function trainModel(options: TrainModelOptions): Promise<TrainRepor
     step: "train",
     bundle: out,
     backend: backend.name,
+    workers: outcome.workers,
     wallSeconds,
     trainSeconds: outcome.trainSeconds,
     sequencesPerSecond: outcome.sequencesPerSecond,

@@ -43,3 +43,14 @@ export function defaultSessionThreads(cores: number, workers: number): number | 
   if (!(workers >= 1)) return undefined;
   return Math.max(1, Math.floor((cores - 1) / workers));
 }
+
+/**
+ * Data-parallel training workers when --workers is not given: one per usable core on the CPU
+ * backends (each worker runs a single-threaded tfjs engine; the coordinating thread only hands
+ * out batches), none on one core or on backends with their own device or thread pool (tfjs-node,
+ * a GPU), which train on the calling thread.
+ */
+export function defaultTrainWorkers(backend: string, cores = usableCores()): number {
+  if (backend !== "wasm" && backend !== "cpu") return 0;
+  return cores >= 2 ? cores : 0;
+}

@@ -1,0 +1,114 @@
+import type { Scorer } from "../../eval/evaluator.js";
+import type { Logger } from "../../log.js";
+import type { BackendPreference } from "../backend.js";
+import type { SasrecConfig, TrainConfig } from "../config.js";
+import { adamUpdate, flatLayout, packInto, type AdamSettings, type FlatLayout } from "../flat-params.js";
+import type { LossInput } from "../losses.js";
+import { SasrecModel } from "../sasrec-model.js";
+import { isLearned, paramSpecs, type ParamSpec } from "../sasrec.js";
+import { loadFlat, sliceGradients, type StepContext } from "./gradients.js";
+
+/** Adam's state besides the weights: the step count and the two moment vectors (flat layout). */
+export interface OptimizerState {
+  steps: number;
+  m: Float32Array;
+  v: Float32Array;
+}
+
+/**
+ * Where training steps run: on the calling thread, or data-parallel over worker threads. Either
+ * way a step is: the global batch's loss gradient, one Adam update of the flat parameter
+ * vector, every copy of the model set to the result. It also scores histories for evaluation.
+ */
+export interface TrainingEngine extends Scorer {
+  /** Worker threads (0: the calling thread). */
+  readonly workers: number;
+  readonly layout: FlatLayout;
+  /** Runs one step on a global batch; returns its loss (mean over its target positions). */
+  step(input: LossInput): Promise<number>;
+  /** Every parameter's current values (learned and fixed), copies. */
+  values(): Map<string, Float32Array>;
+  optimizerState(): OptimizerState;
+  /** Sets the weights and the optimizer state (a resumed checkpoint). */
+  restore(values: Map<string, Float32Array>, state: OptimizerState): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface EngineOptions {
+  /** Worker threads; 0 trains on the calling thread. */
+  workers: number;
+  model: SasrecConfig;
+  train: TrainConfig;
+  numItems: number;
+  /** Every parameter's starting values. */
+  values: Map<string, Float32Array>;
+  adam: AdamSettings;
+  /** Which parameters the optimizer moves (default: every learned one). */
+  learned?: (spec: ParamSpec) => boolean;
+  backend: BackendPreference;
+  log: Logger;
+}
+
+export function stepContext(options: EngineOptions): StepContext {
+  const layout = flatLayout(paramSpecs(options.model, options.numItems), options.learned ?? isLearned);
+  return { model: options.model, train: options.train, numItems: options.numItems, layout };
+}
+
+/** The parameters the optimizer leaves alone, by name. */
+export function fixedValues(layout: FlatLayout, values: Map<string, Float32Array>): Map<string, Float32Array> {
+  const moved = new Set(layout.entries.map((e) => e.name));
+  return new Map([...values].filter(([name]) => !moved.has(name)));
+}
+
+/** One model on the calling thread's tfjs backend (GPU backends, one-core runners, tests). */
+export class LocalEngine implements TrainingEngine {
+  readonly workers = 0;
+  readonly layout: FlatLayout;
+  readonly numItems: number;
+  private readonly ctx: StepContext;
+  private readonly model: SasrecModel;
+  private readonly weights: Float32Array;
+  private readonly grad: Float32Array;
+  private state: OptimizerState;
+
+  constructor(private readonly options: EngineOptions) {
+    this.ctx = stepContext(options);
+    this.layout = this.ctx.layout;
+    this.numItems = options.numItems;
+    this.model = new SasrecModel(options.model, options.numItems, options.values);
+    this.weights = new Float32Array(this.layout.total);
+    packInto(this.layout, options.values, this.weights);
+    this.grad = new Float32Array(this.layout.total);
+    this.state = { steps: 0, m: new Float32Array(this.layout.total), v: new Float32Array(this.layout.total) };
+  }
+
+  async step(input: LossInput): Promise<number> {
+    const loss = sliceGradients(this.model.params, this.ctx, input, this.grad);
+    this.state.steps++;
+    adamUpdate(this.options.adam, this.state.steps, [0, this.layout.total], this.weights, this.state.m, this.state.v, [this.grad]);
+    loadFlat(this.model.params, this.layout, this.weights);
+    return loss;
+  }
+
+  score(histories: Int32Array[]): Float32Array {
+    return this.model.score(histories);
+  }
+
+  values(): Map<string, Float32Array> {
+    return this.model.values();
+  }
+
+  optimizerState(): OptimizerState {
+    return { steps: this.state.steps, m: this.state.m.slice(), v: this.state.v.slice() };
+  }
+
+  async restore(values: Map<string, Float32Array>, state: OptimizerState): Promise<void> {
+    this.model.assign(values);
+    packInto(this.layout, values, this.weights);
+    this.state = { steps: state.steps, m: state.m.slice(), v: state.v.slice() };
+  }
+
+  async close(): Promise<void> {
+    this.model.dispose();
+  }
+}

@@ -1,0 +1,75 @@
+import { parentPort, workerData } from "node:worker_threads";
+import { RecshipError } from "../../errors.js";
+import type { Logger } from "../../log.js";
+import { initBackend } from "../backend.js";
+import { adamUpdate, shardOf } from "../flat-params.js";
+import { SasrecModel } from "../sasrec-model.js";
+import { abortBarrier, arriveAndWait } from "./barrier.js";
+import { loadFlat, sliceGradients, type StepContext } from "./gradients.js";
+import type { FromTrainWorker, ToTrainWorker, TrainWorkerData } from "./protocol.js";
+
+/**
+ * A training worker thread: its own tfjs engine and copy of the model. Each step it computes
+ * the gradient of its slice of the global batch into its row of the shared gradient matrix,
+ * waits for the others, applies Adam to its shard of the shared weights (summing every
+ * worker's gradient there), waits again, and loads the new weights into its model.
+ */
+export async function runTrainWorker(): Promise<void> {
+  const port = parentPort!;
+  const data = workerData as TrainWorkerData;
+  const send = (message: FromTrainWorker, transfer: ArrayBuffer[] = []) => port.postMessage(message, transfer);
+  const log: Logger = {
+    info: (message) => send({ type: "log", level: "info", message }),
+    warn: (message) => send({ type: "log", level: "warn", message }),
+    group: (_title, fn) => fn(),
+  };
+  const control = new Int32Array(data.shared.control);
+  try {
+    const backend = await initBackend(data.backend, log);
+    const total = data.layout.total;
+    const weights = new Float32Array(data.shared.weights);
+    const m = new Float32Array(data.shared.m);
+    const v = new Float32Array(data.shared.v);
+    const grads = Array.from({ length: data.workers }, (_, k) => new Float32Array(data.shared.grads, k * total * 4, total));
+    const ctx: StepContext = { model: data.model, train: data.train, numItems: data.numItems, layout: data.layout };
+    const values = new Map(data.fixed);
+    for (const e of data.layout.entries) values.set(e.name, weights.slice(e.offset, e.offset + e.size));
+    const model = new SasrecModel(data.model, data.numItems, values);
+    const shard = shardOf(total, data.index, data.workers);
+
+    const step = (t: number, input: Extract<ToTrainWorker, { type: "step" }>["input"]): number => {
+      const loss = sliceGradients(model.params, ctx, input, grads[data.index]);
+      arriveAndWait(control, data.workers); // every gradient is written
+      adamUpdate(data.adam, t, shard, weights, m, v, grads);
+      arriveAndWait(control, data.workers); // every shard is updated
+      loadFlat(model.params, data.layout, weights);
+      return loss;
+    };
+
+    port.on("message", (message: ToTrainWorker) => {
+      try {
+        if (message.type === "step") send({ type: "stepped", loss: step(message.t, message.input) });
+        else if (message.type === "sync") {
+          loadFlat(model.params, data.layout, weights);
+          send({ type: "synced" });
+        } else if (message.type === "score") {
+          const scores = model.score(message.histories);
+          const whole = scores.byteOffset === 0 && scores.byteLength === scores.buffer.byteLength;
+          send({ type: "scored", id: message.id, scores }, whole ? [scores.buffer as ArrayBuffer] : []);
+        }
+      } catch (error) {
+        abortBarrier(control);
+        fail(error);
+      }
+    });
+    send({ type: "ready", backend: backend.description });
+  } catch (error) {
+    abortBarrier(control);
+    fail(error);
+  }
+
+  function fail(error: unknown): void {
+    const e = error as Error;
+    send({ type: "failed", message: e?.message ?? String(error), stack: e?.stack, user: error instanceof RecshipError });
+  }
+}
