@@ -9,7 +9,7 @@ import { makeBatch } from "../shared/model/batches.js";
 import { loadConfig, type Loss } from "../shared/model/config.js";
 import { dropoutMask } from "../shared/model/dropout.js";
 import { ADAM_DEFAULTS, flatLayout } from "../shared/model/flat-params.js";
-import { drawLoss, sliceInput, type LossInput } from "../shared/model/losses.js";
+import { batchLoss, drawLoss, sliceInput, type LossInput } from "../shared/model/losses.js";
 import { LocalEngine, type EngineOptions, type TrainingEngine } from "../shared/model/parallel/engine.js";
 import { sliceGradients } from "../shared/model/parallel/gradients.js";
 import { rowSplit, WorkerEngine } from "../shared/model/parallel/worker-engine.js";
@@ -109,6 +109,24 @@ describe("data-parallel training", () => {
       expect(worst).toBeLessThan(1e-5 * scale);
       model.dispose();
       expect(tf.memory().numTensors).toBeLessThan(200); // nothing leaked per slice
+    });
+  }
+
+  for (const loss of ["sampled-ce", "bce"] as const) {
+    it(`the item table's gradient through the rows a batch reads equals the dense one (${loss})`, () => {
+      const config = configFor(loss);
+      const model = new SasrecModel(config.model, NUM_ITEMS, initialValues(paramSpecs(config.model, NUM_ITEMS), 7));
+      const layout = flatLayout(paramSpecs(config.model, NUM_ITEMS));
+      const input = globalBatch(loss);
+      const sparse = new Float32Array(layout.total);
+      sliceGradients(model.params, { model: config.model, train: config.train, numItems: NUM_ITEMS, layout }, input, sparse);
+      const { grads } = tf.variableGrads(() => batchLoss(model.params, config.model, config.train, input), model.variables());
+      for (const e of layout.entries) {
+        const dense = grads[model.params.get(e.name)!.name].dataSync();
+        expect(Array.from(sparse.subarray(e.offset, e.offset + e.size))).toEqual(Array.from(dense));
+      }
+      Object.values(grads).forEach((g) => g.dispose());
+      model.dispose();
     });
   }
 

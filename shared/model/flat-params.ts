@@ -66,18 +66,19 @@ export function adamUpdate(
   v: Float32Array,
   grads: Float32Array[],
 ): void {
-  const { learningRate: lr, beta1, beta2, epsilon } = settings;
-  const c1 = 1 - Math.pow(beta1, t);
-  const c2 = 1 - Math.pow(beta2, t);
+  const { learningRate, beta1, beta2, epsilon } = settings;
+  const step = learningRate / (1 - Math.pow(beta1, t)); // lr / (1 − β1^t)
+  const unbias = 1 / (1 - Math.pow(beta2, t)); // 1 / (1 − β2^t)
   const [start, end] = range;
-  const first = grads[0];
+  const a = grads[0];
+  const b = grads.length === 2 ? grads[1] : undefined; // the common 2-worker case without the inner loop
   for (let i = start; i < end; i++) {
-    let g = first[i];
-    for (let k = 1; k < grads.length; k++) g += grads[k][i];
+    let g = b ? a[i] + b[i] : a[i];
+    if (!b) for (let k = 1; k < grads.length; k++) g += grads[k][i];
     const mi = beta1 * m[i] + (1 - beta1) * g;
     const vi = beta2 * v[i] + (1 - beta2) * g * g;
     m[i] = mi;
     v[i] = vi;
-    weights[i] -= (lr * (mi / c1)) / (Math.sqrt(vi / c2) + epsilon);
+    weights[i] -= (step * mi) / (Math.sqrt(vi * unbias) + epsilon);
   }
 }

@@ -110,7 +110,7 @@ function sampledSoftmaxLoss(
  * - sampled-ce: softmax over the target and the batch's shared uniform negatives (accidental hits masked).
  * - bce: the SASRec paper's loss, one sampled negative per position.
  */
-export function batchLoss(params: Params, model: SasrecConfig, train: TrainConfig, numItems: number, input: LossInput): tf.Scalar {
+export function batchLoss(params: Params, model: SasrecConfig, train: TrainConfig, input: LossInput): tf.Scalar {
   const { batch, draws } = input;
   const hidden = forward(params, model, batch.items, batch.batch, batch.length, {
     training: true,

@@ -21,17 +21,78 @@ export function sliceGradients(params: Params, ctx: StepContext, input: LossInpu
     out.fill(0);
     return 0;
   }
+  const table = ctx.layout.entries.find((e) => e.name === "item_emb");
+  if (table && ctx.train.loss !== "ce") return sparseTableGradients(params, ctx, input, out, table);
+  return gradientsOf(params, ctx, (p) => batchLoss(p, ctx.model, ctx.train, input), out, new Map());
+}
+
+/**
+ * tf.variableGrads of `loss` over the layout's parameters (as found in `params`), each gradient
+ * copied to its place in `out`, except those named in `custom`, which write their own.
+ */
+function gradientsOf(
+  params: Params,
+  ctx: StepContext,
+  loss: (p: Params) => tf.Scalar,
+  out: Float32Array,
+  custom: Map<string, (g: Float32Array) => void>,
+): number {
   const vars = ctx.layout.entries.map((e) => params.get(e.name)!);
-  const { value, grads } = tf.variableGrads(() => batchLoss(params, ctx.model, ctx.train, ctx.numItems, input), vars);
-  const loss = value.dataSync()[0];
+  const { value, grads } = tf.variableGrads(() => loss(params), vars);
+  const result = value.dataSync()[0];
   value.dispose();
   ctx.layout.entries.forEach((e, i) => {
     const g = grads[vars[i].name];
-    if (g) out.set(g.dataSync() as Float32Array, e.offset);
+    const values = g ? (g.dataSync() as Float32Array) : undefined;
+    const write = custom.get(e.name);
+    if (write) write(values ?? new Float32Array(0));
+    else if (values) out.set(values, e.offset);
     else out.fill(0, e.offset, e.offset + e.size);
   });
   for (const g of Object.values(grads)) g.dispose();
-  return loss;
+  return result;
+}
+
+/**
+ * The same gradient with the item table reduced to the rows the batch reads (its items, targets
+ * and negatives; row 0, padding, first): the loss runs on that small table with ids renumbered,
+ * so the table's gradient costs rows × hidden instead of catalogue × hidden, and is scattered into
+ * `out` here. The arithmetic is the dense path's, row for row.
+ */
+function sparseTableGradients(
+  params: Params,
+  ctx: StepContext,
+  input: LossInput,
+  out: Float32Array,
+  table: FlatLayout["entries"][number],
+): number {
+  const { rows, renumber } = usedRows([input.batch.items, input.batch.targets, input.draws.negatives]);
+  const local: LossInput = {
+    ...input,
+    batch: { ...input.batch, items: renumber(input.batch.items), targets: renumber(input.batch.targets) },
+    draws: { ...input.draws, negatives: renumber(input.draws.negatives) },
+  };
+  const d = table.shape[1];
+  const small = tf.tidy(() => tf.variable(tf.gather(params.get("item_emb")!, tf.tensor1d(rows, "int32")), true));
+  const view: Params = new Map(params);
+  view.set("item_emb", small);
+  try {
+    const scatter = (g: Float32Array) => {
+      out.fill(0, table.offset, table.offset + table.size);
+      for (let r = 0; r < rows.length; r++) out.set(g.subarray(r * d, (r + 1) * d), table.offset + rows[r] * d);
+    };
+    return gradientsOf(view, ctx, (p) => batchLoss(p, ctx.model, ctx.train, local), out, new Map([["item_emb", scatter]]));
+  } finally {
+    small.dispose();
+  }
+}
+
+/** The distinct ids in `lists` (0 first, always present) and a function mapping ids to their place in that list. */
+export function usedRows(lists: Int32Array[]): { rows: Int32Array; renumber: (ids: Int32Array) => Int32Array } {
+  const place = new Map<number, number>([[0, 0]]);
+  for (const list of lists) for (const id of list) if (!place.has(id)) place.set(id, place.size);
+  const rows = Int32Array.from(place.keys());
+  return { rows, renumber: (ids) => ids.map((id) => place.get(id)!) };
 }
 
 /** Sets the model's learned variables to the flat vector's values. */
