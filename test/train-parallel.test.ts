@@ -76,7 +76,7 @@ function maxDifference(a: Map<string, Float32Array>, b: Map<string, Float32Array
 
 describe("data-parallel training", () => {
   for (const loss of ["sampled-ce", "ce", "bce"] as const) {
-    it(`row slices of a global batch give the whole batch's loss and gradient (${loss}, dropout on)`, () => {
+    it(`row slices of a global batch give the whole batch's loss and gradient (${loss}, dropout on)`, async () => {
       const config = configFor(loss);
       const model = new SasrecModel(config.model, NUM_ITEMS, initialValues(paramSpecs(config.model, NUM_ITEMS), 7));
       const ctx = {
@@ -87,7 +87,7 @@ describe("data-parallel training", () => {
       };
       const whole = globalBatch(loss);
       const g = new Float32Array(ctx.layout.total);
-      const wholeLoss = sliceGradients(model.params, ctx, whole, g);
+      const wholeLoss = await sliceGradients(model.params, ctx, whole, g);
       const parts = [0, 1, 2].map((k) => rowSplit(whole.batch.batch, k, 3));
       expect(parts.map(([s, e]) => e - s)).toEqual([1, 2, 2]);
       expect(whole.batch.items.length).toBe(20); // as many cells as sampled negatives
@@ -95,7 +95,7 @@ describe("data-parallel training", () => {
       let partLoss = 0;
       for (const [start, end] of parts) {
         const part = new Float32Array(ctx.layout.total);
-        partLoss += sliceGradients(model.params, ctx, sliceInput(whole, start, end), part);
+        partLoss += await sliceGradients(model.params, ctx, sliceInput(whole, start, end), part);
         for (let i = 0; i < sum.length; i++) sum[i] += part[i];
       }
       expect(partLoss).toBeCloseTo(wholeLoss, 5);
@@ -113,13 +113,13 @@ describe("data-parallel training", () => {
   }
 
   for (const loss of ["sampled-ce", "bce"] as const) {
-    it(`the item table's gradient through the rows a batch reads equals the dense one (${loss})`, () => {
+    it(`the item table's gradient through the rows a batch reads equals the dense one (${loss})`, async () => {
       const config = configFor(loss);
       const model = new SasrecModel(config.model, NUM_ITEMS, initialValues(paramSpecs(config.model, NUM_ITEMS), 7));
       const layout = flatLayout(paramSpecs(config.model, NUM_ITEMS));
       const input = globalBatch(loss);
       const sparse = new Float32Array(layout.total);
-      sliceGradients(model.params, { model: config.model, train: config.train, numItems: NUM_ITEMS, layout }, input, sparse);
+      await sliceGradients(model.params, { model: config.model, train: config.train, numItems: NUM_ITEMS, layout }, input, sparse);
       const { grads } = tf.variableGrads(() => batchLoss(model.params, config.model, config.train, input), model.variables());
       for (const e of layout.entries) {
         const dense = grads[model.params.get(e.name)!.name].dataSync();

@@ -4,6 +4,7 @@ import type { SasrecConfig } from "./config.js";
 import { historyBatch } from "./batches.js";
 import { forward, initialValues, isLearned, outputMatrix, paramSpecs, type ParamSpec, type Params } from "./sasrec.js";
 import { mm } from "./ops.js";
+import { readTensor } from "./backend.js";
 
 let instances = 0;
 
@@ -73,6 +74,11 @@ export class SasrecModel implements Scorer {
   /** Scores of items 1..numItems for each history, row-major [B, numItems]. */
   score(histories: Int32Array[]): Float32Array {
     return readAndDispose(tf.tidy(() => mm(this.lastHidden(histories), outputMatrix(this.params))));
+  }
+
+  /** The same scores read asynchronously (the WebGPU backend cannot read synchronously in Node). */
+  scoreAsync(histories: Int32Array[]): Promise<Float32Array> {
+    return readTensor(tf.tidy(() => mm(this.lastHidden(histories), outputMatrix(this.params))));
   }
 
   dispose(): void {

@@ -57,6 +57,8 @@ export interface TrainerOptions {
 
 export interface TrainOutcome {
   model: SasrecModel;
+  /** The kept (best) weights, as the model holds them. */
+  values: Map<string, Float32Array>;
   history: EpochRecord[];
   bestEpoch: number;
   bestValidNdcg10: number;
@@ -305,6 +307,7 @@ export async function train(options: TrainerOptions): Promise<TrainOutcome> {
     const trainSeconds = history.reduce((s, h) => s + h.trainSeconds, 0);
     return {
       model: new SasrecModel(modelConfig, numItems, progress.best),
+      values: progress.best,
       history,
       bestEpoch: progress.bestEpoch + 1,
       bestValidNdcg10: progress.bestScore,

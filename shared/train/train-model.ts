@@ -187,10 +187,11 @@ export async function trainModel(options: TrainModelOptions): Promise<TrainRepor
     backend: workerBackend(backend.name, options.backend ?? "auto"),
   });
   const model = outcome.model;
+  const scorer = { numItems: model.numItems, score: (h: Int32Array[]) => model.scoreAsync(h) };
   // the trainer already evaluated the kept weights on the full validation set, unless it used a subset
   const validFinal =
-    validSubset === validation && outcome.bestValidation ? outcome.bestValidation : await evaluate(model, validation, { seed });
-  const testResult = await evaluate(model, testCases, { seed });
+    validSubset === validation && outcome.bestValidation ? outcome.bestValidation : await evaluate(scorer, validation, { seed });
+  const testResult = await evaluate(scorer, testCases, { seed });
   log.info(
     `test: NDCG@10 ${testResult.full.ndcg10.toFixed(4)} HR@10 ${testResult.full.hr10.toFixed(4)} MRR ${testResult.full.mrr.toFixed(4)}; ` +
       `sampled-100 NDCG@10 ${testResult.sampled?.ndcg10.toFixed(4)} HR@10 ${testResult.sampled?.hr10.toFixed(4)}`,
@@ -198,7 +199,7 @@ export async function trainModel(options: TrainModelOptions): Promise<TrainRepor
 
   // write the bundle into the work folder, then swap it into place
   const shapes = new Map(model.specs.map((s) => [s.name, s.shape]));
-  const weights = encodeWeights(model.values(), shapes);
+  const weights = encodeWeights(outcome.values, shapes);
   const vocabulary = `${interactions.itemIds.slice(1).join("\n")}\n`;
   await writeFile(join(work, "weights.bin"), weights.data);
   await writeFile(join(work, "items.txt"), vocabulary);

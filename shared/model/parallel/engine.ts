@@ -2,7 +2,7 @@ import type { Scorer } from "../../eval/evaluator.js";
 import type { Logger } from "../../log.js";
 import type { BackendPreference } from "../backend.js";
 import type { SasrecConfig, TrainConfig } from "../config.js";
-import { adamUpdate, flatLayout, packInto, type AdamSettings, type FlatLayout } from "../flat-params.js";
+import { adamUpdate, flatLayout, packInto, unpack, type AdamSettings, type FlatLayout } from "../flat-params.js";
 import type { LossInput } from "../losses.js";
 import { SasrecModel } from "../sasrec-model.js";
 import { isLearned, paramSpecs, type ParamSpec } from "../sasrec.js";
@@ -70,9 +70,11 @@ export class LocalEngine implements TrainingEngine {
   private readonly weights: Float32Array;
   private readonly grad: Float32Array;
   private state: OptimizerState;
+  private readonly fixed: Map<string, Float32Array>;
 
   constructor(private readonly options: EngineOptions) {
     this.ctx = stepContext(options);
+    this.fixed = fixedValues(this.ctx.layout, options.values);
     this.layout = this.ctx.layout;
     this.numItems = options.numItems;
     this.model = new SasrecModel(options.model, options.numItems, options.values);
@@ -83,19 +85,20 @@ export class LocalEngine implements TrainingEngine {
   }
 
   async step(input: LossInput): Promise<number> {
-    const loss = sliceGradients(this.model.params, this.ctx, input, this.grad);
+    const loss = await sliceGradients(this.model.params, this.ctx, input, this.grad);
     this.state.steps++;
     adamUpdate(this.options.adam, this.state.steps, [0, this.layout.total], this.weights, this.state.m, this.state.v, [this.grad]);
     loadFlat(this.model.params, this.layout, this.weights);
     return loss;
   }
 
-  score(histories: Int32Array[]): Float32Array {
-    return this.model.score(histories);
+  score(histories: Int32Array[]): Promise<Float32Array> {
+    return this.model.scoreAsync(histories);
   }
 
+  /** From the flat vector this engine updates: no read back from the device. */
   values(): Map<string, Float32Array> {
-    return this.model.values();
+    return new Map([...this.fixed, ...unpack(this.layout, this.weights)]);
   }
 
   optimizerState(): OptimizerState {

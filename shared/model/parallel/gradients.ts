@@ -3,6 +3,7 @@ import type { SasrecConfig, TrainConfig } from "../config.js";
 import type { FlatLayout } from "../flat-params.js";
 import { batchLoss, type LossInput } from "../losses.js";
 import type { Params } from "../sasrec.js";
+import { readTensor } from "../backend.js";
 
 /** What one training step needs besides the batch: the model's shape and loss settings. */
 export interface StepContext {
@@ -16,7 +17,7 @@ export interface StepContext {
  * The loss of a batch slice and its gradient, written into `out` (flat layout). A parameter the
  * loss does not reach gets zeros. Returns the slice's loss (its share of the global mean).
  */
-export function sliceGradients(params: Params, ctx: StepContext, input: LossInput, out: Float32Array): number {
+export async function sliceGradients(params: Params, ctx: StepContext, input: LossInput, out: Float32Array): Promise<number> {
   if (input.batch.batch === 0) {
     out.fill(0);
     return 0;
@@ -30,26 +31,27 @@ export function sliceGradients(params: Params, ctx: StepContext, input: LossInpu
  * tf.variableGrads of `loss` over the layout's parameters (as found in `params`), each gradient
  * copied to its place in `out`, except those named in `custom`, which write their own.
  */
-function gradientsOf(
+async function gradientsOf(
   params: Params,
   ctx: StepContext,
   loss: (p: Params) => tf.Scalar,
   out: Float32Array,
   custom: Map<string, (g: Float32Array) => void>,
-): number {
+): Promise<number> {
   const vars = ctx.layout.entries.map((e) => params.get(e.name)!);
   const { value, grads } = tf.variableGrads(() => loss(params), vars);
-  const result = value.dataSync()[0];
-  value.dispose();
-  ctx.layout.entries.forEach((e, i) => {
+  // asynchronous reads: WebGPU in Node cannot read synchronously (on wasm they resolve at once)
+  const result = (await readTensor(value))[0];
+  for (let i = 0; i < vars.length; i++) {
+    const e = ctx.layout.entries[i];
     const g = grads[vars[i].name];
-    const values = g ? (g.dataSync() as Float32Array) : undefined;
+    const values = g ? await readTensor(g) : undefined;
     const write = custom.get(e.name);
     if (write) write(values ?? new Float32Array(0));
     else if (values) out.set(values, e.offset);
     else out.fill(0, e.offset, e.offset + e.size);
-  });
-  for (const g of Object.values(grads)) g.dispose();
+  }
+  for (const g of Object.values(grads)) if (!g.isDisposed) g.dispose();
   return result;
 }
 
@@ -59,13 +61,13 @@ function gradientsOf(
  * so the table's gradient costs rows × hidden instead of catalogue × hidden, and is scattered into
  * `out` here. The arithmetic is the dense path's, row for row.
  */
-function sparseTableGradients(
+async function sparseTableGradients(
   params: Params,
   ctx: StepContext,
   input: LossInput,
   out: Float32Array,
   table: FlatLayout["entries"][number],
-): number {
+): Promise<number> {
   const { rows, renumber } = usedRows([input.batch.items, input.batch.targets, input.draws.negatives]);
   const local: LossInput = {
     ...input,
@@ -81,7 +83,7 @@ function sparseTableGradients(
       out.fill(0, table.offset, table.offset + table.size);
       for (let r = 0; r < rows.length; r++) out.set(g.subarray(r * d, (r + 1) * d), table.offset + rows[r] * d);
     };
-    return gradientsOf(view, ctx, (p) => batchLoss(p, ctx.model, ctx.train, local), out, new Map([["item_emb", scatter]]));
+    return await gradientsOf(view, ctx, (p) => batchLoss(p, ctx.model, ctx.train, local), out, new Map([["item_emb", scatter]]));
   } finally {
     small.dispose();
   }

@@ -37,8 +37,8 @@ export async function runTrainWorker(): Promise<void> {
     const model = new SasrecModel(data.model, data.numItems, values);
     const shard = shardOf(total, data.index, data.workers);
 
-    const step = (t: number, input: Extract<ToTrainWorker, { type: "step" }>["input"]): number => {
-      const loss = sliceGradients(model.params, ctx, input, grads[data.index]);
+    const step = async (t: number, input: Extract<ToTrainWorker, { type: "step" }>["input"]): Promise<number> => {
+      const loss = await sliceGradients(model.params, ctx, input, grads[data.index]);
       arriveAndWait(control, data.workers); // every gradient is written
       adamUpdate(data.adam, t, shard, weights, m, v, grads);
       arriveAndWait(control, data.workers); // every shard is updated
@@ -46,9 +46,9 @@ export async function runTrainWorker(): Promise<void> {
       return loss;
     };
 
-    port.on("message", (message: ToTrainWorker) => {
+    port.on("message", async (message: ToTrainWorker) => {
       try {
-        if (message.type === "step") send({ type: "stepped", loss: step(message.t, message.input) });
+        if (message.type === "step") send({ type: "stepped", loss: await step(message.t, message.input) });
         else if (message.type === "sync") {
           loadFlat(model.params, data.layout, weights);
           send({ type: "synced" });
