@@ -66,7 +66,7 @@ async function trainChild(count: number): Promise<WorkerFigures> {
   };
   const engine = count > 0 ? await WorkerEngine.open(settings) : new LocalEngine(settings);
   const step = (batch: ReturnType<typeof epochBatches>[number], rng: InstanceType<typeof Rng>) =>
-    engine.step({ batch, rowOffset: 0, draws: drawLoss(config.train, split.numItems, batch, rng) });
+    engine.step({ kind: "sasrec", input: { batch, rowOffset: 0, draws: drawLoss(config.train, split.numItems, batch, rng) } });
   const warm = new Rng("warm-up");
   for (const b of epochBatches(examples, config.train.batchTokens, warm).slice(0, 5)) await step(b, warm);
   const epochs = Number(args.epochs);

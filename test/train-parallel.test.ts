@@ -11,10 +11,13 @@ import { dropoutMask } from "../shared/model/dropout.js";
 import { ADAM_DEFAULTS, flatLayout } from "../shared/model/flat-params.js";
 import { batchLoss, drawLoss, sliceInput, type LossInput } from "../shared/model/losses.js";
 import { LocalEngine, type EngineOptions, type TrainingEngine } from "../shared/model/parallel/engine.js";
-import { sliceGradients } from "../shared/model/parallel/gradients.js";
+import { sliceGradients, sliceStep, type StepInput } from "../shared/model/parallel/gradients.js";
+import { disposeDistill, prepareDistill, type DistillSetup } from "../shared/model/distill-objective.js";
+import { batchCandidates } from "../shared/compress/distill/distill-loss.js";
+import { indexedBatches, teacherTargets } from "../shared/compress/distill/teacher-targets.js";
 import { rowSplit, WorkerEngine } from "../shared/model/parallel/worker-engine.js";
 import { SasrecModel } from "../shared/model/sasrec-model.js";
-import { initialValues, paramSpecs } from "../shared/model/sasrec.js";
+import { initialValues, itemTable, paramSpecs } from "../shared/model/sasrec.js";
 import { train } from "../shared/model/trainer.js";
 import { defaultTrainWorkers } from "../shared/util/cpu-budget.js";
 import { Rng } from "../shared/util/random.js";
@@ -58,7 +61,7 @@ async function stepsOn(loss: Loss, workers: number, inputs: LossInput[]) {
   const engine = await open(loss, workers);
   try {
     const losses = [];
-    for (const input of inputs) losses.push(await engine.step(input));
+    for (const input of inputs) losses.push(await engine.step({ kind: "sasrec", input }));
     return { losses, values: engine.values() };
   } finally {
     await engine.close();
@@ -87,7 +90,7 @@ describe("data-parallel training", () => {
       };
       const whole = globalBatch(loss);
       const g = new Float32Array(ctx.layout.total);
-      const wholeLoss = await sliceGradients(model.params, ctx, whole, g);
+      const wholeLoss = await sliceGradients(model.params, ctx, { kind: "sasrec", input: whole }, g);
       const parts = [0, 1, 2].map((k) => rowSplit(whole.batch.batch, k, 3));
       expect(parts.map(([s, e]) => e - s)).toEqual([1, 2, 2]);
       expect(whole.batch.items.length).toBe(20); // as many cells as sampled negatives
@@ -95,7 +98,7 @@ describe("data-parallel training", () => {
       let partLoss = 0;
       for (const [start, end] of parts) {
         const part = new Float32Array(ctx.layout.total);
-        partLoss += await sliceGradients(model.params, ctx, sliceInput(whole, start, end), part);
+        partLoss += await sliceGradients(model.params, ctx, { kind: "sasrec", input: sliceInput(whole, start, end) }, part);
         for (let i = 0; i < sum.length; i++) sum[i] += part[i];
       }
       expect(partLoss).toBeCloseTo(wholeLoss, 5);
@@ -119,7 +122,12 @@ describe("data-parallel training", () => {
       const layout = flatLayout(paramSpecs(config.model, NUM_ITEMS));
       const input = globalBatch(loss);
       const sparse = new Float32Array(layout.total);
-      await sliceGradients(model.params, { model: config.model, train: config.train, numItems: NUM_ITEMS, layout }, input, sparse);
+      await sliceGradients(
+        model.params,
+        { model: config.model, train: config.train, numItems: NUM_ITEMS, layout },
+        { kind: "sasrec", input },
+        sparse,
+      );
       const { grads } = tf.variableGrads(() => batchLoss(model.params, config.model, config.train, input), model.variables());
       for (const e of layout.entries) {
         const dense = grads[model.params.get(e.name)!.name].dataSync();
@@ -129,6 +137,51 @@ describe("data-parallel training", () => {
       model.dispose();
     });
   }
+
+  it("a distillation batch's row slices give the whole batch's loss and gradient (teacher candidates, hint, dropout on)", async () => {
+    const config = configFor("sampled-ce");
+    const teacher = new SasrecModel(config.model, NUM_ITEMS, initialValues(paramSpecs(config.model, NUM_ITEMS), 3));
+    const rng = new Rng("distill-slices");
+    const examples = Array.from({ length: 6 }, (_, r) => Int32Array.from({ length: 3 + (r % 3) }, () => 1 + rng.int(NUM_ITEMS)));
+    const targets = teacherTargets(teacher.params, config.model, NUM_ITEMS, examples, { topK: 5, batchTokens: 1000 });
+    const [b] = indexedBatches(examples, 1000);
+    const candidates = batchCandidates(b, targets, NUM_ITEMS, 8, rng);
+    const setup: DistillSetup = {
+      settings: { alpha: 0.5, temperature: 2, negatives: 8, hint: 0.3 },
+      topK: 5,
+      teacherHidden: 16,
+      teacherTable: itemTable(teacher.params).dataSync() as Float32Array,
+      hintProjection: Float32Array.from({ length: 16 * 16 }, (_, i) => (i % 17 === 0 ? 1 : 0)),
+    };
+    const student = new SasrecModel(config.model, NUM_ITEMS, initialValues(paramSpecs(config.model, NUM_ITEMS), 9));
+    const layout = flatLayout(paramSpecs(config.model, NUM_ITEMS));
+    const ctx = { model: config.model, train: config.train, numItems: NUM_ITEMS, layout, distill: prepareDistill(setup, 16) };
+    const whole: StepInput = {
+      kind: "distill",
+      input: { batch: b.batch, rowOffset: 0, dropoutSeed: 77, candidates, globalTokens: candidates.tokens },
+    };
+    const g = new Float32Array(layout.total);
+    const wholeLoss = await sliceGradients(student.params, ctx, whole, g);
+    const sum = new Float32Array(layout.total);
+    let partLoss = 0;
+    for (const [start, end] of [rowSplit(6, 0, 2), rowSplit(6, 1, 2)]) {
+      const part = new Float32Array(layout.total);
+      partLoss += await sliceGradients(student.params, ctx, sliceStep(whole, start, end, setup), part);
+      for (let i = 0; i < sum.length; i++) sum[i] += part[i];
+    }
+    expect(partLoss).toBeCloseTo(wholeLoss, 5);
+    let scale = 0;
+    let worst = 0;
+    for (let i = 0; i < g.length; i++) {
+      scale = Math.max(scale, Math.abs(g[i]));
+      worst = Math.max(worst, Math.abs(g[i] - sum[i]));
+    }
+    expect(scale).toBeGreaterThan(1e-3);
+    expect(worst).toBeLessThan(1e-5 * scale);
+    disposeDistill(ctx.distill);
+    teacher.dispose();
+    student.dispose();
+  });
 
   it("a step on 2 worker threads equals the one-worker and the main-thread step up to float rounding, and repeats exactly", async () => {
     const inputs = [globalBatch("sampled-ce"), globalBatch("sampled-ce", 7), globalBatch("sampled-ce", 9)];
@@ -151,7 +204,7 @@ describe("data-parallel training", () => {
     const after = async (workers: number) => {
       const engine = await open("sampled-ce", workers);
       try {
-        await engine.step(input);
+        await engine.step({ kind: "sasrec", input });
         return { m: engine.optimizerState().m, values: engine.values(), layout: engine.layout };
       } finally {
         await engine.close();
@@ -192,7 +245,7 @@ describe("data-parallel training", () => {
   it("evaluation scores through the workers equal the main thread's model", async () => {
     const engine = await open("sampled-ce", 2);
     try {
-      await engine.step(globalBatch("sampled-ce"));
+      await engine.step({ kind: "sasrec", input: globalBatch("sampled-ce") });
       const histories = [Int32Array.from([1, 2, 3]), Int32Array.from([4]), Int32Array.from([5, 6, 7, 8, 9, 10, 11, 12, 13])];
       const [a, b] = await Promise.all([engine.score(histories), engine.score(histories.slice(1))]);
       const config = configFor("sampled-ce");

@@ -61,6 +61,7 @@ export function compressOptionsFrom(
       learningRate: number(get("distill-learning-rate"), where("distill-learning-rate")),
     },
     backend: get("backend") === undefined ? undefined : (oneOf(get("backend"), BACKEND_PREFERENCES, where("backend")) as BackendPreference),
+    workers: int(get("workers"), where("workers")),
   };
 }
 
@@ -126,6 +127,10 @@ export function registerCompress(program: Command, ctx: CommandContext): void {
     .option("--event-col <name>", "event-type column/field of --data")
     .option("--event-filter <list>", "comma-separated event types to keep from --data")
     .option("--backend <name>", `tfjs backend for distillation: ${BACKEND_PREFERENCES.join(", ")}`, "auto")
+    .option(
+      "--workers <n>",
+      "distillation's data-parallel training threads (default: one per usable core on wasm/cpu; 0 = the main thread)",
+    )
     .option("--summary <file>", "also write the Markdown table to this file")
     .option("--report <file>", "write the step's report as JSON (also when no variant fits the budget)")
     .action(async (o: Record<string, string | undefined>) => {

@@ -71,6 +71,8 @@ export interface CompressOptions {
   data?: { path: string } & ReadOptions;
   distill?: Partial<DistillOptions>;
   backend?: BackendPreference;
+  /** Distillation's data-parallel training threads (0: the main thread); default: one per usable core on wasm/cpu. */
+  workers?: number;
   log: Logger;
 }
 
@@ -213,7 +215,16 @@ export async function compressBundle(options: CompressOptions): Promise<Compress
     let student: DistilledStudent | undefined;
     if (specs.some((v) => v.methods.includes("distill"))) {
       student = await log.group("distill: training a smaller student on the teacher's scores", () =>
-        distillStudent({ bundle, data, dir: join(out, "distill"), seed, backend: options.backend, log, ...options.distill }),
+        distillStudent({
+          bundle,
+          data,
+          dir: join(out, "distill"),
+          seed,
+          backend: options.backend,
+          workers: options.workers,
+          log,
+          ...options.distill,
+        }),
       );
     }
     const sourceSha = onnxArtifact.sha256;

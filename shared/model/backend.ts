@@ -1,6 +1,6 @@
 import { createRequire } from "node:module";
 import { existsSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as tf from "@tensorflow/tfjs";
 import { RecshipError } from "../errors.js";
@@ -26,7 +26,7 @@ function resolveNative(pkg: string, toolDir?: string): string | undefined {
   const bases = [toolDir, process.cwd(), import.meta.url].filter(Boolean) as string[];
   for (const base of bases) {
     try {
-      const req = createRequire(base.startsWith("file:") ? base : join(base, "noop.js"));
+      const req = createRequire(base.startsWith("file:") ? base : join(resolve(base), "noop.js"));
       return req.resolve(pkg);
     } catch {
       // not installed there

@@ -213,7 +213,7 @@ async function runEpoch(engine: TrainingEngine, options: TrainerOptions, example
   let lastReport = t0;
   for (let b = 0; b < batches.length; b++) {
     const batch = batches[b];
-    const value = await engine.step({ batch, rowOffset: 0, draws: drawLoss(trainConfig, numItems, batch, rng) });
+    const value = await engine.step({ kind: "sasrec", input: { batch, rowOffset: 0, draws: drawLoss(trainConfig, numItems, batch, rng) } });
     if (!Number.isFinite(value)) {
       throw new Error(`training diverged: loss ${value} at epoch ${epoch + 1}, batch ${b + 1} (try a lower learningRate)`);
     }

@@ -10,15 +10,19 @@ import { evaluate, type EvalCase } from "../../eval/evaluator.js";
 import type { Logger } from "../../log.js";
 import { initBackend, type BackendPreference } from "../../model/backend.js";
 import { trainingExamples } from "../../model/batches.js";
-import type { SasrecConfig } from "../../model/config.js";
+import { DEFAULT_CONFIG, type SasrecConfig } from "../../model/config.js";
+import { ADAM_DEFAULTS } from "../../model/flat-params.js";
+import { LocalEngine, type EngineOptions, type TrainingEngine } from "../../model/parallel/engine.js";
+import { WorkerEngine } from "../../model/parallel/worker-engine.js";
+import { defaultTrainWorkers } from "../../util/cpu-budget.js";
 import { SasrecModel } from "../../model/sasrec-model.js";
-import { initialValues, itemTable, paramSpecs } from "../../model/sasrec.js";
+import { initialValues, isLearned, itemTable, paramSpecs } from "../../model/sasrec.js";
 import { encodeWeights } from "../../model/weights-file.js";
 import { formatDuration } from "../../util/format.js";
 import { stableHash } from "../../util/hash.js";
 import { Rng } from "../../util/random.js";
 import type { CompressEvalData } from "../eval-data.js";
-import { batchCandidates, distillLoss, teacherLogits } from "./distill-loss.js";
+import { batchCandidates } from "./distill-loss.js";
 import { quantizedTableFromDense } from "./pq-table.js";
 import { principalProjection, project } from "./pca.js";
 import { parameterCount, STUDENT_SHAPE_KEYS, studentConfig, type StudentShape } from "./student-config.js";
@@ -141,6 +145,8 @@ export async function distillStudent(
     dir: string;
     seed: number;
     backend?: BackendPreference;
+    /** Data-parallel worker threads (0: this thread); default: one per usable core on wasm/cpu. */
+    workers?: number;
     log: Logger;
   },
 ): Promise<DistilledStudent> {
@@ -210,9 +216,26 @@ export async function distillStudent(
     );
   }
   // what the optimizer moves: everything, or only the codewords (the teacher's blocks stay as they are)
-  const tuned = student.variables().filter((v) => o.tune === "all" || v.name.endsWith("/item_codebooks"));
-  const hintProjection = init.projection && o.hint > 0 ? tf.tensor2d(init.projection, [teacherConfig.hidden, config.hidden]) : undefined;
-  const optimizer = tf.train.adam(o.learningRate, 0.9, 0.98);
+  const workers = options.workers ?? defaultTrainWorkers(backend.name);
+  const engineOptions: EngineOptions = {
+    workers,
+    model: config,
+    train: DEFAULT_CONFIG.train,
+    numItems,
+    values: init.values,
+    adam: { learningRate: o.learningRate, ...ADAM_DEFAULTS },
+    learned: (spec) => isLearned(spec) && (o.tune === "all" || spec.name === "item_codebooks"),
+    backend: backend.name === "wasm" || backend.name === "cpu" ? backend.name : (options.backend ?? "auto"),
+    distill: {
+      settings: { alpha: o.alpha, temperature: o.temperature, negatives: o.negatives, hint: o.hint },
+      topK: targets.topK,
+      teacherHidden: teacherConfig.hidden,
+      teacherTable: teacherTable.dataSync() as Float32Array,
+      ...(init.projection && o.hint > 0 ? { hintProjection: init.projection } : {}),
+    },
+    log,
+  };
+  teacherTable.dispose();
   const history: { epoch: number; loss: number; validNdcg10: number; seconds: number }[] = [];
   // a student that starts from the teacher keeps its start unless an epoch beats it
   let best = { epoch: 0, ndcg10: start?.ndcg10 ?? -Infinity, values: student.values() };
@@ -220,6 +243,8 @@ export async function distillStudent(
   let stoppedBy = "epochs";
   const started = Date.now();
   const deadline = started + o.maxMinutes * 60_000;
+  const engine: TrainingEngine = workers > 0 ? await WorkerEngine.open(engineOptions) : new LocalEngine(engineOptions);
+  if (workers > 0) log.info(`distilling on ${workers} worker threads`);
   try {
     for (let epoch = 0; epoch < o.epochs; epoch++) {
       const last = history[history.length - 1];
@@ -233,32 +258,23 @@ export async function distillStudent(
       let lossSum = 0;
       let tokens = 0;
       for (const b of indexedBatches(examples, o.batchTokens, rng)) {
-        const c = batchCandidates(b, targets, numItems, o.negatives, rng);
-        const tLogits = teacherLogits(teacherTable, c, targets);
-        const hints = hintProjection
-          ? tf.tidy(() => tf.matMul(tf.tensor2d(c.teacherStates, [c.tokens, targets.hidden]), hintProjection) as tf.Tensor2D)
-          : undefined;
+        const candidates = batchCandidates(b, targets, numItems, o.negatives, rng);
         const dropoutSeed = rng.seed();
-        const loss = optimizer.minimize(
-          () => distillLoss(student.params, config, b, c, tLogits, targets.topK, o, dropoutSeed, hints),
-          true,
-          tuned,
-        )!;
-        const value = loss.dataSync()[0];
-        loss.dispose();
-        tLogits.dispose();
-        hints?.dispose();
+        const value = await engine.step({
+          kind: "distill",
+          input: { batch: b.batch, rowOffset: 0, dropoutSeed, candidates, globalTokens: candidates.tokens },
+        });
         if (!Number.isFinite(value))
           throw new Error(`distillation diverged: loss ${value} at epoch ${epoch + 1} (try a lower learning rate)`);
-        lossSum += value * c.tokens;
-        tokens += c.tokens;
+        lossSum += value * candidates.tokens;
+        tokens += candidates.tokens;
       }
-      const valid = await evaluate(student, validation, { seed, sampledNegatives: 0 });
+      const valid = await evaluate(engine, validation, { seed, sampledNegatives: 0 });
       const seconds = (performance.now() - e0) / 1000;
       history.push({ epoch: epoch + 1, loss: lossSum / tokens, validNdcg10: valid.full.ndcg10, seconds });
       const improved = valid.full.ndcg10 > best.ndcg10;
       if (improved) {
-        best = { epoch: epoch + 1, ndcg10: valid.full.ndcg10, values: student.values() };
+        best = { epoch: epoch + 1, ndcg10: valid.full.ndcg10, values: engine.values() };
         sinceBest = 0;
       } else sinceBest++;
       log.info(
@@ -272,10 +288,8 @@ export async function distillStudent(
       }
     }
   } finally {
-    optimizer.dispose();
+    await engine.close();
     teacher.dispose();
-    teacherTable.dispose();
-    hintProjection?.dispose();
   }
   student.assign(best.values);
   const trainSeconds = history.reduce((a, h) => a + h.seconds, 0);

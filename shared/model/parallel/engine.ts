@@ -3,10 +3,10 @@ import type { Logger } from "../../log.js";
 import type { BackendPreference } from "../backend.js";
 import type { SasrecConfig, TrainConfig } from "../config.js";
 import { adamUpdate, flatLayout, packInto, unpack, type AdamSettings, type FlatLayout } from "../flat-params.js";
-import type { LossInput } from "../losses.js";
+import { disposeDistill, prepareDistill, type DistillSetup } from "../distill-objective.js";
 import { SasrecModel } from "../sasrec-model.js";
 import { isLearned, paramSpecs, type ParamSpec } from "../sasrec.js";
-import { loadFlat, sliceGradients, type StepContext } from "./gradients.js";
+import { loadFlat, sliceGradients, type StepContext, type StepInput } from "./gradients.js";
 
 /** Adam's state besides the weights: the step count and the two moment vectors (flat layout). */
 export interface OptimizerState {
@@ -25,7 +25,7 @@ export interface TrainingEngine extends Scorer {
   readonly workers: number;
   readonly layout: FlatLayout;
   /** Runs one step on a global batch; returns its loss (mean over its target positions). */
-  step(input: LossInput): Promise<number>;
+  step(input: StepInput): Promise<number>;
   /** Every parameter's current values (learned and fixed), copies. */
   values(): Map<string, Float32Array>;
   optimizerState(): OptimizerState;
@@ -46,12 +46,14 @@ export interface EngineOptions {
   /** Which parameters the optimizer moves (default: every learned one). */
   learned?: (spec: ParamSpec) => boolean;
   backend: BackendPreference;
+  /** Steps are a distillation's (StepInput kind "distill"): the teacher's fixed data. */
+  distill?: DistillSetup;
   log: Logger;
 }
 
-export function stepContext(options: EngineOptions): StepContext {
-  const layout = flatLayout(paramSpecs(options.model, options.numItems), options.learned ?? isLearned);
-  return { model: options.model, train: options.train, numItems: options.numItems, layout };
+/** The flat layout of what the optimizer moves. */
+export function engineLayout(options: EngineOptions): FlatLayout {
+  return flatLayout(paramSpecs(options.model, options.numItems), options.learned ?? isLearned);
 }
 
 /** The parameters the optimizer leaves alone, by name. */
@@ -73,8 +75,10 @@ export class LocalEngine implements TrainingEngine {
   private readonly fixed: Map<string, Float32Array>;
 
   constructor(private readonly options: EngineOptions) {
-    this.ctx = stepContext(options);
-    this.fixed = fixedValues(this.ctx.layout, options.values);
+    const layout = engineLayout(options);
+    const distill = options.distill ? prepareDistill(options.distill, options.model.hidden) : undefined;
+    this.ctx = { model: options.model, train: options.train, numItems: options.numItems, layout, distill };
+    this.fixed = fixedValues(layout, options.values);
     this.layout = this.ctx.layout;
     this.numItems = options.numItems;
     this.model = new SasrecModel(options.model, options.numItems, options.values);
@@ -84,7 +88,7 @@ export class LocalEngine implements TrainingEngine {
     this.state = { steps: 0, m: new Float32Array(this.layout.total), v: new Float32Array(this.layout.total) };
   }
 
-  async step(input: LossInput): Promise<number> {
+  async step(input: StepInput): Promise<number> {
     const loss = await sliceGradients(this.model.params, this.ctx, input, this.grad);
     this.state.steps++;
     adamUpdate(this.options.adam, this.state.steps, [0, this.layout.total], this.weights, this.state.m, this.state.v, [this.grad]);
@@ -113,5 +117,6 @@ export class LocalEngine implements TrainingEngine {
 
   async close(): Promise<void> {
     this.model.dispose();
+    if (this.ctx.distill) disposeDistill(this.ctx.distill);
   }
 }

@@ -1,30 +1,71 @@
 import * as tf from "@tensorflow/tfjs";
 import type { SasrecConfig, TrainConfig } from "../config.js";
 import type { FlatLayout } from "../flat-params.js";
-import { batchLoss, type LossInput } from "../losses.js";
+import { batchLoss, sliceInput, type LossInput } from "../losses.js";
+import {
+  distillLoss,
+  hintTargets,
+  sliceDistill,
+  teacherLogits,
+  type DistillInput,
+  type DistillSetup,
+  type PreparedDistill,
+} from "../distill-objective.js";
 import type { Params } from "../sasrec.js";
 import { readTensor } from "../backend.js";
 
-/** What one training step needs besides the batch: the model's shape and loss settings. */
+/** What one training step needs besides the batch: the model's shape, loss settings and objective's fixed data. */
 export interface StepContext {
   model: SasrecConfig;
   train: TrainConfig;
   numItems: number;
   layout: FlatLayout;
+  /** A distillation's teacher data, as tensors of this thread. */
+  distill?: PreparedDistill;
+}
+
+/** A global batch (or a slice) of what a step minimises: train-model's loss or a distillation's. */
+export type StepInput = { kind: "sasrec"; input: LossInput } | { kind: "distill"; input: DistillInput };
+
+export function stepRows(step: StepInput): number {
+  return step.input.batch.batch;
+}
+
+/** Rows [start, end) of a step's global batch, with their share of its draws or candidates. */
+export function sliceStep(step: StepInput, start: number, end: number, distill?: DistillSetup): StepInput {
+  if (step.kind === "sasrec") return { kind: "sasrec", input: sliceInput(step.input, start, end) };
+  if (!distill) throw new Error("a distillation step needs the distillation setup");
+  return { kind: "distill", input: sliceDistill(step.input, start, end, distill.topK, distill.teacherHidden) };
 }
 
 /**
  * The loss of a batch slice and its gradient, written into `out` (flat layout). A parameter the
  * loss does not reach gets zeros. Returns the slice's loss (its share of the global mean).
  */
-export async function sliceGradients(params: Params, ctx: StepContext, input: LossInput, out: Float32Array): Promise<number> {
-  if (input.batch.batch === 0) {
+export async function sliceGradients(params: Params, ctx: StepContext, step: StepInput, out: Float32Array): Promise<number> {
+  if (stepRows(step) === 0) {
     out.fill(0);
     return 0;
   }
+  if (step.kind === "distill") return distillGradients(params, ctx, step.input, out);
+  const input = step.input;
   const table = ctx.layout.entries.find((e) => e.name === "item_emb");
   if (table && ctx.train.loss !== "ce") return sparseTableGradients(params, ctx, input, out, table);
   return gradientsOf(params, ctx, (p) => batchLoss(p, ctx.model, ctx.train, input), out, new Map());
+}
+
+/** A distillation slice: the teacher's logits (and hint targets) first, off the tape, then the student's gradient. */
+async function distillGradients(params: Params, ctx: StepContext, input: DistillInput, out: Float32Array): Promise<number> {
+  const prepared = ctx.distill;
+  if (!prepared) throw new Error("a distillation step needs the distillation setup");
+  const teacher = teacherLogits(prepared, input.candidates);
+  const hints = hintTargets(prepared, input.candidates);
+  try {
+    return await gradientsOf(params, ctx, (p) => distillLoss(p, ctx.model, input, prepared, teacher, hints), out, new Map());
+  } finally {
+    teacher.dispose();
+    hints?.dispose();
+  }
 }
 
 /**

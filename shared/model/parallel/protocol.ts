@@ -1,7 +1,8 @@
 import type { BackendPreference } from "../backend.js";
 import type { SasrecConfig, TrainConfig } from "../config.js";
 import type { AdamSettings, FlatLayout } from "../flat-params.js";
-import type { LossInput } from "../losses.js";
+import type { DistillSetup } from "../distill-objective.js";
+import type { StepInput } from "./gradients.js";
 
 /** What a training worker thread starts with (structured-cloned; the buffers are shared, not copied). */
 export interface TrainWorkerData {
@@ -16,6 +17,8 @@ export interface TrainWorkerData {
   adam: AdamSettings;
   /** Values of the parameters the optimizer does not move (a quantized table's codes). */
   fixed: [string, Float32Array][];
+  /** A distillation's teacher data (steps of kind "distill"). */
+  distill?: DistillSetup;
   shared: SharedBuffers;
 }
 
@@ -29,7 +32,7 @@ export interface SharedBuffers {
 }
 
 export type ToTrainWorker =
-  | { type: "step"; t: number; input: LossInput }
+  | { type: "step"; t: number; input: StepInput }
   /** The shared weights were replaced (a resumed checkpoint): load them. */
   | { type: "sync" }
   | { type: "score"; id: number; histories: Int32Array[] };

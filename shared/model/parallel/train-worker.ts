@@ -4,6 +4,7 @@ import type { Logger } from "../../log.js";
 import { initBackend } from "../backend.js";
 import { adamUpdate, shardOf } from "../flat-params.js";
 import { SasrecModel } from "../sasrec-model.js";
+import { prepareDistill } from "../distill-objective.js";
 import { abortBarrier, arriveAndWait } from "./barrier.js";
 import { loadFlat, sliceGradients, type StepContext } from "./gradients.js";
 import type { FromTrainWorker, ToTrainWorker, TrainWorkerData } from "./protocol.js";
@@ -31,7 +32,8 @@ export async function runTrainWorker(): Promise<void> {
     const m = new Float32Array(data.shared.m);
     const v = new Float32Array(data.shared.v);
     const grads = Array.from({ length: data.workers }, (_, k) => new Float32Array(data.shared.grads, k * total * 4, total));
-    const ctx: StepContext = { model: data.model, train: data.train, numItems: data.numItems, layout: data.layout };
+    const distill = data.distill ? prepareDistill(data.distill, data.model.hidden) : undefined;
+    const ctx: StepContext = { model: data.model, train: data.train, numItems: data.numItems, layout: data.layout, distill };
     const values = new Map(data.fixed);
     for (const e of data.layout.entries) values.set(e.name, weights.slice(e.offset, e.offset + e.size));
     const model = new SasrecModel(data.model, data.numItems, values);

@@ -4,9 +4,10 @@ import { Worker } from "node:worker_threads";
 import { RecshipError } from "../../errors.js";
 import { besideModule } from "../../util/beside.js";
 import { packInto, unpack, type FlatLayout } from "../flat-params.js";
-import { sliceInput, type LossInput } from "../losses.js";
+import type { DistillSetup } from "../distill-objective.js";
 import { BARRIER_INTS } from "./barrier.js";
-import { fixedValues, stepContext, type EngineOptions, type OptimizerState, type TrainingEngine } from "./engine.js";
+import { sliceStep, stepRows, type StepInput } from "./gradients.js";
+import { engineLayout, fixedValues, type EngineOptions, type OptimizerState, type TrainingEngine } from "./engine.js";
 import type { FromTrainWorker, SharedBuffers, ToTrainWorker, TrainWorkerData } from "./protocol.js";
 
 /** Where a training worker's code is: the dist bundle's dispatcher, or the TypeScript entry under tsx. */
@@ -56,6 +57,7 @@ export class WorkerEngine implements TrainingEngine {
     shared: SharedBuffers,
     fixed: Map<string, Float32Array>,
     numItems: number,
+    private readonly distill: DistillSetup | undefined,
   ) {
     this.layout = layout;
     this.numItems = numItems;
@@ -80,7 +82,7 @@ export class WorkerEngine implements TrainingEngine {
   }
 
   static async open(options: EngineOptions): Promise<WorkerEngine> {
-    const { layout } = stepContext(options);
+    const layout = engineLayout(options);
     const floats = (n: number) => new SharedArrayBuffer(4 * n);
     const shared: SharedBuffers = {
       weights: floats(layout.total),
@@ -104,6 +106,7 @@ export class WorkerEngine implements TrainingEngine {
         layout,
         adam: options.adam,
         fixed: [...fixed],
+        ...(options.distill ? { distill: options.distill } : {}),
         shared,
       };
       return new Worker(script, { workerData: data, ...(execArgv ? { execArgv } : {}) });
@@ -133,7 +136,7 @@ export class WorkerEngine implements TrainingEngine {
       await Promise.all(workers.map((w) => w.terminate()));
       throw error;
     }
-    return new WorkerEngine(workers, layout, shared, fixed, options.numItems);
+    return new WorkerEngine(workers, layout, shared, fixed, options.numItems, options.distill);
   }
 
   /** Posts a message to a worker and waits for its answer that `matches`; a worker failure rejects it. */
@@ -160,12 +163,12 @@ export class WorkerEngine implements TrainingEngine {
     this.rejecters.clear();
   }
 
-  async step(input: LossInput): Promise<number> {
+  async step(input: StepInput): Promise<number> {
     const t = ++this.steps;
     const n = this.workersList.length;
     const messages = this.workersList.map((_, k): ToTrainWorker => {
-      const [start, end] = rowSplit(input.batch.batch, k, n);
-      return { type: "step", t, input: sliceInput(input, start, end) };
+      const [start, end] = rowSplit(stepRows(input), k, n);
+      return { type: "step", t, input: sliceStep(input, start, end, this.distill) };
     });
     const stepped = (m: FromTrainWorker): m is Extract<FromTrainWorker, { type: "stepped" }> => m.type === "stepped";
     const answers = await Promise.all(this.workersList.map((worker, k) => this.request(worker, messages[k], stepped)));
