@@ -46,7 +46,7 @@ async function trainChild(count: number): Promise<WorkerFigures> {
   const { drawLoss } = await import("../shared/model/losses.js");
   const { initialValues, paramSpecs } = await import("../shared/model/sasrec.js");
   const { ADAM_DEFAULTS } = await import("../shared/model/flat-params.js");
-  const { LocalEngine } = await import("../shared/model/parallel/engine.js");
+  const { LocalEngine, StepPipeline } = await import("../shared/model/parallel/engine.js");
   const { WorkerEngine } = await import("../shared/model/parallel/worker-engine.js");
   const { Rng } = await import("../shared/util/random.js");
   const backend = args.backend as "wasm" | "cpu";
@@ -65,23 +65,27 @@ async function trainChild(count: number): Promise<WorkerFigures> {
     log: silentLogger,
   };
   const engine = count > 0 ? await WorkerEngine.open(settings) : new LocalEngine(settings);
+  let loss = 0;
+  // the trainer's own way of feeding the engine: one step queued behind the running one
+  const pipeline = new StepPipeline(engine, (value: number) => (loss = value));
   const step = (batch: ReturnType<typeof epochBatches>[number], rng: InstanceType<typeof Rng>) =>
-    engine.step({ kind: "sasrec", input: { batch, rowOffset: 0, draws: drawLoss(config.train, split.numItems, batch, rng) } });
+    pipeline.push({ kind: "sasrec", input: { batch, rowOffset: 0, draws: drawLoss(config.train, split.numItems, batch, rng) } }, 0);
   const warm = new Rng("warm-up");
   for (const b of epochBatches(examples, config.train.batchTokens, warm).slice(0, 5)) await step(b, warm);
+  await pipeline.drain();
   const epochs = Number(args.epochs);
   let steps = 0;
   let tokens = 0;
-  let loss = 0;
   const t0 = performance.now();
   for (let e = 0; e < epochs; e++) {
     const rng = new Rng(`epoch:${config.train.seed}:${e}`);
     for (const b of epochBatches(examples, config.train.batchTokens, rng)) {
-      loss = await step(b, rng);
+      await step(b, rng);
       steps++;
       tokens += b.tokens;
     }
   }
+  await pipeline.drain();
   const seconds = (performance.now() - t0) / 1000;
   await engine.close();
   return {

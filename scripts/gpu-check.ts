@@ -69,12 +69,10 @@ async function runBackend(backend: string): Promise<Line> {
   const values = initialValues(specs, 1);
   const rng = new Rng("gpu-check");
   const batches = epochBatches(trainingExamples(split.train, config.model.maxlen), config.train.batchTokens, rng);
-  const inputs = batches
-    .slice(0, Number(args.steps))
-    .map((batch) => ({
-      kind: "sasrec" as const,
-      input: { batch, rowOffset: 0, draws: drawLoss(config.train, split.numItems, batch, rng) },
-    }));
+  const inputs = batches.slice(0, Number(args.steps)).map((batch) => ({
+    kind: "sasrec" as const,
+    input: { batch, rowOffset: 0, draws: drawLoss(config.train, split.numItems, batch, rng) },
+  }));
   // the first step's gradient, from the same weights and draws on every backend
   const layout = flatLayout(specs);
   const model = new SasrecModel(config.model, split.numItems, values);

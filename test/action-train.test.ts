@@ -42,6 +42,28 @@ describe("train-model action from its dist bundle", () => {
     expect(manifest.git?.sha).toBe("0123456789abcdef0123456789abcdef01234567");
   });
 
+  it("install-gpu-backend: an install that fails (here the registry is unreachable) fails the step with what to do, leaves no half-installed tool folder and no bundle", async () => {
+    const csv = await syntheticCsv(dir, 100, 7);
+    const tools = join(dir, "tool-cache");
+    const run = await runDistAction(
+      "train-model",
+      { data: csv.data, "install-gpu-backend": "true", out: "b-gpu" },
+      dir,
+      {},
+      dir,
+      // a registry that refuses connections at once, and no retries: the real npm client fails fast
+      { RUNNER_TOOL_CACHE: tools, npm_config_registry: "http://127.0.0.1:9/", npm_config_fetch_retries: "0" },
+    );
+    expect(run.code).not.toBe(0);
+    expect(run.stdout).toMatch(/installing @tensorflow\/tfjs-node-gpu@4\.22\.0 into .*tool-cache/);
+    expect(run.stdout).toMatch(
+      /::error title=recship::could not install @tensorflow\/tfjs-node-gpu@4\.22\.0 .*npm error.*Fix: .*TFJS_NODE_CDN_STORAGE.*RECSHIP_TFJS_NODE_DIR/,
+    );
+    expect(run.stdout).not.toMatch(/at .*\.js:\d+/);
+    expect(existsSync(join(tools, "recship-tensorflow-tfjs-node-gpu", "4.22.0", `${process.platform}-${process.arch}`))).toBe(false);
+    expect(existsSync(join(dir, "b-gpu"))).toBe(false);
+  });
+
   it("fails with an annotation, not a stack trace, on bad config", async () => {
     const csv = await syntheticCsv(dir, 100, 6);
     const run = await runDistAction("train-model", { data: csv.data, config: "model:\n  hiden: 8", out: "b2" }, dir);

@@ -16,6 +16,10 @@ export function installTfjsNodeGpu(log: Logger): Promise<string> {
       version: TFJS_NODE_GPU_VERSION,
       runInstallScript: true,
       note: "downloads libtensorflow; needs CUDA 11.2 / cuDNN 8.1",
+      fix:
+        "its install script downloads libtensorflow from Google's storage: let the runner reach it, set TFJS_NODE_CDN_STORAGE or " +
+        "TFJS_NODE_BASE_URI to a mirror, or install @tensorflow/tfjs-node-gpu yourself and set RECSHIP_TFJS_NODE_DIR to its folder " +
+        '(README, "Backends and GPU runners")',
     },
     log,
   );

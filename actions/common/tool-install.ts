@@ -1,9 +1,10 @@
 import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdir } from "node:fs/promises";
+import { mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import * as cache from "@actions/cache";
+import { RecshipError } from "../../shared/errors.js";
 import type { Logger } from "../../shared/log.js";
 
 export interface ToolPackage {
@@ -14,6 +15,8 @@ export interface ToolPackage {
   runInstallScript: boolean;
   /** Shown while installing: what the install fetches or needs. */
   note?: string;
+  /** What to do when the install fails (beyond the registry's reachability). */
+  fix?: string;
 }
 
 /**
@@ -40,11 +43,25 @@ export async function installToolPackage(tool: ToolPackage, log: Logger): Promis
     await mkdir(dir, { recursive: true });
     log.info(`installing ${tool.name}@${tool.version} into ${dir}${tool.note ? ` (${tool.note})` : ""}`);
     const scripts = tool.runInstallScript ? [`--allow-scripts=${tool.name}`] : ["--ignore-scripts"];
-    await promisify(execFile)(
-      "npm",
-      ["install", "--no-save", "--no-audit", "--no-fund", ...scripts, "--prefix", dir, `${tool.name}@${tool.version}`],
-      { maxBuffer: 64 << 20 },
-    );
+    try {
+      await promisify(execFile)(
+        "npm",
+        ["install", "--no-save", "--no-audit", "--no-fund", ...scripts, "--prefix", dir, `${tool.name}@${tool.version}`],
+        { maxBuffer: 64 << 20 },
+      );
+    } catch (error) {
+      // a half-done install (e.g. the package unpacked, its install script failed) must not pass
+      // for an installed one on the next run
+      await rm(dir, { recursive: true, force: true });
+      const npmSays = ((error as { stderr?: string }).stderr ?? (error as Error).message)
+        .split("\n")
+        .filter((line) => /npm error/.test(line) && !/A complete log/.test(line))
+        .slice(0, 4)
+        .join(" | ");
+      throw new RecshipError(`could not install ${tool.name}@${tool.version} into ${dir}: ${npmSays || (error as Error).message}`, {
+        fix: tool.fix ?? "check that the runner reaches the npm registry (or set npm_config_registry to a mirror)",
+      });
+    }
     try {
       await cache.saveCache([dir], key);
     } catch (error) {

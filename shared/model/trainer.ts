@@ -13,7 +13,7 @@ import { epochBatches, trainingExamples } from "./batches.js";
 import type { BackendPreference } from "./backend.js";
 import { ADAM_DEFAULTS } from "./flat-params.js";
 import { drawLoss } from "./losses.js";
-import { LocalEngine, type EngineOptions, type TrainingEngine } from "./parallel/engine.js";
+import { LocalEngine, StepPipeline, type EngineOptions, type TrainingEngine } from "./parallel/engine.js";
 import { WorkerEngine } from "./parallel/worker-engine.js";
 import { SasrecModel } from "./sasrec-model.js";
 import { initialValues, paramSpecs } from "./sasrec.js";
@@ -211,14 +211,12 @@ async function runEpoch(engine: TrainingEngine, options: TrainerOptions, example
   let lossSum = 0;
   let tokens = 0;
   let lastReport = t0;
-  for (let b = 0; b < batches.length; b++) {
-    const batch = batches[b];
-    const value = await engine.step({ kind: "sasrec", input: { batch, rowOffset: 0, draws: drawLoss(trainConfig, numItems, batch, rng) } });
+  const pipeline = new StepPipeline(engine, (value: number, b: number) => {
     if (!Number.isFinite(value)) {
       throw new Error(`training diverged: loss ${value} at epoch ${epoch + 1}, batch ${b + 1} (try a lower learningRate)`);
     }
-    lossSum += value * batch.tokens;
-    tokens += batch.tokens;
+    lossSum += value * batches[b].tokens;
+    tokens += batches[b].tokens;
     const now = performance.now();
     if (now - lastReport > 15000) {
       lastReport = now;
@@ -228,6 +226,16 @@ async function runEpoch(engine: TrainingEngine, options: TrainerOptions, example
           `${Math.round((examples.length * done) / ((now - t0) / 1000))} seq/s, epoch ETA ${formatDuration(((now - t0) / done - (now - t0)) / 1000)}`,
       );
     }
+  });
+  try {
+    for (let b = 0; b < batches.length; b++) {
+      const batch = batches[b];
+      await pipeline.push({ kind: "sasrec", input: { batch, rowOffset: 0, draws: drawLoss(trainConfig, numItems, batch, rng) } }, b);
+    }
+    await pipeline.drain();
+  } catch (error) {
+    await pipeline.abandon();
+    throw error;
   }
   return lossSum / tokens;
 }

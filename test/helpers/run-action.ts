@@ -43,6 +43,8 @@ export async function runDistAction(
   event: object = {},
   /** RUNNER_TEMP (default: workDir): a folder of its own lets a test check what the step left there. */
   runnerTemp = workDir,
+  /** More environment variables (e.g. RUNNER_TOOL_CACHE, npm settings). */
+  extraEnv: Record<string, string> = {},
 ): Promise<ActionRun> {
   const entry = join(root, "dist", action, "index.js");
   if (!existsSync(entry)) throw new Error(`${entry} is missing: run \`npm run build\` first`);
@@ -64,6 +66,7 @@ export async function runDistAction(
     GITHUB_REPOSITORY: "shop/recs",
     GITHUB_WORKSPACE: workDir,
     RUNNER_TEMP: runnerTemp,
+    ...extraEnv,
   };
   for (const [k, v] of Object.entries(inputs)) env[`INPUT_${k.toUpperCase()}`] = v;
   const result = await promisify(execFile)(process.execPath, [entry], { cwd: workDir, env, maxBuffer: 64 << 20 }).then(

@@ -12,7 +12,7 @@ import { initBackend, type BackendPreference } from "../../model/backend.js";
 import { trainingExamples } from "../../model/batches.js";
 import { DEFAULT_CONFIG, type SasrecConfig } from "../../model/config.js";
 import { ADAM_DEFAULTS } from "../../model/flat-params.js";
-import { LocalEngine, type EngineOptions, type TrainingEngine } from "../../model/parallel/engine.js";
+import { LocalEngine, StepPipeline, type EngineOptions, type TrainingEngine } from "../../model/parallel/engine.js";
 import { WorkerEngine } from "../../model/parallel/worker-engine.js";
 import { defaultTrainWorkers } from "../../util/cpu-budget.js";
 import { SasrecModel } from "../../model/sasrec-model.js";
@@ -257,17 +257,23 @@ export async function distillStudent(
       const rng = new Rng(`distill:${seed}:${epoch}`);
       let lossSum = 0;
       let tokens = 0;
-      for (const b of indexedBatches(examples, o.batchTokens, rng)) {
-        const candidates = batchCandidates(b, targets, numItems, o.negatives, rng);
-        const dropoutSeed = rng.seed();
-        const value = await engine.step({
-          kind: "distill",
-          input: { batch: b.batch, rowOffset: 0, dropoutSeed, candidates, globalTokens: candidates.tokens },
-        });
+      const pipeline = new StepPipeline(engine, (value: number, batchTokens: number) => {
         if (!Number.isFinite(value))
           throw new Error(`distillation diverged: loss ${value} at epoch ${epoch + 1} (try a lower learning rate)`);
-        lossSum += value * candidates.tokens;
-        tokens += candidates.tokens;
+        lossSum += value * batchTokens;
+        tokens += batchTokens;
+      });
+      try {
+        for (const b of indexedBatches(examples, o.batchTokens, rng)) {
+          const candidates = batchCandidates(b, targets, numItems, o.negatives, rng);
+          const dropoutSeed = rng.seed();
+          const input = { batch: b.batch, rowOffset: 0, dropoutSeed, candidates, globalTokens: candidates.tokens };
+          await pipeline.push({ kind: "distill", input }, candidates.tokens);
+        }
+        await pipeline.drain();
+      } catch (error) {
+        await pipeline.abandon();
+        throw error;
       }
       const valid = await evaluate(engine, validation, { seed, sampledNegatives: 0 });
       const seconds = (performance.now() - e0) / 1000;

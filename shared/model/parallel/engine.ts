@@ -24,7 +24,11 @@ export interface TrainingEngine extends Scorer {
   /** Worker threads (0: the calling thread). */
   readonly workers: number;
   readonly layout: FlatLayout;
-  /** Runs one step on a global batch; returns its loss (mean over its target positions). */
+  /**
+   * Runs one step on a global batch; returns its loss (mean over its target positions). Steps
+   * run in the order called: a caller may send the next before awaiting this one (so workers
+   * never wait for this thread), but must await every step before reading values().
+   */
   step(input: StepInput): Promise<number>;
   /** Every parameter's current values (learned and fixed), copies. */
   values(): Map<string, Float32Array>;
@@ -62,6 +66,42 @@ export function fixedValues(layout: FlatLayout, values: Map<string, Float32Array
   return new Map([...values].filter(([name]) => !moved.has(name)));
 }
 
+/**
+ * Feeds an engine with one step queued behind the running one, so worker threads go from one
+ * step to the next without a round trip through the calling thread; each step's loss reaches
+ * `onLoss` in order, one step late.
+ */
+export class StepPipeline<T> {
+  private readonly inFlight: { loss: Promise<number>; tag: T }[] = [];
+
+  constructor(
+    private readonly engine: TrainingEngine,
+    private readonly onLoss: (loss: number, tag: T) => void,
+  ) {}
+
+  async push(input: StepInput, tag: T): Promise<void> {
+    const loss = this.engine.step(input);
+    loss.catch(() => undefined); // awaited below; a failure is reported there, not as unhandled
+    this.inFlight.push({ loss, tag });
+    if (this.inFlight.length > 1) await this.settle();
+  }
+
+  /** Waits for every step sent; then the engine's values are this pipeline's result. */
+  async drain(): Promise<void> {
+    while (this.inFlight.length > 0) await this.settle();
+  }
+
+  /** After a failure: waits until nothing sent is still running. */
+  async abandon(): Promise<void> {
+    await Promise.allSettled(this.inFlight.splice(0).map((f) => f.loss));
+  }
+
+  private async settle(): Promise<void> {
+    const { loss, tag } = this.inFlight.shift()!;
+    this.onLoss(await loss, tag);
+  }
+}
+
 /** One model on the calling thread's tfjs backend (GPU backends, one-core runners, tests). */
 export class LocalEngine implements TrainingEngine {
   readonly workers = 0;
@@ -88,7 +128,16 @@ export class LocalEngine implements TrainingEngine {
     this.state = { steps: 0, m: new Float32Array(this.layout.total), v: new Float32Array(this.layout.total) };
   }
 
-  async step(input: StepInput): Promise<number> {
+  private queue: Promise<unknown> = Promise.resolve();
+
+  /** Steps run one after another, even when the caller sends the next before awaiting this one. */
+  step(input: StepInput): Promise<number> {
+    const done = this.queue.then(() => this.runStep(input));
+    this.queue = done.catch(() => undefined);
+    return done;
+  }
+
+  private async runStep(input: StepInput): Promise<number> {
     const loss = await sliceGradients(this.model.params, this.ctx, input, this.grad);
     this.state.steps++;
     adamUpdate(this.options.adam, this.state.steps, [0, this.layout.total], this.weights, this.state.m, this.state.v, [this.grad]);

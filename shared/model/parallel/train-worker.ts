@@ -48,7 +48,12 @@ export async function runTrainWorker(): Promise<void> {
       return loss;
     };
 
-    port.on("message", async (message: ToTrainWorker) => {
+    // one message at a time, in order: steps may be queued while one runs
+    let queue = Promise.resolve();
+    port.on("message", (message: ToTrainWorker) => {
+      queue = queue.then(() => handle(message));
+    });
+    const handle = async (message: ToTrainWorker) => {
       try {
         if (message.type === "step") send({ type: "stepped", loss: await step(message.t, message.input) });
         else if (message.type === "sync") {
@@ -63,7 +68,7 @@ export async function runTrainWorker(): Promise<void> {
         abortBarrier(control);
         fail(error);
       }
-    });
+    };
     send({ type: "ready", backend: backend.description });
   } catch (error) {
     abortBarrier(control);
