@@ -54,6 +54,20 @@ const OTHER_ACTIONS: Record<string, KnownAction> = {
     required: ["path"],
     outputs: ["artifact-id", "artifact-url", "artifact-digest"],
   },
+  "actions/cache@v4": {
+    inputs: [
+      "path",
+      "key",
+      "restore-keys",
+      "upload-chunk-size",
+      "enableCrossOsArchive",
+      "fail-on-cache-miss",
+      "lookup-only",
+      "save-always",
+    ],
+    required: ["path", "key"],
+    outputs: ["cache-hit"],
+  },
   "actions/download-artifact@v4": {
     inputs: ["name", "path", "pattern", "merge-multiple", "github-token", "repository", "run-id"],
     outputs: ["download-path"],
