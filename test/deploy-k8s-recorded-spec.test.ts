@@ -354,7 +354,7 @@ describe("the deploy-k8s action's settings", () => {
   it("promote.yml: given only the kubeconfig and name, with the runner's action.yml defaults, promote keeps every setting", async () => {
     const e = await start();
     await canaryOn(e);
-    const { kubernetesOptionsFromInputs } = await import("../actions/deploy-k8s/run.js");
+    const { kubernetesOptionsFromInputs } = await import("../actions/common/kubernetes-inputs.js");
     const action = parseYaml(readFileSync(new URL("../actions/deploy-k8s/action.yml", import.meta.url), "utf8")) as {
       inputs: Record<string, { default?: string }>;
     };
@@ -390,7 +390,7 @@ describe("the deploy-k8s action's settings", () => {
   });
 
   it("a setting at its action.yml default counts as not given (the runner fills defaults in)", async () => {
-    const { SETTING_DEFAULTS } = await import("../actions/deploy-k8s/run.js");
+    const { SETTING_DEFAULTS } = await import("../actions/common/kubernetes-inputs.js");
     const action = parseYaml(readFileSync(new URL("../actions/deploy-k8s/action.yml", import.meta.url), "utf8")) as {
       inputs: Record<string, { default?: string }>;
     };

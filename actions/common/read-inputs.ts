@@ -1,5 +1,5 @@
 import { DATA_FORMATS, type DataFormat, type ReadOptions } from "../../shared/data/readers.js";
-import { list, oneOf } from "../../shared/cli/common.js";
+import { list, oneOf } from "../../shared/util/parse.js";
 import { input } from "./runtime.js";
 
 /** How to read an interaction log, from the inputs every data-reading action shares. */

@@ -1,7 +1,7 @@
 import { join, resolve } from "node:path";
 import * as core from "@actions/core";
-import { writeJsonReport } from "../../shared/cli/common.js";
-import { compressOptionsFrom } from "../../shared/cli/compress-command.js";
+import { writeJsonReport } from "../../shared/util/json-report.js";
+import { compressOptionsFrom } from "../../shared/compress/options.js";
 import { compressBundle, CompressFailure } from "../../shared/compress/compress-bundle.js";
 import type { CompressReport } from "../../shared/compress/report.js";
 import { compressSummaryMarkdown } from "../../shared/report/compress-summary.js";

@@ -1,6 +1,3 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import * as core from "@actions/core";
 import { context } from "@actions/github";
 import { monitorCanary } from "../../shared/canary/analysis.js";
@@ -8,8 +5,8 @@ import { loadChecks } from "../../shared/canary/checks-file.js";
 import { monitorCommentMarker, publishVerdict } from "../../shared/canary/publish.js";
 import { MONITOR_MODES, defaultSettings, parseSteps, type MonitorMode } from "../../shared/canary/settings.js";
 import { createSource, parseHeaders } from "../../shared/canary/setup.js";
-import { int, oneOf, writeJsonReport } from "../../shared/cli/common.js";
-import { decodeKubeconfig, kubeconfigSecrets } from "../../shared/deploy/k8s/kubeconfig.js";
+import { int, oneOf } from "../../shared/util/parse.js";
+import { writeJsonReport } from "../../shared/util/json-report.js";
 import { KubernetesTarget } from "../../shared/deploy/k8s/target.js";
 import { LocalTarget } from "../../shared/deploy/local/local-target.js";
 import type { DeployTarget } from "../../shared/deploy/types.js";
@@ -18,7 +15,7 @@ import { githubClient } from "../../shared/github/client.js";
 import { runContext } from "../../shared/github/event.js";
 import type { Logger } from "../../shared/log.js";
 import { monitorMarkdown } from "../../shared/report/monitor-summary.js";
-import { kubernetesOptionsFromInputs } from "../deploy-k8s/run.js";
+import { kubernetesOptionsFromInputs, openKubeconfig } from "../common/kubernetes-inputs.js";
 import { actionLogger, booleanInput, input } from "../common/runtime.js";
 import { besideModule } from "../../shared/util/beside.js";
 
@@ -42,20 +39,11 @@ function targetFromInputs(log: Logger): { target: DeployTarget; cleanup: () => v
       cleanup: () => {},
     };
   }
-  const kubeconfig = core.getInput("kubeconfig");
-  if (!kubeconfig.trim())
-    throw new RecshipError("target kubernetes needs the kubeconfig", {
-      where: "input kubeconfig",
-      fix: "kubeconfig: ${{ secrets.KUBECONFIG }}",
-    });
-  core.setSecret(kubeconfig);
-  for (const s of kubeconfigSecrets(kubeconfig)) core.setSecret(s);
-  for (const s of kubeconfigSecrets(decodeKubeconfig(kubeconfig, "input kubeconfig"))) core.setSecret(s);
-  const dir = mkdtempSync(join(process.env.RUNNER_TEMP || tmpdir(), "recship-monitor-"));
+  const session = openKubeconfig("recship-monitor-");
   const { mode: _mode, model: _model, canaryWeight: _weight, ...options } = kubernetesOptionsFromInputs("set-weight", log);
   return {
-    target: new KubernetesTarget({ ...options, kubeconfig, tempDir: dir }),
-    cleanup: () => rmSync(dir, { recursive: true, force: true }),
+    target: new KubernetesTarget({ ...options, kubeconfig: session.kubeconfig, tempDir: session.dir }),
+    cleanup: session.close,
   };
 }
 

@@ -4,7 +4,8 @@ import { BACKEND_PREFERENCES, type BackendPreference } from "../../shared/model/
 import { LOSSES, type Loss } from "../../shared/model/config.js";
 import { trainModel } from "../../shared/train/train-model.js";
 import { trainSummaryMarkdown } from "../../shared/report/train-summary.js";
-import { int, number, oneOf, writeJsonReport } from "../../shared/cli/common.js";
+import { int, number, oneOf } from "../../shared/util/parse.js";
+import { writeJsonReport } from "../../shared/util/json-report.js";
 import { actionLogger, booleanInput, input } from "../common/runtime.js";
 import { installTfjsNodeGpu } from "../common/tfjs-node-gpu.js";
 import { readOptionsFromInputs } from "../common/read-inputs.js";

@@ -4,7 +4,8 @@ import { DEFAULT_TOLERANCE } from "../convert/parity-check.js";
 import { DATA_FORMATS, type DataFormat } from "../data/readers.js";
 import { BACKEND_PREFERENCES, type BackendPreference } from "../model/backend.js";
 import { DEFAULT_OPSET } from "../onnx/writer.js";
-import { int, list, number, oneOf, paritySequences, type CommandContext } from "./common.js";
+import { type CommandContext } from "./common.js";
+import { int, list, number, oneOf, paritySequences } from "../util/parse.js";
 
 export function registerConvert(program: Command, ctx: CommandContext): void {
   program

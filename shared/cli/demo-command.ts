@@ -6,7 +6,8 @@ import { runDemo } from "../demo/demo.js";
 import { DEMO_DEFAULTS } from "../demo/demo-settings.js";
 import { RecshipError } from "../errors.js";
 import { currentRecshipCommand } from "./deploy-command.js";
-import { int, list, number, oneOf, type CommandContext } from "./common.js";
+import { type CommandContext } from "./common.js";
+import { int, list, number, oneOf } from "../util/parse.js";
 
 /**
  * The candidate was not promoted (rolled back, held, or blocked on the way): exit status 1.

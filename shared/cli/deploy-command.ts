@@ -4,7 +4,8 @@ import { TrafficRouter } from "../deploy/local/traffic-router.js";
 import { DEPLOY_MODES, type DeployMode } from "../deploy/types.js";
 import { parseServerArgs } from "../deploy/server-args.js";
 import { RecshipError } from "../errors.js";
-import { int, number, oneOf, type CommandContext } from "./common.js";
+import { type CommandContext } from "./common.js";
+import { int, number, oneOf } from "../util/parse.js";
 
 const LOCAL_MODES = [...DEPLOY_MODES, "status", "stop"] as const;
 

@@ -8,7 +8,8 @@ import { RecshipError } from "../errors.js";
 import { gateWithBaseline } from "../gate/pipeline.js";
 import { loadRules } from "../gate/rules.js";
 import { gateMarkdown } from "../report/gate-markdown.js";
-import { gitInfo, int, list, oneOf, type CommandContext } from "./common.js";
+import { gitInfo, type CommandContext } from "./common.js";
+import { int, list, oneOf } from "../util/parse.js";
 
 /** The gate's verdict as an exit status: a regression is not a crash, but it must fail the command. */
 export class GateFailed extends RecshipError {}

@@ -8,7 +8,8 @@ import { LocalTarget } from "../deploy/local/local-target.js";
 import type { DeployTarget } from "../deploy/types.js";
 import { RecshipError } from "../errors.js";
 import { monitorMarkdown } from "../report/monitor-summary.js";
-import { int, number, oneOf, type CommandContext } from "./common.js";
+import { type CommandContext } from "./common.js";
+import { int, number, oneOf } from "../util/parse.js";
 import { currentRecshipCommand } from "./deploy-command.js";
 
 /** The canary was rolled back: the command's verdict, and exit status 1. */

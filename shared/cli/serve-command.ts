@@ -3,7 +3,8 @@ import { RecshipError } from "../errors.js";
 import { FAULT_INJECTION_ENV, parseFaultInjection } from "../serve/faults.js";
 import { DEVICES, type Device } from "../serve/ort-session.js";
 import { DEFAULT_MODEL_NAME, ModelServer, VARIANTS, type Variant } from "../serve/server.js";
-import { int, number, oneOf, type CommandContext } from "./common.js";
+import { type CommandContext } from "./common.js";
+import { int, number, oneOf } from "../util/parse.js";
 
 export function registerServe(program: Command, ctx: CommandContext): void {
   program

@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import { writeSyntheticShopCsv } from "../data/synthetic.js";
-import { int, type CommandContext } from "./common.js";
+import { type CommandContext } from "./common.js";
+import { int } from "../util/parse.js";
 
 export function registerSynth(program: Command, ctx: CommandContext): void {
   program

@@ -3,7 +3,8 @@ import { DATA_FORMATS, type DataFormat } from "../data/readers.js";
 import { BACKEND_PREFERENCES, type BackendPreference } from "../model/backend.js";
 import { LOSSES, type Loss } from "../model/config.js";
 import { trainModel } from "../train/train-model.js";
-import { gitInfo, int, list, number, oneOf, type CommandContext } from "./common.js";
+import { gitInfo, type CommandContext } from "./common.js";
+import { int, list, number, oneOf } from "../util/parse.js";
 
 export function registerTrain(program: Command, ctx: CommandContext): void {
   program
