@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { meanStatistic, pairedBootstrap, quantile, regressionPValue, relativeChange } from "../shared/gate/bootstrap.js";
-import { holm } from "../shared/gate/holm.js";
-import { mannWhitneyGreater, slowerThanMargin } from "../shared/gate/mann-whitney.js";
-import { normalCdf } from "../shared/gate/normal.js";
+import { meanStatistic, pairedBootstrap, quantile, regressionPValue, relativeChange } from "../shared/stats/bootstrap.js";
+import { holm } from "../shared/stats/holm.js";
+import { mannWhitneyGreater, slowerThanMargin } from "../shared/stats/mann-whitney.js";
+import { normalCdf } from "../shared/stats/normal.js";
 import { Rng } from "../shared/util/random.js";
 
 const all = (n: number) => Int32Array.from({ length: n }, (_, i) => i);

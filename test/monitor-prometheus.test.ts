@@ -4,9 +4,9 @@ import { monitorCanary, type MonitorOptions } from "../shared/canary/analysis.js
 import { loadChecks } from "../shared/canary/checks-file.js";
 import { jumpingClock } from "../shared/canary/clock.js";
 import { defaultSettings } from "../shared/canary/settings.js";
-import { bucketQuantile } from "../shared/canary/stats/histogram.js";
+import { bucketQuantile } from "../shared/stats/histogram.js";
 import { PrometheusSource } from "../shared/canary/sources/prometheus-source.js";
-import type { DeployRequest, DeployResult, DeployStatus, DeployTarget } from "../shared/deploy/types.js";
+import type { DeployRequest, DeployResult, DeployStatus, DeployTarget } from "../shared/rollout/target.js";
 import { isRecshipError } from "../shared/errors.js";
 import { memoryLogger } from "../shared/log.js";
 import { monitorMarkdown } from "../shared/report/monitor-summary.js";

@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { bucketQuantile, cellsOf, pseudoSamples } from "../shared/canary/stats/histogram.js";
-import { proportionEffect } from "../shared/canary/stats/proportion.js";
-import { chiSquareSurvival, populationStability } from "../shared/canary/stats/psi.js";
-import { hodgesLehmann, rankShiftEffect, samplePoints } from "../shared/canary/stats/rank-shift.js";
-import { boundaryZ, sequentialLook } from "../shared/canary/stats/sequential.js";
+import { bucketQuantile, cellsOf, pseudoSamples } from "../shared/stats/histogram.js";
+import { proportionEffect } from "../shared/stats/proportion.js";
+import { chiSquareSurvival, populationStability } from "../shared/stats/psi.js";
+import { hodgesLehmann, rankShiftEffect, samplePoints } from "../shared/stats/rank-shift.js";
+import { boundaryZ, sequentialLook } from "../shared/stats/sequential.js";
 
 /** mulberry32, so every simulated run is the same on every machine. */
 function rng(seed: number): () => number {

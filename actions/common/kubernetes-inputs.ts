@@ -11,7 +11,7 @@ import {
   type ModelFile,
   type ModelSource,
 } from "../../shared/deploy/k8s/types.js";
-import type { DeployMode } from "../../shared/deploy/types.js";
+import type { DeployMode } from "../../shared/rollout/target.js";
 import { RecshipError } from "../../shared/errors.js";
 import type { Logger } from "../../shared/log.js";
 import { int, list, oneOf } from "../../shared/util/parse.js";

@@ -7,7 +7,7 @@ import { writeJsonReport } from "../../shared/util/json-report.js";
 import { DeployFailure, deployKubernetes } from "../../shared/deploy/k8s/deploy.js";
 import { type KubernetesDeployResult } from "../../shared/deploy/k8s/types.js";
 import { LocalTarget } from "../../shared/deploy/local/local-target.js";
-import { DEPLOY_MODES, type DeployMode } from "../../shared/deploy/types.js";
+import { DEPLOY_MODES, type DeployMode } from "../../shared/rollout/target.js";
 import type { Logger } from "../../shared/log.js";
 import { deployResultSummary, kubernetesDeploySummary } from "../../shared/report/deploy-summary.js";
 import { actionLogger, input } from "../common/runtime.js";

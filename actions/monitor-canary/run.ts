@@ -9,7 +9,7 @@ import { int, oneOf } from "../../shared/util/parse.js";
 import { writeJsonReport } from "../../shared/util/json-report.js";
 import { KubernetesTarget } from "../../shared/deploy/k8s/target.js";
 import { LocalTarget } from "../../shared/deploy/local/local-target.js";
-import type { DeployTarget } from "../../shared/deploy/types.js";
+import type { DeployTarget } from "../../shared/rollout/target.js";
 import { RecshipError } from "../../shared/errors.js";
 import { githubClient } from "../../shared/github/client.js";
 import { runContext } from "../../shared/github/event.js";

@@ -1,4 +1,4 @@
-import type { DeployTarget } from "../deploy/types.js";
+import type { DeployTarget } from "../rollout/target.js";
 import { RecshipError } from "../errors.js";
 import type { Logger } from "../log.js";
 import { RECSHIP_VERSION } from "../version.js";

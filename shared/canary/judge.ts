@@ -1,10 +1,10 @@
-import { holm } from "../gate/holm.js";
+import { holm } from "../stats/holm.js";
 import { mainQuery } from "./builtin-checks.js";
-import { addBuckets, bucketQuantile, cellsOf, pseudoSamples, totalCount, weightedPoints } from "./stats/histogram.js";
-import { proportionEffect } from "./stats/proportion.js";
-import { populationStability } from "./stats/psi.js";
-import { hodgesLehmann, rankShiftEffect, samplePoints } from "./stats/rank-shift.js";
-import { sequentialLook, type SequentialLook } from "./stats/sequential.js";
+import { addBuckets, bucketQuantile, cellsOf, pseudoSamples, totalCount, weightedPoints } from "../stats/histogram.js";
+import { proportionEffect } from "../stats/proportion.js";
+import { populationStability } from "../stats/psi.js";
+import { hodgesLehmann, rankShiftEffect, samplePoints } from "../stats/rank-shift.js";
+import { sequentialLook, type SequentialLook } from "../stats/sequential.js";
 import type {
   Bucket,
   CheckKind,

@@ -1,4 +1,4 @@
-import type { DeployStatus } from "../deploy/types.js";
+import type { DeployStatus } from "../rollout/target.js";
 import { RecshipError } from "../errors.js";
 import { PrometheusSource } from "./sources/prometheus-source.js";
 import { ScrapeSource } from "./sources/scrape-source.js";

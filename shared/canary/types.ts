@@ -2,8 +2,10 @@
 export type Variant = "stable" | "canary";
 export const VARIANTS: readonly Variant[] = ["stable", "canary"];
 
-/** Which way is better for a check's value. */
-export type Direction = "lower" | "higher";
+import type { Bucket, Direction, MarginKind } from "../stats/types.js";
+
+// the statistics' vocabulary (shared/stats/types.ts), part of a check's definition here too
+export type { Bucket, Direction, MarginKind };
 
 /**
  * proportion: successes out of trials (error rate, click-through); histogram: a distribution
@@ -11,9 +13,6 @@ export type Direction = "lower" | "higher";
  * series: the points of a range query (a user's gauge or rate), compared as samples.
  */
 export type CheckKind = "proportion" | "histogram" | "drift" | "series";
-
-/** absolute: canary − stable in the value's own unit; relative: a share of stable's value. */
-export type MarginKind = "absolute" | "relative";
 
 /**
  * pass: canary shown no worse than stable beyond the margin; fail: shown worse; inconclusive:
@@ -70,12 +69,6 @@ export interface CheckSpec {
   /** How the embedded scrape source measures it; user checks have none (they need Prometheus). */
   scrape?: ScrapeSpec;
   builtin: boolean;
-}
-
-/** A cumulative histogram bucket as Prometheus has it: `count` observations ≤ `le`. */
-export interface Bucket {
-  le: number;
-  count: number;
 }
 
 /** What a source measured for one check, one variant, one window. */

@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import { LocalTarget } from "../deploy/local/local-target.js";
 import { TrafficRouter } from "../deploy/local/traffic-router.js";
-import { DEPLOY_MODES, type DeployMode } from "../deploy/types.js";
+import { DEPLOY_MODES, type DeployMode } from "../rollout/target.js";
 import { parseServerArgs } from "../deploy/server-args.js";
 import { RecshipError } from "../errors.js";
 import { type CommandContext } from "./common.js";

@@ -5,7 +5,7 @@ import { loadChecks } from "../canary/checks-file.js";
 import { MONITOR_MODES, defaultSettings, parseSteps, type MonitorMode } from "../canary/settings.js";
 import { createSource, parseEndpoints, parseHeaders } from "../canary/setup.js";
 import { LocalTarget } from "../deploy/local/local-target.js";
-import type { DeployTarget } from "../deploy/types.js";
+import type { DeployTarget } from "../rollout/target.js";
 import { RecshipError } from "../errors.js";
 import { monitorMarkdown } from "../report/monitor-summary.js";
 import { type CommandContext } from "./common.js";

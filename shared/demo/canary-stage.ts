@@ -10,7 +10,7 @@ import { ScrapeSource } from "../canary/sources/scrape-source.js";
 import { LocalTarget } from "../deploy/local/local-target.js";
 import { isRecshipProcess } from "../deploy/local/processes.js";
 import { readState } from "../deploy/local/state.js";
-import type { DeployResult, DeployStatus } from "../deploy/types.js";
+import type { DeployResult, DeployStatus } from "../rollout/target.js";
 import { RecshipError } from "../errors.js";
 import type { Logger } from "../log.js";
 import type { Cleanup } from "./cleanup.js";

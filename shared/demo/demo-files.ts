@@ -2,7 +2,7 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { compressSummaryMarkdown } from "../report/compress-summary.js";
 import { convertSummaryMarkdown } from "../report/convert-summary.js";
-import { demoHtml } from "../report/demo-html.js";
+import { demoHtml } from "./demo-html.js";
 import { gateMarkdown } from "../report/gate-markdown.js";
 import { monitorMarkdown } from "../report/monitor-summary.js";
 import { trainSummaryMarkdown } from "../report/train-summary.js";

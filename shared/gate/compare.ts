@@ -10,12 +10,12 @@ import {
   type BootstrapDistribution,
   type Direction,
   type PairedStatistic,
-} from "./bootstrap.js";
+} from "../stats/bootstrap.js";
 import type { ModelEvaluation } from "./engine.js";
 import type { EvalData } from "./eval-data.js";
-import { holm } from "./holm.js";
+import { holm } from "../stats/holm.js";
 import type { LatencyStats } from "./latency.js";
-import { slowerThanMargin } from "./mann-whitney.js";
+import { slowerThanMargin } from "../stats/mann-whitney.js";
 import { parseMetric, type GateRules, type Margin, type Protocol, type SliceName } from "./rules.js";
 import { sliceMembers } from "./slices.js";
 

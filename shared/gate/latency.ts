@@ -1,5 +1,5 @@
 import { timeInTurns } from "../eval/timing.js";
-import { quantile } from "./bootstrap.js";
+import { quantile } from "../stats/bootstrap.js";
 
 /** Something that answers a batch of users (test-case indexes) the way it would in serving. */
 export interface Servable {

@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { Ajv } from "ajv";
 import { parse as parseYaml } from "yaml";
 import { RecshipError } from "../errors.js";
-import type { Direction } from "./bootstrap.js";
+import type { Direction } from "../stats/bootstrap.js";
 
 export const PROTOCOLS = ["full", "sampled"] as const;
 export type Protocol = (typeof PROTOCOLS)[number];

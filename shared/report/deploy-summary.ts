@@ -1,5 +1,5 @@
 import type { KubernetesDeployResult } from "../deploy/k8s/types.js";
-import type { DeployResult, DeployStatus } from "../deploy/types.js";
+import type { DeployResult, DeployStatus } from "../rollout/target.js";
 import { table } from "./markdown.js";
 
 const OUTCOME: Record<KubernetesDeployResult["outcome"], string> = {

@@ -11,7 +11,7 @@ import { managedRefs, renderAll, toYaml, type DesiredState, type Rendered } from
 import { waitForRollout, type RolloutOutcome } from "./rollout.js";
 import { overriddenSettings, readRecordedSpec } from "./recorded-spec.js";
 import { deployStatus, readState } from "./state.js";
-import { checkDeployRequest, DEFAULT_CANARY_WEIGHT, type DeployMode, type DeployStatus } from "../types.js";
+import { checkDeployRequest, DEFAULT_CANARY_WEIGHT, type DeployMode, type DeployStatus } from "../../rollout/target.js";
 import type { KubernetesDeployOptions, KubernetesDeployResult, KubernetesSpec, ObjectChange, Variant, VariantState } from "./types.js";
 import { validateManifests } from "./validate.js";
 

@@ -2,7 +2,7 @@ import { RecshipError } from "../../errors.js";
 import type { KubeClient, KubeObject } from "./client.js";
 import { ANNOTATIONS, LABELS, objectNames } from "./names.js";
 import { SERVER } from "./render-workload.js";
-import type { DeployStatus, VariantStatus } from "../types.js";
+import type { DeployStatus, VariantStatus } from "../../rollout/target.js";
 import type { KubernetesState, ModelSource, Variant, VariantState } from "./types.js";
 
 interface DeploymentShape {

@@ -1,5 +1,5 @@
 import { RecshipError } from "../../errors.js";
-import type { DeployRequest, DeployResult, DeployStatus, DeployTarget } from "../types.js";
+import type { DeployRequest, DeployResult, DeployStatus, DeployTarget } from "../../rollout/target.js";
 import { deployKubernetes, kubernetesStatus, teardownKubernetes } from "./deploy.js";
 import type { KubernetesDeployOptions, KubernetesDeployResult, ModelSource } from "./types.js";
 

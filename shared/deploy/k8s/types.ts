@@ -1,9 +1,9 @@
 import type { Logger } from "../../log.js";
-import type { DeployMode } from "../types.js";
+import type { DeployMode } from "../../rollout/target.js";
 import type { KubeClient } from "./client.js";
 
 /** The five modes (canary, promote, rollback, direct, set-weight) are the target-neutral ones of shared/deploy/types.ts. */
-export { DEPLOY_MODES, type DeployMode } from "../types.js";
+export { DEPLOY_MODES, type DeployMode } from "../../rollout/target.js";
 
 export type Variant = "stable" | "canary";
 

@@ -11,7 +11,7 @@ import {
   type DeployStatus,
   type DeployTarget,
   type VariantStatus,
-} from "../types.js";
+} from "../../rollout/target.js";
 import { freePort } from "./free-port.js";
 import { isRecshipProcess, logTail, sleep, startDaemon, stopProcess } from "./processes.js";
 import { RouterAdmin } from "./router-admin.js";

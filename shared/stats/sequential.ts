@@ -1,4 +1,4 @@
-import { normalCdf } from "../../gate/normal.js";
+import { normalCdf } from "./normal.js";
 
 /**
  * Always-valid sequential testing with a normal-mixture martingale (mSPRT, Robbins 1970;

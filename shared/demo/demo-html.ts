@@ -1,7 +1,7 @@
 import type { CheckResult } from "../canary/judge.js";
 import type { MonitorReport } from "../canary/report.js";
-import { outcomeWords, STEP_TITLES, type DemoReport, type StepKey } from "../demo/demo-report.js";
-import { escapeXml as esc, svgBarChart, svgDecisionGrid, svgLineChart } from "./svg-chart.js";
+import { outcomeWords, STEP_TITLES, type DemoReport, type StepKey } from "./demo-report.js";
+import { escapeXml as esc, svgBarChart, svgDecisionGrid, svgLineChart } from "../report/svg-chart.js";
 
 /**
  * The demo's report as one self-contained HTML page: tables and inline SVG charts, no

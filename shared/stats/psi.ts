@@ -1,4 +1,4 @@
-import { normalCdf } from "../../gate/normal.js";
+import { normalCdf } from "./normal.js";
 
 export interface PsiResult {
   psi: number;

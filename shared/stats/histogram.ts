@@ -1,4 +1,4 @@
-import type { Bucket } from "../types.js";
+import type { Bucket } from "./types.js";
 
 /** One bucket as a range (lo, hi] holding `count` observations. */
 export interface Cell {

@@ -1,5 +1,5 @@
-import { mannWhitneyGreater } from "../../gate/mann-whitney.js";
-import type { Direction, MarginKind } from "../types.js";
+import { mannWhitneyGreater } from "./mann-whitney.js";
+import type { Direction, MarginKind } from "./types.js";
 import type { SequentialInput } from "./sequential.js";
 
 export interface RankShiftEffect extends SequentialInput {

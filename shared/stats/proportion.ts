@@ -1,4 +1,4 @@
-import type { Direction, MarginKind } from "../types.js";
+import type { Direction, MarginKind } from "./types.js";
 import type { SequentialInput } from "./sequential.js";
 
 export interface Counts {
