@@ -1,6 +1,5 @@
-import { existsSync, readFileSync } from "node:fs";
 import { Ajv } from "ajv";
-import { parse as parseYaml } from "yaml";
+import { readYamlDocument } from "../util/yaml-document.js";
 import { RecshipError } from "../errors.js";
 import { builtinChecks } from "./builtin-checks.js";
 import { checkTemplate } from "./template.js";
@@ -168,30 +167,16 @@ function userCheck(raw: RawCheck, where: string): CheckSpec {
 export function loadChecks(source: string | undefined): CheckSpec[] {
   let checks = builtinChecks();
   if (!source || source.trim() === "") return checks;
-  const isFile = !source.includes("\n") && !source.includes(":") && !source.includes("{");
-  if (isFile && !existsSync(source)) {
-    throw new RecshipError(`the checks file "${source}" does not exist`, { fix: "pass a YAML file path, or the checks inline as YAML" });
-  }
-  const where = isFile ? source : "inline checks";
-  let raw: unknown;
-  try {
-    raw = parseYaml(isFile ? readFileSync(source, "utf8") : source) ?? {};
-  } catch (cause) {
-    throw new RecshipError(`the checks are not valid YAML: ${(cause as Error).message.split("\n")[0]}`, { where, cause });
-  }
-  if (typeof raw !== "object" || Array.isArray(raw)) {
-    throw new RecshipError("the checks file must be a mapping (builtins:, checks:)", { where, fix: CHECKS_FIX });
-  }
-  if (!validate(raw)) {
-    const e = validate.errors![0];
-    const key = e.instancePath.replace(/^\//, "").replace(/\//g, ".") || "(top level)";
-    const detail =
-      e.keyword === "additionalProperties"
-        ? `unknown key "${(e.params as { additionalProperty: string }).additionalProperty}" under ${key}`
-        : `${key} ${e.message}`;
-    throw new RecshipError(`invalid checks: ${detail}`, { where, fix: CHECKS_FIX });
-  }
-  const given = raw as RawChecks;
+  const { raw, where } = readYamlDocument(source, {
+    noun: "checks",
+    verb: "are",
+    fileNoun: "checks file",
+    inlineWhere: "inline checks",
+    notMapping: { message: "the checks file must be a mapping (builtins:, checks:)", fix: CHECKS_FIX },
+    fix: CHECKS_FIX,
+    validate,
+  });
+  const given = raw as unknown as RawChecks;
   for (const [name, setting] of Object.entries(given.builtins ?? {})) {
     if (setting === false) {
       checks = checks.filter((c) => c.name !== name);

@@ -1,6 +1,5 @@
-import { existsSync, readFileSync } from "node:fs";
 import { Ajv } from "ajv";
-import { parse as parseYaml } from "yaml";
+import { readYamlDocument } from "../util/yaml-document.js";
 import { RecshipError } from "../errors.js";
 import type { Direction } from "../stats/bootstrap.js";
 
@@ -188,30 +187,16 @@ type RawRules = Partial<Omit<GateRules, "metrics" | "latency">> & {
  */
 export function loadRules(source: string | undefined): GateRules {
   if (!source || source.trim() === "") return structuredClone(DEFAULT_RULES);
-  const isFile = !source.includes("\n") && !source.includes(":") && !source.includes("{");
-  if (isFile && !existsSync(source)) {
-    throw new RecshipError(`the rules file "${source}" does not exist`, { fix: "pass a YAML file path, or the rules inline as YAML" });
-  }
-  const where = isFile ? source : "inline rules";
-  let raw: unknown;
-  try {
-    raw = parseYaml(isFile ? readFileSync(source, "utf8") : source) ?? {};
-  } catch (cause) {
-    throw new RecshipError(`the gate rules are not valid YAML: ${(cause as Error).message.split("\n")[0]}`, { where, cause });
-  }
-  if (typeof raw !== "object" || Array.isArray(raw)) {
-    throw new RecshipError("the gate rules must be a mapping (alpha:, metrics:, latency:, ...)", { where, fix: RULES_FIX });
-  }
-  if (!validateRules(raw)) {
-    const e = validateRules.errors![0];
-    const key = e.instancePath.replace(/^\//, "").replace(/\//g, ".") || "(top level)";
-    const detail =
-      e.keyword === "additionalProperties"
-        ? `unknown key "${(e.params as { additionalProperty: string }).additionalProperty}" under ${key}`
-        : `${key} ${e.message}`;
-    throw new RecshipError(`invalid gate rules: ${detail}`, { where, fix: RULES_FIX });
-  }
-  const given = raw as RawRules;
+  const { raw, where } = readYamlDocument(source, {
+    noun: "gate rules",
+    verb: "are",
+    fileNoun: "rules file",
+    inlineWhere: "inline rules",
+    notMapping: { message: "the gate rules must be a mapping (alpha:, metrics:, latency:, ...)", fix: RULES_FIX },
+    fix: RULES_FIX,
+    validate: validateRules,
+  });
+  const given = raw as unknown as RawRules;
   const d = DEFAULT_RULES;
   const rules: GateRules = {
     alpha: given.alpha ?? d.alpha,

@@ -1,6 +1,5 @@
-import { readFileSync, existsSync } from "node:fs";
 import { Ajv } from "ajv";
-import { parse as parseYaml } from "yaml";
+import { readYamlDocument } from "../util/yaml-document.js";
 import { RecshipError } from "../errors.js";
 
 export const LOSSES = ["ce", "sampled-ce", "bce"] as const;
@@ -120,6 +119,8 @@ const configSchema = {
 const ajv = new Ajv({ allErrors: true });
 const validateConfig = ajv.compile(configSchema);
 
+const CONFIG_FIX = "see the config reference in README.md (section model config)";
+
 export type ConfigOverrides = { model?: Partial<SasrecConfig>; train?: Partial<TrainConfig> };
 
 /**
@@ -130,32 +131,18 @@ export function loadConfig(source: string | undefined, overrides: ConfigOverride
   let raw: unknown = {};
   let where = "config";
   if (source && source.trim() !== "") {
-    const isFile = !source.includes("\n") && !source.includes(":") && existsSync(source);
-    where = isFile ? source : "inline config";
-    const text = isFile ? readFileSync(source, "utf8") : source;
-    try {
-      raw = parseYaml(text) ?? {};
-    } catch (cause) {
-      throw new RecshipError(`the config is not valid YAML: ${(cause as Error).message.split("\n")[0]}`, { where, cause });
-    }
-    if (typeof raw !== "object" || Array.isArray(raw)) {
-      throw new RecshipError("the config must be a mapping with `model:` and/or `train:` sections", {
-        where,
+    ({ raw, where } = readYamlDocument(source, {
+      noun: "config",
+      verb: "is",
+      fileNoun: "config file",
+      inlineWhere: "inline config",
+      notMapping: {
+        message: "the config must be a mapping with `model:` and/or `train:` sections",
         fix: "for example:\nmodel:\n  hidden: 64\ntrain:\n  epochs: 50",
-      });
-    }
-  }
-  if (!validateConfig(raw)) {
-    const first = validateConfig.errors![0];
-    const key = first.instancePath.replace(/^\//, "").replace(/\//g, ".") || "(top level)";
-    const detail =
-      first.keyword === "additionalProperties"
-        ? `unknown key "${(first.params as { additionalProperty: string }).additionalProperty}" under ${key}`
-        : `${key} ${first.message}`;
-    throw new RecshipError(`invalid config: ${detail}`, {
-      where,
-      fix: "see the config reference in README.md (section model config)",
-    });
+      },
+      fix: CONFIG_FIX,
+      validate: validateConfig,
+    }));
   }
   const given = raw as ConfigOverrides;
   const config: RecshipConfig = {
