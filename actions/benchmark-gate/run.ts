@@ -9,7 +9,6 @@ import { int } from "../../shared/util/parse.js";
 import { writeJsonReport } from "../../shared/util/json-report.js";
 import { gateWithBaseline } from "../../shared/gate/pipeline.js";
 import { loadRules } from "../../shared/gate/rules.js";
-import { githubClient } from "../../shared/github/client.js";
 import { runContext } from "../../shared/github/event.js";
 import { commentMarker, upsertStickyComment } from "../../shared/github/sticky-comment.js";
 import { gateMarkdown } from "../../shared/report/gate-markdown.js";
@@ -17,9 +16,9 @@ import { ActionsCacheBaselineStore } from "../common/baseline-cache.js";
 import { ensureOnnxRuntime } from "../common/onnxruntime.js";
 import { readOptionsFromInputs } from "../common/read-inputs.js";
 import { actionLogger, booleanInput, input } from "../common/runtime.js";
+import { commentIfWanted, SUMMARY_LIMIT } from "../common/comment.js";
 
 /** The job summary may hold 1 MiB; leave room for other steps. */
-const SUMMARY_LIMIT = 500_000;
 
 export async function runBenchmarkGate(): Promise<void> {
   const log = actionLogger();
@@ -73,22 +72,15 @@ export async function runBenchmarkGate(): Promise<void> {
     const reportPath = input("report") ?? "benchmark-gate-report.json";
     await writeJsonReport(reportPath, report);
 
-    let commentUrl = "";
-    const token = input("github-token");
-    if (!booleanInput("comment") && input("comment") !== undefined) log.info("not commenting: the comment input is false");
-    else if (ctx.pullRequest === undefined || !ctx.owner || !ctx.repo)
-      log.info(`not commenting: a ${ctx.eventName} run has no pull request`);
-    else if (!token) log.info("not commenting: no github-token");
-    else {
-      const r = await upsertStickyComment(
-        githubClient(token, process.env.GITHUB_API_URL),
-        { owner: ctx.owner, repo: ctx.repo, issueNumber: ctx.pullRequest },
+    const commentUrl = await commentIfWanted(ctx, log, false, async (github, repo) =>
+      upsertStickyComment(
+        github,
+        { ...repo, issueNumber: ctx.pullRequest! },
         commentMarker(modelName),
         gateMarkdown(report, { runUrl: ctx.runUrl }),
         log,
-      );
-      commentUrl = r.url ?? "";
-    }
+      ),
+    );
     await core.summary.addRaw(gateMarkdown(report, { runUrl: ctx.runUrl, maxChars: SUMMARY_LIMIT })).write();
 
     const delta = (name: string) => (report.keyDeltas[name] === undefined ? "" : report.keyDeltas[name].toFixed(6));

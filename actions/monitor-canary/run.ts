@@ -11,15 +11,13 @@ import { KubernetesTarget } from "../../shared/deploy/k8s/target.js";
 import { LocalTarget } from "../../shared/deploy/local/local-target.js";
 import type { DeployTarget } from "../../shared/rollout/target.js";
 import { RecshipError } from "../../shared/errors.js";
-import { githubClient } from "../../shared/github/client.js";
 import { runContext } from "../../shared/github/event.js";
 import type { Logger } from "../../shared/log.js";
 import { monitorMarkdown } from "../../shared/report/monitor-summary.js";
 import { kubernetesOptionsFromInputs, openKubeconfig } from "../common/kubernetes-inputs.js";
 import { actionLogger, booleanInput, input } from "../common/runtime.js";
+import { commentIfWanted, SUMMARY_LIMIT } from "../common/comment.js";
 import { besideModule } from "../../shared/util/beside.js";
-
-const SUMMARY_LIMIT = 500_000;
 
 function numberInput(name: string): number | undefined {
   const v = input(name);
@@ -86,22 +84,15 @@ export async function runMonitorCanary(): Promise<void> {
     const reportPath = input("report") ?? "monitor-canary-report.json";
     await writeJsonReport(reportPath, report);
 
-    let commentUrl = "";
-    const token = input("github-token");
-    if (input("comment") !== undefined && !booleanInput("comment")) log.info("not commenting: the comment input is false");
-    else if (!ctx.owner || !ctx.repo || (ctx.pullRequest === undefined && !ctx.sha))
-      log.info("not commenting: no pull request or commit to comment on");
-    else if (!token) log.info("not commenting: no github-token");
-    else {
-      const r = await publishVerdict(
-        githubClient(token, process.env.GITHUB_API_URL),
-        { owner: ctx.owner, repo: ctx.repo, ...(ctx.pullRequest !== undefined ? { pullRequest: ctx.pullRequest } : { sha: ctx.sha }) },
+    const commentUrl = await commentIfWanted(ctx, log, true, async (github, repo) =>
+      publishVerdict(
+        github,
+        { ...repo, ...(ctx.pullRequest !== undefined ? { pullRequest: ctx.pullRequest } : { sha: ctx.sha }) },
         monitorCommentMarker(input("model-name") ?? "default"),
         monitorMarkdown(report, { runUrl: ctx.runUrl }),
         log,
-      );
-      commentUrl = r.url ?? "";
-    }
+      ),
+    );
     await core.summary.addRaw(monitorMarkdown(report, { runUrl: ctx.runUrl, maxChars: SUMMARY_LIMIT })).write();
 
     core.setOutput("verdict", report.verdict);
