@@ -1,6 +1,7 @@
 import * as core from "@actions/core";
 import { isRecshipError } from "../../shared/errors.js";
 import type { Logger } from "../../shared/log.js";
+import type { OptionSource } from "../../shared/util/option-spec.js";
 
 /** The library's Logger on top of @actions/core: groups, annotations, plain lines. */
 export function actionLogger(): Logger {
@@ -15,6 +16,9 @@ export function input(name: string): string | undefined {
   const v = core.getInput(name);
   return v === "" ? undefined : v;
 }
+
+/** The action's inputs, for a step's OptionReader. */
+export const inputSource: OptionSource = { get: input, where: (name) => `input ${name}` };
 
 export function booleanInput(name: string): boolean {
   const v = core.getInput(name).trim().toLowerCase();

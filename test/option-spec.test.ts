@@ -1,0 +1,101 @@
+import { readFileSync } from "node:fs";
+import { Command } from "commander";
+import { describe, expect, it } from "vitest";
+import { cliSource, registerOptions } from "../shared/cli/options.js";
+import { TRAIN_OPTIONS, trainOptionsFrom } from "../shared/train/options.js";
+import { actionInputsYaml, OptionReader, type OptionSource, type OptionSpec } from "../shared/util/option-spec.js";
+
+const root = new URL("..", import.meta.url).pathname;
+
+/** An action's inputs as the runner hands them over (unset inputs take action.yml's defaults, like the runner does). */
+function actionSource(given: Record<string, string>): OptionSource {
+  return { get: (name) => given[name], where: (name) => `input ${name}` };
+}
+
+/** Parses a command line with the CLI's registration and returns what the command's action received. */
+function parseCli(specs: readonly OptionSpec[], argv: string[]): Record<string, unknown> {
+  let received: Record<string, unknown> = {};
+  const program = new Command().exitOverride();
+  registerOptions(program.command("step"), specs).action((values: Record<string, unknown>) => {
+    received = values;
+  });
+  program.parse(["node", "recship", "step", ...argv]);
+  return received;
+}
+
+describe("one option spec per step", () => {
+  it("train-model's action.yml inputs are the spec's action options, as generated", () => {
+    const text = readFileSync(`${root}/actions/train-model/action.yml`, "utf8");
+    const block = text.slice(text.indexOf("\ninputs:\n") + 1, text.indexOf("\noutputs:\n") + 1);
+    expect(block).toBe(actionInputsYaml(TRAIN_OPTIONS));
+    expect(block).toMatch(/ {2}install-gpu-backend:/); // action only
+    expect(block).not.toMatch(/ {2}resume:/); // CLI only
+  });
+
+  it("the CLI and the action give train-model the same options for the same values, defaults from the spec", () => {
+    const cli = parseCli(TRAIN_OPTIONS, [
+      "--data",
+      "log.csv",
+      "--user-col",
+      "u",
+      "--epochs",
+      "7",
+      "--loss",
+      "bce",
+      "--workers",
+      "2",
+      "--event-filter",
+      "buy,cart",
+    ]);
+    const fromCli = trainOptionsFrom(new OptionReader(TRAIN_OPTIONS, cliSource(TRAIN_OPTIONS, cli)));
+    const fromAction = trainOptionsFrom(
+      new OptionReader(
+        TRAIN_OPTIONS,
+        actionSource({ data: "log.csv", "user-column": "u", epochs: "7", loss: "bce", workers: "2", "event-filter": "buy,cart" }),
+      ),
+    );
+    expect(fromCli).toEqual(fromAction);
+    expect(fromCli).toMatchObject({
+      data: "log.csv",
+      format: "auto",
+      userColumn: "u",
+      itemColumn: "item",
+      eventFilter: ["buy", "cart"],
+      kCore: 0,
+      backend: "auto",
+      workers: 2,
+      out: "recship-bundle",
+      overwrite: false,
+      resume: false,
+      overrides: { train: { epochs: 7, loss: "bce" } },
+    });
+  });
+
+  it("a bad value names the flag on the CLI and the input in the action, with one message format", () => {
+    const cli = parseCli(TRAIN_OPTIONS, ["--data", "x", "--epochs", "ten"]);
+    expect(() => trainOptionsFrom(new OptionReader(TRAIN_OPTIONS, cliSource(TRAIN_OPTIONS, cli)))).toThrow(
+      '--epochs must be a whole number, got "ten"',
+    );
+    expect(() => trainOptionsFrom(new OptionReader(TRAIN_OPTIONS, actionSource({ data: "x", loss: "mse" })))).toThrow(
+      'input loss must be one of ce, sampled-ce, bce; got "mse"',
+    );
+    expect(() => trainOptionsFrom(new OptionReader(TRAIN_OPTIONS, actionSource({})))).toThrow(/input data is required/);
+    expect(() => new OptionReader(TRAIN_OPTIONS, actionSource({ overwrite: "maybe" })).boolean("overwrite")).toThrow(
+      'input overwrite must be true or false, got "maybe"',
+    );
+    // reading an option that is not declared, or as another kind, is a bug in the step, not a user error
+    expect(() => new OptionReader(TRAIN_OPTIONS, actionSource({})).text("no-such-option")).toThrow("option no-such-option is not declared");
+    expect(() => new OptionReader(TRAIN_OPTIONS, actionSource({})).text("epochs")).toThrow("declared as int");
+  });
+
+  it("the CLI's --help lists every CLI option with its default", () => {
+    const program = new Command();
+    registerOptions(program.command("step"), TRAIN_OPTIONS);
+    const help = program.commands[0].helpInformation();
+    expect(help.replace(/\s+/g, " ")).toMatch(
+      /--user-col <value> user column \(CSV\/TSV\) or field \(JSON Lines\) \(default: user\) --item-col/,
+    );
+    expect(help).toMatch(/--resume/);
+    expect(help).not.toMatch(/install-gpu-backend/);
+  });
+});
