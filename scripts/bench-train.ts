@@ -2,7 +2,10 @@
 // count, each count in its own child process (so peak RSS belongs to that measurement alone),
 // all in one run so the figures compare (this machine's speed drifts by up to 25 % within
 // minutes). Optionally the data-loading benchmark (--load-rows N: a synthetic N-row CSV).
-//   npm run bench:train -- --workers 1,2 --report bench/train.json [--data FILE] [--epochs 1] [--repeat 1] [--load-rows 10000000]
+//   npm run bench:train -- --workers 1,2 --report bench/train.json [--data FILE] [--epochs 1] [--repeat 1] [--load-rows 10000000] [--ceiling]
+// --ceiling also measures what the machine allows: one main-thread training alone, then two
+// independent ones at the same time (separate processes sharing nothing): their combined speed
+// over one alone bounds any data-parallel speed-up on these cores (caches, memory bandwidth).
 import { execFile } from "node:child_process";
 import { createWriteStream, existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { once } from "node:events";
@@ -19,6 +22,7 @@ const { values: args } = parseArgs({
     repeat: { type: "string", default: "1" },
     backend: { type: "string", default: "wasm" },
     "load-rows": { type: "string" },
+    ceiling: { type: "boolean", default: false },
     child: { type: "string" },
     file: { type: "string" },
   },
@@ -186,6 +190,18 @@ if (args.child === "train") {
     },
     runs,
   };
+  if (args.ceiling) {
+    const alone = (await child(["--child", "train", "--file", "0"])) as WorkerFigures;
+    const pair = (await Promise.all([0, 1].map(() => child(["--child", "train", "--file", "0"])))) as WorkerFigures[];
+    const together = pair[0].sequencesPerSecond + pair[1].sequencesPerSecond;
+    report.ceiling = {
+      note: "two independent one-thread trainings at once vs one alone: the most any split of the work over 2 cores can give here",
+      aloneSequencesPerSecond: alone.sequencesPerSecond,
+      pairSequencesPerSecond: pair.map((p) => p.sequencesPerSecond),
+      combinedOverAlone: together / alone.sequencesPerSecond,
+    };
+    process.stderr.write(`ceiling: ${JSON.stringify(report.ceiling)}\n`);
+  }
   if (args["load-rows"]) {
     const rows = Number(args["load-rows"]);
     const big = join("/tmp", `recship-bench-${rows}.csv`);

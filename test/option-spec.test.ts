@@ -3,6 +3,7 @@ import { Command } from "commander";
 import { describe, expect, it } from "vitest";
 import { cliSource, registerOptions } from "../shared/cli/options.js";
 import { TRAIN_OPTIONS, trainOptionsFrom } from "../shared/train/options.js";
+import { CONVERT_OPTIONS } from "../shared/convert/options.js";
 import { actionInputsYaml, OptionReader, type OptionSource, type OptionSpec } from "../shared/util/option-spec.js";
 
 const root = new URL("..", import.meta.url).pathname;
@@ -24,9 +25,18 @@ function parseCli(specs: readonly OptionSpec[], argv: string[]): Record<string, 
 }
 
 describe("one option spec per step", () => {
+  const inputsOf = (action: string) => {
+    const text = readFileSync(`${root}/actions/${action}/action.yml`, "utf8");
+    return text.slice(text.indexOf("\ninputs:\n") + 1, text.indexOf("\noutputs:\n") + 1);
+  };
+
+  it("convert-onnx's action.yml inputs are its spec's, as generated, and the log-reading options name its `data`", () => {
+    expect(inputsOf("convert-onnx")).toBe(actionInputsYaml(CONVERT_OPTIONS));
+    expect(inputsOf("convert-onnx")).toMatch(/User column \(CSV\/TSV\) or field \(JSON Lines\) of `data`/);
+  });
+
   it("train-model's action.yml inputs are the spec's action options, as generated", () => {
-    const text = readFileSync(`${root}/actions/train-model/action.yml`, "utf8");
-    const block = text.slice(text.indexOf("\ninputs:\n") + 1, text.indexOf("\noutputs:\n") + 1);
+    const block = inputsOf("train-model");
     expect(block).toBe(actionInputsYaml(TRAIN_OPTIONS));
     expect(block).toMatch(/ {2}install-gpu-backend:/); // action only
     expect(block).not.toMatch(/ {2}resume:/); // CLI only

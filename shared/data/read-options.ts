@@ -1,20 +1,43 @@
 import type { OptionReader, OptionSpec } from "../util/option-spec.js";
 import { DATA_FORMATS, type DataFormat, type ReadOptions } from "./readers.js";
 
-/** How to read an interaction log: the options every step that reads one offers (CLI flags keep their short names). */
-export const READ_OPTIONS: readonly OptionSpec[] = [
-  { name: "format", kind: "choice", choices: DATA_FORMATS, default: "auto", description: "auto, csv, tsv, jsonl, pairs or seq" },
-  { name: "user-column", flag: "user-col", kind: "text", default: "user", description: "User column (CSV/TSV) or field (JSON Lines)" },
-  { name: "item-column", flag: "item-col", kind: "text", default: "item", description: "Item column or field" },
-  {
-    name: "time-column",
-    flag: "time-col",
-    kind: "text",
-    description: "Timestamp column or field (numbers or ISO-8601); empty = file order is time order",
-  },
-  { name: "event-column", flag: "event-col", kind: "text", description: "Event-type column or field" },
-  { name: "event-filter", kind: "list", description: "Comma-separated event types to keep (e.g. purchase,add_to_cart)" },
-];
+/**
+ * How to read an interaction log: the options every step that reads one offers (CLI flags keep
+ * their short names). `of` names the log in the descriptions when the step's main input is not
+ * the log itself (convert-onnx's `data`).
+ */
+export function readOptionSpecs(of = ""): OptionSpec[] {
+  const suffix = of ? ` of ${of}` : "";
+  return [
+    {
+      name: "format",
+      kind: "choice",
+      choices: DATA_FORMATS,
+      default: "auto",
+      description: `Format${suffix}: auto, csv, tsv, jsonl, pairs or seq`,
+    },
+    {
+      name: "user-column",
+      flag: "user-col",
+      kind: "text",
+      default: "user",
+      description: `User column (CSV/TSV) or field (JSON Lines)${suffix}`,
+    },
+    { name: "item-column", flag: "item-col", kind: "text", default: "item", description: `Item column or field${suffix}` },
+    {
+      name: "time-column",
+      flag: "time-col",
+      kind: "text",
+      description: `Timestamp column or field${suffix} (numbers or ISO-8601); empty = file order is time order`,
+    },
+    { name: "event-column", flag: "event-col", kind: "text", description: `Event-type column or field${suffix}` },
+    {
+      name: "event-filter",
+      kind: "list",
+      description: `Comma-separated event types to keep${of ? ` from ${of}` : ""} (e.g. purchase,add_to_cart)`,
+    },
+  ];
+}
 
 export function readOptionsFrom(o: OptionReader): ReadOptions {
   return {

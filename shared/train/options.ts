@@ -1,4 +1,4 @@
-import { READ_OPTIONS, readOptionsFrom } from "../data/read-options.js";
+import { readOptionSpecs, readOptionsFrom } from "../data/read-options.js";
 import { BACKEND_PREFERENCES, type BackendPreference } from "../model/backend.js";
 import { LOSSES, type Loss } from "../model/config.js";
 import type { OptionReader, OptionSpec } from "../util/option-spec.js";
@@ -13,7 +13,7 @@ export const TRAIN_OPTIONS: readonly OptionSpec[] = [
     placeholder: "file",
     description: "Interaction log: CSV/TSV with a header, JSON Lines, `user item` pairs or one sequence per line; gzip ok",
   },
-  ...READ_OPTIONS,
+  ...readOptionSpecs(),
   { name: "k-core", kind: "int", default: "0", description: "Drop users and items with fewer than k interactions (repeatedly); 0 = off" },
   {
     name: "config",

@@ -94,6 +94,11 @@ export class OptionReader {
     return { spec, value };
   }
 
+  /** How the front end names the option in a message ("--epochs", "input epochs"). */
+  where(name: string): string {
+    return this.source.where(name);
+  }
+
   text(name: string): string | undefined {
     return this.raw(name, ["text"]).value;
   }
