@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
 import { readManifest } from "../shared/bundle/bundle-io.js";
-import { syntheticCsv, TINY_CONFIG } from "./helpers/synthetic.js";
+import { csvFlags, syntheticCsv, TINY_CONFIG } from "./helpers/synthetic.js";
 import { tempDir } from "./helpers/tmp.js";
 
 // `recship train --backend webgpu` end to end, in its own process (a process has one tfjs
@@ -22,14 +22,7 @@ describe("backend webgpu", () => {
       "tsx",
       "shared/cli/main.ts",
       "train",
-      "--data",
-      csv.data,
-      "--user-col",
-      csv.userColumn,
-      "--item-col",
-      csv.itemColumn,
-      "--time-col",
-      csv.timeColumn,
+      ...csvFlags(csv),
       "--config",
       TINY_CONFIG,
       "--epochs",

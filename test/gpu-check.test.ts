@@ -1,7 +1,7 @@
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
-import { syntheticCsv } from "./helpers/synthetic.js";
+import { csvFlags, syntheticCsv } from "./helpers/synthetic.js";
 import { tempDir } from "./helpers/tmp.js";
 
 // scripts/gpu-check.ts trains a few steps on every backend that loads and compares the first
@@ -28,24 +28,7 @@ describe("gpu-check", () => {
     const csv = await syntheticCsv(dir, 400, 3);
     const { stdout } = await promisify(execFile)(
       process.execPath,
-      [
-        ...process.execArgv,
-        "--import",
-        "tsx",
-        "scripts/gpu-check.ts",
-        "--steps",
-        "3",
-        "--data",
-        csv.data,
-        "--user-col",
-        csv.userColumn,
-        "--item-col",
-        csv.itemColumn,
-        "--time-col",
-        csv.timeColumn,
-        "--backends",
-        "wasm,webgpu,gpu",
-      ],
+      [...process.execArgv, "--import", "tsx", "scripts/gpu-check.ts", "--steps", "3", ...csvFlags(csv), "--backends", "wasm,webgpu,gpu"],
       { env: { ...process.env, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? dir }, maxBuffer: 16 << 20 },
     );
     const lines = stdout

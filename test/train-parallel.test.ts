@@ -21,7 +21,7 @@ import { initialValues, itemTable, paramSpecs } from "../shared/model/sasrec.js"
 import { train } from "../shared/model/trainer.js";
 import { defaultTrainWorkers } from "../shared/util/cpu-budget.js";
 import { Rng } from "../shared/util/random.js";
-import { syntheticCsv, TINY_CONFIG } from "./helpers/synthetic.js";
+import { syntheticCsv, TINY_CONFIG, validationCases } from "./helpers/synthetic.js";
 import { tempDir } from "./helpers/tmp.js";
 
 const dir = tempDir();
@@ -68,6 +68,29 @@ async function stepsOn(loss: Loss, workers: number, inputs: LossInput[]) {
   }
 }
 
+/** The slices' summed gradient equals the whole batch's (a real gradient, not zeros on both sides), and so do the losses. */
+async function expectSlicesAddUp(
+  whole: { loss: number; gradient: Float32Array },
+  slices: (() => Promise<{ loss: number; gradient: Float32Array }>)[],
+): Promise<void> {
+  const sum = new Float32Array(whole.gradient.length);
+  let loss = 0;
+  for (const slice of slices) {
+    const part = await slice();
+    loss += part.loss;
+    for (let i = 0; i < sum.length; i++) sum[i] += part.gradient[i];
+  }
+  expect(loss).toBeCloseTo(whole.loss, 5);
+  let scale = 0;
+  let worst = 0;
+  for (let i = 0; i < sum.length; i++) {
+    scale = Math.max(scale, Math.abs(whole.gradient[i]));
+    worst = Math.max(worst, Math.abs(whole.gradient[i] - sum[i]));
+  }
+  expect(scale).toBeGreaterThan(1e-3);
+  expect(worst).toBeLessThan(1e-5 * scale);
+}
+
 function maxDifference(a: Map<string, Float32Array>, b: Map<string, Float32Array>): number {
   let max = 0;
   for (const [name, v] of a) {
@@ -94,22 +117,14 @@ describe("data-parallel training", () => {
       const parts = [0, 1, 2].map((k) => rowSplit(whole.batch.batch, k, 3));
       expect(parts.map(([s, e]) => e - s)).toEqual([1, 2, 2]);
       expect(whole.batch.items.length).toBe(20); // as many cells as sampled negatives
-      const sum = new Float32Array(ctx.layout.total);
-      let partLoss = 0;
-      for (const [start, end] of parts) {
-        const part = new Float32Array(ctx.layout.total);
-        partLoss += await sliceGradients(model.params, ctx, { kind: "sasrec", input: sliceInput(whole, start, end) }, part);
-        for (let i = 0; i < sum.length; i++) sum[i] += part[i];
-      }
-      expect(partLoss).toBeCloseTo(wholeLoss, 5);
-      let scale = 0;
-      let worst = 0;
-      for (let i = 0; i < g.length; i++) {
-        scale = Math.max(scale, Math.abs(g[i]));
-        worst = Math.max(worst, Math.abs(g[i] - sum[i]));
-      }
-      expect(scale).toBeGreaterThan(1e-3); // a real gradient, not zeros on both sides
-      expect(worst).toBeLessThan(1e-5 * scale);
+      await expectSlicesAddUp(
+        { loss: wholeLoss, gradient: g },
+        parts.map(([start, end]) => async () => {
+          const gradient = new Float32Array(ctx.layout.total);
+          const loss = await sliceGradients(model.params, ctx, { kind: "sasrec", input: sliceInput(whole, start, end) }, gradient);
+          return { loss, gradient };
+        }),
+      );
       model.dispose();
       expect(tf.memory().numTensors).toBeLessThan(200); // nothing leaked per slice
     });
@@ -162,22 +177,13 @@ describe("data-parallel training", () => {
     };
     const g = new Float32Array(layout.total);
     const wholeLoss = await sliceGradients(student.params, ctx, whole, g);
-    const sum = new Float32Array(layout.total);
-    let partLoss = 0;
-    for (const [start, end] of [rowSplit(6, 0, 2), rowSplit(6, 1, 2)]) {
-      const part = new Float32Array(layout.total);
-      partLoss += await sliceGradients(student.params, ctx, sliceStep(whole, start, end, setup), part);
-      for (let i = 0; i < sum.length; i++) sum[i] += part[i];
-    }
-    expect(partLoss).toBeCloseTo(wholeLoss, 5);
-    let scale = 0;
-    let worst = 0;
-    for (let i = 0; i < g.length; i++) {
-      scale = Math.max(scale, Math.abs(g[i]));
-      worst = Math.max(worst, Math.abs(g[i] - sum[i]));
-    }
-    expect(scale).toBeGreaterThan(1e-3);
-    expect(worst).toBeLessThan(1e-5 * scale);
+    await expectSlicesAddUp(
+      { loss: wholeLoss, gradient: g },
+      [rowSplit(6, 0, 2), rowSplit(6, 1, 2)].map(([start, end]) => async () => {
+        const gradient = new Float32Array(layout.total);
+        return { loss: await sliceGradients(student.params, ctx, sliceStep(whole, start, end, setup), gradient), gradient };
+      }),
+    );
     disposeDistill(ctx.distill);
     teacher.dispose();
     student.dispose();
@@ -288,12 +294,7 @@ describe("data-parallel training", () => {
     const config = loadConfig(TINY_CONFIG, { train: { epochs: 2 } });
     const r = await readInteractions(csv.data, csv);
     const split = leaveOneOut(r.log);
-    const validation = Array.from(split.evalUsers.slice(0, 100), (u) => ({
-      user: u,
-      history: split.train[u],
-      target: split.validTarget[u],
-      interacted: r.log.sequences[u],
-    }));
+    const validation = validationCases(split, r.log, 100);
     const base = {
       model: config.model,
       train: config.train,

@@ -9,7 +9,7 @@ import { loadConfig } from "../shared/model/config.js";
 import { train } from "../shared/model/trainer.js";
 import { trainModel } from "../shared/train/train-model.js";
 import { readManifest } from "../shared/bundle/bundle-io.js";
-import { syntheticCsv, TINY_CONFIG } from "./helpers/synthetic.js";
+import { syntheticCsv, TINY_CONFIG, validationCases } from "./helpers/synthetic.js";
 import { tempDir } from "./helpers/tmp.js";
 
 const dir = tempDir();
@@ -63,12 +63,7 @@ describe("train-model on the synthetic shop", () => {
     const config = loadConfig(TINY_CONFIG, { train: { epochs: 3 } });
     const r = await readInteractions(csv.data, csv);
     const split = leaveOneOut(r.log);
-    const validation = Array.from(split.evalUsers.slice(0, 200), (u) => ({
-      user: u,
-      history: split.train[u],
-      target: split.validTarget[u],
-      interacted: r.log.sequences[u],
-    }));
+    const validation = validationCases(split, r.log, 200);
     const base = {
       model: config.model,
       train: config.train,
