@@ -4,6 +4,7 @@
 // Then scripts/gen-umbrella.mjs and scripts/gen-readme-reference.mjs carry the change on.
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { COMPRESS_OPTIONS } from "../shared/compress/options.js";
 import { CONVERT_OPTIONS } from "../shared/convert/options.js";
 import { TRAIN_OPTIONS } from "../shared/train/options.js";
 import { actionInputsYaml, type OptionSpec } from "../shared/util/option-spec.js";
@@ -11,6 +12,7 @@ import { actionInputsYaml, type OptionSpec } from "../shared/util/option-spec.js
 const SPECS: Record<string, readonly OptionSpec[]> = {
   "train-model": TRAIN_OPTIONS,
   "convert-onnx": CONVERT_OPTIONS,
+  "compress-model": COMPRESS_OPTIONS,
 };
 
 const root = new URL("..", import.meta.url).pathname;

@@ -4,6 +4,7 @@ import { describe, expect, it } from "vitest";
 import { cliSource, registerOptions } from "../shared/cli/options.js";
 import { TRAIN_OPTIONS, trainOptionsFrom } from "../shared/train/options.js";
 import { CONVERT_OPTIONS } from "../shared/convert/options.js";
+import { COMPRESS_OPTIONS } from "../shared/compress/options.js";
 import { actionInputsYaml, OptionReader, type OptionSource, type OptionSpec } from "../shared/util/option-spec.js";
 
 const root = new URL("..", import.meta.url).pathname;
@@ -30,9 +31,17 @@ describe("one option spec per step", () => {
     return text.slice(text.indexOf("\ninputs:\n") + 1, text.indexOf("\noutputs:\n") + 1);
   };
 
-  it("convert-onnx's action.yml inputs are its spec's, as generated, and the log-reading options name its `data`", () => {
+  it("convert-onnx's and compress-model's action.yml inputs are their specs', as generated; the log-reading options name their `data`", () => {
     expect(inputsOf("convert-onnx")).toBe(actionInputsYaml(CONVERT_OPTIONS));
-    expect(inputsOf("convert-onnx")).toMatch(/User column \(CSV\/TSV\) or field \(JSON Lines\) of `data`/);
+    expect(inputsOf("convert-onnx")).toMatch(
+      /User column \(CSV\/TSV\) or field \(JSON Lines\) of `data`"\n {4}required: false\n {4}default: "user"/,
+    );
+    expect(inputsOf("compress-model")).toBe(actionInputsYaml(COMPRESS_OPTIONS));
+    // compress falls back to how the bundle's log was read: no column defaults
+    expect(inputsOf("compress-model")).toMatch(
+      /User column \(CSV\/TSV\) or field \(JSON Lines\) of `data`"\n {4}required: false\n {2}item-column/,
+    );
+    expect(inputsOf("compress-model")).not.toMatch(/ {2}summary:/); // CLI only
   });
 
   it("train-model's action.yml inputs are the spec's action options, as generated", () => {

@@ -1,12 +1,13 @@
 import { join, resolve } from "node:path";
 import * as core from "@actions/core";
 import { writeJsonReport } from "../../shared/util/json-report.js";
-import { compressOptionsFrom } from "../../shared/compress/options.js";
+import { COMPRESS_OPTIONS, compressOptionsFrom } from "../../shared/compress/options.js";
+import { OptionReader } from "../../shared/util/option-spec.js";
 import { compressBundle, CompressFailure } from "../../shared/compress/compress-bundle.js";
 import type { CompressReport } from "../../shared/compress/report.js";
 import { compressSummaryMarkdown } from "../../shared/report/compress-summary.js";
 import { ensureOnnxRuntime } from "../common/onnxruntime.js";
-import { actionLogger, input } from "../common/runtime.js";
+import { actionLogger, inputSource } from "../common/runtime.js";
 
 async function publish(report: CompressReport, reportPath: string): Promise<void> {
   await writeJsonReport(reportPath, report);
@@ -16,9 +17,9 @@ async function publish(report: CompressReport, reportPath: string): Promise<void
 
 export async function runCompressModel(): Promise<void> {
   const log = actionLogger();
-  const bundle = input("bundle") ?? "recship-bundle";
-  const reportPath = input("report") ?? join(resolve(bundle), "compress-report.json");
-  const options = { bundle, ...compressOptionsFrom(input, (name) => `input ${name}`), log };
+  const o = new OptionReader(COMPRESS_OPTIONS, inputSource);
+  const options = { ...compressOptionsFrom(o), log };
+  const reportPath = o.text("report") ?? join(resolve(options.bundle), "compress-report.json");
   await ensureOnnxRuntime(log);
   let report: CompressReport;
   try {

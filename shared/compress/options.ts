@@ -1,62 +1,196 @@
-import { type CompressOptions } from "./compress-bundle.js";
-import { OBJECTIVES, type Objective } from "./report.js";
-import { DATA_FORMATS, type DataFormat } from "../data/readers.js";
-import { RecshipError } from "../errors.js";
+import { readOptionSpecs, readOptionsFrom } from "../data/read-options.js";
 import { BACKEND_PREFERENCES, type BackendPreference } from "../model/backend.js";
-import { int, list, number, oneOf } from "../util/parse.js";
+import type { OptionReader, OptionSpec } from "../util/option-spec.js";
+import { COMPRESS_DEFAULTS, type CompressOptions } from "./compress-bundle.js";
+import { DISTILL_DEFAULTS } from "./distill/distill-student.js";
+import { OBJECTIVES, type Objective } from "./report.js";
 
-/** A number ≥ 0 (number() in util/parse.ts rejects 0, a valid budget). */
-function fraction(value: unknown, flag: string): number | undefined {
-  if (value === undefined || value === "") return undefined;
-  const n = Number(value);
-  if (!Number.isFinite(n) || n < 0) throw new RecshipError(`${flag} must be a number ≥ 0, got "${String(value)}"`);
-  return n;
-}
+const d = (value: number | string) => String(value);
 
-/** The options shared by the CLI and the action, from flag/input values by name. */
-export function compressOptionsFrom(
-  get: (name: string) => string | undefined,
-  where: (name: string) => string,
-): Omit<CompressOptions, "log" | "bundle"> {
-  const data = get("data");
-  const keep = get("keep");
+/** compress-model's options: `recship compress` flags and the action's inputs (action.yml is generated from this). */
+export const COMPRESS_OPTIONS: readonly OptionSpec[] = [
+  {
+    name: "bundle",
+    kind: "text",
+    default: "recship-bundle",
+    placeholder: "dir",
+    description: "Bundle folder with model.onnx (convert-onnx's `bundle`)",
+  },
+  {
+    name: "methods",
+    kind: "list",
+    description:
+      "Comma- or newline-separated variants to build; a variant is a method or methods joined by `+` (applied in order distill, prune, emb-*, int8-*, fp16). Methods: int8-dynamic, int8-qdq, int8-qdq-pct, emb-int8, emb-int4, fp16, prune, distill. Default: int8-dynamic, int8-qdq, int8-qdq-pct, emb-int8, emb-int4, fp16, prune, emb-int8+int8-dynamic, emb-int8+int8-qdq-pct, emb-int4+int8-dynamic (distill trains a model, so only when listed)",
+  },
+  {
+    name: "max-ndcg-drop",
+    kind: "nonnegative",
+    default: d(COMPRESS_DEFAULTS.maxNdcgDrop),
+    description: "Accuracy budget: largest relative loss of validation NDCG@10 (full ranking) a variant may have, e.g. 0.01 for 1%",
+  },
+  {
+    name: "objective",
+    kind: "choice",
+    choices: OBJECTIVES,
+    default: COMPRESS_DEFAULTS.objective,
+    description: "What the chosen variant minimises within the budget: size (file bytes) or latency (batch-64 p50)",
+  },
+  {
+    name: "calibration",
+    kind: "int",
+    default: d(COMPRESS_DEFAULTS.calibration),
+    description: "Validation histories static quantization (int8-qdq, int8-qdq-pct) calibrates on",
+  },
+  {
+    name: "percentile",
+    kind: "positive",
+    default: d(COMPRESS_DEFAULTS.percentile),
+    description: "int8-qdq-pct: central share (%) of each activation's calibration values its range keeps",
+  },
+  {
+    name: "threads",
+    kind: "int",
+    default: d(COMPRESS_DEFAULTS.threads),
+    description: "onnxruntime intra-op threads for every measurement (pinned, the same for all models)",
+  },
+  {
+    name: "latency-repetitions",
+    kind: "int",
+    default: d(COMPRESS_DEFAULTS.latencyRepetitions),
+    description: "Timed runs per model and batch size (batch 1 and 64), after 10 warm-up runs",
+  },
+  {
+    name: "sparsity",
+    kind: "nonnegative",
+    default: d(COMPRESS_DEFAULTS.sparsity),
+    description: "prune: share of each weight matrix set to zero",
+  },
+  {
+    name: "int4-block-size",
+    kind: "int",
+    default: d(COMPRESS_DEFAULTS.int4BlockSize),
+    description: "emb-int4: values per 4-bit block (a power of 2 ≥ 16 dividing the hidden size)",
+  },
+  {
+    name: "int4-accuracy-level",
+    kind: "int",
+    default: d(COMPRESS_DEFAULTS.int4AccuracyLevel),
+    description: "emb-int4: MatMulNBits accuracy level of the output projection (0 computes in float, 4 in int8)",
+  },
+  {
+    name: "student-hidden",
+    kind: "int",
+    description:
+      "distill: train a dense student of this hidden size instead (default: the teacher's hidden size with a product-quantized item table)",
+  },
+  { name: "student-blocks", kind: "int", description: "distill: the student's transformer blocks (default: the teacher's)" },
+  {
+    name: "student-subspaces",
+    kind: "int",
+    description:
+      "distill: give the student a product-quantized item table: it keeps the teacher's hidden size and blocks, and each item's row is one learned codeword per subspace (codewords start from k-means on the teacher's table; training then moves only them). Default: hidden size / 4 (codewords of 4 values)",
+  },
+  {
+    name: "student-centroids",
+    kind: "int",
+    description:
+      "distill: codewords per subspace of the quantized table (default: the largest power of two with at most half the teacher's parameters)",
+  },
+  {
+    name: "distill-epochs",
+    kind: "int",
+    default: d(DISTILL_DEFAULTS.epochs),
+    description: "distill: most training epochs (early stopping on validation NDCG@10 after 15 epochs without a better one)",
+  },
+  {
+    name: "distill-minutes",
+    kind: "positive",
+    default: d(DISTILL_DEFAULTS.maxMinutes),
+    description: "distill: time budget for training the student",
+  },
+  {
+    name: "distill-learning-rate",
+    kind: "positive",
+    description:
+      "distill: Adam learning rate (default 0.003 for a dense student; 0.001 for a quantized-table student, which starts from the teacher)",
+  },
+  {
+    name: "distill-alpha",
+    kind: "positive",
+    default: d(DISTILL_DEFAULTS.alpha),
+    description: "distill: weight of the ground-truth loss, in (0, 1]; the rest is the softened cross-entropy to the teacher's scores",
+  },
+  {
+    name: "keep",
+    kind: "choice",
+    choices: ["all", "chosen"],
+    default: COMPRESS_DEFAULTS.keep,
+    description: "Variants kept in the bundle: all, or only the chosen one",
+  },
+  {
+    name: "seed",
+    kind: "int",
+    description: "Seed of calibration sampling, latency inputs and distillation (default: the bundle's training seed)",
+  },
+  {
+    name: "data",
+    kind: "text",
+    placeholder: "file",
+    description: "Interaction log to evaluate on (default: the file train-model read, as bundle.json records it)",
+  },
+  ...readOptionSpecs("`data`", { columnDefaults: false }),
+  {
+    name: "backend",
+    kind: "choice",
+    choices: BACKEND_PREFERENCES,
+    default: "auto",
+    description: "tfjs backend for distillation: auto, gpu, node, webgpu, wasm or cpu",
+  },
+  {
+    name: "workers",
+    kind: "int",
+    description:
+      "Distillation's data-parallel training threads, each with its own tfjs engine; empty = one per usable core (cgroup-aware) on wasm/cpu, 0 on tfjs-node(-gpu) and webgpu; 0 = the main thread",
+  },
+  { name: "summary", kind: "text", placeholder: "file", frontEnds: ["cli"], description: "Also write the Markdown table to this file" },
+  {
+    name: "report",
+    kind: "text",
+    placeholder: "file",
+    description:
+      "Also write the step's JSON report to this path, also when no variant fits (the action's default: <bundle>/compress-report.json)",
+  },
+];
+
+/** The step's options from either front end (everything but the logger). */
+export function compressOptionsFrom(o: OptionReader): Omit<CompressOptions, "log"> {
+  const data = o.text("data");
   return {
-    methods: list(get("methods")),
-    maxNdcgDrop: fraction(get("max-ndcg-drop"), where("max-ndcg-drop")),
-    objective: get("objective") === undefined ? undefined : oneOf<Objective>(get("objective"), OBJECTIVES, where("objective")),
-    calibration: int(get("calibration"), where("calibration")),
-    percentile: number(get("percentile"), where("percentile")),
-    threads: int(get("threads"), where("threads")),
-    latencyRepetitions: int(get("latency-repetitions"), where("latency-repetitions")),
-    seed: int(get("seed"), where("seed")),
-    int4BlockSize: int(get("int4-block-size"), where("int4-block-size")),
-    int4AccuracyLevel: int(get("int4-accuracy-level"), where("int4-accuracy-level")),
-    sparsity: number(get("sparsity"), where("sparsity")),
-    ...(keep ? { keep: oneOf(keep, ["all", "chosen"] as const, where("keep")) } : {}),
-    ...(data
-      ? {
-          data: {
-            path: data,
-            format: oneOf(get("format") ?? "auto", DATA_FORMATS, where("format")) as DataFormat,
-            userColumn: get("user-column"),
-            itemColumn: get("item-column"),
-            timeColumn: get("time-column"),
-            eventColumn: get("event-column"),
-            eventFilter: list(get("event-filter")),
-          },
-        }
-      : {}),
+    bundle: o.requiredText("bundle"),
+    methods: o.list("methods"),
+    maxNdcgDrop: o.nonnegative("max-ndcg-drop"),
+    objective: o.choice<Objective>("objective"),
+    calibration: o.int("calibration"),
+    percentile: o.positive("percentile"),
+    threads: o.int("threads"),
+    latencyRepetitions: o.int("latency-repetitions"),
+    seed: o.int("seed"),
+    int4BlockSize: o.int("int4-block-size"),
+    int4AccuracyLevel: o.int("int4-accuracy-level"),
+    sparsity: o.nonnegative("sparsity"),
+    keep: o.choice<"all" | "chosen">("keep"),
+    ...(data ? { data: { path: data, ...readOptionsFrom(o) } } : {}),
     distill: {
-      hidden: int(get("student-hidden"), where("student-hidden")),
-      blocks: int(get("student-blocks"), where("student-blocks")),
-      subspaces: int(get("student-subspaces"), where("student-subspaces")),
-      centroids: int(get("student-centroids"), where("student-centroids")),
-      epochs: int(get("distill-epochs"), where("distill-epochs")),
-      maxMinutes: number(get("distill-minutes"), where("distill-minutes")),
-      alpha: number(get("distill-alpha"), where("distill-alpha")),
-      learningRate: number(get("distill-learning-rate"), where("distill-learning-rate")),
+      hidden: o.int("student-hidden"),
+      blocks: o.int("student-blocks"),
+      subspaces: o.int("student-subspaces"),
+      centroids: o.int("student-centroids"),
+      epochs: o.int("distill-epochs"),
+      maxMinutes: o.positive("distill-minutes"),
+      alpha: o.positive("distill-alpha"),
+      learningRate: o.positive("distill-learning-rate"),
     },
-    backend: get("backend") === undefined ? undefined : (oneOf(get("backend"), BACKEND_PREFERENCES, where("backend")) as BackendPreference),
-    workers: int(get("workers"), where("workers")),
+    backend: o.choice<BackendPreference>("backend"),
+    workers: o.int("workers"),
   };
 }

@@ -6,8 +6,10 @@ import { DATA_FORMATS, type DataFormat, type ReadOptions } from "./readers.js";
  * their short names). `of` names the log in the descriptions when the step's main input is not
  * the log itself (convert-onnx's `data`).
  */
-export function readOptionSpecs(of = ""): OptionSpec[] {
+export function readOptionSpecs(of = "", options: { columnDefaults?: boolean } = {}): OptionSpec[] {
   const suffix = of ? ` of ${of}` : "";
+  // without column defaults, a step falls back to how the bundle's training log was read
+  const col = (value: string) => (options.columnDefaults === false ? {} : { default: value });
   return [
     {
       name: "format",
@@ -20,10 +22,10 @@ export function readOptionSpecs(of = ""): OptionSpec[] {
       name: "user-column",
       flag: "user-col",
       kind: "text",
-      default: "user",
+      ...col("user"),
       description: `User column (CSV/TSV) or field (JSON Lines)${suffix}`,
     },
-    { name: "item-column", flag: "item-col", kind: "text", default: "item", description: `Item column or field${suffix}` },
+    { name: "item-column", flag: "item-col", kind: "text", ...col("item"), description: `Item column or field${suffix}` },
     {
       name: "time-column",
       flag: "time-col",

@@ -1,5 +1,5 @@
 import { RecshipError } from "../errors.js";
-import { int, list, number, oneOf } from "./parse.js";
+import { int, list, nonNegative, number, oneOf } from "./parse.js";
 
 /**
  * One declaration per option of a step: the CLI registers its flags from it, the action reads
@@ -16,6 +16,8 @@ export type OptionKind =
   | "int"
   /** a number > 0 */
   | "positive"
+  /** a number ≥ 0 */
+  | "nonnegative"
   /** true / false (a CLI switch) */
   | "boolean"
   /** comma- or newline-separated values */
@@ -116,6 +118,10 @@ export class OptionReader {
 
   positive(name: string): number | undefined {
     return number(this.raw(name, ["positive"]).value, this.source.where(name));
+  }
+
+  nonnegative(name: string): number | undefined {
+    return nonNegative(this.raw(name, ["nonnegative"]).value, this.source.where(name));
   }
 
   boolean(name: string): boolean {

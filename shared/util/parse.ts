@@ -42,3 +42,11 @@ export function paritySequences(value: string | undefined, flag: string): number
   if (n === undefined || n < 1) throw new RecshipError(`${flag} must be "all" or a positive whole number, got "${value}"`);
   return n;
 }
+
+/** A number ≥ 0 (number() rejects 0, which is a valid budget). */
+export function nonNegative(value: unknown, flag: string): number | undefined {
+  if (value === undefined || value === "") return undefined;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0) throw new RecshipError(`${flag} must be a number ≥ 0, got "${String(value)}"`);
+  return n;
+}
