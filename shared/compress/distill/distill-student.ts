@@ -26,7 +26,7 @@ import { batchCandidates } from "./distill-loss.js";
 import { quantizedTableFromDense } from "./pq-table.js";
 import { principalProjection, project } from "./pca.js";
 import { parameterCount, STUDENT_SHAPE_KEYS, studentConfig, type StudentShape } from "./student-config.js";
-import { indexedBatches, teacherTargets } from "./teacher-targets.js";
+import { indexedBatches, teacherTargets, type TeacherTargets } from "./teacher-targets.js";
 
 export interface DistillOptions extends StudentShape {
   epochs: number;
@@ -129,6 +129,91 @@ function initialStudent(
   values.set("item_emb", project(teacherTable, numItems + 1, teacherHidden, projection, config.hidden));
   values.set("pos_emb", project(teacher.get("pos_emb")!, config.maxlen, teacherHidden, projection, config.hidden));
   return { values, energy, projection };
+}
+
+interface DistillEpoch {
+  epoch: number;
+  loss: number;
+  validNdcg10: number;
+  seconds: number;
+}
+
+interface DistillRun {
+  history: DistillEpoch[];
+  best: { epoch: number; ndcg10: number; values: Map<string, Float32Array> };
+  stoppedBy: string;
+}
+
+interface DistillLoop {
+  o: DistillOptions;
+  seed: number;
+  examples: Int32Array[];
+  targets: TeacherTargets;
+  numItems: number;
+  validation: EvalCase[];
+  teacherNdcg10: number;
+  /** What the run keeps unless an epoch beats it. */
+  initial: DistillRun["best"];
+  log: Logger;
+}
+
+/** One pass over the training sequences in shuffled length buckets; the mean loss. */
+async function distillOneEpoch(engine: TrainingEngine, loop: DistillLoop, epoch: number): Promise<number> {
+  const { o, numItems, targets } = loop;
+  const rng = new Rng(`distill:${loop.seed}:${epoch}`);
+  let lossSum = 0;
+  let tokens = 0;
+  const pipeline = new StepPipeline(engine, (value: number, batchTokens: number) => {
+    if (!Number.isFinite(value)) throw new Error(`distillation diverged: loss ${value} at epoch ${epoch + 1} (try a lower learning rate)`);
+    lossSum += value * batchTokens;
+    tokens += batchTokens;
+  });
+  try {
+    for (const b of indexedBatches(loop.examples, o.batchTokens, rng)) {
+      const candidates = batchCandidates(b, targets, numItems, o.negatives, rng);
+      const dropoutSeed = rng.seed();
+      const input = { batch: b.batch, rowOffset: 0, dropoutSeed, candidates, globalTokens: candidates.tokens };
+      await pipeline.push({ kind: "distill", input }, candidates.tokens);
+    }
+    await pipeline.drain();
+  } catch (error) {
+    await pipeline.abandon();
+    throw error;
+  }
+  return lossSum / tokens;
+}
+
+/** Epochs until the budget, the epoch limit or early stopping; the best epoch's weights are kept. */
+async function distillEpochs(engine: TrainingEngine, loop: DistillLoop): Promise<DistillRun> {
+  const { o, log } = loop;
+  const history: DistillEpoch[] = [];
+  let best = loop.initial;
+  let sinceBest = 0;
+  const deadline = Date.now() + o.maxMinutes * 60_000;
+  for (let epoch = 0; epoch < o.epochs; epoch++) {
+    const last = history[history.length - 1];
+    if (last && Date.now() + last.seconds * 1000 > deadline) {
+      log.info(`stopping before epoch ${epoch + 1}: the next epoch would pass the ${o.maxMinutes}-minute budget`);
+      return { history, best, stoppedBy: "time-budget" };
+    }
+    const e0 = performance.now();
+    const loss = await distillOneEpoch(engine, loop, epoch);
+    const valid = await evaluate(engine, loop.validation, { seed: loop.seed, sampledNegatives: 0 });
+    const seconds = (performance.now() - e0) / 1000;
+    history.push({ epoch: epoch + 1, loss, validNdcg10: valid.full.ndcg10, seconds });
+    const improved = valid.full.ndcg10 > best.ndcg10;
+    if (improved) {
+      best = { epoch: epoch + 1, ndcg10: valid.full.ndcg10, values: engine.values() };
+      sinceBest = 0;
+    } else sinceBest++;
+    log.info(
+      `distill epoch ${epoch + 1}/${o.epochs} loss ${loss.toFixed(4)} valid NDCG@10 ${valid.full.ndcg10.toFixed(4)} ` +
+        `(teacher ${loop.teacherNdcg10.toFixed(4)}, ${((100 * valid.full.ndcg10) / loop.teacherNdcg10).toFixed(1)}%)${improved ? " *" : ""} ` +
+        `${formatDuration(seconds)}`,
+    );
+    if (sinceBest >= o.patience) return { history, best, stoppedBy: "early-stopping" };
+  }
+  return { history, best, stoppedBy: "epochs" };
 }
 
 /**
@@ -236,67 +321,28 @@ export async function distillStudent(
     log,
   };
   teacherTable.dispose();
-  const history: { epoch: number; loss: number; validNdcg10: number; seconds: number }[] = [];
-  // a student that starts from the teacher keeps its start unless an epoch beats it
-  let best = { epoch: 0, ndcg10: start?.ndcg10 ?? -Infinity, values: student.values() };
-  let sinceBest = 0;
-  let stoppedBy = "epochs";
-  const started = Date.now();
-  const deadline = started + o.maxMinutes * 60_000;
   const engine: TrainingEngine = workers > 0 ? await WorkerEngine.open(engineOptions) : new LocalEngine(engineOptions);
   if (workers > 0) log.info(`distilling on ${workers} worker threads`);
+  let run: DistillRun;
   try {
-    for (let epoch = 0; epoch < o.epochs; epoch++) {
-      const last = history[history.length - 1];
-      if (last && Date.now() + last.seconds * 1000 > deadline) {
-        stoppedBy = "time-budget";
-        log.info(`stopping before epoch ${epoch + 1}: the next epoch would pass the ${o.maxMinutes}-minute budget`);
-        break;
-      }
-      const e0 = performance.now();
-      const rng = new Rng(`distill:${seed}:${epoch}`);
-      let lossSum = 0;
-      let tokens = 0;
-      const pipeline = new StepPipeline(engine, (value: number, batchTokens: number) => {
-        if (!Number.isFinite(value))
-          throw new Error(`distillation diverged: loss ${value} at epoch ${epoch + 1} (try a lower learning rate)`);
-        lossSum += value * batchTokens;
-        tokens += batchTokens;
-      });
-      try {
-        for (const b of indexedBatches(examples, o.batchTokens, rng)) {
-          const candidates = batchCandidates(b, targets, numItems, o.negatives, rng);
-          const dropoutSeed = rng.seed();
-          const input = { batch: b.batch, rowOffset: 0, dropoutSeed, candidates, globalTokens: candidates.tokens };
-          await pipeline.push({ kind: "distill", input }, candidates.tokens);
-        }
-        await pipeline.drain();
-      } catch (error) {
-        await pipeline.abandon();
-        throw error;
-      }
-      const valid = await evaluate(engine, validation, { seed, sampledNegatives: 0 });
-      const seconds = (performance.now() - e0) / 1000;
-      history.push({ epoch: epoch + 1, loss: lossSum / tokens, validNdcg10: valid.full.ndcg10, seconds });
-      const improved = valid.full.ndcg10 > best.ndcg10;
-      if (improved) {
-        best = { epoch: epoch + 1, ndcg10: valid.full.ndcg10, values: engine.values() };
-        sinceBest = 0;
-      } else sinceBest++;
-      log.info(
-        `distill epoch ${epoch + 1}/${o.epochs} loss ${(lossSum / tokens).toFixed(4)} valid NDCG@10 ${valid.full.ndcg10.toFixed(4)} ` +
-          `(teacher ${teacherValid.full.ndcg10.toFixed(4)}, ${((100 * valid.full.ndcg10) / teacherValid.full.ndcg10).toFixed(1)}%)${improved ? " *" : ""} ` +
-          `${formatDuration(seconds)}`,
-      );
-      if (sinceBest >= o.patience) {
-        stoppedBy = "early-stopping";
-        break;
-      }
-    }
+    // a student that starts from the teacher keeps its start unless an epoch beats it
+    const initial = { epoch: 0, ndcg10: start?.ndcg10 ?? -Infinity, values: student.values() };
+    run = await distillEpochs(engine, {
+      o,
+      seed,
+      examples,
+      targets,
+      numItems,
+      validation,
+      teacherNdcg10: teacherValid.full.ndcg10,
+      initial,
+      log,
+    });
   } finally {
     await engine.close();
     teacher.dispose();
   }
+  const { history, best, stoppedBy } = run;
   student.assign(best.values);
   const trainSeconds = history.reduce((a, h) => a + h.seconds, 0);
   const validFull = await evaluate(student, data.validation, { seed });
