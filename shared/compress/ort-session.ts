@@ -2,7 +2,7 @@ import type { InferenceSession, Tensor } from "onnxruntime-node";
 import { RecshipError } from "../errors.js";
 import type { Scorer } from "../eval/evaluator.js";
 import { padHistories, SERVED_OUTPUTS, type GraphOptimization } from "../onnx/ort-recommender.js";
-import { onnxRuntime } from "../onnx/ort-runtime.js";
+import { createSession, onnxRuntime } from "../onnx/ort-runtime.js";
 
 export interface SessionOptions {
   /** Intra-op threads, pinned (inter-op is always 1: the graphs are sequential). */
@@ -12,18 +12,8 @@ export interface SessionOptions {
 
 /** Opens a model (file path or bytes) in onnxruntime-node's CPU provider with pinned threads and no idle spinning. */
 export async function openSession(model: string | Uint8Array, options: SessionOptions, where?: string): Promise<InferenceSession> {
-  const ort = onnxRuntime();
-  const settings: InferenceSession.SessionOptions = {
-    graphOptimizationLevel: options.optimization ?? "all",
-    intraOpNumThreads: options.threads,
-    interOpNumThreads: 1,
-    executionMode: "sequential",
-    extra: { session: { intra_op: { allow_spinning: "0" }, inter_op: { allow_spinning: "0" } } },
-  };
   try {
-    return typeof model === "string"
-      ? await ort.InferenceSession.create(model, settings)
-      : await ort.InferenceSession.create(model, settings);
+    return await createSession(model, { threads: options.threads, optimization: options.optimization });
   } catch (cause) {
     throw new RecshipError(`onnxruntime cannot load the model: ${(cause as Error).message.split("\n")[0]}`, {
       where: where ?? (typeof model === "string" ? model : undefined),

@@ -2,7 +2,7 @@ import type { InferenceSession, Tensor } from "onnxruntime-node";
 import { RecshipError } from "../errors.js";
 import type { Scorer } from "../eval/evaluator.js";
 import { padHistories, SERVED_OUTPUTS, type GraphOptimization } from "../onnx/ort-recommender.js";
-import { onnxRuntime } from "../onnx/ort-runtime.js";
+import { createSession, onnxRuntime } from "../onnx/ort-runtime.js";
 
 export interface OnnxScorerOptions {
   /** Items the model scores (its vocabulary size): the width of the `scores` output. */
@@ -36,14 +36,9 @@ export class OnnxScorer implements Scorer {
   }
 
   static async open(path: string, options: OnnxScorerOptions): Promise<OnnxScorer> {
-    const ort = onnxRuntime();
     let session: InferenceSession;
     try {
-      session = await ort.InferenceSession.create(path, {
-        graphOptimizationLevel: options.optimization ?? "all",
-        ...(options.threads ? { intraOpNumThreads: options.threads } : {}),
-        extra: { session: { intra_op: { allow_spinning: "0" }, inter_op: { allow_spinning: "0" } } },
-      });
+      session = await createSession(path, { optimization: options.optimization, threads: options.threads });
     } catch (cause) {
       throw new RecshipError(`onnxruntime cannot load the model: ${(cause as Error).message.split("\n")[0]}`, {
         where: path,

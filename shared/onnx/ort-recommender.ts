@@ -1,7 +1,7 @@
 import type { InferenceSession } from "onnxruntime-node";
-import { onnxRuntime } from "./ort-runtime.js";
+import { createSession, onnxRuntime, type GraphOptimization } from "./ort-runtime.js";
 
-export type GraphOptimization = "disabled" | "basic" | "extended" | "all";
+export type { GraphOptimization };
 
 /**
  * The outputs a recommendation request reads in serving (`recship serve`'s /v1/recommend when
@@ -45,10 +45,7 @@ export class OnnxRecommender {
     maxlen: number,
     options: { optimization?: GraphOptimization; threads?: number } = {},
   ): Promise<OnnxRecommender> {
-    const session = await onnxRuntime().InferenceSession.create(path, {
-      graphOptimizationLevel: options.optimization ?? "all",
-      ...(options.threads ? { intraOpNumThreads: options.threads } : {}),
-    });
+    const session = await createSession(path, { optimization: options.optimization, threads: options.threads });
     return new OnnxRecommender(session, maxlen);
   }
 

@@ -1,7 +1,7 @@
 import type { InferenceSession } from "onnxruntime-node";
 import { RecshipError } from "../errors.js";
 import type { Logger } from "../log.js";
-import { onnxRuntime } from "../onnx/ort-runtime.js";
+import { createSession } from "../onnx/ort-runtime.js";
 
 export const DEVICES = ["cpu", "cuda"] as const;
 export type Device = (typeof DEVICES)[number];
@@ -21,17 +21,9 @@ export async function openSession(
   path: string,
   options: { device: Device; threads?: number; /** let ORT's threads spin between runs (default off) */ spinning?: boolean; log: Logger },
 ): Promise<OpenedSession> {
-  const ort = onnxRuntime();
-  const base: InferenceSession.SessionOptions = {
-    graphOptimizationLevel: "all",
-    ...(options.threads ? { intraOpNumThreads: options.threads, interOpNumThreads: 1 } : {}),
-    // ORT's pool threads busy-wait for work between runs by default: in a server that burns the
-    // cores HTTP parsing and JSON need (config keys: onnxruntime_session_options_config_keys.h)
-    ...(options.spinning ? {} : { extra: { session: { intra_op: { allow_spinning: "0" }, inter_op: { allow_spinning: "0" } } } }),
-  };
   const create = async (providers: string[]) => {
     try {
-      return await ort.InferenceSession.create(path, { ...base, executionProviders: providers });
+      return await createSession(path, { threads: options.threads, spinning: options.spinning, providers });
     } catch (cause) {
       if (providers.includes("cuda")) throw cause;
       throw new RecshipError(`onnxruntime could not load the model: ${(cause as Error).message.split("\n")[0]}`, {
