@@ -269,6 +269,20 @@ describe("data-parallel training", () => {
     await expect(WorkerEngine.open(options)).rejects.toThrow(/tfjs-node-gpu is not installed/);
   });
 
+  it("a worker that dies mid-run fails the step with the reason, and the engine stays failed", async () => {
+    const engine = await WorkerEngine.open(engineOptions("sampled-ce", 2));
+    try {
+      await engine.step({ kind: "sasrec", input: globalBatch("sampled-ce") });
+      // fault injection: one worker thread dies (as on an out-of-memory kill)
+      await (engine as unknown as { workersList: import("node:worker_threads").Worker[] }).workersList[1].terminate();
+      await expect(engine.step({ kind: "sasrec", input: globalBatch("sampled-ce") })).rejects.toThrow(/a training worker exited/);
+      // and the engine stays failed instead of training on with one worker
+      await expect(engine.step({ kind: "sasrec", input: globalBatch("sampled-ce") })).rejects.toThrow(/a training worker exited/);
+    } finally {
+      await engine.close();
+    }
+  });
+
   it("dropout masks depend only on the element's place in the global batch", () => {
     const key = { seed: 99, rowOffset: 0 };
     const whole = dropoutMask(key, 3, 4 * 10, 4, 0.3);
