@@ -3,14 +3,15 @@ import { mkdir, readdir, rename, rm, writeFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { RecshipError } from "../errors.js";
 import type { Logger } from "../log.js";
-import { readInteractions, type ReadOptions } from "../data/readers.js";
+import { readInteractions, type ReadOptions, type ReadResult } from "../data/readers.js";
+import type { InteractionLog } from "../data/interaction-log.js";
 import { kCoreFilter, leaveOneOut, testHistory } from "../data/split.js";
 import { evaluate, type EvalCase, type EvalResult } from "../eval/evaluator.js";
 import { PopularityScorer } from "../eval/popularity.js";
-import { initBackend, type BackendPreference } from "../model/backend.js";
+import { initBackend, type BackendInfo, type BackendPreference } from "../model/backend.js";
 import { loadConfig, type ConfigOverrides, type RecshipConfig } from "../model/config.js";
 import { countParameters } from "../model/sasrec.js";
-import { train, type EpochRecord } from "../model/trainer.js";
+import { train, type EpochRecord, type TrainOutcome } from "../model/trainer.js";
 import { encodeWeights } from "../model/weights-file.js";
 import { MANIFEST_FILE, BUNDLE_SCHEMA_VERSION, type BundleManifest, type MetricsBlock } from "../bundle/manifest.js";
 import { sha256Of, writeManifest } from "../bundle/bundle-io.js";
@@ -79,31 +80,22 @@ function metricsBlock(r: EvalResult): MetricsBlock {
   return { full: r.full, sampled: r.sampled, users: r.users };
 }
 
-/** train-model: read an interaction log, train SASRec, evaluate it beside popularity, write a bundle. */
-export async function trainModel(options: TrainModelOptions): Promise<TrainReport> {
-  const started = Date.now();
+/** Refuses early, before hours of training, when the result could not be delivered. */
+async function refuseOccupiedOut(out: string, given: string, overwrite: boolean | undefined): Promise<void> {
+  if (!existsSync(out) || overwrite) return;
+  const entries = await readdir(out);
+  if (entries.length === 0) return;
+  throw new RecshipError(
+    entries.includes(MANIFEST_FILE) ? `"${given}" already holds a model bundle` : `"${given}" exists and is not empty`,
+    {
+      fix: "choose another --out folder, or pass --overwrite to replace it (the old one stays until the new one is complete)",
+    },
+  );
+}
+
+/** The log as read, and after the optional k-core filter. */
+async function readLog(options: TrainModelOptions): Promise<{ read: ReadResult; interactions: InteractionLog }> {
   const { log } = options;
-  const out = resolve(options.out);
-  const work = `${out}.partial`;
-  const warnings: string[] = [];
-  const warn = (message: string) => {
-    warnings.push(message);
-    log.warn(message);
-  };
-
-  // refuse early, before hours of training, if we could not deliver the result
-  if (existsSync(out) && !options.overwrite) {
-    const entries = await readdir(out);
-    if (entries.length > 0) {
-      throw new RecshipError(
-        entries.includes(MANIFEST_FILE) ? `"${options.out}" already holds a model bundle` : `"${options.out}" exists and is not empty`,
-        { fix: "choose another --out folder, or pass --overwrite to replace it (the old one stays until the new one is complete)" },
-      );
-    }
-  }
-  const config = loadConfig(options.config, options.overrides);
-  const backend = await initBackend(options.backend ?? "auto", log);
-
   const read = await log.group(`reading ${options.data}`, async () => {
     const t0 = performance.now();
     const r = await readInteractions(options.data, options);
@@ -119,6 +111,19 @@ export async function trainModel(options: TrainModelOptions): Promise<TrainRepor
     interactions = kCoreFilter(interactions, options.kCore);
     log.info(`${options.kCore}-core filter: ${interactions.userIds.length} users, ${interactions.itemIds.length - 1} items left`);
   }
+  return { read, interactions };
+}
+
+interface Cases {
+  split: ReturnType<typeof leaveOneOut>;
+  /** History = the training part, target = the second-to-last item. */
+  validation: EvalCase[];
+  /** History = the training part and the validation item, target = the last item. */
+  test: EvalCase[];
+}
+
+/** Leave-one-out split and its evaluation cases; users it must leave out are warned about. */
+function splitLog(interactions: InteractionLog, data: string, warn: (message: string) => void): Cases {
   const split = leaveOneOut(interactions);
   if (split.singleInteractionUsers > 0) {
     warn(`${split.singleInteractionUsers} users have a single interaction: they are left out of training and evaluation`);
@@ -128,84 +133,65 @@ export async function trainModel(options: TrainModelOptions): Promise<TrainRepor
   }
   if (split.evalUsers.length === 0) {
     throw new RecshipError("no user has the 3 or more interactions that leave-one-out evaluation needs", {
-      where: options.data,
+      where: data,
       fix: "check the user column, the event filter, or supply a longer log",
     });
   }
+  const cases = (history: (u: number) => Int32Array, target: Int32Array): EvalCase[] =>
+    Array.from(split.evalUsers, (u) => ({ user: u, history: history(u), target: target[u], interacted: interactions.sequences[u] }));
+  return {
+    split,
+    validation: cases((u) => split.train[u], split.validTarget),
+    test: cases((u) => testHistory(split, u), split.testTarget),
+  };
+}
 
-  const validation: EvalCase[] = Array.from(split.evalUsers, (u) => ({
-    user: u,
-    history: split.train[u],
-    target: split.validTarget[u],
-    interacted: interactions.sequences[u],
-  }));
-  const testCases: EvalCase[] = Array.from(split.evalUsers, (u) => ({
-    user: u,
-    history: testHistory(split, u),
-    target: split.testTarget[u],
-    interacted: interactions.sequences[u],
-  }));
-  const seed = config.train.seed;
-  const popularityTrain = new PopularityScorer(split.train, split.numItems);
-  const popularityValid = await evaluate(popularityTrain, validation, { seed });
-  const popularityTest = await evaluate(
-    new PopularityScorer(
-      testCases.map((c) => c.history),
-      split.numItems,
-    ),
-    testCases,
-    { seed },
+/** Popularity (from what each protocol's histories saw) on the validation and test cases. */
+async function popularityBaseline(c: Cases, seed: number, log: Logger): Promise<{ validation: EvalResult; test: EvalResult }> {
+  const validation = await evaluate(new PopularityScorer(c.split.train, c.split.numItems), c.validation, { seed });
+  const testScorer = new PopularityScorer(
+    c.test.map((t) => t.history),
+    c.split.numItems,
   );
-  log.info(
-    `popularity baseline, test: NDCG@10 ${popularityTest.full.ndcg10.toFixed(4)} (sampled ${popularityTest.sampled?.ndcg10.toFixed(4)})`,
-  );
+  const test = await evaluate(testScorer, c.test, { seed });
+  log.info(`popularity baseline, test: NDCG@10 ${test.full.ndcg10.toFixed(4)} (sampled ${test.sampled?.ndcg10.toFixed(4)})`);
+  return { validation, test };
+}
 
-  let validSubset = validation;
-  if (config.train.validationUsers > 0 && config.train.validationUsers < validation.length) {
-    const step = validation.length / config.train.validationUsers;
-    validSubset = Array.from({ length: config.train.validationUsers }, (_, i) => validation[Math.floor(i * step)]);
-  }
+/** Every `validation.length / n`-th case (the epochs' validation), or all of them. */
+function validationSubset(validation: EvalCase[], n: number): EvalCase[] {
+  if (!(n > 0 && n < validation.length)) return validation;
+  const step = validation.length / n;
+  return Array.from({ length: n }, (_, i) => validation[Math.floor(i * step)]);
+}
 
-  if (!options.resume && existsSync(work)) {
-    warn(`discarding the unfinished run in ${work} (pass --resume to continue it instead)`);
-    await rm(work, { recursive: true, force: true });
-  }
-  await mkdir(work, { recursive: true });
-  const deadline = options.maxMinutes ? started + options.maxMinutes * 60_000 : undefined;
-  const workers = trainWorkers(options.workers, backend.name);
-  const outcome = await train({
-    model: config.model,
-    train: config.train,
-    numItems: split.numItems,
-    trainSequences: split.train,
-    validation: validSubset,
-    log,
-    deadline,
-    checkpointDir: join(work, "checkpoint"),
-    resume: options.resume,
-    workers,
-    backend: workerBackend(backend.name, options.backend ?? "auto"),
-  });
+/** The kept weights on the full validation set (the trainer's result when it used all of it) and the test set. */
+async function evaluateKept(
+  outcome: TrainOutcome,
+  c: Cases,
+  validatedOnAll: boolean,
+  seed: number,
+  log: Logger,
+): Promise<{ validation: EvalResult; test: EvalResult }> {
   const model = outcome.model;
   const scorer = { numItems: model.numItems, score: (h: Int32Array[]) => model.scoreAsync(h) };
-  // the trainer already evaluated the kept weights on the full validation set, unless it used a subset
-  const validFinal =
-    validSubset === validation && outcome.bestValidation ? outcome.bestValidation : await evaluate(scorer, validation, { seed });
-  const testResult = await evaluate(scorer, testCases, { seed });
+  const validation = validatedOnAll && outcome.bestValidation ? outcome.bestValidation : await evaluate(scorer, c.validation, { seed });
+  const test = await evaluate(scorer, c.test, { seed });
   log.info(
-    `test: NDCG@10 ${testResult.full.ndcg10.toFixed(4)} HR@10 ${testResult.full.hr10.toFixed(4)} MRR ${testResult.full.mrr.toFixed(4)}; ` +
-      `sampled-100 NDCG@10 ${testResult.sampled?.ndcg10.toFixed(4)} HR@10 ${testResult.sampled?.hr10.toFixed(4)}`,
+    `test: NDCG@10 ${test.full.ndcg10.toFixed(4)} HR@10 ${test.full.hr10.toFixed(4)} MRR ${test.full.mrr.toFixed(4)}; ` +
+      `sampled-100 NDCG@10 ${test.sampled?.ndcg10.toFixed(4)} HR@10 ${test.sampled?.hr10.toFixed(4)}`,
   );
+  return { validation, test };
+}
 
-  // write the bundle into the work folder, then swap it into place
-  const shapes = new Map(model.specs.map((s) => [s.name, s.shape]));
-  const weights = encodeWeights(outcome.values, shapes);
-  const vocabulary = `${interactions.itemIds.slice(1).join("\n")}\n`;
-  await writeFile(join(work, "weights.bin"), weights.data);
-  await writeFile(join(work, "items.txt"), vocabulary);
-  await writeFile(join(work, "training-log.jsonl"), outcome.history.map((h) => JSON.stringify(h)).join("\n") + "\n");
-  const parameters = countParameters(model.params);
-  const data: BundleManifest["data"] = {
+/** Where the data came from and how it was read, for bundle.json (later steps read the same file the same way). */
+function dataRecord(
+  options: TrainModelOptions,
+  read: ReadResult,
+  interactions: InteractionLog,
+  split: Cases["split"],
+): BundleManifest["data"] {
+  return {
     source: options.data,
     format: read.format,
     sha256: read.sha256,
@@ -227,18 +213,40 @@ export async function trainModel(options: TrainModelOptions): Promise<TrainRepor
       }),
     ) as NonNullable<BundleManifest["data"]["read"]>,
   };
+}
+
+interface BundleContents {
+  config: RecshipConfig;
+  backend: BackendInfo;
+  outcome: TrainOutcome;
+  data: BundleManifest["data"];
+  itemIds: string[];
+  kept: { validation: EvalResult; test: EvalResult };
+  popularity: { validation: EvalResult; test: EvalResult };
+  git?: TrainModelOptions["git"];
+}
+
+/** Writes weights, vocabulary, training log and bundle.json into the work folder; the parameter count. */
+async function writeBundle(work: string, b: BundleContents): Promise<number> {
+  const { outcome, config } = b;
+  const weights = encodeWeights(outcome.values, new Map(outcome.model.specs.map((s) => [s.name, s.shape])));
+  const vocabulary = `${b.itemIds.slice(1).join("\n")}\n`;
+  await writeFile(join(work, "weights.bin"), weights.data);
+  await writeFile(join(work, "items.txt"), vocabulary);
+  await writeFile(join(work, "training-log.jsonl"), outcome.history.map((h) => JSON.stringify(h)).join("\n") + "\n");
+  const parameters = countParameters(outcome.model.params);
   const manifest: BundleManifest = {
     schemaVersion: BUNDLE_SCHEMA_VERSION,
     recshipVersion: RECSHIP_VERSION,
     createdAt: new Date().toISOString(),
     model: { kind: "sasrec", config: config.model, parameters, configHash: stableHash(config.model) },
-    vocabulary: { file: "items.txt", items: split.numItems, sha256: sha256Of(vocabulary) },
-    data,
-    ...(options.git && Object.values(options.git).some(Boolean) ? { git: options.git } : {}),
+    vocabulary: { file: "items.txt", items: b.data.items, sha256: sha256Of(vocabulary) },
+    data: b.data,
+    ...(b.git && Object.values(b.git).some(Boolean) ? { git: b.git } : {}),
     weights: { file: "weights.bin", sha256: weights.sha256, bytes: weights.data.byteLength, tensors: weights.tensors },
     training: {
       config: config.train,
-      backend: backend.description,
+      backend: b.backend.description,
       workers: outcome.workers,
       epochs: outcome.history.length,
       bestEpoch: outcome.bestEpoch,
@@ -246,24 +254,80 @@ export async function trainModel(options: TrainModelOptions): Promise<TrainRepor
       trainSeconds: outcome.trainSeconds,
       sequencesPerSecond: outcome.sequencesPerSecond,
       log: "training-log.jsonl",
-      validation: metricsBlock(validFinal),
-      test: metricsBlock(testResult),
-      popularity: { validation: metricsBlock(popularityValid), test: metricsBlock(popularityTest) },
+      validation: metricsBlock(b.kept.validation),
+      test: metricsBlock(b.kept.test),
+      popularity: { validation: metricsBlock(b.popularity.validation), test: metricsBlock(b.popularity.test) },
     },
     artifacts: {},
   };
   await writeManifest(work, manifest);
-  model.dispose();
+  return parameters;
+}
+
+/** The finished work folder becomes `out`; an existing bundle there goes only once the new one is in place. */
+async function swapIntoPlace(work: string, out: string): Promise<void> {
   await rm(join(work, "checkpoint"), { recursive: true, force: true });
   await mkdir(dirname(out), { recursive: true });
-  if (existsSync(out)) {
-    const previous = `${out}.previous-${process.pid}`;
-    await rename(out, previous);
-    await rename(work, out);
-    await rm(previous, { recursive: true, force: true });
-  } else {
-    await rename(work, out);
+  if (!existsSync(out)) return rename(work, out);
+  const previous = `${out}.previous-${process.pid}`;
+  await rename(out, previous);
+  await rename(work, out);
+  await rm(previous, { recursive: true, force: true });
+}
+
+/** train-model: read an interaction log, train SASRec, evaluate it beside popularity, write a bundle. */
+export async function trainModel(options: TrainModelOptions): Promise<TrainReport> {
+  const started = Date.now();
+  const { log } = options;
+  const out = resolve(options.out);
+  const work = `${out}.partial`;
+  const warnings: string[] = [];
+  const warn = (message: string) => {
+    warnings.push(message);
+    log.warn(message);
+  };
+  await refuseOccupiedOut(out, options.out, options.overwrite);
+  const config = loadConfig(options.config, options.overrides);
+  const backend = await initBackend(options.backend ?? "auto", log);
+  const { read, interactions } = await readLog(options);
+  const cases = splitLog(interactions, options.data, warn);
+  const seed = config.train.seed;
+  const popularity = await popularityBaseline(cases, seed, log);
+  const validSubset = validationSubset(cases.validation, config.train.validationUsers);
+
+  if (!options.resume && existsSync(work)) {
+    warn(`discarding the unfinished run in ${work} (pass --resume to continue it instead)`);
+    await rm(work, { recursive: true, force: true });
   }
+  await mkdir(work, { recursive: true });
+  const outcome = await train({
+    model: config.model,
+    train: config.train,
+    numItems: cases.split.numItems,
+    trainSequences: cases.split.train,
+    validation: validSubset,
+    log,
+    deadline: options.maxMinutes ? started + options.maxMinutes * 60_000 : undefined,
+    checkpointDir: join(work, "checkpoint"),
+    resume: options.resume,
+    workers: trainWorkers(options.workers, backend.name),
+    backend: workerBackend(backend.name, options.backend ?? "auto"),
+  });
+  const kept = await evaluateKept(outcome, cases, validSubset === cases.validation, seed, log);
+  const data = dataRecord(options, read, interactions, cases.split);
+  const parameters = await writeBundle(work, {
+    config,
+    backend,
+    outcome,
+    data,
+    itemIds: interactions.itemIds,
+    kept,
+    popularity,
+    git: options.git,
+  });
+  outcome.model.dispose();
+  await swapIntoPlace(work, out);
+
   const wallSeconds = (Date.now() - started) / 1000;
   log.info(`bundle written to ${out} in ${formatDuration(wallSeconds)}`);
   return {
@@ -280,9 +344,9 @@ export async function trainModel(options: TrainModelOptions): Promise<TrainRepor
     parameters,
     config,
     data,
-    validation: metricsBlock(validFinal),
-    test: metricsBlock(testResult),
-    popularity: metricsBlock(popularityTest),
+    validation: metricsBlock(kept.validation),
+    test: metricsBlock(kept.test),
+    popularity: metricsBlock(popularity.test),
     history: outcome.history,
     warnings,
   };
