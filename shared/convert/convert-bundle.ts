@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import { mkdtemp, rename, rm } from "node:fs/promises";
 import { basename, join, resolve } from "node:path";
-import { loadBundle, readManifest, writeManifest } from "../bundle/bundle-io.js";
+import { loadBundle, readManifest, writeManifest, type LoadedBundle } from "../bundle/bundle-io.js";
 import { MANIFEST_FILE } from "../bundle/manifest.js";
 import type { ReadOptions } from "../data/readers.js";
 import { RecshipError } from "../errors.js";
@@ -9,10 +9,10 @@ import type { Logger } from "../log.js";
 import { initBackend, type BackendPreference } from "../model/backend.js";
 import type { ValueSignature } from "../onnx/graph-builder.js";
 import { lineageMetadata } from "../onnx/lineage.js";
-import { mappingFor } from "../onnx/mappings.js";
+import { mappingFor, type ModelMapping } from "../onnx/mappings.js";
 import { checkOpset, DEFAULT_OPSET, irVersionFor, makeModel, writeModel } from "../onnx/writer.js";
 import { RECSHIP_VERSION } from "../version.js";
-import { checkParity, DEFAULT_TOLERANCE, type ParityResult } from "./parity-check.js";
+import { checkParity, DEFAULT_TOLERANCE, type ParityResult, type ParityTolerance } from "./parity-check.js";
 import { paritySample } from "./parity-sample.js";
 import { realHistories } from "./real-histories.js";
 
@@ -98,17 +98,8 @@ function checkTolerance(maxAbsDiff: number, minTop10Agreement: number): void {
   }
 }
 
-/**
- * convert-onnx: export a bundle's model to ONNX, prove it scores like the bundle's tfjs model
- * (onnxruntime-node against tfjs on real, edge-case and random sequences), then add
- * model.onnx to the bundle and record it in bundle.json `artifacts.onnx`. Everything is
- * written in a temp folder first; on any failure the bundle is left as it was.
- */
-export async function convertBundle(options: ConvertOptions): Promise<ConvertReport> {
-  const started = performance.now();
-  const { log } = options;
-  const dir = resolve(options.bundle);
-  const manifestPath = join(dir, MANIFEST_FILE);
+/** The tolerances and opset asked for, checked before any work. */
+function checkedSettings(options: ConvertOptions): { tolerance: ParityTolerance; opset: number } {
   const tolerance = {
     maxAbsDiff: options.maxAbsDiff ?? DEFAULT_TOLERANCE.maxAbsDiff,
     minTop10Agreement: options.minTop10Agreement ?? DEFAULT_TOLERANCE.minTop10Agreement,
@@ -121,36 +112,13 @@ export async function convertBundle(options: ConvertOptions): Promise<ConvertRep
   if (options.externalDataThresholdBytes !== undefined && !(options.externalDataThresholdBytes >= 0)) {
     throw new RecshipError(`the external-data threshold must be a number of bytes ≥ 0, got ${options.externalDataThresholdBytes}`);
   }
+  return { tolerance, opset };
+}
 
-  const bundle = await loadBundle(dir);
-  const { manifest } = bundle;
-  const mapping = mappingFor(manifest.model.kind, manifestPath);
-  const config = manifest.model.config;
-  const numItems = manifest.vocabulary.items;
-  const maxlen = mapping.sequenceLength(config);
-  const warnings: string[] = [];
-  const topK = options.topK ?? Math.min(DEFAULT_TOP_K, numItems);
-
-  // export
-  const exportStart = performance.now();
-  const graph = mapping.buildGraph({ config, numItems, weights: bundle.weights, topK, where: dir });
-  const signature = graph.signature();
-  const model = makeModel(graph.build(), {
-    opset,
-    producerName: "recship",
-    producerVersion: RECSHIP_VERSION,
-    docString: mapping.docString,
-    metadata: lineageMetadata(manifest, { "recship.top_k": String(topK), "recship.signature": JSON.stringify(signature) }),
-  });
-  let threshold = options.externalDataThresholdBytes;
-  const weightBytes = manifest.weights.bytes;
-  if (threshold === undefined && weightBytes > AUTO_EXTERNAL_BYTES) {
-    threshold = AUTO_EXTERNAL_THRESHOLD;
-    log.info(`the weights take ${(weightBytes / 2 ** 30).toFixed(2)} GiB: tensors of 1 MiB or more go to an external-data file`);
-  }
-  let work: string;
+/** A temp folder inside the bundle (same file system, so installing is a rename). */
+async function workFolder(dir: string): Promise<string> {
   try {
-    work = await mkdtemp(join(dir, ".convert-"));
+    return await mkdtemp(join(dir, ".convert-"));
   } catch (cause) {
     throw new RecshipError(`cannot write into the bundle folder (${(cause as Error).message})`, {
       where: dir,
@@ -158,42 +126,151 @@ export async function convertBundle(options: ConvertOptions): Promise<ConvertRep
       cause,
     });
   }
-  try {
-    const written = await writeModel(join(work, ONNX_FILE), model, { externalDataThresholdBytes: threshold });
-    const exportSeconds = (performance.now() - exportStart) / 1000;
-    log.info(
-      `exported ${manifest.model.kind} (opset ${opset}) in ${exportSeconds.toFixed(2)}s: ${written.bytes} bytes` +
-        (written.externalData ? ` + ${written.externalData.bytes} bytes of external data in ${written.externalData.tensors} tensors` : ""),
-    );
+}
 
-    // parity
-    let given = options.histories;
-    // by default, the very file the bundle was trained on, read the way train-model read it
-    const data =
-      options.data ??
-      (manifest.data.read && existsSync(manifest.data.source)
-        ? { path: manifest.data.source, ...(manifest.data.read as ReadOptions) }
-        : undefined);
-    if (!given && data) {
-      const real = await realHistories(data.path, data, { itemIds: bundle.itemIds, dataSha256: manifest.data.sha256 }, log);
-      if (!real.sameData)
-        warnings.push(`${data.path} is not the file the bundle was trained on; its sequences were used as parity inputs anyway`);
-      given = real.histories;
-    }
-    if (!given || given.length === 0) {
-      const message =
-        "no real histories for the parity check (pass the training data to use its validation sequences); checked on edge-case and random sequences only";
-      warnings.push(message);
-      log.warn(message);
-    }
-    const sample = paritySample({
-      numItems,
-      maxlen,
-      histories: given,
-      maxReal: options.maxRealSequences,
-      random: options.randomSequences,
-      seed: options.seed,
-    });
+interface Exported {
+  written: Awaited<ReturnType<typeof writeModel>>;
+  signature: ReturnType<ReturnType<ModelMapping["buildGraph"]>["signature"]>;
+  exportSeconds: number;
+}
+
+/** Builds the graph from the bundle's weights and writes model.onnx (and external data, when large) into `work`. */
+async function exportModel(
+  bundle: LoadedBundle,
+  mapping: ModelMapping,
+  settings: { opset: number; topK: number; threshold?: number; work: string; dir: string },
+  log: Logger,
+): Promise<Exported> {
+  const t0 = performance.now();
+  const { manifest } = bundle;
+  const graph = mapping.buildGraph({
+    config: manifest.model.config,
+    numItems: manifest.vocabulary.items,
+    weights: bundle.weights,
+    topK: settings.topK,
+    where: settings.dir,
+  });
+  const signature = graph.signature();
+  const model = makeModel(graph.build(), {
+    opset: settings.opset,
+    producerName: "recship",
+    producerVersion: RECSHIP_VERSION,
+    docString: mapping.docString,
+    metadata: lineageMetadata(manifest, { "recship.top_k": String(settings.topK), "recship.signature": JSON.stringify(signature) }),
+  });
+  let threshold = settings.threshold;
+  if (threshold === undefined && manifest.weights.bytes > AUTO_EXTERNAL_BYTES) {
+    threshold = AUTO_EXTERNAL_THRESHOLD;
+    log.info(`the weights take ${(manifest.weights.bytes / 2 ** 30).toFixed(2)} GiB: tensors of 1 MiB or more go to an external-data file`);
+  }
+  const written = await writeModel(join(settings.work, ONNX_FILE), model, { externalDataThresholdBytes: threshold });
+  const exportSeconds = (performance.now() - t0) / 1000;
+  log.info(
+    `exported ${manifest.model.kind} (opset ${settings.opset}) in ${exportSeconds.toFixed(2)}s: ${written.bytes} bytes` +
+      (written.externalData ? ` + ${written.externalData.bytes} bytes of external data in ${written.externalData.tensors} tensors` : ""),
+  );
+  return { written, signature, exportSeconds };
+}
+
+/** Real histories (given, or the training file's own, read as train-model read it), edge cases and random sequences. */
+async function parityInputs(
+  options: ConvertOptions,
+  bundle: LoadedBundle,
+  maxlen: number,
+  warnings: string[],
+): Promise<ReturnType<typeof paritySample>> {
+  const { manifest } = bundle;
+  let given = options.histories;
+  const data =
+    options.data ??
+    (manifest.data.read && existsSync(manifest.data.source)
+      ? { path: manifest.data.source, ...(manifest.data.read as ReadOptions) }
+      : undefined);
+  if (!given && data) {
+    const real = await realHistories(data.path, data, { itemIds: bundle.itemIds, dataSha256: manifest.data.sha256 }, options.log);
+    if (!real.sameData)
+      warnings.push(`${data.path} is not the file the bundle was trained on; its sequences were used as parity inputs anyway`);
+    given = real.histories;
+  }
+  if (!given || given.length === 0) {
+    const message =
+      "no real histories for the parity check (pass the training data to use its validation sequences); checked on edge-case and random sequences only";
+    warnings.push(message);
+    options.log.warn(message);
+  }
+  return paritySample({
+    numItems: manifest.vocabulary.items,
+    maxlen,
+    histories: given,
+    maxReal: options.maxRealSequences,
+    random: options.randomSequences,
+    seed: options.seed,
+  });
+}
+
+/** Moves the checked model into the bundle (external data first, so model.onnx never points at a missing file) and records it. */
+async function install(dir: string, exported: Exported, report: ConvertReport, tolerance: ParityTolerance): Promise<void> {
+  const { written, signature } = exported;
+  if (written.externalData) await rename(written.externalData.path, join(dir, written.externalData.file));
+  await rename(written.path, report.model);
+  const previous = (await readManifest(dir)).artifacts.onnx;
+  const staleFile = (previous?.externalData as { file?: string } | undefined)?.file;
+  if (staleFile && staleFile === basename(staleFile) && staleFile !== written.externalData?.file && existsSync(join(dir, staleFile))) {
+    await rm(join(dir, staleFile), { force: true });
+  }
+  const { parity } = report;
+  const current = await readManifest(dir);
+  current.artifacts.onnx = {
+    file: ONNX_FILE,
+    sha256: written.sha256,
+    bytes: written.bytes,
+    createdAt: new Date().toISOString(),
+    format: "onnx",
+    recshipVersion: RECSHIP_VERSION,
+    opset: report.opset,
+    irVersion: report.irVersion,
+    topK: report.topK,
+    inputs: signature.inputs,
+    outputs: signature.outputs,
+    ...(report.externalData ? { externalData: report.externalData } : {}),
+    parity: {
+      sequences: parity.sequences,
+      realSequences: parity.realSequences,
+      maxAbsDiff: parity.maxAbsDiff,
+      maxRelDiff: parity.maxRelDiff,
+      embeddingMaxAbsDiff: parity.embeddingMaxAbsDiff,
+      top10Agreement: parity.top10Agreement,
+      optimizedTop10Agreement: parity.optimizedTop10Agreement,
+      tolerance,
+    },
+  };
+  await writeManifest(dir, current);
+}
+
+/**
+ * convert-onnx: export a bundle's model to ONNX, prove it scores like the bundle's tfjs model
+ * (onnxruntime-node against tfjs on real, edge-case and random sequences), then add
+ * model.onnx to the bundle and record it in bundle.json `artifacts.onnx`. Everything is
+ * written in a temp folder first; on any failure the bundle is left as it was.
+ */
+export async function convertBundle(options: ConvertOptions): Promise<ConvertReport> {
+  const started = performance.now();
+  const { log } = options;
+  const dir = resolve(options.bundle);
+  const { tolerance, opset } = checkedSettings(options);
+  const bundle = await loadBundle(dir);
+  const { manifest } = bundle;
+  const mapping = mappingFor(manifest.model.kind, join(dir, MANIFEST_FILE));
+  const config = manifest.model.config;
+  const numItems = manifest.vocabulary.items;
+  const maxlen = mapping.sequenceLength(config);
+  const warnings: string[] = [];
+  const topK = options.topK ?? Math.min(DEFAULT_TOP_K, numItems);
+  const work = await workFolder(dir);
+  try {
+    const exported = await exportModel(bundle, mapping, { opset, topK, threshold: options.externalDataThresholdBytes, work, dir }, log);
+    const { written, signature } = exported;
+    const sample = await parityInputs(options, bundle, maxlen, warnings);
     const backend = await initBackend(options.backend ?? "auto", log);
     const reference = mapping.reference({ config, numItems, weights: bundle.weights, where: dir });
     let parity: ParityResult;
@@ -202,12 +279,10 @@ export async function convertBundle(options: ConvertOptions): Promise<ConvertRep
     } finally {
       reference.dispose();
     }
-
-    const finalPath = join(dir, ONNX_FILE);
     const report: ConvertReport = {
       step: "convert",
       bundle: dir,
-      model: finalPath,
+      model: join(dir, ONNX_FILE),
       onnxBytes: written.bytes,
       sha256: written.sha256,
       ...(written.externalData
@@ -227,7 +302,7 @@ export async function convertBundle(options: ConvertOptions): Promise<ConvertRep
       items: numItems,
       inputs: signature.inputs,
       outputs: signature.outputs,
-      exportSeconds,
+      exportSeconds: exported.exportSeconds,
       paritySeconds: parity.seconds,
       wallSeconds: (performance.now() - started) / 1000,
       backend: backend.name,
@@ -244,44 +319,9 @@ export async function convertBundle(options: ConvertOptions): Promise<ConvertRep
         report,
       );
     }
-
-    // install: external data first, so model.onnx never points at a missing file
-    if (written.externalData) await rename(written.externalData.path, join(dir, written.externalData.file));
-    await rename(written.path, finalPath);
-    const previous = (await readManifest(dir)).artifacts.onnx;
-    const staleData = previous?.externalData as { file?: string } | undefined;
-    const staleFile = staleData?.file;
-    if (staleFile && staleFile === basename(staleFile) && staleFile !== written.externalData?.file && existsSync(join(dir, staleFile))) {
-      await rm(join(dir, staleFile), { force: true });
-    }
-    const current = await readManifest(dir);
-    current.artifacts.onnx = {
-      file: ONNX_FILE,
-      sha256: written.sha256,
-      bytes: written.bytes,
-      createdAt: new Date().toISOString(),
-      format: "onnx",
-      recshipVersion: RECSHIP_VERSION,
-      opset,
-      irVersion: irVersionFor(opset),
-      topK,
-      inputs: signature.inputs,
-      outputs: signature.outputs,
-      ...(report.externalData ? { externalData: report.externalData } : {}),
-      parity: {
-        sequences: parity.sequences,
-        realSequences: parity.realSequences,
-        maxAbsDiff: parity.maxAbsDiff,
-        maxRelDiff: parity.maxRelDiff,
-        embeddingMaxAbsDiff: parity.embeddingMaxAbsDiff,
-        top10Agreement: parity.top10Agreement,
-        optimizedTop10Agreement: parity.optimizedTop10Agreement,
-        tolerance,
-      },
-    };
-    await writeManifest(dir, current);
+    await install(dir, exported, report, tolerance);
     report.wallSeconds = (performance.now() - started) / 1000;
-    log.info(`wrote ${finalPath} and recorded it in bundle.json (artifacts.onnx)`);
+    log.info(`wrote ${report.model} and recorded it in bundle.json (artifacts.onnx)`);
     return report;
   } finally {
     await rm(work, { recursive: true, force: true });
