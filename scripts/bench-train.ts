@@ -50,8 +50,8 @@ async function trainChild(count: number): Promise<WorkerFigures> {
   const { drawLoss } = await import("../shared/model/losses.js");
   const { initialValues, paramSpecs } = await import("../shared/model/sasrec.js");
   const { ADAM_DEFAULTS } = await import("../shared/model/flat-params.js");
-  const { LocalEngine, StepPipeline } = await import("../shared/model/parallel/engine.js");
-  const { WorkerEngine } = await import("../shared/model/parallel/worker-engine.js");
+  const { StepPipeline } = await import("../shared/model/parallel/engine.js");
+  const { openEngine } = await import("../shared/model/parallel/open-engine.js");
   const { Rng } = await import("../shared/util/random.js");
   const backend = args.backend as "wasm" | "cpu";
   await initBackend(backend, silentLogger);
@@ -68,7 +68,7 @@ async function trainChild(count: number): Promise<WorkerFigures> {
     backend,
     log: silentLogger,
   };
-  const engine = count > 0 ? await WorkerEngine.open(settings) : new LocalEngine(settings);
+  const engine = await openEngine(settings);
   let loss = 0;
   // the trainer's own way of feeding the engine: one step queued behind the running one
   const pipeline = new StepPipeline(engine, (value: number) => (loss = value));

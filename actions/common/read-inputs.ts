@@ -1,15 +1,13 @@
-import { DATA_FORMATS, type DataFormat, type ReadOptions } from "../../shared/data/readers.js";
-import { list, oneOf } from "../../shared/util/parse.js";
-import { input } from "./runtime.js";
+import { readOptionSpecs, readOptionsFrom } from "../../shared/data/read-options.js";
+import type { ReadOptions } from "../../shared/data/readers.js";
+import { OptionReader } from "../../shared/util/option-spec.js";
+import { inputSource } from "./runtime.js";
 
-/** How to read an interaction log, from the inputs every data-reading action shares. */
+/**
+ * How to read an interaction log, from the log-reading inputs (declared once in
+ * shared/data/read-options.ts), for an action whose step has no option spec yet (benchmark-gate):
+ * no column defaults, so the step falls back to how the candidate's log was read.
+ */
 export function readOptionsFromInputs(): ReadOptions {
-  return {
-    format: oneOf(input("format") ?? "auto", DATA_FORMATS, "input format") as DataFormat,
-    userColumn: input("user-column"),
-    itemColumn: input("item-column"),
-    timeColumn: input("time-column"),
-    eventColumn: input("event-column"),
-    eventFilter: list(input("event-filter")),
-  };
+  return readOptionsFrom(new OptionReader(readOptionSpecs("", { columnDefaults: false }), inputSource));
 }

@@ -13,8 +13,8 @@ import { epochBatches, trainingExamples } from "./batches.js";
 import type { BackendPreference } from "./backend.js";
 import { ADAM_DEFAULTS } from "./flat-params.js";
 import { drawLoss } from "./losses.js";
-import { LocalEngine, StepPipeline, type EngineOptions, type TrainingEngine } from "./parallel/engine.js";
-import { WorkerEngine } from "./parallel/worker-engine.js";
+import { StepPipeline, type TrainingEngine } from "./parallel/engine.js";
+import { openEngine } from "./parallel/open-engine.js";
 import { SasrecModel } from "./sasrec-model.js";
 import { initialValues, paramSpecs } from "./sasrec.js";
 import { decodeWeights, encodeWeights, type TensorEntry } from "./weights-file.js";
@@ -107,8 +107,8 @@ async function writeCheckpoint(dir: string, state: CheckpointState, params: Buff
 }
 
 /** The engine that runs the steps: worker threads, or this thread. */
-async function openEngine(options: TrainerOptions, values: Map<string, Float32Array>): Promise<TrainingEngine> {
-  const settings: EngineOptions = {
+function engineFor(options: TrainerOptions, values: Map<string, Float32Array>): Promise<TrainingEngine> {
+  return openEngine({
     workers: options.workers ?? 0,
     model: options.model,
     train: options.train,
@@ -117,8 +117,7 @@ async function openEngine(options: TrainerOptions, values: Map<string, Float32Ar
     adam: { learningRate: options.train.learningRate, ...ADAM_DEFAULTS },
     backend: options.backend ?? "auto",
     log: options.log,
-  };
-  return settings.workers > 0 ? WorkerEngine.open(settings) : new LocalEngine(settings);
+  });
 }
 
 interface Progress {
@@ -251,7 +250,7 @@ export async function train(options: TrainerOptions): Promise<TrainOutcome> {
       fix: "check the user/item columns and the event filter",
     });
   }
-  const engine = await openEngine(options, initialValues(specs, trainConfig.seed));
+  const engine = await engineFor(options, initialValues(specs, trainConfig.seed));
   if (engine.workers > 0) log.info(`data-parallel training on ${engine.workers} worker threads`);
   try {
     let progress: Progress = { startEpoch: 0, history: [], bestEpoch: -1, bestScore: -Infinity, sinceBest: 0, best: engine.values() };

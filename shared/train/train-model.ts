@@ -17,7 +17,7 @@ import { MANIFEST_FILE, BUNDLE_SCHEMA_VERSION, type BundleManifest, type Metrics
 import { sha256Of, writeManifest } from "../bundle/bundle-io.js";
 import { stableHash } from "../util/hash.js";
 import { formatDuration } from "../util/format.js";
-import { defaultTrainWorkers } from "../util/cpu-budget.js";
+import { workerBackend, workerCount } from "../model/parallel/open-engine.js";
 import { RECSHIP_VERSION } from "../version.js";
 
 export interface TrainModelOptions extends ReadOptions {
@@ -58,22 +58,6 @@ export interface TrainReport {
   popularity: MetricsBlock;
   history: EpochRecord[];
   warnings: string[];
-}
-
-/** The worker count asked for, checked, or the default for this backend and machine. */
-export function trainWorkers(given: number | undefined, backend: string): number {
-  if (given === undefined) return defaultTrainWorkers(backend);
-  if (!Number.isInteger(given) || given < 0 || given > 256) {
-    throw new RecshipError(`workers must be a whole number from 0 to 256, got ${given}`, {
-      fix: "leave it out for one worker per usable core, or give 0 to train on the main thread",
-    });
-  }
-  return given;
-}
-
-/** What the workers load: the backend this thread resolved to (auto must not pick another in a worker). */
-function workerBackend(name: string, preference: BackendPreference): BackendPreference {
-  return name === "wasm" || name === "cpu" ? name : preference;
 }
 
 function metricsBlock(r: EvalResult): MetricsBlock {
@@ -310,7 +294,7 @@ export async function trainModel(options: TrainModelOptions): Promise<TrainRepor
     deadline: options.maxMinutes ? started + options.maxMinutes * 60_000 : undefined,
     checkpointDir: join(work, "checkpoint"),
     resume: options.resume,
-    workers: trainWorkers(options.workers, backend.name),
+    workers: workerCount(options.workers, backend.name),
     backend: workerBackend(backend.name, options.backend ?? "auto"),
   });
   const kept = await evaluateKept(outcome, cases, validSubset === cases.validation, seed, log);

@@ -12,9 +12,8 @@ import { initBackend, type BackendPreference } from "../../model/backend.js";
 import { trainingExamples } from "../../model/batches.js";
 import { DEFAULT_CONFIG, type SasrecConfig } from "../../model/config.js";
 import { ADAM_DEFAULTS } from "../../model/flat-params.js";
-import { LocalEngine, StepPipeline, type EngineOptions, type TrainingEngine } from "../../model/parallel/engine.js";
-import { WorkerEngine } from "../../model/parallel/worker-engine.js";
-import { defaultTrainWorkers } from "../../util/cpu-budget.js";
+import { StepPipeline, type EngineOptions, type TrainingEngine } from "../../model/parallel/engine.js";
+import { openEngine, workerBackend, workerCount } from "../../model/parallel/open-engine.js";
 import { SasrecModel } from "../../model/sasrec-model.js";
 import { initialValues, isLearned, itemTable, paramSpecs } from "../../model/sasrec.js";
 import { encodeWeights } from "../../model/weights-file.js";
@@ -301,7 +300,7 @@ export async function distillStudent(
     );
   }
   // what the optimizer moves: everything, or only the codewords (the teacher's blocks stay as they are)
-  const workers = options.workers ?? defaultTrainWorkers(backend.name);
+  const workers = workerCount(options.workers, backend.name);
   const engineOptions: EngineOptions = {
     workers,
     model: config,
@@ -310,7 +309,7 @@ export async function distillStudent(
     values: init.values,
     adam: { learningRate: o.learningRate, ...ADAM_DEFAULTS },
     learned: (spec) => isLearned(spec) && (o.tune === "all" || spec.name === "item_codebooks"),
-    backend: backend.name === "wasm" || backend.name === "cpu" ? backend.name : (options.backend ?? "auto"),
+    backend: workerBackend(backend.name, options.backend ?? "auto"),
     distill: {
       settings: { alpha: o.alpha, temperature: o.temperature, negatives: o.negatives, hint: o.hint },
       topK: targets.topK,
@@ -321,7 +320,7 @@ export async function distillStudent(
     log,
   };
   teacherTable.dispose();
-  const engine: TrainingEngine = workers > 0 ? await WorkerEngine.open(engineOptions) : new LocalEngine(engineOptions);
+  const engine = await openEngine(engineOptions);
   if (workers > 0) log.info(`distilling on ${workers} worker threads`);
   let run: DistillRun;
   try {

@@ -8,7 +8,7 @@ const ARRIVED = 0;
 const GENERATION = 1;
 const ABORTED = 2;
 
-export class BarrierAborted extends Error {
+class BarrierAborted extends Error {
   constructor() {
     super("another training worker failed");
   }

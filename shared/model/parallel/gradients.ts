@@ -131,7 +131,7 @@ async function sparseTableGradients(
 }
 
 /** The distinct ids in `lists` (0 first, always present) and a function mapping ids to their place in that list. */
-export function usedRows(lists: Int32Array[]): { rows: Int32Array; renumber: (ids: Int32Array) => Int32Array } {
+function usedRows(lists: Int32Array[]): { rows: Int32Array; renumber: (ids: Int32Array) => Int32Array } {
   const place = new Map<number, number>([[0, 0]]);
   for (const list of lists) for (const id of list) if (!place.has(id)) place.set(id, place.size);
   const rows = Int32Array.from(place.keys());
