@@ -6,6 +6,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { COMPRESS_OPTIONS } from "../shared/compress/options.js";
 import { CONVERT_OPTIONS } from "../shared/convert/options.js";
+import { GATE_OPTIONS } from "../shared/gate/options.js";
 import { TRAIN_OPTIONS } from "../shared/train/options.js";
 import { actionInputsYaml, type OptionSpec } from "../shared/util/option-spec.js";
 
@@ -13,6 +14,7 @@ const SPECS: Record<string, readonly OptionSpec[]> = {
   "train-model": TRAIN_OPTIONS,
   "convert-onnx": CONVERT_OPTIONS,
   "compress-model": COMPRESS_OPTIONS,
+  "benchmark-gate": GATE_OPTIONS,
 };
 
 const root = new URL("..", import.meta.url).pathname;

@@ -5,13 +5,14 @@ import { cliSource, registerOptions } from "../shared/cli/options.js";
 import { TRAIN_OPTIONS, trainOptionsFrom } from "../shared/train/options.js";
 import { CONVERT_OPTIONS } from "../shared/convert/options.js";
 import { COMPRESS_OPTIONS } from "../shared/compress/options.js";
+import { GATE_OPTIONS, gateOptionsFrom } from "../shared/gate/options.js";
 import { actionInputsYaml, OptionReader, type OptionSource, type OptionSpec } from "../shared/util/option-spec.js";
 
 const root = new URL("..", import.meta.url).pathname;
 
 /** An action's inputs as the runner hands them over (unset inputs take action.yml's defaults, like the runner does). */
 function actionSource(given: Record<string, string>): OptionSource {
-  return { get: (name) => given[name], where: (name) => `input ${name}` };
+  return { get: (name) => given[name], where: (name) => `input ${name}`, frontEnd: "action" };
 }
 
 /** Parses a command line with the CLI's registration and returns what the command's action received. */
@@ -116,5 +117,50 @@ describe("one option spec per step", () => {
     );
     expect(help).toMatch(/--resume/);
     expect(help).not.toMatch(/install-gpu-backend/);
+  });
+
+  it("benchmark-gate: one spec for both front ends; kept CLI names (--candidate, --baseline-store), a default-on switch is --no-…", () => {
+    expect(inputsOf("benchmark-gate")).toBe(actionInputsYaml(GATE_OPTIONS));
+    const cli = parseCli(GATE_OPTIONS, ["--candidate", "cand", "--data", "log.csv", "--no-latency", "--exclude-seen", "--seed", "7"]);
+    const reader = new OptionReader(GATE_OPTIONS, cliSource(GATE_OPTIONS, cli));
+    const fromCli = gateOptionsFrom(reader);
+    const fromAction = gateOptionsFrom(
+      new OptionReader(
+        GATE_OPTIONS,
+        actionSource({ bundle: "cand", data: "log.csv", latency: "false", "exclude-seen": "true", seed: "7", "save-baseline": "true" }),
+      ),
+    );
+    expect(fromCli).toEqual(fromAction);
+    expect(fromCli).toMatchObject({ candidate: "cand", modelName: "default", batchSize: 256, requireBaseline: false });
+    expect(fromCli.rules.latency.enabled).toBe(false);
+    expect(fromCli.rules.protocol.excludeSeen).toBe(true);
+    expect(fromCli.rules.seed).toBe(7);
+    // save-baseline is declared once per front end: on by default in the action (baseline branch only), opt-in on the CLI
+    expect(reader.boolean("save-baseline")).toBe(false);
+    expect(new OptionReader(GATE_OPTIONS, actionSource({ data: "x" })).boolean("save-baseline")).toBe(true);
+    // exclude-seen not given leaves the rules' protocol alone (a rules file may set it)
+    const rules = gateOptionsFrom(
+      new OptionReader(GATE_OPTIONS, actionSource({ data: "x", rules: "protocol:\n  excludeSeen: true\n" })),
+    ).rules;
+    expect(rules.protocol.excludeSeen).toBe(true);
+    expect(() =>
+      gateOptionsFrom(
+        new OptionReader(GATE_OPTIONS, cliSource(GATE_OPTIONS, parseCli(GATE_OPTIONS, ["--data", "x", "--resamples", "10"]))),
+      ),
+    ).toThrow("--resamples must be at least 1000, got 10");
+  });
+
+  it("lines options: a repeatable flag on the CLI, one value a line in the action; recorded settings read as unset at their default", () => {
+    const specs: OptionSpec[] = [
+      { name: "headers", flag: "header", kind: "lines", description: "Headers" },
+      { name: "replicas", kind: "int", default: "2", recorded: true, description: "Replicas" },
+    ];
+    const cli = new OptionReader(specs, cliSource(specs, parseCli(specs, ["--header", "A: 1, 2", "--header", "B: 3"])));
+    expect(cli.lines("headers")).toEqual(["A: 1, 2", "B: 3"]);
+    expect(new OptionReader(specs, actionSource({ headers: "A: 1, 2\n\nB: 3\n" })).lines("headers")).toEqual(["A: 1, 2", "B: 3"]);
+    expect(cli.int("replicas")).toBeUndefined();
+    expect(new OptionReader(specs, actionSource({ replicas: "2" })).int("replicas")).toBeUndefined();
+    expect(new OptionReader(specs, actionSource({ replicas: "3" })).int("replicas")).toBe(3);
+    expect(() => new OptionReader([...specs, specs[1]], actionSource({}))).toThrow("declared twice");
   });
 });

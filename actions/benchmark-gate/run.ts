@@ -5,43 +5,41 @@ import * as core from "@actions/core";
 import { context } from "@actions/github";
 import { baselinePlan } from "../../shared/cache/baseline-policy.js";
 import { LocalBaselineStore } from "../../shared/cache/local-baseline-store.js";
-import { int } from "../../shared/util/parse.js";
 import { writeJsonReport } from "../../shared/util/json-report.js";
 import { gateWithBaseline } from "../../shared/gate/pipeline.js";
-import { loadRules } from "../../shared/gate/rules.js";
-import { runContext } from "../../shared/github/event.js";
+import { GATE_OPTIONS, gateOptionsFrom } from "../../shared/gate/options.js";
+import { runContext, type RunContext } from "../../shared/github/event.js";
+import type { BaselineStore } from "../../shared/cache/baseline-store.js";
+import type { Logger } from "../../shared/log.js";
+import { OptionReader } from "../../shared/util/option-spec.js";
 import { commentMarker, upsertStickyComment } from "../../shared/github/sticky-comment.js";
 import { gateMarkdown } from "../../shared/report/gate-markdown.js";
 import { ActionsCacheBaselineStore } from "../common/baseline-cache.js";
 import { ensureOnnxRuntime } from "../common/onnxruntime.js";
-import { readOptionsFromInputs } from "../common/read-inputs.js";
-import { actionLogger, booleanInput, input } from "../common/runtime.js";
+import { actionLogger, inputSource } from "../common/runtime.js";
 import { commentIfWanted, SUMMARY_LIMIT } from "../common/comment.js";
 
-/** The job summary may hold 1 MiB; leave room for other steps. */
+/** Where baselines live: a folder on a persistent disk when given, else the GitHub Actions cache. */
+function baselineStore(dir: string | undefined, ctx: RunContext, log: Logger): BaselineStore {
+  if (dir) return new LocalBaselineStore(dir);
+  return new ActionsCacheBaselineStore({
+    root: ".recship-baseline",
+    runId: ctx.runId ?? String(Date.now()),
+    runAttempt: ctx.runAttempt ?? "1",
+    log,
+  });
+}
 
 export async function runBenchmarkGate(): Promise<void> {
   const log = actionLogger();
   const ctx = runContext(process.env, context.payload);
-  const modelName = input("model-name") ?? "default";
-  const rules = loadRules(input("rules"));
-  if (input("exclude-seen") !== undefined) rules.protocol.excludeSeen = booleanInput("exclude-seen");
-  const plan = baselinePlan(ctx, {
-    saveBaseline: input("save-baseline") === undefined || booleanInput("save-baseline"),
-    baselineBranch: input("baseline-branch"),
-  });
-  const baselineDir = input("baseline-dir");
-  const store = baselineDir
-    ? new LocalBaselineStore(baselineDir)
-    : new ActionsCacheBaselineStore({
-        root: ".recship-baseline",
-        runId: ctx.runId ?? String(Date.now()),
-        runAttempt: ctx.runAttempt ?? "1",
-        log,
-      });
+  const o = new OptionReader(GATE_OPTIONS, inputSource);
+  const options = gateOptionsFrom(o);
+  const plan = baselinePlan(ctx, { saveBaseline: o.boolean("save-baseline"), baselineBranch: o.text("baseline-branch") });
+  const store = baselineStore(o.text("baseline-dir"), ctx, log);
   log.info(
     `${ctx.eventName}${ctx.pullRequest !== undefined ? ` (pull request #${ctx.pullRequest})` : ""} on ${ctx.branch ?? "?"}: ` +
-      `${input("baseline") ? `baseline ${input("baseline")}` : `baseline from ${store.description}, branch ${plan.compareBranches.join(" or ")}`}; ` +
+      `${options.baseline ? `baseline ${options.baseline}` : `baseline from ${store.description}, branch ${plan.compareBranches.join(" or ")}`}; ` +
       (plan.save ? `a passing candidate becomes the new baseline of ${plan.saveBranch}` : `no baseline will be stored (${plan.reason})`),
   );
 
@@ -49,34 +47,24 @@ export async function runBenchmarkGate(): Promise<void> {
   const work = await mkdtemp(join(process.env.RUNNER_TEMP ?? tmpdir(), "recship-gate-"));
   try {
     const outcome = await gateWithBaseline({
-      candidate: input("bundle") ?? "recship-bundle",
-      candidateModel: input("candidate-model"),
-      baseline: input("baseline"),
-      baselineModel: input("baseline-model"),
-      data: core.getInput("data", { required: true }),
-      read: readOptionsFromInputs(),
-      kCore: int(input("k-core"), "input k-core"),
-      rules,
-      modelName,
-      threads: int(input("threads"), "input threads"),
+      ...options,
       store,
       compareBranches: plan.compareBranches,
       save: plan.save ? { branch: plan.saveBranch } : undefined,
-      requireBaseline: booleanInput("require-baseline"),
       commit: ctx.sha,
       runUrl: ctx.runUrl,
       workDir: work,
       log,
     });
     const { report } = outcome;
-    const reportPath = input("report") ?? "benchmark-gate-report.json";
+    const reportPath = o.text("report") ?? "benchmark-gate-report.json";
     await writeJsonReport(reportPath, report);
 
     const commentUrl = await commentIfWanted(ctx, log, false, async (github, repo) =>
       upsertStickyComment(
         github,
         { ...repo, issueNumber: ctx.pullRequest! },
-        commentMarker(modelName),
+        commentMarker(options.modelName),
         gateMarkdown(report, { runUrl: ctx.runUrl }),
         log,
       ),
@@ -99,7 +87,7 @@ export async function runBenchmarkGate(): Promise<void> {
     for (const w of report.warnings) core.warning(w, { title: "recship benchmark-gate" });
     if (!report.passed) {
       for (const f of report.failures) core.error(f, { title: "recship benchmark-gate regression" });
-      if (booleanInput("fail-on-regression") || input("fail-on-regression") === undefined) core.setFailed(report.headline);
+      if (o.boolean("fail-on-regression")) core.setFailed(report.headline);
       else log.info("fail-on-regression is off: the regression is reported, the job passes");
     }
   } finally {

@@ -18,7 +18,7 @@ export function input(name: string): string | undefined {
 }
 
 /** The action's inputs, for a step's OptionReader. */
-export const inputSource: OptionSource = { get: input, where: (name) => `input ${name}` };
+export const inputSource: OptionSource = { get: input, where: (name) => `input ${name}`, frontEnd: "action" };
 
 export function booleanInput(name: string): boolean {
   const v = core.getInput(name).trim().toLowerCase();

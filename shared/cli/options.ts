@@ -9,14 +9,22 @@ export function registerOptions(command: Command, specs: readonly OptionSpec[]):
   for (const spec of specs.filter((s) => offeredBy(s, "cli"))) {
     const flag = flagOf(spec);
     const placeholder =
-      spec.placeholder ?? (spec.kind === "list" ? "list" : spec.kind === "text" ? "value" : spec.kind === "choice" ? "name" : "n");
+      spec.placeholder ??
+      (spec.kind === "list" ? "list" : spec.kind === "text" || spec.kind === "lines" ? "value" : spec.kind === "choice" ? "name" : "n");
     // choices are checked by the reader (one error format for both front ends), listed here
     const choices = spec.choices && !spec.description.includes(spec.choices[0]) ? ` (${spec.choices.join(", ")})` : "";
     const shownDefault = spec.default !== undefined && spec.kind !== "boolean" ? ` (default: ${spec.default})` : "";
+    // a switch that is on by default is turned off with --no-<flag> (commander then defaults it to true)
+    const negated = spec.kind === "boolean" && spec.default === "true";
     const option = new Option(
-      spec.kind === "boolean" ? `--${flag}` : `--${flag} <${placeholder}>`,
-      lowerFirst(spec.description) + choices + shownDefault,
+      spec.kind === "boolean" ? `--${negated ? "no-" : ""}${flag}` : `--${flag} <${placeholder}>`,
+      (negated ? "turn off: " : "") +
+        lowerFirst(spec.description) +
+        choices +
+        shownDefault +
+        (spec.kind === "lines" ? " (repeatable)" : ""),
     );
+    if (spec.kind === "lines") option.argParser((value: string, previous: string[] | undefined) => [...(previous ?? []), value]);
     if (spec.required) option.makeOptionMandatory();
     command.addOption(option);
   }
@@ -25,14 +33,16 @@ export function registerOptions(command: Command, specs: readonly OptionSpec[]):
 
 /** The raw values commander parsed, by option name, for an OptionReader. */
 export function cliSource(specs: readonly OptionSpec[], values: Record<string, unknown>): OptionSource {
-  const byName = new Map(specs.map((s) => [s.name, s]));
+  const byName = new Map(specs.filter((s) => offeredBy(s, "cli")).map((s) => [s.name, s]));
   const flag = (name: string) => flagOf(byName.get(name) ?? { name, kind: "text", description: "" });
   return {
     get: (name) => {
       const v = values[camel(flag(name))];
-      return v === undefined ? undefined : String(v);
+      if (v === undefined) return undefined;
+      return Array.isArray(v) ? v.join("\n") : String(v);
     },
     where: (name) => `--${flag(name)}`,
+    frontEnd: "cli",
   };
 }
 

@@ -23,7 +23,9 @@ export type OptionKind =
   /** comma- or newline-separated values */
   | "list"
   /** one of `choices` */
-  | "choice";
+  | "choice"
+  /** one value a line (action input), a repeatable flag (CLI): values that may hold commas, e.g. headers */
+  | "lines";
 
 export interface OptionSpec {
   /** kebab-case: the action input's name, and the CLI flag's unless `flag` is given. */
@@ -40,6 +42,14 @@ export interface OptionSpec {
   frontEnds?: readonly FrontEnd[];
   /** CLI only: the placeholder in --help (default derived from the kind). */
   placeholder?: string;
+  /**
+   * A deployment setting recorded on the live objects: its default is documented (action.yml,
+   * --help) but not applied by the reader, and a value equal to it reads as not given. The runner
+   * fills action.yml's default in when an input is missing, so only a value really given
+   * differently counts; an update (promote, set-weight) keeps the recorded setting, a new
+   * deployment gets the library's default (the same value).
+   */
+  recorded?: boolean;
 }
 
 export function offeredBy(spec: OptionSpec, frontEnd: FrontEnd): boolean {
@@ -67,6 +77,8 @@ export function actionInputsYaml(specs: readonly OptionSpec[]): string {
 export interface OptionSource {
   get(name: string): string | undefined;
   where(name: string): string;
+  /** The front end the values come from: only the options it offers are read (a name may be declared once per front end). */
+  frontEnd?: FrontEnd;
 }
 
 /**
@@ -81,14 +93,22 @@ export class OptionReader {
     specs: readonly OptionSpec[],
     private readonly source: OptionSource,
   ) {
-    this.specs = new Map(specs.map((s) => [s.name, s]));
+    const offered = source.frontEnd ? specs.filter((s) => offeredBy(s, source.frontEnd!)) : specs;
+    this.specs = new Map(offered.map((s) => [s.name, s]));
+    if (source.frontEnd && this.specs.size !== offered.length) throw new Error(`an option is declared twice for the ${source.frontEnd}`);
+    this.elsewhere = new Map(specs.filter((s) => !this.specs.has(s.name)).map((s) => [s.name, s]));
   }
 
+  /** Options only another front end offers: a shared reader may ask for them, they read as not given. */
+  private readonly elsewhere: Map<string, OptionSpec>;
+
   private raw(name: string, kinds: readonly OptionKind[]): { spec: OptionSpec; value: string | undefined } {
-    const spec = this.specs.get(name);
+    const spec = this.specs.get(name) ?? this.elsewhere.get(name);
     if (!spec) throw new Error(`option ${name} is not declared`);
     if (!kinds.includes(spec.kind)) throw new Error(`option ${name} is declared as ${spec.kind}, read as ${kinds.join("/")}`);
+    if (!this.specs.has(name)) return { spec, value: undefined };
     const given = this.source.get(name);
+    if (spec.recorded) return { spec, value: given === "" || given === spec.default ? undefined : given };
     const value = given === undefined || given === "" ? spec.default : given;
     if (spec.required && (value === undefined || value === "")) {
       throw new RecshipError(`${this.source.where(name)} is required`, { fix: spec.description });
@@ -130,6 +150,22 @@ export class OptionReader {
     if (v === "" || v === "false" || v === "no" || v === "0") return false;
     if (v === "true" || v === "yes" || v === "1") return true;
     throw new RecshipError(`${this.source.where(name)} must be true or false, got "${value}"`);
+  }
+
+  /** A boolean that may be left unset (no default): undefined, so a lower layer's setting stands. */
+  optionalBoolean(name: string): boolean | undefined {
+    const { spec, value } = this.raw(name, ["boolean"]);
+    if (spec.default !== undefined) throw new Error(`option ${name} has a default: read it with boolean()`);
+    return value === undefined || value === "" ? undefined : this.boolean(name);
+  }
+
+  /** One value a line (blank lines dropped); the CLI joins a repeated flag's values with newlines. */
+  lines(name: string): string[] {
+    const { value } = this.raw(name, ["lines"]);
+    return (value ?? "")
+      .split("\n")
+      .map((l) => l.trim())
+      .filter(Boolean);
   }
 
   list(name: string): string[] | undefined {
