@@ -7,6 +7,8 @@ import { join } from "node:path";
 import { COMPRESS_OPTIONS } from "../shared/compress/options.js";
 import { CONVERT_OPTIONS } from "../shared/convert/options.js";
 import { GATE_OPTIONS } from "../shared/gate/options.js";
+import { DEPLOY_OPTIONS } from "../shared/deploy/options.js";
+import { MONITOR_OPTIONS } from "../shared/canary/options.js";
 import { TRAIN_OPTIONS } from "../shared/train/options.js";
 import { actionInputsYaml, type OptionSpec } from "../shared/util/option-spec.js";
 
@@ -15,6 +17,8 @@ const SPECS: Record<string, readonly OptionSpec[]> = {
   "convert-onnx": CONVERT_OPTIONS,
   "compress-model": COMPRESS_OPTIONS,
   "benchmark-gate": GATE_OPTIONS,
+  "deploy-k8s": DEPLOY_OPTIONS,
+  "monitor-canary": MONITOR_OPTIONS,
 };
 
 const root = new URL("..", import.meta.url).pathname;

@@ -113,3 +113,44 @@ describe("deploy-k8s action", () => {
     expect(r.stdout).toMatch(/input kubeconfig: target kubernetes needs the kubeconfig/);
   });
 });
+
+describe("recship deploy --target kubernetes (the CLI, same options as the action)", () => {
+  it("deploys directly, reports the status, and names a missing kubeconfig", async () => {
+    const { main } = await import("../shared/cli/main.js");
+    const { writeFileSync } = await import("node:fs");
+    const kubeconfig = join(dir, "cli-kubeconfig.yaml");
+    writeFileSync(kubeconfig, emu.kubeconfig(), { mode: 0o600 });
+    const report = join(dir, "cli-report.json");
+    const common = ["--target", "kubernetes", "--kubeconfig", kubeconfig, "--name", "cli-recs"];
+    const code = await main([
+      "deploy",
+      ...common,
+      "--mode",
+      "direct",
+      "--image",
+      "ghcr.io/shop/recship:0.1.0",
+      "--model-url",
+      "https://models.example/recs/v9.tar.gz",
+      "--model-sha256",
+      sha("v9"),
+      "--model-version",
+      "v9",
+      "--replicas",
+      "3",
+      "--report",
+      report,
+    ]);
+    expect(code).toBe(0);
+    const result = JSON.parse(readFileSync(report, "utf8")) as { outcome: string; stableVersion: string; serviceUrl: string };
+    expect(result).toMatchObject({ outcome: "deployed", stableVersion: "v9" });
+    expect(result.serviceUrl).toMatch(/^http:\/\/cli-recs\./);
+    const deployment = emu.get("apps/v1", "Deployment", "shop", "cli-recs-stable") as { spec: { replicas: number } } | undefined;
+    expect(deployment?.spec.replicas).toBe(3);
+
+    const statusReport = join(dir, "cli-status.json");
+    expect(await main(["deploy", ...common, "--mode", "status", "--report", statusReport])).toBe(0);
+    expect(JSON.parse(readFileSync(statusReport, "utf8"))).toMatchObject({ stable: { version: "v9" } });
+
+    expect(await main(["deploy", "--target", "kubernetes", "--kubeconfig", join(dir, "nope.yaml"), "--mode", "status"])).not.toBe(0);
+  });
+});

@@ -1,6 +1,9 @@
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { afterEach, describe, expect, it } from "vitest";
+import { DEPLOY_OPTIONS } from "../shared/deploy/options.js";
+import { kubernetesOptionsFrom, kubernetesSettingsFrom } from "../shared/deploy/k8s/options.js";
+import { OptionReader } from "../shared/util/option-spec.js";
 import { parse as parseYaml } from "yaml";
 import { DeployFailure, deployKubernetes } from "../shared/deploy/k8s/deploy.js";
 import { kubeconfigSecrets } from "../shared/deploy/k8s/kubeconfig.js";
@@ -354,7 +357,6 @@ describe("the deploy-k8s action's settings", () => {
   it("promote.yml: given only the kubeconfig and name, with the runner's action.yml defaults, promote keeps every setting", async () => {
     const e = await start();
     await canaryOn(e);
-    const { kubernetesOptionsFromInputs } = await import("../actions/common/kubernetes-inputs.js");
     const action = parseYaml(readFileSync(new URL("../actions/deploy-k8s/action.yml", import.meta.url), "utf8")) as {
       inputs: Record<string, { default?: string }>;
     };
@@ -367,7 +369,12 @@ describe("the deploy-k8s action's settings", () => {
       const run = async (dryRun: boolean) => {
         process.env["INPUT_DRY-RUN"] = String(dryRun);
         const log = memoryLogger();
-        const options = kubernetesOptionsFromInputs("promote", log);
+        const o = new OptionReader(DEPLOY_OPTIONS, {
+          get: (name) => process.env[`INPUT_${name.toUpperCase()}`],
+          where: (name) => `input ${name}`,
+          frontEnd: "action",
+        });
+        const options = kubernetesOptionsFrom(o, "promote", log);
         const result = await deployKubernetes({ ...options, kubeconfig: e.kubeconfig(), tempDir: dir, pollIntervalMs: 5 });
         return { result, log };
       };
@@ -389,14 +396,39 @@ describe("the deploy-k8s action's settings", () => {
     expect(routeWeights(e)).toEqual([["recs-stable", 100]]);
   });
 
-  it("a setting at its action.yml default counts as not given (the runner fills defaults in)", async () => {
-    const { SETTING_DEFAULTS } = await import("../actions/common/kubernetes-inputs.js");
+  it("a setting at its action.yml default counts as not given (the runner fills defaults in)", () => {
     const action = parseYaml(readFileSync(new URL("../actions/deploy-k8s/action.yml", import.meta.url), "utf8")) as {
       inputs: Record<string, { default?: string }>;
     };
-    for (const [name, value] of Object.entries(SETTING_DEFAULTS)) expect(action.inputs[name]?.default, name).toBe(value);
-    const notSettings = ["target", "mode", "name", "force-conflicts", "dry-run", "bundle", "state", "port", "report"];
-    const withDefault = Object.keys(action.inputs).filter((k) => action.inputs[k].default !== undefined && !notSettings.includes(k));
-    expect(withDefault.sort()).toEqual(Object.keys(SETTING_DEFAULTS).sort());
+    const recorded = DEPLOY_OPTIONS.filter((s) => s.recorded);
+    const withDefault = recorded.filter((s) => s.default !== undefined);
+    for (const s of withDefault) expect(action.inputs[s.name]?.default, s.name).toBe(s.default);
+    expect(withDefault.map((s) => s.name).sort()).toEqual(
+      [
+        "traffic",
+        "replicas",
+        "cpu-utilization",
+        "cpu",
+        "memory",
+        "gpu",
+        "container-port",
+        "service-port",
+        "service-type",
+        "metrics",
+        "model-volume",
+        "model-volume-size",
+        "progress-deadline",
+      ].sort(),
+    );
+    // every setting at its default (what the runner hands over) reads as not given; a different value is given
+    const atDefaults = Object.fromEntries(DEPLOY_OPTIONS.filter((s) => s.default !== undefined).map((s) => [s.name, s.default!]));
+    const reader = (values: Record<string, string>) =>
+      new OptionReader(DEPLOY_OPTIONS, { get: (n) => values[n], where: (n) => `input ${n}`, frontEnd: "action" });
+    const settings = kubernetesSettingsFrom(reader(atDefaults));
+    expect(settings).toEqual({});
+    expect(kubernetesSettingsFrom(reader({ ...atDefaults, replicas: "3", "server-args": "--threads 2" }))).toEqual({
+      replicas: 3,
+      serverArgs: ["--threads", "2"],
+    });
   });
 });

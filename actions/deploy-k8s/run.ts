@@ -1,17 +1,18 @@
-import { parseServerArgs } from "../../shared/deploy/server-args.js";
 import * as core from "@actions/core";
 import { mkdir, writeFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
-import { int, oneOf } from "../../shared/util/parse.js";
+import { OptionReader } from "../../shared/util/option-spec.js";
+import { DEPLOY_OPTIONS, localRequestFrom, localTargetOptionsFrom } from "../../shared/deploy/options.js";
+import { kubernetesOptionsFrom } from "../../shared/deploy/k8s/options.js";
 import { writeJsonReport } from "../../shared/util/json-report.js";
 import { DeployFailure, deployKubernetes } from "../../shared/deploy/k8s/deploy.js";
 import { type KubernetesDeployResult } from "../../shared/deploy/k8s/types.js";
 import { LocalTarget } from "../../shared/deploy/local/local-target.js";
-import { DEPLOY_MODES, type DeployMode } from "../../shared/rollout/target.js";
+import type { DeployMode } from "../../shared/rollout/target.js";
 import type { Logger } from "../../shared/log.js";
 import { deployResultSummary, kubernetesDeploySummary } from "../../shared/report/deploy-summary.js";
-import { actionLogger, input } from "../common/runtime.js";
-import { kubernetesOptionsFromInputs, openKubeconfig } from "../common/kubernetes-inputs.js";
+import { actionLogger, inputSource } from "../common/runtime.js";
+import { openKubeconfig } from "../common/kubeconfig-session.js";
 import { besideModule } from "../../shared/util/beside.js";
 
 async function writeOutputs(result: KubernetesDeployResult, reportPath: string): Promise<void> {
@@ -34,11 +35,11 @@ async function writeOutputs(result: KubernetesDeployResult, reportPath: string):
   await core.summary.addRaw(kubernetesDeploySummary(result)).write();
 }
 
-async function runKubernetes(mode: DeployMode, log: Logger, reportPath: string): Promise<void> {
+async function runKubernetes(o: OptionReader, mode: DeployMode, log: Logger, reportPath: string): Promise<void> {
   const session = openKubeconfig("recship-deploy-");
   try {
     const result = await deployKubernetes({
-      ...kubernetesOptionsFromInputs(mode, log),
+      ...kubernetesOptionsFrom(o, mode, log),
       kubeconfig: session.kubeconfig,
       tempDir: session.dir,
     });
@@ -52,20 +53,10 @@ async function runKubernetes(mode: DeployMode, log: Logger, reportPath: string):
 }
 
 /** The local target: `recship serve` processes behind a weighted router, started with the CLI bundled next to this action. */
-async function runLocal(mode: DeployMode, log: Logger, reportPath: string): Promise<void> {
+async function runLocal(o: OptionReader, mode: DeployMode, log: Logger, reportPath: string): Promise<void> {
   const cli = besideModule("../cli/index.js", import.meta.url);
-  const target = new LocalTarget({
-    state: input("state") ?? ".recship/local-deploy.json",
-    command: [process.execPath, cli],
-    port: int(input("port"), "input port") ?? 8080,
-    serveArgs: parseServerArgs(input("server-args")),
-    log,
-  });
-  const result = await target.deploy({
-    mode,
-    ...(mode === "canary" || mode === "direct" ? { bundle: input("bundle") ?? "recship-bundle" } : {}),
-    ...(input("canary-weight") !== undefined ? { weight: int(input("canary-weight"), "input canary-weight") } : {}),
-  });
+  const target = new LocalTarget({ ...localTargetOptionsFrom(o), command: [process.execPath, cli], log });
+  const result = await target.deploy(localRequestFrom(o, mode));
   await writeJsonReport(reportPath, result);
   core.setOutput("outcome", "deployed");
   core.setOutput("service-url", result.after.endpoint ?? "");
@@ -79,9 +70,9 @@ async function runLocal(mode: DeployMode, log: Logger, reportPath: string): Prom
 
 export async function runDeployK8s(): Promise<void> {
   const log = actionLogger();
-  const target = oneOf(input("target") ?? "kubernetes", ["kubernetes", "local"] as const, "input target");
-  const mode = oneOf(input("mode") ?? "canary", DEPLOY_MODES, "input mode");
-  const reportPath = input("report") ?? "deploy-report.json";
-  if (target === "local") await runLocal(mode, log, reportPath);
-  else await runKubernetes(mode, log, reportPath);
+  const o = new OptionReader(DEPLOY_OPTIONS, inputSource);
+  const mode = o.choice<DeployMode>("mode")!;
+  const reportPath = o.text("report") ?? "deploy-report.json";
+  if (o.choice("target") === "local") await runLocal(o, mode, log, reportPath);
+  else await runKubernetes(o, mode, log, reportPath);
 }

@@ -3,9 +3,16 @@ import { context } from "@actions/github";
 import { monitorCanary } from "../../shared/canary/analysis.js";
 import { loadChecks } from "../../shared/canary/checks-file.js";
 import { monitorCommentMarker, publishVerdict } from "../../shared/canary/publish.js";
-import { MONITOR_MODES, defaultSettings, parseSteps, type MonitorMode } from "../../shared/canary/settings.js";
-import { createSource, parseHeaders } from "../../shared/canary/setup.js";
-import { int, oneOf } from "../../shared/util/parse.js";
+import {
+  MONITOR_OPTIONS,
+  kubernetesTargetOptionsFrom,
+  monitorSettingsFrom,
+  sourceOptionsFrom,
+  type MonitorTarget,
+} from "../../shared/canary/options.js";
+import type { MonitorMode } from "../../shared/canary/settings.js";
+import { createSource } from "../../shared/canary/setup.js";
+import { OptionReader } from "../../shared/util/option-spec.js";
 import { writeJsonReport } from "../../shared/util/json-report.js";
 import { KubernetesTarget } from "../../shared/deploy/k8s/target.js";
 import { LocalTarget } from "../../shared/deploy/local/local-target.js";
@@ -14,33 +21,29 @@ import { RecshipError } from "../../shared/errors.js";
 import { runContext } from "../../shared/github/event.js";
 import type { Logger } from "../../shared/log.js";
 import { monitorMarkdown } from "../../shared/report/monitor-summary.js";
-import { kubernetesOptionsFromInputs, openKubeconfig } from "../common/kubernetes-inputs.js";
-import { actionLogger, booleanInput, input } from "../common/runtime.js";
+import { openKubeconfig } from "../common/kubeconfig-session.js";
+import { actionLogger, inputSource } from "../common/runtime.js";
 import { commentIfWanted, SUMMARY_LIMIT } from "../common/comment.js";
 import { besideModule } from "../../shared/util/beside.js";
 
-function numberInput(name: string): number | undefined {
-  const v = input(name);
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isFinite(n)) throw new RecshipError(`"${v}" is not a number`, { where: `input ${name}` });
-  return n;
-}
-
 /** The deploy target from the inputs, and what to clean up afterwards (a kubeconfig written for this step). */
-function targetFromInputs(log: Logger): { target: DeployTarget; cleanup: () => void } {
-  const name = oneOf(input("target") ?? "local", ["local", "kubernetes"] as const, "input target");
+function targetFromInputs(o: OptionReader, mode: MonitorMode, log: Logger): { target?: DeployTarget; cleanup: () => void } {
+  const name = o.choice<MonitorTarget>("target")!;
+  if (name === "none") {
+    if (mode === "auto")
+      throw new RecshipError("input target none can only observe", { fix: "mode: observe, or target: local or kubernetes" });
+    return { cleanup: () => {} };
+  }
   if (name === "local") {
     const cli = besideModule("../cli/index.js", import.meta.url);
     return {
-      target: new LocalTarget({ state: input("state") ?? ".recship/local-deploy.json", command: [process.execPath, cli], port: 0, log }),
+      target: new LocalTarget({ state: o.requiredText("state"), command: [process.execPath, cli], port: 0, log }),
       cleanup: () => {},
     };
   }
   const session = openKubeconfig("recship-monitor-");
-  const { mode: _mode, model: _model, canaryWeight: _weight, ...options } = kubernetesOptionsFromInputs("set-weight", log);
   return {
-    target: new KubernetesTarget({ ...options, kubeconfig: session.kubeconfig, tempDir: session.dir }),
+    target: new KubernetesTarget({ ...kubernetesTargetOptionsFrom(o, log), kubeconfig: session.kubeconfig, tempDir: session.dir }),
     cleanup: session.close,
   };
 }
@@ -48,47 +51,32 @@ function targetFromInputs(log: Logger): { target: DeployTarget; cleanup: () => v
 export async function runMonitorCanary(): Promise<void> {
   const log = actionLogger();
   const ctx = runContext(process.env, context.payload);
-  const checks = loadChecks(input("checks"));
-  const settings = defaultSettings({
-    steps: parseSteps(input("steps") ?? "10,25,50,100", "input steps"),
-    intervalSeconds: numberInput("interval"),
-    confidence: numberInput("confidence"),
-    failureLimit: int(input("failure-limit"), "input failure-limit"),
-    maxIntervals: int(input("max-intervals"), "input max-intervals"),
-    warmupSeconds: numberInput("warmup"),
-    mode: oneOf(input("mode") ?? "auto", MONITOR_MODES, "input mode") as MonitorMode,
-    namespace: input("namespace") ?? ".*",
-  });
-  const auth = input("prometheus-auth");
+  const o = new OptionReader(MONITOR_OPTIONS, inputSource);
+  const checks = loadChecks(o.text("checks"));
+  const settings = monitorSettingsFrom(o);
+  const auth = o.text("prometheus-auth");
   if (auth) core.setSecret(auth);
-  const headers = parseHeaders(
-    (input("prometheus-headers") ?? "")
-      .split("\n")
-      .map((l) => l.trim())
-      .filter(Boolean),
-    "input prometheus-headers",
-  );
-  if (auth) headers.authorization = auth;
-  const { target, cleanup } = targetFromInputs(log);
+  const sourceOptions = sourceOptionsFrom(o, auth);
+  const { target, cleanup } = targetFromInputs(o, settings.mode, log);
   try {
-    const status = await target.status();
-    const source = createSource({ prometheusUrl: input("prometheus-url"), headers }, status, target.name);
+    const status = target ? await target.status() : undefined;
+    const source = createSource(sourceOptions, status, target?.name);
     const report = await monitorCanary({
       source,
       checks,
       settings,
-      target,
-      versions: { stable: input("stable-version"), canary: input("canary-version") },
+      ...(target ? { target } : {}),
+      versions: { stable: o.text("stable-version"), canary: o.text("canary-version") },
       log,
     });
-    const reportPath = input("report") ?? "monitor-canary-report.json";
+    const reportPath = o.text("report") ?? "monitor-canary-report.json";
     await writeJsonReport(reportPath, report);
 
     const commentUrl = await commentIfWanted(ctx, log, true, async (github, repo) =>
       publishVerdict(
         github,
         { ...repo, ...(ctx.pullRequest !== undefined ? { pullRequest: ctx.pullRequest } : { sha: ctx.sha }) },
-        monitorCommentMarker(input("model-name") ?? "default"),
+        monitorCommentMarker(o.requiredText("model-name")),
         monitorMarkdown(report, { runUrl: ctx.runUrl }),
         log,
       ),
@@ -103,11 +91,10 @@ export async function runMonitorCanary(): Promise<void> {
     for (const w of report.warnings) core.warning(w, { title: "recship monitor-canary" });
     if (report.verdict === "rolled_back") {
       core.error(report.reason, { title: "recship monitor-canary: rolled back" });
-      if (input("fail-on-rollback") === undefined || booleanInput("fail-on-rollback"))
-        core.setFailed(`the canary was rolled back: ${report.reason}`);
+      if (o.boolean("fail-on-rollback")) core.setFailed(`the canary was rolled back: ${report.reason}`);
     } else if (report.verdict === "inconclusive") {
       core.warning(report.reason, { title: "recship monitor-canary: held for a human" });
-      if (booleanInput("fail-on-inconclusive")) core.setFailed(`the canary is held (inconclusive): ${report.reason}`);
+      if (o.boolean("fail-on-inconclusive")) core.setFailed(`the canary is held (inconclusive): ${report.reason}`);
     }
   } finally {
     cleanup();

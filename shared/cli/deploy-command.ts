@@ -1,13 +1,17 @@
 import type { Command } from "commander";
 import { LocalTarget } from "../deploy/local/local-target.js";
 import { TrafficRouter } from "../deploy/local/traffic-router.js";
-import { DEPLOY_MODES, type DeployMode } from "../rollout/target.js";
-import { parseServerArgs } from "../deploy/server-args.js";
+import { existsSync } from "node:fs";
+import { homedir } from "node:os";
+import { delimiter, join } from "node:path";
+import { DeployFailure, deployKubernetes, kubernetesStatus, teardownKubernetes } from "../deploy/k8s/deploy.js";
+import { kubernetesOptionsFrom } from "../deploy/k8s/options.js";
+import { DEPLOY_OPTIONS, localRequestFrom, localTargetOptionsFrom, type LocalMode } from "../deploy/options.js";
 import { RecshipError } from "../errors.js";
+import { OptionReader } from "../util/option-spec.js";
+import { int } from "../util/parse.js";
 import { type CommandContext } from "./common.js";
-import { int, number, oneOf } from "../util/parse.js";
-
-const LOCAL_MODES = [...DEPLOY_MODES, "status", "stop"] as const;
+import { cliSource, registerOptions } from "./options.js";
 
 /**
  * How this CLI starts itself in a child process: RECSHIP_COMMAND (a JSON array of argv) if
@@ -28,58 +32,71 @@ export function currentRecshipCommand(): string[] {
   return [process.execPath, ...process.execArgv, entry];
 }
 
+/** The CLI's kubeconfig: --kubeconfig, else $KUBECONFIG (its first file), else ~/.kube/config. */
+export function kubeconfigPath(given: string | undefined, where: string): string {
+  const path = given ?? process.env.KUBECONFIG?.split(delimiter).find(Boolean) ?? join(homedir(), ".kube", "config");
+  if (!existsSync(path)) {
+    throw new RecshipError(`no kubeconfig at ${path}`, {
+      where: given ? where : "$KUBECONFIG / ~/.kube/config",
+      fix: `pass ${where} <file> (e.g. the output of \`kubectl config view --raw --minify\`)`,
+    });
+  }
+  return path;
+}
+
+/** `--target kubernetes`: the same library call as the deploy-k8s action, with a kubeconfig file. */
+async function deployToKubernetes(o: OptionReader, mode: LocalMode, ctx: CommandContext): Promise<void> {
+  const connection = {
+    kubeconfigPath: kubeconfigPath(o.text("kubeconfig"), o.where("kubeconfig")),
+    context: o.text("context"),
+    namespace: o.text("namespace"),
+    name: o.text("name"),
+    log: ctx.log,
+  };
+  const report = o.text("report");
+  if (mode === "status") {
+    const status = await kubernetesStatus(connection);
+    process.stdout.write(`${JSON.stringify(status, null, 2)}\n`);
+    return ctx.writeReport(report, status);
+  }
+  if (mode === "stop") return ctx.writeReport(report, { deleted: await teardownKubernetes(connection) });
+  try {
+    const result = await deployKubernetes({ ...kubernetesOptionsFrom(o, mode, ctx.log), ...connection });
+    ctx.log.info(
+      `${result.outcome}: stable ${result.stableVersion ?? "-"}, canary ${result.canaryVersion ?? "-"} at ${result.canaryWeight}%`,
+    );
+    await ctx.writeReport(report, result);
+  } catch (error) {
+    if (error instanceof DeployFailure) await ctx.writeReport(report, error.result);
+    throw error;
+  }
+}
+
+/** `--target local`: `recship serve` child processes behind a weighted router on this machine. */
+async function deployLocally(o: OptionReader, mode: LocalMode, ctx: CommandContext): Promise<void> {
+  const target = new LocalTarget({ ...localTargetOptionsFrom(o), command: currentRecshipCommand(), log: ctx.log });
+  const report = o.text("report");
+  if (mode === "status") {
+    const status = await target.status();
+    process.stdout.write(`${JSON.stringify(status, null, 2)}\n`);
+    return ctx.writeReport(report, status);
+  }
+  if (mode === "stop") return target.teardown();
+  await ctx.writeReport(report, await target.deploy(localRequestFrom(o, mode)));
+}
+
 export function registerDeploy(program: Command, ctx: CommandContext): void {
-  program
+  const command = program
     .command("deploy")
     .description(
-      "ship a bundle: canary beside stable at a weight, promote, rollback, direct, set-weight (target local: child processes behind a weighted router)",
-    )
-    .option("--target <target>", "where to deploy: local", "local")
-    .requiredOption("--mode <mode>", `${LOCAL_MODES.join(", ")}`)
-    .option("--bundle <dir>", "bundle to ship (canary, direct)")
-    .option("--model <file>", "ONNX file to serve instead of the bundle's chosen one")
-    .option("--weight <percent>", "canary share of the traffic, 0 to 100 (canary: default 10; set-weight)")
-    .option("--state <file>", "local target: state file (ports, pids, versions, weight)", ".recship/local-deploy.json")
-    .option("--port <port>", "local target: the router's port (0: any free port)", "8080")
-    .option("--host <host>", "local target: the router's address", "127.0.0.1")
-    .option("--name <name>", "model name served", "recommender")
-    .option(
-      "--serve-args <args>",
-      'extra `recship serve` tuning flags for the servers started, e.g. "--max-batch 32 --threads 1" (--workers, --threads, --max-batch, --max-delay-ms, --max-body-bytes, --drain-timeout)',
-    )
-    .option("--ready-timeout <seconds>", "longest wait for a new server to turn ready", "120")
-    .option("--report <file>", "write the result as JSON")
-    .action(async (o: Record<string, string | undefined>) => {
-      if (o.target !== "local") throw new RecshipError(`--target ${o.target} is not available in this command; use --target local`);
-      const mode = oneOf(o.mode, LOCAL_MODES, "--mode");
-      // the same allow-list as the action's server-args (test-only switches stay out of deployed servers)
-      const serveArgs = o.serveArgs === undefined ? undefined : parseServerArgs(o.serveArgs, "--serve-args");
-      const target = new LocalTarget({
-        state: String(o.state),
-        command: currentRecshipCommand(),
-        port: int(o.port, "--port"),
-        host: o.host,
-        modelName: o.name,
-        serveArgs,
-        readyTimeoutMs: number(o.readyTimeout, "--ready-timeout")! * 1000,
-        log: ctx.log,
-      });
-      if (mode === "status") {
-        const status = await target.status();
-        process.stdout.write(`${JSON.stringify(status, null, 2)}\n`);
-        await ctx.writeReport(o.report, status);
-        return;
-      }
-      if (mode === "stop") {
-        await target.teardown();
-        return;
-      }
-      const weight = o.weight === undefined ? undefined : Number(o.weight);
-      if (weight !== undefined && !Number.isFinite(weight))
-        throw new RecshipError(`--weight must be a number from 0 to 100, got "${o.weight}"`);
-      const result = await target.deploy({ mode: mode as DeployMode, bundle: o.bundle, model: o.model, weight });
-      await ctx.writeReport(o.report, result);
-    });
+      "ship a bundle: canary beside stable at a weight, promote, rollback, direct, set-weight; target local (child processes behind a weighted router) or kubernetes (as the deploy-k8s action)",
+    );
+  registerOptions(command, DEPLOY_OPTIONS).action(async (values: Record<string, unknown>) => {
+    const o = new OptionReader(DEPLOY_OPTIONS, cliSource(DEPLOY_OPTIONS, values));
+    const mode = o.choice<LocalMode>("mode")!;
+    if (o.choice("target") === "kubernetes") await deployToKubernetes(o, mode, ctx);
+    else await deployLocally(o, mode, ctx);
+  });
 
   program
     .command("deploy-router", { hidden: true })
