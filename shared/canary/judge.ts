@@ -1,22 +1,23 @@
 import { holm } from "../stats/holm.js";
+import { addBuckets, bucketQuantile, totalCount } from "../stats/histogram.js";
 import { mainQuery } from "./builtin-checks.js";
-import { addBuckets, bucketQuantile, cellsOf, pseudoSamples, totalCount, weightedPoints } from "../stats/histogram.js";
-import { proportionEffect } from "../stats/proportion.js";
-import { populationStability } from "../stats/psi.js";
-import { hodgesLehmann, rankShiftEffect, samplePoints } from "../stats/rank-shift.js";
-import { sequentialLook, type SequentialLook } from "../stats/sequential.js";
-import type {
-  Bucket,
-  CheckKind,
-  CheckSpec,
-  Decision,
-  Direction,
-  MarginKind,
-  MeasuredVariant,
-  Measurement,
-  Variant,
-  Window,
-} from "./types.js";
+import { driftEvidence, finite, median, proportionEvidence, rankEvidence, type Accumulated, type Evidence } from "./judge-evidence.js";
+import {
+  explainDrift,
+  explainProportion,
+  explainRank,
+  noDataYet,
+  noEvents,
+  notYetJudged,
+  num,
+  proportionStatisticName,
+  RANK_STATISTIC_NAME,
+  rankEffectName,
+  rungMessage,
+  tooLittle,
+  type Rung,
+} from "./judge-wording.js";
+import type { CheckKind, CheckSpec, Decision, Direction, MarginKind, MeasuredVariant, Measurement, Variant, Window } from "./types.js";
 
 /** One variant's side of a check in one interval. */
 export interface VariantResult {
@@ -70,14 +71,6 @@ export interface CheckResult {
   message: string;
 }
 
-interface Accumulated {
-  successes: number;
-  trials: number;
-  buckets: Bucket[];
-  values: number[];
-  samples: number;
-}
-
 function empty(): Accumulated {
   return { successes: 0, trials: 0, buckets: [], values: [], samples: 0 };
 }
@@ -94,12 +87,6 @@ function samplesOf(m: Measurement): number {
       return 0;
   }
 }
-
-const finite = (v: number | undefined | null): number | null => (v === undefined || v === null || !Number.isFinite(v) ? null : v);
-
-const pct = (v: number | null, digits = 2) => (v === null ? "–" : `${(v * 100).toFixed(digits)}%`);
-const ms = (v: number | null) => (v === null ? "–" : `${(v * 1000).toFixed(v < 0.01 ? 2 : 1)} ms`);
-const num = (v: number | null, digits = 3) => (v === null ? "–" : Number(v.toPrecision(digits)).toString());
 
 /**
  * Judges every check after every interval, canary against stable over the same window. Data
@@ -146,6 +133,7 @@ export class Judge {
     return results;
   }
 
+  /** One check at one look: its data so far, the guards (not yet judged, no data, no events), the evidence, the decision ladder. */
   private lookOne(
     spec: CheckSpec,
     measured: Record<Variant, MeasuredVariant> | undefined,
@@ -158,180 +146,117 @@ export class Judge {
     const m: Record<Variant, MeasuredVariant> = measured ?? { canary: none, stable: none };
     const judged = spec.fromWeight === undefined || context.weight >= spec.fromWeight;
     if (judged) for (const v of ["canary", "stable"] as const) accumulate(st.acc[v], m[v].measurement);
+    const result = resultSkeleton(spec, m, window, st.acc);
+    const guard = this.guard(spec, m, st, judged, context.weight);
+    if (guard) return { ...result, ...guard };
     const interval = { canary: samplesOf(m.canary.measurement), stable: samplesOf(m.stable.measurement) };
-    const acc = st.acc;
-    const result: CheckResult = {
-      name: spec.name,
-      kind: spec.kind,
-      description: spec.description,
-      critical: spec.critical,
-      direction: spec.direction,
-      margin: spec.margin,
-      marginKind: spec.marginKind,
-      ...(spec.kind === "histogram" ? { quantile: spec.quantile ?? 0.99 } : {}),
-      query: m.canary.queries[0] ?? mainQuery(spec),
-      queries: [...m.canary.queries, ...m.stable.queries],
-      window: {
-        start: new Date(window.start).toISOString(),
-        end: new Date(window.end).toISOString(),
-        seconds: (window.end - window.start) / 1000,
-      },
-      canary: variantResult(spec, m.canary, acc.canary),
-      stable: variantResult(spec, m.stable, acc.stable),
-      statistic: null,
-      statisticName: "",
-      pValue: null,
-      pAdjusted: null,
-      pBetter: null,
-      effect: { name: "", estimate: null, lower: null, upper: null, margin: null },
-      decision: "inconclusive",
-      noData: acc.canary.samples === 0 || acc.stable.samples === 0,
-      message: "",
+    const { evidence, statisticName, explain } = this.evidence(spec, st.acc);
+    st.pWorse = Math.min(st.pWorse, evidence.pWorse);
+    if (evidence.pBetter !== undefined) st.pBetter = Math.min(st.pBetter, evidence.pBetter);
+    const drift = evidence.withinThreshold !== undefined;
+    const enough = interval.canary >= spec.minSamples && interval.stable >= spec.minSamples;
+    const rung: Rung =
+      st.pWorse <= this.alpha
+        ? "worse"
+        : !enough
+          ? "too-little"
+          : (drift ? evidence.withinThreshold : st.pBetter <= this.alpha)
+            ? "within"
+            : "open";
+    const pBetter = drift ? null : st.pBetter;
+    return {
+      ...result,
+      statistic: evidence.statistic,
+      statisticName,
+      pValue: st.pWorse,
+      pBetter,
+      effect: evidence.effect,
+      ...(evidence.hodgesLehmann !== undefined ? { hodgesLehmann: evidence.hodgesLehmann } : {}),
+      decision: rung === "worse" ? "fail" : rung === "within" ? "pass" : "inconclusive",
+      message: rungMessage(rung, { drift, explain, pWorse: st.pWorse, pBetter, alpha: this.alpha, tooLittle: tooLittle(spec, interval) }),
     };
-    if (!judged && st.pWorse > this.alpha) {
-      result.decision = "inconclusive";
-      result.noData = false;
-      result.message =
-        `Judged from ${spec.fromWeight}% canary weight on, where both servers carry the same load (a server given a small share answers slower: ` +
-        `sleeping threads, cold caches); this interval was at ${context.weight}% and is shown, not counted.`;
-      return result;
-    }
+  }
+
+  /** A check not judged at this look: below its weight, without data for a variant, or without any event to count. */
+  private guard(
+    spec: CheckSpec,
+    m: Record<Variant, MeasuredVariant>,
+    st: { acc: Record<Variant, Accumulated>; pWorse: number },
+    judged: boolean,
+    weight: number,
+  ): Pick<CheckResult, "decision" | "message" | "noData"> | undefined {
+    const { acc } = st;
+    if (!judged && st.pWorse > this.alpha) return { decision: "inconclusive", noData: false, message: notYetJudged(spec, weight) };
     if (acc.canary.samples === 0 || acc.stable.samples === 0) {
       const which = [acc.canary.samples === 0 ? "canary" : "", acc.stable.samples === 0 ? "stable" : ""].filter(Boolean).join(" and ");
       const reason = [m.canary, m.stable].map((x) => (x.measurement.kind === "none" ? x.measurement.reason : "")).find(Boolean);
-      result.decision = "inconclusive";
-      result.message = `No data for ${which} yet${reason ? ` (${reason})` : ""}: nothing to compare, so inconclusive, never a pass.`;
-      return result;
+      return { decision: "inconclusive", noData: true, message: noDataYet(which, reason) };
     }
     if (spec.skipWithoutEvents && acc.canary.successes === 0 && acc.stable.successes === 0 && spec.kind === "proportion") {
-      result.decision = "skipped";
-      result.message = `Neither variant has recorded any such event (${acc.canary.trials + acc.stable.trials} served): the shop sends no feedback, so the check does not apply.`;
-      return result;
+      return { decision: "skipped", noData: false, message: noEvents(acc.canary.trials + acc.stable.trials) };
     }
-    const alpha = this.alpha;
-    let seq: SequentialLook | undefined;
-    let explain = "";
+    return undefined;
+  }
+
+  /** The kind's statistics, and how they are named and said. */
+  private evidence(spec: CheckSpec, acc: Record<Variant, Accumulated>): { evidence: Evidence; statisticName: string; explain: string } {
     switch (spec.kind) {
       case "proportion": {
-        const e = proportionEffect(acc.canary, acc.stable, spec);
-        seq = sequentialLook(e, alpha);
-        const abs = spec.marginKind === "absolute";
-        const sign = spec.direction === "lower" ? 1 : -1;
-        // shown as canary − stable (pp) or canary ÷ stable, the way round a reader expects
-        const show = (t: number) => (abs ? sign * t : Math.exp(sign * t));
-        const [lo, hi] = [show(seq.lower), show(seq.upper)].sort((a, b) => a - b);
-        result.effect = {
-          name: abs ? "canary − stable" : "canary ÷ stable",
-          estimate: finite(show(e.estimate)),
-          lower: finite(lo),
-          upper: finite(hi),
-          margin: finite(show(e.threshold)),
-        };
-        result.statisticName = abs ? "z (difference of rates, Agresti–Caffo)" : "z (log rate ratio)";
-        const fmt = (v: number | null) => (v === null ? "–" : abs ? `${v >= 0 ? "+" : ""}${(v * 100).toFixed(2)} pp` : `×${v.toFixed(3)}`);
-        explain =
-          `canary ${pct(finite(e.canaryRate))} (${acc.canary.successes.toFixed(0)} of ${acc.canary.trials.toFixed(0)}) vs stable ${pct(finite(e.stableRate))} ` +
-          `(${acc.stable.successes.toFixed(0)} of ${acc.stable.trials.toFixed(0)}); ${result.effect.name} ${fmt(result.effect.estimate)}, ` +
-          `${((1 - alpha) * 100).toFixed(0)}% always-valid interval [${fmt(result.effect.lower)}, ${fmt(result.effect.upper)}], margin ${fmt(result.effect.margin)}`;
-        break;
+        const p = proportionEvidence(acc, spec, this.alpha);
+        return { evidence: p.evidence, statisticName: proportionStatisticName(p.absolute), explain: explainProportion(p, acc, this.alpha) };
       }
       case "histogram":
       case "series": {
-        const hist = spec.kind === "histogram";
-        const cCells = hist ? cellsOf(acc.canary.buckets) : [];
-        const sCells = hist ? cellsOf(acc.stable.buckets) : [];
-        const canarySamples = hist ? pseudoSamples(cCells) : acc.canary.values;
-        const stableSamples = hist ? pseudoSamples(sCells) : acc.stable.values;
-        const e = rankShiftEffect(canarySamples, stableSamples, {
-          direction: spec.direction,
-          margin: spec.margin,
-          marginKind: spec.marginKind,
-          nCanary: acc.canary.samples,
-          nStable: acc.stable.samples,
-        });
-        seq = sequentialLook(e, alpha);
-        const positive = [...canarySamples, ...stableSamples].every((v) => v > 0);
-        const hl = hodgesLehmann(
-          hist ? weightedPoints(cCells) : samplePoints(acc.canary.values),
-          hist ? weightedPoints(sCells) : samplePoints(acc.stable.values),
-          positive ? "ratio" : "difference",
-        );
-        result.hodgesLehmann = finite(hl);
-        const adjusted =
-          spec.marginKind === "relative"
-            ? `${spec.direction === "lower" ? "(1 + " : "(1 − "}${spec.margin}) × stable`
-            : `stable ${spec.direction === "lower" ? "+" : "−"} ${spec.margin}`;
-        result.effect = {
-          name: `P(canary worse than ${adjusted}) − ½`,
-          estimate: finite(e.estimate),
-          lower: finite(seq.lower),
-          upper: finite(seq.upper),
-          margin: 0,
+        const r = rankEvidence(acc, spec, this.alpha);
+        return {
+          evidence: { ...r.evidence, effect: { ...r.evidence.effect, name: rankEffectName(spec) } },
+          statisticName: RANK_STATISTIC_NAME,
+          explain: explainRank(r, spec, this.alpha),
         };
-        result.statisticName = "z (Mann–Whitney U against the margin-adjusted stable)";
-        const q = spec.quantile ?? 0.99;
-        explain =
-          (hist
-            ? `p${Math.round(q * 100)} canary ${ms(finite(bucketQuantile(q, acc.canary.buckets)))} vs stable ${ms(finite(bucketQuantile(q, acc.stable.buckets)))}, `
-            : `canary median ${num(finite(median(acc.canary.values)))} vs stable ${num(finite(median(acc.stable.values)))}, `) +
-          `Hodges–Lehmann ${positive ? "canary ÷ stable" : "canary − stable"} ${num(finite(hl))}; ` +
-          `U = ${e.u.toFixed(0)} over ${e.n.canary.toFixed(0)} × ${e.n.stable.toFixed(0)}, P(worse than ${adjusted}) = ${e.probability.toFixed(3)} ` +
-          `(${((1 - alpha) * 100).toFixed(0)}% always-valid interval of P − ½: [${num(finite(seq.lower))}, ${num(finite(seq.upper))}])`;
-        break;
       }
       case "drift": {
-        const c = cellsOf(acc.canary.buckets).map((x) => x.count);
-        const s = cellsOf(acc.stable.buckets).map((x) => x.count);
-        const r = populationStability(c, s);
-        // not a martingale test: the χ² p-value is Bonferroni-corrected over the planned looks
-        const pWorse = r.psi > spec.margin ? Math.min(1, r.p * this.plannedLooks) : 1;
-        st.pWorse = Math.min(st.pWorse, pWorse);
-        result.statistic = finite(r.psi);
-        result.statisticName = "PSI";
-        result.pValue = st.pWorse;
-        result.effect = { name: "PSI", estimate: finite(r.psi), lower: null, upper: null, margin: spec.margin };
-        explain = `PSI ${r.psi.toFixed(3)} over ${r.df + 1} buckets (threshold ${spec.margin}; χ² = ${r.chi2.toFixed(1)}, df ${r.df}, p = ${num(r.p)} before Bonferroni over ${this.plannedLooks} looks)`;
-        const enough = interval.canary >= spec.minSamples && interval.stable >= spec.minSamples;
-        if (st.pWorse <= alpha) {
-          result.decision = "fail";
-          result.message = `Scores drifted: ${explain}.`;
-        } else if (!enough) {
-          result.decision = "inconclusive";
-          result.message = `${tooLittle(spec, interval)} ${explain}.`;
-        } else if (r.psi <= spec.margin) {
-          result.decision = "pass";
-          result.message = `No drift beyond the threshold: ${explain}.`;
-        } else {
-          result.message = `PSI above the threshold but not yet significant: ${explain}.`;
-        }
-        return result;
+        const d = driftEvidence(acc, spec, this.plannedLooks);
+        return { evidence: d.evidence, statisticName: "PSI", explain: explainDrift(d, spec, this.plannedLooks) };
       }
     }
-    st.pWorse = Math.min(st.pWorse, seq.pWorse);
-    st.pBetter = Math.min(st.pBetter, seq.pBetter);
-    result.statistic = finite(seq.z);
-    result.pValue = st.pWorse;
-    result.pBetter = st.pBetter;
-    const enough = interval.canary >= spec.minSamples && interval.stable >= spec.minSamples;
-    if (st.pWorse <= alpha) {
-      result.decision = "fail";
-      result.message = `Canary worse beyond the margin: ${explain}; p = ${num(st.pWorse)} ≤ α = ${num(alpha)}.`;
-    } else if (!enough) {
-      result.decision = "inconclusive";
-      result.message = `${tooLittle(spec, interval)} So far: ${explain}.`;
-    } else if (st.pBetter <= alpha) {
-      result.decision = "pass";
-      result.message = `Canary within the margin: ${explain}; p(worse) = ${num(st.pWorse)}, p(within margin) = ${num(st.pBetter)} ≤ α.`;
-    } else {
-      result.decision = "inconclusive";
-      result.message = `Not decided yet: ${explain}; p(worse) = ${num(st.pWorse)}, p(within margin) = ${num(st.pBetter)}, both above α = ${num(alpha)}.`;
-    }
-    return result;
   }
 }
 
-function tooLittle(spec: CheckSpec, n: { canary: number; stable: number }): string {
-  return `Too little traffic in this interval (canary ${n.canary.toFixed(0)}, stable ${n.stable.toFixed(0)}; needs ${spec.minSamples} each): inconclusive, not a pass.`;
+/** What every result carries: the check, the window, each variant's numbers; the decision fields still empty. */
+function resultSkeleton(
+  spec: CheckSpec,
+  m: Record<Variant, MeasuredVariant>,
+  window: Window,
+  acc: Record<Variant, Accumulated>,
+): CheckResult {
+  return {
+    name: spec.name,
+    kind: spec.kind,
+    description: spec.description,
+    critical: spec.critical,
+    direction: spec.direction,
+    margin: spec.margin,
+    marginKind: spec.marginKind,
+    ...(spec.kind === "histogram" ? { quantile: spec.quantile ?? 0.99 } : {}),
+    query: m.canary.queries[0] ?? mainQuery(spec),
+    queries: [...m.canary.queries, ...m.stable.queries],
+    window: {
+      start: new Date(window.start).toISOString(),
+      end: new Date(window.end).toISOString(),
+      seconds: (window.end - window.start) / 1000,
+    },
+    canary: variantResult(spec, m.canary, acc.canary),
+    stable: variantResult(spec, m.stable, acc.stable),
+    statistic: null,
+    statisticName: "",
+    pValue: null,
+    pAdjusted: null,
+    pBetter: null,
+    effect: { name: "", estimate: null, lower: null, upper: null, margin: null },
+    decision: "inconclusive",
+    noData: acc.canary.samples === 0 || acc.stable.samples === 0,
+    message: "",
+  };
 }
 
 function accumulate(acc: Accumulated, m: Measurement): void {
@@ -350,13 +275,6 @@ function accumulate(acc: Accumulated, m: Measurement): void {
       return;
   }
   acc.samples += samplesOf(m);
-}
-
-function median(values: readonly number[]): number {
-  if (!values.length) return NaN;
-  const s = [...values].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
 }
 
 function valueOf(spec: CheckSpec, m: Measurement, quantileFromSource?: number): number | null {
