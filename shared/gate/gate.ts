@@ -181,6 +181,234 @@ export async function evalDataFor(
   });
 }
 
+/** The baseline, opened and evaluated (or its stored evaluation reused when computed on the same data, protocol and model). */
+interface EvaluatedBaseline {
+  model: OpenedModel;
+  evaluation: ModelEvaluation;
+  record?: BaselineRecord;
+  reused: boolean;
+}
+
+/** Notes and warnings for the report, collected along the way. */
+interface Remarks {
+  notes: string[];
+  warnings: string[];
+}
+
+async function evaluateBaseline(
+  options: GateOptions,
+  data: EvalData,
+  topWidth: number,
+  opened: OpenedModel[],
+  remarks: Remarks,
+): Promise<EvaluatedBaseline> {
+  const { log } = options;
+  const b = await openBaseline(options.baseline!, options.baselineModel);
+  const model = await openModel(b.source, data, options);
+  opened.push(model);
+  const key = evaluationKey(data.fingerprint, b.source.sha256, topWidth);
+  const stored = b.record?.evaluationFile ? await readEvaluation(join(b.source.dir, b.record.evaluationFile), key) : undefined;
+  if (stored) {
+    log.info("baseline evaluation reused: it was computed on the same data, protocol and model");
+    remarks.notes.push("The baseline's stored per-user evaluation was reused (same data fingerprint, protocol and model file).");
+  } else if (b.record?.dataFingerprint && b.record.dataFingerprint !== data.fingerprint) {
+    const msg = `The baseline was evaluated on other data when it was stored (fingerprint ${b.record.dataFingerprint.slice(0, 12)}, this run ${data.fingerprint.slice(0, 12)}): it was re-evaluated on this run's data, never compared on its old numbers.`;
+    remarks.notes.push(msg);
+    log.info(msg);
+  }
+  const evaluation =
+    stored ??
+    (await log.group("evaluating the baseline", () =>
+      evaluateModel(model.scorer, b.source.itemIds, data, { topWidth, batchSize: options.batchSize, log }),
+    ));
+  if (evaluation.unknownTargets > 0)
+    remarks.warnings.push(`${evaluation.unknownTargets} test targets are items the baseline does not know (counted as misses).`);
+  return { model, evaluation, record: b.record, reused: Boolean(stored) };
+}
+
+/** Both models' latency side by side at the rules' batch sizes (candidate first). */
+async function measureBoth(rules: GateRules, models: OpenedModel[], cases: number, log: Logger): Promise<LatencyStats[][]> {
+  if (!rules.latency.enabled) return [];
+  return log.group("measuring latency", async () => {
+    const t0 = performance.now();
+    const stats = await measureLatency(
+      models.map((m) => m.servable),
+      cases,
+      { batchSizes: rules.latency.batchSizes, warmup: rules.latency.warmup, repetitions: rules.latency.repetitions, seed: rules.seed },
+    );
+    log.info(`${rules.latency.repetitions} timed runs per batch size in ${((performance.now() - t0) / 1000).toFixed(1)}s`);
+    stats.forEach((model, i) =>
+      log.info(`${i === 0 ? "candidate" : "baseline"}: ${model.map((s) => `batch ${s.batch} p50 ${s.p50.toFixed(2)} ms`).join(", ")}`),
+    );
+    return stats;
+  });
+}
+
+/** Paired bootstrap of the metrics, Holm over the critical ones, Mann-Whitney of the latencies. */
+async function compare(
+  data: EvalData,
+  candidate: ModelEvaluation,
+  baseline: ModelEvaluation,
+  rules: GateRules,
+  latency: LatencyStats[][],
+  log: Logger,
+): Promise<Comparison> {
+  return log.group("comparing", async () => {
+    const t0 = performance.now();
+    const c = compareModels(
+      data,
+      candidate,
+      baseline,
+      rules,
+      latency.length === 2 ? { candidate: latency[0], baseline: latency[1] } : undefined,
+    );
+    log.info(`paired bootstrap (${rules.resamples} resamples), Holm and Mann-Whitney in ${((performance.now() - t0) / 1000).toFixed(1)}s`);
+    return c;
+  });
+}
+
+/** Each user slice's metrics for both models. */
+function sliceSummaries(data: EvalData, rules: GateRules, candidate: ModelEvaluation, baseline?: ModelEvaluation): SliceSummary[] {
+  return SLICES.map((slice) => {
+    const users = sliceMembers(data.slices, slice);
+    return {
+      slice,
+      label: sliceLabel(slice, rules.slices),
+      users: users.length,
+      candidate: metricValues(candidate, rules.cutoffs, users),
+      ...(baseline ? { baseline: metricValues(baseline, rules.cutoffs, users) } : {}),
+    };
+  });
+}
+
+function gateHeadline(comparison: Comparison | undefined, metrics: readonly MetricResult[]): string {
+  const main = metrics.find((m) => m.name === "ndcg@10") ?? metrics[0];
+  if (!comparison)
+    return `passed (first run): there is no baseline to compare with yet; the candidate's metrics are recorded (NDCG@10 ${main?.candidate.toFixed(4)}).`;
+  if (comparison.passed)
+    return `passed: no critical regression beyond its margin${main ? ` (${main.name} ${pct(main.relDelta)}, interval ${pct(main.ciLow)} to ${pct(main.ciHigh)})` : ""}.`;
+  const { failures } = comparison;
+  return `failed: ${failures[0]}${failures.length > 1 ? ` (and ${failures.length - 1} more)` : ""}.`;
+}
+
+/** The report's section on the baseline: the model, and where it came from. */
+function baselineInfo(options: GateOptions, base: EvaluatedBaseline): GateReport["baseline"] {
+  const { record, model } = base;
+  return {
+    ...modelInfo(model.source, base.evaluation, base.reused),
+    origin: options.baselineOrigin ?? options.baseline!,
+    ...(record?.savedAt ? { savedAt: record.savedAt } : {}),
+    ...(record?.branch ? { branch: record.branch } : {}),
+    ...(record?.runUrl ? { runUrl: record.runUrl } : {}),
+    ...(record?.commit && !model.source.manifest.git?.sha ? { commit: record.commit } : {}),
+  };
+}
+
+function dataInfo(data: EvalData): GateReport["data"] {
+  return {
+    source: data.source,
+    sha256: data.sha256,
+    fingerprint: data.fingerprint,
+    format: data.format,
+    users: data.users,
+    items: data.numItems,
+    interactions: data.interactions,
+    testUsers: data.cases.length,
+    kCore: data.kCore,
+    excludeSeen: data.excludeSeen,
+    sampledNegatives: data.negativesPerUser,
+  };
+}
+
+/** The headline relative changes (metrics on all users, latency p50s, size): the action's outputs. */
+function keyDeltasOf(
+  metrics: readonly MetricResult[],
+  comparison: Comparison | undefined,
+  sizeDelta: number | undefined,
+): Record<string, number> {
+  const keyDeltas: Record<string, number> = {};
+  for (const m of metrics) if (m.slice === "all" && Number.isFinite(m.relDelta)) keyDeltas[m.name] = m.relDelta;
+  for (const l of comparison?.latency ?? []) keyDeltas[`latency-p50@${l.batch}`] = l.relDelta;
+  if (sizeDelta !== undefined) keyDeltas.size = sizeDelta;
+  return keyDeltas;
+}
+
+/** Everything measured, as the report: verdict, metrics, slices, ranking diff, latency, size, memory. */
+function gateReport(
+  options: GateOptions,
+  data: EvalData,
+  candidate: { source: ModelSource; evaluation: ModelEvaluation },
+  base: EvaluatedBaseline | undefined,
+  measured: { comparison?: Comparison; latency: LatencyStats[][]; remarks: Remarks; started: number },
+): GateReport {
+  const { rules } = options;
+  const { comparison, latency, remarks } = measured;
+  const metrics = comparison ? comparison.metrics : candidateOnly(data, candidate.evaluation, rules);
+  remarks.warnings.push(...(comparison?.warnings ?? []));
+  const slices = sliceSummaries(data, rules, candidate.evaluation, base?.evaluation);
+  const emptySlices = slices.filter((s) => s.users === 0).map((s) => s.slice);
+  if (emptySlices.length)
+    remarks.notes.push(`No test user falls in the ${emptySlices.join(", ")} slice${emptySlices.length > 1 ? "s" : ""} of this data.`);
+  const candidateBytes = candidate.source.bytesOnDisk;
+  const size = {
+    candidateBytes,
+    ...(base ? { baselineBytes: base.model.source.bytesOnDisk, relDelta: candidateBytes / base.model.source.bytesOnDisk - 1 } : {}),
+  };
+  const diff = base
+    ? rankingDiff(candidate.evaluation.top, base.evaluation.top, candidate.evaluation.topWidth, rules.rankingDiff.k, rules.rankingDiff.rboP)
+    : undefined;
+  const passed = comparison ? comparison.passed : true;
+  return {
+    schemaVersion: 1,
+    step: "benchmark-gate",
+    recshipVersion: RECSHIP_VERSION,
+    createdAt: new Date().toISOString(),
+    modelName: options.modelName ?? "default",
+    passed,
+    verdict: !comparison ? "no-baseline" : passed ? "pass" : "fail",
+    headline: gateHeadline(comparison, metrics),
+    failures: comparison?.failures ?? [],
+    warnings: remarks.warnings,
+    notes: remarks.notes,
+    candidate: modelInfo(candidate.source, candidate.evaluation, false),
+    ...(base ? { baseline: baselineInfo(options, base) } : {}),
+    data: dataInfo(data),
+    rules,
+    metrics,
+    slices,
+    ...(diff
+      ? {
+          rankingDiff: {
+            k: diff.k,
+            rboP: diff.rboP,
+            users: diff.users,
+            meanOverlap: diff.meanOverlap,
+            meanRbo: diff.meanRbo,
+            identical: diff.identical,
+            overlapHistogram: diff.overlapHistogram,
+          },
+        }
+      : {}),
+    latency: {
+      batchSizes: rules.latency.enabled ? rules.latency.batchSizes : [],
+      warmup: rules.latency.warmup,
+      repetitions: rules.latency.repetitions,
+      candidate: latency[0] ?? [],
+      ...(latency[1] ? { baseline: latency[1] } : {}),
+      tests: comparison?.latency ?? [],
+    },
+    size,
+    memory: {
+      candidatePeakRssBytes: candidate.evaluation.peakRssBytes,
+      ...(base && !base.reused ? { baselinePeakRssBytes: base.evaluation.peakRssBytes } : {}),
+      processPeakRssBytes: process.resourceUsage().maxRSS * 1024,
+    },
+    evalSeconds: candidate.evaluation.seconds,
+    wallSeconds: (performance.now() - measured.started) / 1000,
+    keyDeltas: keyDeltasOf(metrics, comparison, size.relDelta),
+  };
+}
+
 /**
  * benchmark-gate: evaluates the candidate (and the baseline, unless its stored evaluation
  * was computed on the same data), measures both models' latency side by side, and compares
@@ -189,12 +417,11 @@ export async function evalDataFor(
 export async function runGate(options: GateOptions): Promise<GateOutcome> {
   const started = performance.now();
   const { log, rules } = options;
-  const notes: string[] = [];
-  const warnings: string[] = [];
+  const remarks: Remarks = { notes: [], warnings: [] };
   const candidateSource = await openModelSource(options.candidate, { model: options.candidateModel, role: "candidate" });
   const data = await evalDataFor(candidateSource, options);
   if (data.sha256 !== candidateSource.manifest.data.sha256) {
-    notes.push(
+    remarks.notes.push(
       `The evaluation data is not the file the candidate was trained on (sha256 ${data.sha256.slice(0, 12)} vs ${candidateSource.manifest.data.sha256.slice(0, 12)}): its items are mapped through the candidate's vocabulary.`,
     );
   }
@@ -203,187 +430,17 @@ export async function runGate(options: GateOptions): Promise<GateOutcome> {
   try {
     const cand = await openModel(candidateSource, data, options);
     opened.push(cand);
-    const candEval = await log.group("evaluating the candidate", () =>
+    const evaluation = await log.group("evaluating the candidate", () =>
       evaluateModel(cand.scorer, candidateSource.itemIds, data, { topWidth, batchSize: options.batchSize, log }),
     );
-    if (candEval.unknownTargets > 0)
-      warnings.push(`${candEval.unknownTargets} test targets are items the candidate does not know (counted as misses).`);
-
-    let base: OpenedModel | undefined;
-    let baseEval: ModelEvaluation | undefined;
-    let record: BaselineRecord | undefined;
-    let reused = false;
-    if (options.baseline) {
-      const b = await openBaseline(options.baseline, options.baselineModel);
-      record = b.record;
-      base = await openModel(b.source, data, options);
-      opened.push(base);
-      const key = evaluationKey(data.fingerprint, b.source.sha256, topWidth);
-      if (record?.evaluationFile) baseEval = await readEvaluation(join(b.source.dir, record.evaluationFile), key);
-      if (baseEval) {
-        reused = true;
-        log.info("baseline evaluation reused: it was computed on the same data, protocol and model");
-        notes.push("The baseline's stored per-user evaluation was reused (same data fingerprint, protocol and model file).");
-      } else {
-        if (record?.dataFingerprint && record.dataFingerprint !== data.fingerprint) {
-          const msg = `The baseline was evaluated on other data when it was stored (fingerprint ${record.dataFingerprint.slice(0, 12)}, this run ${data.fingerprint.slice(0, 12)}): it was re-evaluated on this run's data, never compared on its old numbers.`;
-          notes.push(msg);
-          log.info(msg);
-        }
-        baseEval = await log.group("evaluating the baseline", () =>
-          evaluateModel(base!.scorer, b.source.itemIds, data, { topWidth, batchSize: options.batchSize, log }),
-        );
-      }
-      if (baseEval.unknownTargets > 0)
-        warnings.push(`${baseEval.unknownTargets} test targets are items the baseline does not know (counted as misses).`);
-    }
-
-    let latency: LatencyStats[][] = [];
-    if (rules.latency.enabled) {
-      latency = await log.group("measuring latency", async () => {
-        const t0 = performance.now();
-        const models = base ? [cand, base] : [cand];
-        const stats = await measureLatency(
-          models.map((m) => m.servable),
-          data.cases.length,
-          { batchSizes: rules.latency.batchSizes, warmup: rules.latency.warmup, repetitions: rules.latency.repetitions, seed: rules.seed },
-        );
-        log.info(`${rules.latency.repetitions} timed runs per batch size in ${((performance.now() - t0) / 1000).toFixed(1)}s`);
-        stats.forEach((model, i) =>
-          log.info(`${i === 0 ? "candidate" : "baseline"}: ${model.map((s) => `batch ${s.batch} p50 ${s.p50.toFixed(2)} ms`).join(", ")}`),
-        );
-        return stats;
-      });
-    }
-
-    let comparison: Comparison | undefined;
-    if (base && baseEval) {
-      comparison = await log.group("comparing", async () => {
-        const t0 = performance.now();
-        const c = compareModels(
-          data,
-          candEval,
-          baseEval!,
-          rules,
-          latency.length === 2 ? { candidate: latency[0], baseline: latency[1] } : undefined,
-        );
-        log.info(
-          `paired bootstrap (${rules.resamples} resamples), Holm and Mann-Whitney in ${((performance.now() - t0) / 1000).toFixed(1)}s`,
-        );
-        return c;
-      });
-    }
-    const diff = baseEval
-      ? rankingDiff(candEval.top, baseEval.top, candEval.topWidth, rules.rankingDiff.k, rules.rankingDiff.rboP)
-      : undefined;
-
-    const slices: SliceSummary[] = SLICES.map((slice) => {
-      const users = sliceMembers(data.slices, slice);
-      return {
-        slice,
-        label: sliceLabel(slice, rules.slices),
-        users: users.length,
-        candidate: metricValues(candEval, rules.cutoffs, users),
-        ...(baseEval ? { baseline: metricValues(baseEval, rules.cutoffs, users) } : {}),
-      };
-    });
-    const metrics = comparison ? comparison.metrics : candidateOnly(data, candEval, rules);
-    const passed = comparison ? comparison.passed : true;
-    const failures = comparison?.failures ?? [];
-    warnings.push(...(comparison?.warnings ?? []));
-    const emptySlices = slices.filter((s) => s.users === 0).map((s) => s.slice);
-    if (emptySlices.length)
-      notes.push(`No test user falls in the ${emptySlices.join(", ")} slice${emptySlices.length > 1 ? "s" : ""} of this data.`);
-
-    const keyDeltas: Record<string, number> = {};
-    for (const m of metrics) if (m.slice === "all" && Number.isFinite(m.relDelta)) keyDeltas[m.name] = m.relDelta;
-    for (const l of comparison?.latency ?? []) keyDeltas[`latency-p50@${l.batch}`] = l.relDelta;
-    const size = {
-      candidateBytes: candidateSource.bytesOnDisk,
-      ...(base ? { baselineBytes: base.source.bytesOnDisk, relDelta: candidateSource.bytesOnDisk / base.source.bytesOnDisk - 1 } : {}),
-    };
-    if (size.relDelta !== undefined) keyDeltas.size = size.relDelta;
-
-    const main = metrics.find((m) => m.name === "ndcg@10") ?? metrics[0];
-    const headline = !comparison
-      ? `passed (first run): there is no baseline to compare with yet; the candidate's metrics are recorded (NDCG@10 ${main?.candidate.toFixed(4)}).`
-      : passed
-        ? `passed: no critical regression beyond its margin${main ? ` (${main.name} ${pct(main.relDelta)}, interval ${pct(main.ciLow)} to ${pct(main.ciHigh)})` : ""}.`
-        : `failed: ${failures[0]}${failures.length > 1 ? ` (and ${failures.length - 1} more)` : ""}.`;
-    const report: GateReport = {
-      schemaVersion: 1,
-      step: "benchmark-gate",
-      recshipVersion: RECSHIP_VERSION,
-      createdAt: new Date().toISOString(),
-      modelName: options.modelName ?? "default",
-      passed,
-      verdict: !comparison ? "no-baseline" : passed ? "pass" : "fail",
-      headline,
-      failures,
-      warnings,
-      notes,
-      candidate: modelInfo(candidateSource, candEval, false),
-      ...(base && baseEval
-        ? {
-            baseline: {
-              ...modelInfo(base.source, baseEval, reused),
-              origin: options.baselineOrigin ?? options.baseline!,
-              ...(record?.savedAt ? { savedAt: record.savedAt } : {}),
-              ...(record?.branch ? { branch: record.branch } : {}),
-              ...(record?.runUrl ? { runUrl: record.runUrl } : {}),
-              ...(record?.commit && !base.source.manifest.git?.sha ? { commit: record.commit } : {}),
-            },
-          }
-        : {}),
-      data: {
-        source: data.source,
-        sha256: data.sha256,
-        fingerprint: data.fingerprint,
-        format: data.format,
-        users: data.users,
-        items: data.numItems,
-        interactions: data.interactions,
-        testUsers: data.cases.length,
-        kCore: data.kCore,
-        excludeSeen: data.excludeSeen,
-        sampledNegatives: data.negativesPerUser,
-      },
-      rules,
-      metrics,
-      slices,
-      ...(diff
-        ? {
-            rankingDiff: {
-              k: diff.k,
-              rboP: diff.rboP,
-              users: diff.users,
-              meanOverlap: diff.meanOverlap,
-              meanRbo: diff.meanRbo,
-              identical: diff.identical,
-              overlapHistogram: diff.overlapHistogram,
-            },
-          }
-        : {}),
-      latency: {
-        batchSizes: rules.latency.enabled ? rules.latency.batchSizes : [],
-        warmup: rules.latency.warmup,
-        repetitions: rules.latency.repetitions,
-        candidate: latency[0] ?? [],
-        ...(latency[1] ? { baseline: latency[1] } : {}),
-        tests: comparison?.latency ?? [],
-      },
-      size,
-      memory: {
-        candidatePeakRssBytes: candEval.peakRssBytes,
-        ...(baseEval && !reused ? { baselinePeakRssBytes: baseEval.peakRssBytes } : {}),
-        processPeakRssBytes: process.resourceUsage().maxRSS * 1024,
-      },
-      evalSeconds: candEval.seconds,
-      wallSeconds: (performance.now() - started) / 1000,
-      keyDeltas,
-    };
+    if (evaluation.unknownTargets > 0)
+      remarks.warnings.push(`${evaluation.unknownTargets} test targets are items the candidate does not know (counted as misses).`);
+    const base = options.baseline ? await evaluateBaseline(options, data, topWidth, opened, remarks) : undefined;
+    const latency = await measureBoth(rules, base ? [cand, base.model] : [cand], data.cases.length, log);
+    const comparison = base ? await compare(data, evaluation, base.evaluation, rules, latency, log) : undefined;
+    const report = gateReport(options, data, { source: candidateSource, evaluation }, base, { comparison, latency, remarks, started });
     log.info(`benchmark-gate ${report.headline}`);
-    return { report, data, candidate: candidateSource, candidateEvaluation: candEval };
+    return { report, data, candidate: candidateSource, candidateEvaluation: evaluation };
   } finally {
     for (const m of opened) await m.scorer.release();
   }
