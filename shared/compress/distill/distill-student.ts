@@ -215,34 +215,28 @@ async function distillEpochs(engine: TrainingEngine, loop: DistillLoop): Promise
   return { history, best, stoppedBy: "epochs" };
 }
 
-/**
- * distill: trains a smaller SASRec (the student) on the bundle's training split to match the
- * teacher's scores — softened teacher distribution over the teacher's top items, the target and
- * shared negatives, mixed with the ground-truth loss — keeps the epoch with the best validation
- * NDCG@10, writes it as a bundle of its own in `dir` and exports it with convert-onnx (parity
- * checked against the student's tfjs model).
- */
-export async function distillStudent(
-  options: Partial<DistillOptions> & {
-    bundle: LoadedBundle;
-    data: CompressEvalData;
-    dir: string;
-    seed: number;
-    backend?: BackendPreference;
-    /** Data-parallel worker threads (0: this thread); default: one per usable core on wasm/cpu. */
-    workers?: number;
-    log: Logger;
-  },
-): Promise<DistilledStudent> {
+/** What distillStudent is given: the settings, and the bundle, data and logger they act on. */
+export type DistillInput = Partial<DistillOptions> & {
+  bundle: LoadedBundle;
+  data: CompressEvalData;
+  dir: string;
+  seed: number;
+  backend?: BackendPreference;
+  /** Data-parallel worker threads (0: this thread); default: one per usable core on wasm/cpu. */
+  workers?: number;
+  log: Logger;
+};
+
+/** The student's shape and the distillation settings with their defaults, checked. */
+function distillSettings(options: DistillInput) {
   // the distillation settings only (options also carries the bundle, the data and the logger, which
   // must not end up in the recorded settings: the data alone serialises to 100+ MB)
   const settingKeys = new Set<string>([...Object.keys(DISTILL_DEFAULTS), ...STUDENT_SHAPE_KEYS]);
   const given = Object.fromEntries(
     Object.entries(options).filter(([key, v]) => v !== undefined && settingKeys.has(key)),
   ) as Partial<DistillOptions>;
-  const { bundle, data, log, seed } = options;
-  const teacherConfig = bundle.manifest.model.config;
-  const numItems = bundle.manifest.vocabulary.items;
+  const teacherConfig = options.bundle.manifest.model.config;
+  const numItems = options.bundle.manifest.vocabulary.items;
   const config = studentConfig(teacherConfig, numItems, given);
   // a quantized-table student starts as (nearly) the teacher: a fresh model's step size would undo that
   const startsFromTeacher = config.itemTable !== undefined && given.init !== "random";
@@ -251,8 +245,6 @@ export async function distillStudent(
     ...(startsFromTeacher ? { learningRate: QUANTIZED_LEARNING_RATE, tune: "item-table" as const } : {}),
     ...given,
   };
-  const parameters = parameterCount(config, numItems);
-  const teacherParameters = parameterCount(teacherConfig, numItems);
   for (const [name, v] of [
     ["alpha", o.alpha],
     ["temperature", o.temperature],
@@ -261,95 +253,121 @@ export async function distillStudent(
     if (!(v > 0) || (name === "alpha" && v > 1))
       throw new RecshipError(`distillation ${name} must be positive${name === "alpha" ? " and at most 1" : ""}, got ${v}`);
   }
-  const backend = await initBackend(options.backend ?? "auto", log);
-  log.info(
-    `student: hidden ${config.hidden}, ${config.blocks} blocks, ${config.heads} heads, ffn ${config.ffnDim}: ` +
-      `${parameters.toLocaleString("en-US")} parameters (${(parameters / teacherParameters).toFixed(3)}× the teacher's ${teacherParameters.toLocaleString("en-US")})`,
-  );
-  const teacher = new SasrecModel(teacherConfig, numItems, bundle.weights);
-  const examples = trainingExamples(data.trainSequences, config.maxlen);
+  return {
+    o,
+    config,
+    teacherConfig,
+    numItems,
+    parameters: parameterCount(config, numItems),
+    teacherParameters: parameterCount(teacherConfig, numItems),
+  };
+}
+
+type Settings = ReturnType<typeof distillSettings>;
+
+/** The teacher, its soft targets on the training sequences, its item table and its validation NDCG@10. */
+async function prepareTeacher(options: DistillInput, s: Settings) {
+  const { bundle, data, log, seed } = options;
+  const teacher = new SasrecModel(s.teacherConfig, s.numItems, bundle.weights);
+  const examples = trainingExamples(data.trainSequences, s.config.maxlen);
   if (examples.length === 0) throw new RecshipError("no user has two or more training interactions: nothing to distill on");
   const t0 = performance.now();
-  const targets = teacherTargets(teacher.params, teacherConfig, numItems, examples, { topK: o.topK, batchTokens: o.batchTokens });
+  const targets = teacherTargets(teacher.params, s.teacherConfig, s.numItems, examples, { topK: s.o.topK, batchTokens: s.o.batchTokens });
   log.info(
     `teacher targets for ${examples.length} sequences (top ${targets.topK} items per position) in ${((performance.now() - t0) / 1000).toFixed(1)}s`,
   );
-  const teacherTable = tf.tidy(() => tf.clone(itemTable(teacher.params)));
-  const validation = subset(data.validation, o.validationUsers);
-  const teacherValid = await evaluate(teacher, validation, { seed, sampledNegatives: 0 });
+  const table = tf.tidy(() => tf.clone(itemTable(teacher.params)));
+  const teacherTable = table.dataSync() as Float32Array;
+  table.dispose();
+  const validation = subset(data.validation, s.o.validationUsers);
+  const validNdcg10 = (await evaluate(teacher, validation, { seed, sampledNegatives: 0 })).full.ndcg10;
+  return { teacher, examples, targets, teacherTable, validation, validNdcg10 };
+}
 
-  const init = initialStudent(
-    config,
-    numItems,
-    bundle.weights,
-    teacherTable.dataSync() as Float32Array,
-    teacherConfig.hidden,
-    o.init,
-    seed,
-  );
+type Teacher = Awaited<ReturnType<typeof prepareTeacher>>;
+
+/** The student's starting weights; a quantized-table student from the teacher reports where it starts. */
+async function startingStudent(options: DistillInput, s: Settings, t: Teacher) {
+  const { config, numItems, o } = s;
+  const init = initialStudent(config, numItems, options.bundle.weights, t.teacherTable, s.teacherConfig.hidden, o.init, options.seed);
   const student = new SasrecModel(config, numItems, init.values);
-  let start: { epoch: number; ndcg10: number } | undefined;
+  let startNdcg10: number | undefined;
   if (config.itemTable && o.init !== "random") {
     const { subspaces, centroids } = config.itemTable;
-    const ndcg10 = (await evaluate(student, validation, { seed, sampledNegatives: 0 })).full.ndcg10;
-    start = { epoch: 0, ndcg10 };
-    log.info(
+    startNdcg10 = (await evaluate(student, t.validation, { seed: options.seed, sampledNegatives: 0 })).full.ndcg10;
+    options.log.info(
       `quantized item table: ${subspaces} subspaces × ${centroids} codewords of ${config.hidden / subspaces} values, k-means on the teacher's table ` +
-        `keeps ${(100 * (init.energy ?? 0)).toFixed(1)}% of its energy; valid NDCG@10 at the start ${ndcg10.toFixed(4)} ` +
-        `(${((100 * ndcg10) / teacherValid.full.ndcg10).toFixed(1)}% of the teacher)`,
+        `keeps ${(100 * (init.energy ?? 0)).toFixed(1)}% of its energy; valid NDCG@10 at the start ${startNdcg10.toFixed(4)} ` +
+        `(${((100 * startNdcg10) / t.validNdcg10).toFixed(1)}% of the teacher)`,
     );
   }
-  // what the optimizer moves: everything, or only the codewords (the teacher's blocks stay as they are)
+  return { init, student, startNdcg10 };
+}
+
+/** Trains the student on an engine (worker threads on wasm/cpu) and returns the epochs and the best one. */
+async function trainStudent(
+  options: DistillInput,
+  s: Settings,
+  t: Teacher,
+  start: Awaited<ReturnType<typeof startingStudent>>,
+  backend: Awaited<ReturnType<typeof initBackend>>,
+): Promise<DistillRun & { backend: string }> {
+  const { config, numItems, o } = s;
+  const { log, seed } = options;
   const workers = workerCount(options.workers, backend.name);
   const engineOptions: EngineOptions = {
     workers,
     model: config,
     train: DEFAULT_CONFIG.train,
     numItems,
-    values: init.values,
+    values: start.init.values,
     adam: { learningRate: o.learningRate, ...ADAM_DEFAULTS },
+    // what the optimizer moves: everything, or only the codewords (the teacher's blocks stay as they are)
     learned: (spec) => isLearned(spec) && (o.tune === "all" || spec.name === "item_codebooks"),
     backend: workerBackend(backend.name, options.backend ?? "auto"),
     distill: {
       settings: { alpha: o.alpha, temperature: o.temperature, negatives: o.negatives, hint: o.hint },
-      topK: targets.topK,
-      teacherHidden: teacherConfig.hidden,
-      teacherTable: teacherTable.dataSync() as Float32Array,
-      ...(init.projection && o.hint > 0 ? { hintProjection: init.projection } : {}),
+      topK: t.targets.topK,
+      teacherHidden: s.teacherConfig.hidden,
+      teacherTable: t.teacherTable,
+      ...(start.init.projection && o.hint > 0 ? { hintProjection: start.init.projection } : {}),
     },
     log,
   };
-  teacherTable.dispose();
   const engine = await openEngine(engineOptions);
   if (workers > 0) log.info(`distilling on ${workers} worker threads`);
-  let run: DistillRun;
   try {
     // a student that starts from the teacher keeps its start unless an epoch beats it
-    const initial = { epoch: 0, ndcg10: start?.ndcg10 ?? -Infinity, values: student.values() };
-    run = await distillEpochs(engine, {
+    const initial = { epoch: 0, ndcg10: start.startNdcg10 ?? -Infinity, values: start.student.values() };
+    const run = await distillEpochs(engine, {
       o,
       seed,
-      examples,
-      targets,
+      examples: t.examples,
+      targets: t.targets,
       numItems,
-      validation,
-      teacherNdcg10: teacherValid.full.ndcg10,
+      validation: t.validation,
+      teacherNdcg10: t.validNdcg10,
       initial,
       log,
     });
+    return { ...run, backend: backend.description };
   } finally {
     await engine.close();
-    teacher.dispose();
+    t.teacher.dispose();
   }
-  const { history, best, stoppedBy } = run;
-  student.assign(best.values);
-  const trainSeconds = history.reduce((a, h) => a + h.seconds, 0);
-  const validFull = await evaluate(student, data.validation, { seed });
-  const testFull = await evaluate(student, data.test, { seed });
-  student.dispose();
+}
 
-  // the student as a bundle of its own, exported by convert-onnx
-  const dir = options.dir;
+/** The student as a bundle of its own (weights, vocabulary, training log, bundle.json with the distillation's summary). */
+async function writeStudentBundle(
+  options: DistillInput,
+  s: Settings,
+  run: DistillRun & { backend: string },
+  summary: Record<string, unknown>,
+  metrics: { validation: Awaited<ReturnType<typeof evaluate>>; test: Awaited<ReturnType<typeof evaluate>>; sequences: number },
+): Promise<void> {
+  const { bundle, dir } = options;
+  const { config, numItems } = s;
+  const { history, best, stoppedBy } = run;
   await mkdir(dir, { recursive: true });
   const shapes = new Map(paramSpecs(config, numItems).map((p) => [p.name, p.shape]));
   const weights = encodeWeights(best.values, shapes);
@@ -357,41 +375,70 @@ export async function distillStudent(
   await copyFile(join(bundle.dir, bundle.manifest.vocabulary.file), join(dir, "items.txt"));
   await writeFile(join(dir, "training-log.jsonl"), history.map((h) => JSON.stringify(h)).join("\n") + "\n");
   const teacherManifest = bundle.manifest;
-  const summary = {
-    teacher: { config: teacherConfig, parameters: teacherParameters, validationNdcg10: teacherValid.full.ndcg10 },
-    student: { config, parameters, parameterRatio: parameters / teacherParameters },
-    validationNdcg10: validFull.full.ndcg10,
-    testNdcg10: testFull.full.ndcg10,
-    keptOfTeacher: teacherValid.full.ndcg10 > 0 ? best.ndcg10 / teacherValid.full.ndcg10 : undefined,
-    epochs: history.length,
-    bestEpoch: best.epoch,
-    stoppedBy,
-    trainSeconds,
-    settings: { ...o, hidden: config.hidden, blocks: config.blocks, heads: config.heads, ffnDim: config.ffnDim },
-    ...(init.energy !== undefined ? { pcaEnergyKept: init.energy } : {}),
-  };
+  const trainSeconds = history.reduce((a, h) => a + h.seconds, 0);
   const manifest: BundleManifest & { distillation: typeof summary } = {
     ...teacherManifest,
     createdAt: new Date().toISOString(),
-    model: { kind: "sasrec", config, parameters, configHash: stableHash(config) },
+    model: { kind: "sasrec", config, parameters: s.parameters, configHash: stableHash(config) },
     vocabulary: { ...teacherManifest.vocabulary, file: "items.txt" },
     weights: { file: "weights.bin", sha256: weights.sha256, bytes: weights.data.byteLength, tensors: weights.tensors },
     training: {
       ...teacherManifest.training,
-      backend: backend.description,
+      backend: run.backend,
       epochs: history.length,
       bestEpoch: best.epoch,
       stoppedBy,
       trainSeconds,
-      sequencesPerSecond: trainSeconds > 0 ? (examples.length * history.length) / trainSeconds : 0,
+      sequencesPerSecond: trainSeconds > 0 ? (metrics.sequences * history.length) / trainSeconds : 0,
       log: "training-log.jsonl",
-      validation: block(validFull),
-      test: block(testFull),
+      validation: block(metrics.validation),
+      test: block(metrics.test),
     },
     artifacts: {},
     distillation: summary,
   };
   await writeManifest(dir, manifest);
+}
+
+/**
+ * distill: trains a smaller SASRec (the student) on the bundle's training split to match the
+ * teacher's scores — softened teacher distribution over the teacher's top items, the target and
+ * shared negatives, mixed with the ground-truth loss — keeps the epoch with the best validation
+ * NDCG@10, writes it as a bundle of its own in `dir` and exports it with convert-onnx (parity
+ * checked against the student's tfjs model).
+ */
+export async function distillStudent(options: DistillInput): Promise<DistilledStudent> {
+  const { data, log, seed } = options;
+  const s = distillSettings(options);
+  const { config, parameters, teacherParameters, o } = s;
+  const backend = await initBackend(options.backend ?? "auto", log);
+  log.info(
+    `student: hidden ${config.hidden}, ${config.blocks} blocks, ${config.heads} heads, ffn ${config.ffnDim}: ` +
+      `${parameters.toLocaleString("en-US")} parameters (${(parameters / teacherParameters).toFixed(3)}× the teacher's ${teacherParameters.toLocaleString("en-US")})`,
+  );
+  const teacher = await prepareTeacher(options, s);
+  const start = await startingStudent(options, s, teacher);
+  const run = await trainStudent(options, s, teacher, start, backend);
+  const { student, init } = start;
+  student.assign(run.best.values);
+  const validation = await evaluate(student, data.validation, { seed });
+  const test = await evaluate(student, data.test, { seed });
+  student.dispose();
+  const summary = {
+    teacher: { config: s.teacherConfig, parameters: teacherParameters, validationNdcg10: teacher.validNdcg10 },
+    student: { config, parameters, parameterRatio: parameters / teacherParameters },
+    validationNdcg10: validation.full.ndcg10,
+    testNdcg10: test.full.ndcg10,
+    keptOfTeacher: teacher.validNdcg10 > 0 ? run.best.ndcg10 / teacher.validNdcg10 : undefined,
+    epochs: run.history.length,
+    bestEpoch: run.best.epoch,
+    stoppedBy: run.stoppedBy,
+    trainSeconds: run.history.reduce((a, h) => a + h.seconds, 0),
+    settings: { ...o, hidden: config.hidden, blocks: config.blocks, heads: config.heads, ffnDim: config.ffnDim },
+    ...(init.energy !== undefined ? { pcaEnergyKept: init.energy } : {}),
+  };
+  await writeStudentBundle(options, s, run, summary, { validation, test, sequences: teacher.examples.length });
+  const dir = options.dir;
   const converted = await convertBundle({
     bundle: dir,
     histories: data.validation.map((c) => c.history).filter((h) => h.length > 0),
