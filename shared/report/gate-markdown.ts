@@ -134,47 +134,55 @@ interface Section {
   priority: number;
 }
 
-/**
- * The gate's report as Markdown, for the pull-request comment and the job summary: the
- * verdict first, then quality, slices, ranking diff, latency, size, a chart and the run
- * link. Kept under `maxChars`: the least important sections are folded to a summary line,
- * then cut, and as a last resort the text is truncated with a note.
- */
-export function gateMarkdown(report: GateReport, options: GateMarkdownOptions = {}): string {
-  const maxChars = options.maxChars ?? GITHUB_COMMENT_LIMIT - 200;
-  const withBaseline = Boolean(report.baseline);
+const section = (priority: number, full: string, short = ""): Section => ({ full, short, priority });
+
+/** The verdict, the regressions and the warnings. */
+function verdictSections(report: GateReport): Section[] {
   const icon = report.verdict === "fail" ? "❌" : report.verdict === "no-baseline" ? "🆕" : "✅";
   const title = report.verdict === "fail" ? "failed" : report.verdict === "no-baseline" ? "passed (no baseline yet)" : "passed";
-  const sections: Section[] = [];
-  const add = (priority: number, full: string, short = "") => sections.push({ full, short, priority });
-
-  add(
-    100,
-    `## ${icon} recship benchmark-gate: ${title}${report.modelName !== "default" ? ` (${report.modelName})` : ""}\n\n**${report.headline}**`,
-  );
+  const out = [
+    section(
+      100,
+      `## ${icon} recship benchmark-gate: ${title}${report.modelName !== "default" ? ` (${report.modelName})` : ""}\n\n**${report.headline}**`,
+    ),
+  ];
   if (report.failures.length)
-    add(
-      95,
-      `**Regressions (critical):**\n${report.failures.map((f) => `- ❌ ${f}`).join("\n")}`,
-      `**Regressions (critical):** ${report.failures.length}, first: ${report.failures[0]}`,
+    out.push(
+      section(
+        95,
+        `**Regressions (critical):**\n${report.failures.map((f) => `- ❌ ${f}`).join("\n")}`,
+        `**Regressions (critical):** ${report.failures.length}, first: ${report.failures[0]}`,
+      ),
     );
   if (report.warnings.length)
-    add(60, `**Warnings:**\n${report.warnings.map((f) => `- ⚠️ ${f}`).join("\n")}`, `**Warnings:** ${report.warnings.length}`);
+    out.push(
+      section(60, `**Warnings:**\n${report.warnings.map((f) => `- ⚠️ ${f}`).join("\n")}`, `**Warnings:** ${report.warnings.length}`),
+    );
+  return out;
+}
 
+/** Which models were compared, on what data, by which protocol. */
+function factsSection(report: GateReport): Section {
   const c = report.candidate;
+  const b = report.baseline;
   const label = (m: GateReport["candidate"]) =>
     `\`${basename(m.model)}\`${m.artifact === "onnx" ? "" : ` (${m.artifact})`} ${m.sha256.slice(0, 12)}`;
   const facts = [
     `Candidate ${label(c)} (${bytes(c.bytesOnDisk)}${c.commit ? `, commit ${c.commit.slice(0, 7)}` : ""})`,
-    report.baseline
-      ? `baseline ${label(report.baseline)} (${bytes(report.baseline.bytesOnDisk)}${report.baseline.commit ? `, commit ${report.baseline.commit.slice(0, 7)}` : ""}${report.baseline.savedAt ? `, stored ${report.baseline.savedAt.slice(0, 10)}` : ""}; from ${report.baseline.origin})`
+    b
+      ? `baseline ${label(b)} (${bytes(b.bytesOnDisk)}${b.commit ? `, commit ${b.commit.slice(0, 7)}` : ""}${b.savedAt ? `, stored ${b.savedAt.slice(0, 10)}` : ""}; from ${b.origin})`
       : "no baseline",
   ];
-  add(
+  const d = report.data;
+  const protocol = `leave-one-out${d.kCore ? `, ${d.kCore}-core` : ""}; full ranking ${d.excludeSeen ? "excluding seen items" : "over all items"}; sampled: ${d.sampledNegatives} negatives; fingerprint \`${d.fingerprint.slice(0, 12)}\``;
+  return section(
     90,
-    `${facts.join(" vs ")}. Data: \`${report.data.source}\`, ${report.data.testUsers.toLocaleString("en-US")} test users, ${report.data.items.toLocaleString("en-US")} items (leave-one-out${report.data.kCore ? `, ${report.data.kCore}-core` : ""}; full ranking ${report.data.excludeSeen ? "excluding seen items" : "over all items"}; sampled: ${report.data.sampledNegatives} negatives; fingerprint \`${report.data.fingerprint.slice(0, 12)}\`).`,
+    `${facts.join(" vs ")}. Data: \`${d.source}\`, ${d.testUsers.toLocaleString("en-US")} test users, ${d.items.toLocaleString("en-US")} items (${protocol}).`,
   );
+}
 
+/** The headline metrics with their intervals, all metrics folded, and the slices. */
+function qualitySections(report: GateReport, withBaseline: boolean): Section[] {
   const gated = report.metrics.filter((m) => m.gated);
   const headline = report.metrics.filter(
     (m) =>
@@ -185,102 +193,107 @@ export function gateMarkdown(report: GateReport, options: GateMarkdownOptions = 
   const caption = withBaseline
     ? `Paired bootstrap over users (${report.rules.resamples} resamples, seed ${report.rules.seed}); Δ is the relative change; a gated metric fails only when its whole interval lies beyond its margin, with Holm's correction (α = ${report.rules.alpha}) within the critical and within the warning-only metrics. Intervals of gated metrics are read at their Holm level, the others at 95%. **Bold**: critical.`
     : "First run: the candidate's metrics are recorded; nothing is compared.";
-  add(
-    85,
-    `### Quality\n\n${metricsTable(mainRows, withBaseline)}\n\n${caption}`,
-    `### Quality\n\n${metricsTable(
-      mainRows.filter((m) => m.gated || m.name === "ndcg@10"),
-      withBaseline,
-    )}`,
+  const short = mainRows.filter((m) => m.gated || m.name === "ndcg@10");
+  return [
+    section(
+      85,
+      `### Quality\n\n${metricsTable(mainRows, withBaseline)}\n\n${caption}`,
+      `### Quality\n\n${metricsTable(short, withBaseline)}`,
+    ),
+    section(30, details(`All metrics (${report.metrics.length})`, metricsTable(report.metrics, withBaseline))),
+    section(50, `### Slices\n\n${slicesTable(report)}`, ""),
+  ];
+}
+
+/** How much the two models' top lists share. */
+function rankingDiffSection(report: GateReport): Section | undefined {
+  const r = report.rankingDiff;
+  if (!r) return undefined;
+  const histogram = details(
+    "Users by shared items",
+    table(
+      ["shared items", "users"],
+      r.overlapHistogram.map((n, i) => [i, n]),
+    ),
   );
-  add(30, details(`All metrics (${report.metrics.length})`, metricsTable(report.metrics, withBaseline)));
+  return section(
+    45,
+    `### Ranking diff (top-${r.k})\n\nMean top-${r.k} overlap **${(r.meanOverlap * 100).toFixed(1)}%**, mean rank-biased overlap (p = ${r.rboP}) **${r.meanRbo.toFixed(3)}**, identical lists for ${(r.identical * 100).toFixed(1)}% of ${r.users.toLocaleString("en-US")} users.\n\n${histogram}`,
+    `### Ranking diff\n\nMean top-${r.k} overlap ${(r.meanOverlap * 100).toFixed(1)}%, mean RBO ${r.meanRbo.toFixed(3)}.`,
+  );
+}
 
-  add(50, `### Slices\n\n${slicesTable(report)}${gated.some((m) => m.slice !== "all") ? "" : ""}`, "");
+function latencySection(report: GateReport, withBaseline: boolean): Section | undefined {
+  if (!report.latency.candidate.length) return undefined;
+  const l = report.latency;
+  return section(
+    70,
+    `### Latency\n\n${latencyTable(report)}\n\n${l.repetitions} timed runs per batch size after ${l.warmup} warm-up runs, ${withBaseline ? "the two models taking turns; " : ""}a batch size fails when Mann-Whitney shows the candidate slower than the baseline by more than ${(report.rules.latency.margin * 100).toFixed(0)}% (Holm across batch sizes).`,
+    `### Latency\n\n${l.tests.map((t) => `batch ${t.batch}: ${signedPercent(t.relDelta)} ${ICON[t.status]}`).join(", ") || "measured"}`,
+  );
+}
 
-  if (report.rankingDiff) {
-    const r = report.rankingDiff;
-    add(
-      45,
-      `### Ranking diff (top-${r.k})\n\nMean top-${r.k} overlap **${(r.meanOverlap * 100).toFixed(1)}%**, mean rank-biased overlap (p = ${r.rboP}) **${r.meanRbo.toFixed(3)}**, identical lists for ${(r.identical * 100).toFixed(1)}% of ${r.users.toLocaleString("en-US")} users.\n\n${details(
-        "Users by shared items",
-        table(
-          ["shared items", "users"],
-          r.overlapHistogram.map((n, i) => [i, n]),
-        ),
-      )}`,
-      `### Ranking diff\n\nMean top-${r.k} overlap ${(r.meanOverlap * 100).toFixed(1)}%, mean RBO ${r.meanRbo.toFixed(3)}.`,
-    );
-  }
-  if (report.latency.candidate.length) {
-    add(
-      70,
-      `### Latency\n\n${latencyTable(report)}\n\n${report.latency.repetitions} timed runs per batch size after ${report.latency.warmup} warm-up runs, ${withBaseline ? "the two models taking turns; " : ""}a batch size fails when Mann-Whitney shows the candidate slower than the baseline by more than ${(report.rules.latency.margin * 100).toFixed(0)}% (Holm across batch sizes).`,
-      `### Latency\n\n${report.latency.tests.map((t) => `batch ${t.batch}: ${signedPercent(t.relDelta)} ${ICON[t.status]}`).join(", ") || "measured"}`,
-    );
-  }
-  add(
+function sizeSection(report: GateReport): Section {
+  const { size, memory } = report;
+  const delta = size.relDelta !== undefined ? signedPercent(size.relDelta) : "–";
+  const baselineTime = report.baseline
+    ? report.baseline.evaluation.reused
+      ? "stored"
+      : `${report.baseline.evaluation.seconds.toFixed(1)} s`
+    : "–";
+  const rows = [
+    ["model on disk", bytes(size.baselineBytes), bytes(size.candidateBytes), delta],
+    ["process peak RSS while evaluating", bytes(memory.baselinePeakRssBytes), bytes(memory.candidatePeakRssBytes), ""],
+    ["evaluation time", baselineTime, `${report.candidate.evaluation.seconds.toFixed(1)} s`, ""],
+  ];
+  return section(
     55,
-    `### Size and memory\n\n${table(
-      ["", "baseline", "candidate", "Δ"],
-      [
-        [
-          "model on disk",
-          bytes(report.size.baselineBytes),
-          bytes(report.size.candidateBytes),
-          report.size.relDelta !== undefined ? signedPercent(report.size.relDelta) : "–",
-        ],
-        ["process peak RSS while evaluating", bytes(report.memory.baselinePeakRssBytes), bytes(report.memory.candidatePeakRssBytes), ""],
-        [
-          "evaluation time",
-          report.baseline ? (report.baseline.evaluation.reused ? "stored" : `${report.baseline.evaluation.seconds.toFixed(1)} s`) : "–",
-          `${report.candidate.evaluation.seconds.toFixed(1)} s`,
-          "",
-        ],
-      ],
-    )}`,
-    `Model size ${bytes(report.size.candidateBytes)}${report.size.relDelta !== undefined ? ` (${signedPercent(report.size.relDelta)})` : ""}.`,
+    `### Size and memory\n\n${table(["", "baseline", "candidate", "Δ"], rows)}`,
+    `Model size ${bytes(size.candidateBytes)}${size.relDelta !== undefined ? ` (${signedPercent(size.relDelta)})` : ""}.`,
   );
+}
+
+/** A bar chart of the relative changes with their intervals (gated metrics first, then the full-ranking ones). */
+function chartSection(report: GateReport, withBaseline: boolean): Section | undefined {
   const ranking = (m: MetricResult) => /^(ndcg|hr)@|^mrr$/.test(m.metric);
-  const chartRows = [
+  const rows = [
     ...report.metrics.filter((m) => m.gated && m.slice === "all"),
     ...report.metrics.filter((m) => !m.gated && m.slice === "all" && m.protocol === "full" && ranking(m)),
   ]
     .filter((m) => Number.isFinite(m.relDelta) && Number.isFinite(m.ciLow) && Number.isFinite(m.ciHigh))
     .slice(0, 10);
-  if (withBaseline && chartRows.length) {
-    add(
-      20,
-      mermaidBarChart({
-        title: "Relative change vs baseline (%): bars = estimate, lines = interval",
-        yLabel: "change (%)",
-        categories: chartRows.map((m) => m.name),
-        bars: chartRows.map((m) => m.relDelta * 100),
-        lines: [chartRows.map((m) => m.ciLow * 100), chartRows.map((m) => m.ciHigh * 100)],
-      }),
-    );
-  }
-  if (report.notes.length) add(40, report.notes.map((n) => `> ${n}`).join("\n>\n"), "");
-  add(
-    99,
-    `<sub>${options.runUrl ? `[workflow run](${options.runUrl}) · ` : ""}evaluated ${report.data.testUsers.toLocaleString("en-US")} users in ${report.evalSeconds.toFixed(1)} s · gate ${report.wallSeconds.toFixed(1)} s · recship ${report.recshipVersion}</sub>`,
+  if (!withBaseline || !rows.length) return undefined;
+  return section(
+    20,
+    mermaidBarChart({
+      title: "Relative change vs baseline (%): bars = estimate, lines = interval",
+      yLabel: "change (%)",
+      categories: rows.map((m) => m.name),
+      bars: rows.map((m) => m.relDelta * 100),
+      lines: [rows.map((m) => m.ciLow * 100), rows.map((m) => m.ciHigh * 100)],
+    }),
   );
+}
 
+/**
+ * Joins the sections within `maxChars`: the least important are shortened first, then dropped
+ * (priority 99 and above never), and as a last resort the text is truncated with a note.
+ */
+function fitSections(sections: Section[], maxChars: number): string {
   const render = () =>
     sections
       .map((s) => s.full)
       .filter(Boolean)
       .join("\n\n") + "\n";
   let text = render();
-  const byPriority = [...sections].sort((a, b) => a.priority - b.priority);
+  const byPriority = [...sections].sort((a, b) => a.priority - b.priority).filter((s) => s.priority < 99);
   for (const s of byPriority) {
     if (text.length <= maxChars) break;
-    if (s.priority >= 99) continue;
     s.full = s.short.length < s.full.length ? s.short : "";
     text = render();
   }
   for (const s of byPriority) {
     if (text.length <= maxChars) break;
-    if (s.priority >= 99) continue;
     s.full = "";
     text = render();
   }
@@ -289,4 +302,27 @@ export function gateMarkdown(report: GateReport, options: GateMarkdownOptions = 
     text = text.slice(0, Math.max(0, maxChars - note.length)) + note;
   }
   return text;
+}
+
+/**
+ * The gate's report as Markdown, for the pull-request comment and the job summary: the
+ * verdict first, then quality, slices, ranking diff, latency, size, a chart and the run
+ * link. Kept under `maxChars`: the least important sections are folded to a summary line,
+ * then cut, and as a last resort the text is truncated with a note.
+ */
+export function gateMarkdown(report: GateReport, options: GateMarkdownOptions = {}): string {
+  const withBaseline = Boolean(report.baseline);
+  const footer = `<sub>${options.runUrl ? `[workflow run](${options.runUrl}) · ` : ""}evaluated ${report.data.testUsers.toLocaleString("en-US")} users in ${report.evalSeconds.toFixed(1)} s · gate ${report.wallSeconds.toFixed(1)} s · recship ${report.recshipVersion}</sub>`;
+  const sections = [
+    ...verdictSections(report),
+    factsSection(report),
+    ...qualitySections(report, withBaseline),
+    rankingDiffSection(report),
+    latencySection(report, withBaseline),
+    sizeSection(report),
+    chartSection(report, withBaseline),
+    report.notes.length ? section(40, report.notes.map((n) => `> ${n}`).join("\n>\n"), "") : undefined,
+    section(99, footer),
+  ].filter((x): x is Section => x !== undefined);
+  return fitSections(sections, options.maxChars ?? GITHUB_COMMENT_LIMIT - 200);
 }
