@@ -45,6 +45,10 @@ export function registerGate(program: Command, ctx: CommandContext): void {
     .option("--branch <name>", "branch to restore (and save) the baseline for (default: the current git branch)")
     .option("--save-baseline", "store the candidate in --baseline-store as the new baseline when the gate passes")
     .option("--require-baseline", "fail when there is no baseline instead of passing as a first run")
+    .option(
+      "--skip-bundle-checksums",
+      "run models whose files differ from the sha256s their bundle.json records (a bundle edited on purpose); by default such a bundle is refused",
+    )
     .option("--report <file>", "write the report as JSON")
     .option("--markdown <file>", "write the report as Markdown (default: printed to stdout)")
     .action(async (o: Record<string, string | boolean | undefined>) => {
@@ -80,6 +84,7 @@ export function registerGate(program: Command, ctx: CommandContext): void {
           modelName: String(o.modelName),
           threads: int(o.threads, "--threads"),
           batchSize: int(o.batchSize, "--batch-size"),
+          verifyChecksums: !o.skipBundleChecksums,
           store: o.baselineStore ? new LocalBaselineStore(String(o.baselineStore)) : undefined,
           compareBranches: [branch],
           save: o.saveBaseline ? { branch } : undefined,

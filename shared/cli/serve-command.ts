@@ -12,6 +12,10 @@ export function registerServe(program: Command, ctx: CommandContext): void {
     .description("serve a bundle's model over HTTP: Open Inference Protocol (KServe V2), /v1/recommend, /v1/feedback, /metrics")
     .requiredOption("--bundle <dir>", "bundle folder (with model.onnx from convert)")
     .option("--model <file>", "ONNX file to serve (default: a compressed variant marked chosen, else model.onnx)")
+    .option(
+      "--skip-bundle-checksums",
+      "serve files that differ from the sha256s bundle.json records (a bundle edited on purpose); by default such a bundle is refused",
+    )
     .option("--port <port>", "TCP port (0: any free port)", "8080")
     .option("--host <host>", "address to listen on (0.0.0.0 in a container)", "127.0.0.1")
     .option("--name <name>", "model name in /v2/models/{name}", DEFAULT_MODEL_NAME)
@@ -48,6 +52,7 @@ export function registerServe(program: Command, ctx: CommandContext): void {
       const server = new ModelServer({
         bundle: String(o.bundle),
         model: o.model,
+        verifyChecksums: !o.skipBundleChecksums,
         name: o.name,
         device: oneOf(o.device, DEVICES, "--device") as Device,
         threads: int(o.threads, "--threads"),

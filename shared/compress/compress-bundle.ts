@@ -1,6 +1,7 @@
 import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, rename, rm } from "node:fs/promises";
 import { join, resolve } from "node:path";
+import { checkArtifactFiles } from "../bundle/bundle-files.js";
 import { loadBundle, readManifest, writeManifest } from "../bundle/bundle-io.js";
 import { MANIFEST_FILE } from "../bundle/manifest.js";
 import { ONNX_FILE } from "../convert/convert-bundle.js";
@@ -73,6 +74,8 @@ export interface CompressOptions {
   backend?: BackendPreference;
   /** Distillation's data-parallel training threads (0: the main thread); default: one per usable core on wasm/cpu. */
   workers?: number;
+  /** Check the bundle's files against the sha256s bundle.json records (default true). */
+  verifyChecksums?: boolean;
   log: Logger;
 }
 
@@ -165,13 +168,15 @@ export async function compressBundle(options: CompressOptions): Promise<Compress
     threads: options.threads ?? COMPRESS_DEFAULTS.threads,
     keep: options.keep ?? COMPRESS_DEFAULTS.keep,
   };
-  const bundle = await loadBundle(dir);
+  const verify = options.verifyChecksums ?? true;
+  const bundle = await loadBundle(dir, { verifyChecksums: verify });
   const { manifest } = bundle;
   const onnxArtifact = manifest.artifacts.onnx;
   const basePath = join(dir, onnxArtifact?.file ?? ONNX_FILE);
   if (!onnxArtifact || !existsSync(basePath)) {
     throw new RecshipError("the bundle has no ONNX model to compress", { where: dir, fix: "run convert-onnx on the bundle first" });
   }
+  await checkArtifactFiles(dir, manifest, "onnx", verify);
   const seed = options.seed ?? manifest.training.config.seed ?? 0;
   const maxlen = manifest.model.config.maxlen;
   const numItems = manifest.vocabulary.items;

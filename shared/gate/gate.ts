@@ -8,6 +8,7 @@ import { evaluateModel, mapVocabulary, modelHistories, type ModelEvaluation } fr
 import { loadEvalData, type EvalData } from "./eval-data.js";
 import { evaluationKey, readEvaluation } from "./eval-store.js";
 import { measureLatency, type LatencyStats, type Servable } from "./latency.js";
+import { MANIFEST_FILE } from "../bundle/manifest.js";
 import { openModelSource, type ModelSource } from "../bundle/model-source.js";
 import { OnnxScorer } from "./onnx-scorer.js";
 import { rankingDiff } from "./ranking-diff.js";
@@ -35,6 +36,8 @@ export interface GateOptions {
   /** onnxruntime intra-op threads. */
   threads?: number;
   batchSize?: number;
+  /** Check both models' files against the sha256s their bundle.json records (default true). */
+  verifyChecksums?: boolean;
   log: Logger;
 }
 
@@ -55,6 +58,7 @@ async function openModel(source: ModelSource, data: EvalData, options: GateOptio
   const scorer = await OnnxScorer.open(source.modelPath, {
     numItems: source.manifest.vocabulary.items,
     maxlen: source.maxlen,
+    manifest: join(source.dir, MANIFEST_FILE),
     threads: options.threads,
     batchSize: options.batchSize,
   });
@@ -191,7 +195,8 @@ export async function runGate(options: GateOptions): Promise<GateOutcome> {
   const { log, rules } = options;
   const notes: string[] = [];
   const warnings: string[] = [];
-  const candidateSource = await openModelSource(options.candidate, { model: options.candidateModel, role: "candidate" });
+  const verifyChecksums = options.verifyChecksums ?? true;
+  const candidateSource = await openModelSource(options.candidate, { model: options.candidateModel, role: "candidate", verifyChecksums });
   const data = await evalDataFor(candidateSource, options);
   if (data.sha256 !== candidateSource.manifest.data.sha256) {
     notes.push(
@@ -214,7 +219,7 @@ export async function runGate(options: GateOptions): Promise<GateOutcome> {
     let record: BaselineRecord | undefined;
     let reused = false;
     if (options.baseline) {
-      const b = await openBaseline(options.baseline, options.baselineModel);
+      const b = await openBaseline(options.baseline, options.baselineModel, { verifyChecksums });
       record = b.record;
       base = await openModel(b.source, data, options);
       opened.push(base);
