@@ -48,10 +48,7 @@ export function registerDeploy(program: Command, ctx: CommandContext): void {
       'extra `recship serve` tuning flags for the servers started, e.g. "--max-batch 32 --threads 1" (--workers, --threads, --max-batch, --max-delay-ms, --max-body-bytes, --drain-timeout)',
     )
     .option("--ready-timeout <seconds>", "longest wait for a new server to turn ready", "120")
-    .option(
-      "--skip-bundle-checksums",
-      "ship a bundle whose files differ from the sha256s its bundle.json records (edited on purpose); by default such a bundle is refused",
-    )
+    .option("--skip-bundle-checksums", "ship a bundle edited on purpose, whose files differ from the sha256s bundle.json records")
     .option("--report <file>", "write the result as JSON")
     .action(async (o: Record<string, string | undefined>) => {
       if (o.target !== "local") throw new RecshipError(`--target ${o.target} is not available in this command; use --target local`);

@@ -45,10 +45,7 @@ export function registerGate(program: Command, ctx: CommandContext): void {
     .option("--branch <name>", "branch to restore (and save) the baseline for (default: the current git branch)")
     .option("--save-baseline", "store the candidate in --baseline-store as the new baseline when the gate passes")
     .option("--require-baseline", "fail when there is no baseline instead of passing as a first run")
-    .option(
-      "--skip-bundle-checksums",
-      "run models whose files differ from the sha256s their bundle.json records (a bundle edited on purpose); by default such a bundle is refused",
-    )
+    .option("--skip-bundle-checksums", "run bundles edited on purpose, whose files differ from the sha256s bundle.json records")
     .option("--report <file>", "write the report as JSON")
     .option("--markdown <file>", "write the report as Markdown (default: printed to stdout)")
     .action(async (o: Record<string, string | boolean | undefined>) => {

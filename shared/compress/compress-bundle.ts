@@ -168,15 +168,14 @@ export async function compressBundle(options: CompressOptions): Promise<Compress
     threads: options.threads ?? COMPRESS_DEFAULTS.threads,
     keep: options.keep ?? COMPRESS_DEFAULTS.keep,
   };
-  const verify = options.verifyChecksums ?? true;
-  const bundle = await loadBundle(dir, { verifyChecksums: verify });
+  const bundle = await loadBundle(dir, options);
   const { manifest } = bundle;
   const onnxArtifact = manifest.artifacts.onnx;
   const basePath = join(dir, onnxArtifact?.file ?? ONNX_FILE);
   if (!onnxArtifact || !existsSync(basePath)) {
     throw new RecshipError("the bundle has no ONNX model to compress", { where: dir, fix: "run convert-onnx on the bundle first" });
   }
-  await checkArtifactFiles(dir, manifest, "onnx", verify);
+  await checkArtifactFiles(dir, manifest, "onnx", options.verifyChecksums ?? true);
   const seed = options.seed ?? manifest.training.config.seed ?? 0;
   const maxlen = manifest.model.config.maxlen;
   const numItems = manifest.vocabulary.items;

@@ -192,10 +192,9 @@ export async function evalDataFor(
  */
 export async function runGate(options: GateOptions): Promise<GateOutcome> {
   const started = performance.now();
-  const { log, rules } = options;
+  const { log, rules, verifyChecksums } = options;
   const notes: string[] = [];
   const warnings: string[] = [];
-  const verifyChecksums = options.verifyChecksums ?? true;
   const candidateSource = await openModelSource(options.candidate, { model: options.candidateModel, role: "candidate", verifyChecksums });
   const data = await evalDataFor(candidateSource, options);
   if (data.sha256 !== candidateSource.manifest.data.sha256) {
