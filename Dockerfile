@@ -7,6 +7,8 @@
 #   # the model fetched at start (a .tar.gz of the bundle folder, checked against its sha256):
 #   docker build -t recship-serve .
 #   docker run -p 8080:8080 -e RECSHIP_BUNDLE_URL=https://…/bundle.tar.gz -e RECSHIP_BUNDLE_SHA256=… recship-serve
+#   # (a URL without RECSHIP_BUNDLE_SHA256, or over plain http, is refused unless
+#   #  RECSHIP_BUNDLE_ALLOW_UNVERIFIED=true / RECSHIP_BUNDLE_ALLOW_HTTP=true; see docker/recship-serve.sh)
 #   # or a bundle folder mounted at /models/bundle:  docker run -v $PWD/runs/beauty:/models/bundle:ro …
 #   # the bundle baked in:
 #   docker build --target bundled --build-arg BUNDLE=runs/beauty -t shop-recs:beauty .
@@ -33,31 +35,8 @@ RUN echo '{"name":"recship-runtime","private":true,"type":"module"}' > package.j
 # dist/cli/index.js is a stub that runs the CLI entry of the one shared bundle in dist/recship/
 COPY dist/cli/ dist/cli/
 COPY dist/recship/ dist/recship/
-COPY --chmod=755 <<'SH' /usr/local/bin/recship-serve
-#!/bin/sh
-# Fetches the bundle when RECSHIP_BUNDLE_URL is set, then becomes the server (PID 1: SIGTERM drains it).
-set -eu
-BUNDLE_DIR="${RECSHIP_BUNDLE_DIR:-/models/bundle}"
-if [ -n "${RECSHIP_BUNDLE_URL:-}" ]; then
-  mkdir -p "$BUNDLE_DIR"
-  node -e 'const [url, out] = process.argv.slice(1);
-    fetch(url).then(async (r) => { if (!r.ok) throw new Error(`${url}: HTTP ${r.status}`); require("fs").writeFileSync(out, Buffer.from(await r.arrayBuffer())); })
-      .catch((e) => { console.error(`error: could not download the bundle: ${e.message}`); process.exit(1); })' \
-    "$RECSHIP_BUNDLE_URL" /tmp/bundle.tar.gz
-  if [ -n "${RECSHIP_BUNDLE_SHA256:-}" ]; then
-    echo "${RECSHIP_BUNDLE_SHA256}  /tmp/bundle.tar.gz" | sha256sum -c - >/dev/null \
-      || { echo "error: the bundle's sha256 is not RECSHIP_BUNDLE_SHA256" >&2; exit 1; }
-  fi
-  # the tarball holds bundle.json at its top level or inside one folder
-  tar -xzf /tmp/bundle.tar.gz -C "$BUNDLE_DIR"
-  rm /tmp/bundle.tar.gz
-  if [ ! -f "$BUNDLE_DIR/bundle.json" ]; then
-    inner="$(dirname "$(find "$BUNDLE_DIR" -maxdepth 2 -name bundle.json | head -n 1)")"
-    [ -n "$inner" ] && [ "$inner" != "." ] && BUNDLE_DIR="$inner"
-  fi
-fi
-exec node /opt/recship/dist/cli/index.js serve --bundle "$BUNDLE_DIR" --host 0.0.0.0 --port "${RECSHIP_PORT:-8080}" "$@"
-SH
+# the entry script: fetches and checks the bundle when RECSHIP_BUNDLE_URL is set, then becomes the server
+COPY --chmod=755 docker/recship-serve.sh /usr/local/bin/recship-serve
 RUN mkdir -p /models/bundle && chown -R node:node /models
 USER node
 EXPOSE 8080

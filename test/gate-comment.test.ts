@@ -7,7 +7,7 @@ import { runContext } from "../shared/github/event.js";
 import { commentMarker, upsertStickyComment } from "../shared/github/sticky-comment.js";
 import { memoryLogger } from "../shared/log.js";
 import { GITHUB_COMMENT_LIMIT, gateMarkdown } from "../shared/report/gate-markdown.js";
-import { startFakeGitHub, type FakeGitHub } from "./helpers/github-server.js";
+import { ACTIONS_BOT_LOGIN, startFakeGitHub, type FakeGitHub } from "./helpers/github-server.js";
 
 function metric(name: string, extra: Partial<MetricResult> = {}): MetricResult {
   return {
@@ -240,11 +240,47 @@ describe("sticky pull-request comment through the GitHub REST API", () => {
 
   it("removes duplicates left by concurrent runs", async () => {
     const client = githubClient("test-token", gh.url);
-    gh.comments.push({ id: 1, issue: 7, body: `${marker}\nold`, html_url: "a", user: { login: "bot" } });
-    gh.comments.push({ id: 2, issue: 7, body: `${marker}\nolder twin`, html_url: "b", user: { login: "bot" } });
+    gh.comments.push({ id: 1, issue: 7, body: `${marker}\nold`, html_url: "a", user: { login: ACTIONS_BOT_LOGIN } });
+    gh.comments.push({ id: 2, issue: 7, body: `${marker}\nolder twin`, html_url: "b", user: { login: ACTIONS_BOT_LOGIN } });
     const r = await upsertStickyComment(client, target, marker, "new", memoryLogger());
     expect(r).toMatchObject({ action: "updated", commentId: 1, removedDuplicates: 1 });
     expect(gh.comments.map((c) => c.id)).toEqual([1]);
+  });
+
+  it("leaves alone an earlier comment with the marker that someone else wrote, and comments itself", async () => {
+    const forged = `${marker}\n## ✅ recship benchmark-gate: passed (forged)`;
+    gh.comments.push({ id: 1, issue: 7, body: forged, html_url: "a", user: { login: "outsider" } });
+    const r = await upsertStickyComment(githubClient("test-token", gh.url), target, marker, "the real verdict", memoryLogger());
+    expect(r.action).toBe("created");
+    expect(gh.comments.find((c) => c.id === 1)).toMatchObject({ body: forged, user: { login: "outsider" } });
+    expect(gh.comments.find((c) => c.id === r.commentId)).toMatchObject({ user: { login: ACTIONS_BOT_LOGIN } });
+    expect(gh.requests.filter((q) => q.method === "PATCH" || q.method === "DELETE")).toEqual([]);
+  });
+
+  it("never deletes a maintainer's comment that holds the marker, and updates its own", async () => {
+    const quoting = `> ${marker}\nwhy did this fail?`;
+    gh.comments.push({ id: 1, issue: 7, body: quoting, html_url: "a", user: { login: "maintainer" } });
+    gh.comments.push({ id: 2, issue: 7, body: `${marker}\nold`, html_url: "b", user: { login: ACTIONS_BOT_LOGIN } });
+    const r = await upsertStickyComment(githubClient("test-token", gh.url), target, marker, "new", memoryLogger());
+    expect(r).toMatchObject({ action: "updated", commentId: 2, removedDuplicates: 0 });
+    expect(gh.comments.map((c) => [c.id, c.body])).toEqual([
+      [1, quoting],
+      [2, `${marker}\nnew`],
+    ]);
+  });
+
+  it("with a user's token, keeps that user's comment and leaves github-actions[bot]'s alone", async () => {
+    gh.users["user-token"] = "release-bot";
+    const client = githubClient("user-token", gh.url);
+    gh.comments.push({ id: 1, issue: 7, body: `${marker}\nbot's`, html_url: "a", user: { login: ACTIONS_BOT_LOGIN } });
+    const first = await upsertStickyComment(client, target, marker, "one", memoryLogger());
+    const second = await upsertStickyComment(client, target, marker, "two", memoryLogger());
+    expect(first.action).toBe("created");
+    expect(second).toMatchObject({ action: "updated", commentId: first.commentId, removedDuplicates: 0 });
+    expect(gh.comments.map((c) => [c.user.login, c.body])).toEqual([
+      [ACTIONS_BOT_LOGIN, `${marker}\nbot's`],
+      ["release-bot", `${marker}\ntwo`],
+    ]);
   });
 });
 

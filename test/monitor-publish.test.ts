@@ -1,100 +1,78 @@
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { monitorCommentMarker, publishVerdict } from "../shared/canary/publish.js";
 import { githubClient } from "../shared/github/client.js";
 import { memoryLogger } from "../shared/log.js";
-import { startFakeGitHub, type FakeGitHub } from "./helpers/github-server.js";
+import { ACTIONS_BOT_LOGIN, startFakeGitHub, type FakeGitHub } from "./helpers/github-server.js";
 
-/** GitHub's commit-comment endpoints (list, create, update), on 127.0.0.1. */
-async function fakeCommitComments() {
-  const comments: { id: number; commit_id: string; body: string; html_url: string }[] = [];
-  let next = 500;
-  const server: Server = createServer(async (req, res) => {
-    const url = new URL(req.url ?? "/", "http://x");
-    const send = (code: number, body: unknown) => {
-      res.writeHead(code, { "content-type": "application/json" });
-      res.end(JSON.stringify(body));
-    };
-    const chunks: Buffer[] = [];
-    for await (const c of req) chunks.push(c as Buffer);
-    const body = chunks.length ? (JSON.parse(Buffer.concat(chunks).toString()) as { body: string }) : undefined;
-    const list = /^\/repos\/[^/]+\/[^/]+\/commits\/([0-9a-f]+)\/comments$/.exec(url.pathname);
-    const one = /^\/repos\/[^/]+\/[^/]+\/comments\/(\d+)$/.exec(url.pathname);
-    if (list && req.method === "GET")
-      return send(
-        200,
-        comments.filter((c) => c.commit_id === list[1]),
-      );
-    if (list && req.method === "POST") {
-      const c = { id: next++, commit_id: list[1], body: body!.body, html_url: `https://github.com/o/r/commit/${list[1]}#c${next}` };
-      comments.push(c);
-      return send(201, c);
-    }
-    if (one && req.method === "PATCH") {
-      const c = comments.find((x) => x.id === Number(one[1]));
-      if (!c) return send(404, { message: "Not Found" });
-      c.body = body!.body;
-      return send(200, c);
-    }
-    send(404, { message: "Not Found" });
-  });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    comments,
-    close: () =>
-      new Promise<void>((r) => {
-        server.close(() => r());
-        server.closeAllConnections();
-      }),
-  };
-}
-
-let pr: FakeGitHub;
-let commits: Awaited<ReturnType<typeof fakeCommitComments>>;
+let gh: FakeGitHub;
 beforeAll(async () => {
-  pr = await startFakeGitHub();
-  commits = await fakeCommitComments();
+  gh = await startFakeGitHub();
 });
 afterAll(async () => {
-  await pr?.close();
-  await commits?.close();
+  await gh?.close();
 });
 
 const sha = "0123456789abcdef0123456789abcdef01234567";
 
 describe("publishing the verdict", () => {
   it("keeps one sticky comment on the pull request the deployment came from", async () => {
-    const client = githubClient("t", pr.url);
+    const client = githubClient("t", gh.url);
     const marker = monitorCommentMarker("shop");
     const first = await publishVerdict(client, { owner: "o", repo: "r", pullRequest: 3, sha }, marker, "held", memoryLogger());
     const second = await publishVerdict(client, { owner: "o", repo: "r", pullRequest: 3, sha }, marker, "promoted", memoryLogger());
     expect([first.action, second.action]).toEqual(["created", "updated"]);
-    expect(pr.comments.map((c) => [c.issue, c.body])).toEqual([[3, `${marker}\npromoted`]]);
+    expect(gh.comments.map((c) => [c.issue, c.body])).toEqual([[3, `${marker}\npromoted`]]);
   });
 
   it("comments on the commit when there is no pull request, edited in place on a re-run", async () => {
-    const client = githubClient("t", commits.url);
+    const client = githubClient("t", gh.url);
     const marker = monitorCommentMarker("shop");
     const first = await publishVerdict(client, { owner: "o", repo: "r", sha }, marker, "rolled back", memoryLogger());
     const again = await publishVerdict(client, { owner: "o", repo: "r", sha }, marker, "rolled back", memoryLogger());
     const changed = await publishVerdict(client, { owner: "o", repo: "r", sha }, marker, "promoted", memoryLogger());
     expect([first.action, again.action, changed.action]).toEqual(["created", "unchanged", "updated"]);
-    expect(commits.comments.map((c) => [c.commit_id, c.body])).toEqual([[sha, `${marker}\npromoted`]]);
+    expect(gh.commitComments.map((c) => [c.commit_id, c.body])).toEqual([[sha, `${marker}\npromoted`]]);
+  });
+
+  it("edits only its own commit comment: one with the marker by someone else stays as it was", async () => {
+    const other = "1111111111111111111111111111111111111111";
+    const marker = monitorCommentMarker("shop");
+    const forged = `${marker}\npromoted (forged)`;
+    gh.commitComments.push({ id: 1, commit_id: other, body: forged, html_url: "a", user: { login: "outsider" } });
+    const client = githubClient("t", gh.url);
+    const first = await publishVerdict(client, { owner: "o", repo: "r", sha: other }, marker, "held", memoryLogger());
+    const second = await publishVerdict(client, { owner: "o", repo: "r", sha: other }, marker, "rolled back", memoryLogger());
+    expect([first.action, second.action]).toEqual(["created", "updated"]);
+    expect(gh.commitComments.filter((c) => c.commit_id === other).map((c) => [c.user.login, c.body])).toEqual([
+      ["outsider", forged],
+      [ACTIONS_BOT_LOGIN, `${marker}\nrolled back`],
+    ]);
+  });
+
+  it("never deletes or edits a maintainer's pull-request comment that holds the marker", async () => {
+    const marker = monitorCommentMarker("shop");
+    const quoting = `> ${marker}\n> held\nwhy was it held?`;
+    gh.comments.push({ id: 1, issue: 9, body: quoting, html_url: "m", user: { login: "maintainer" } });
+    const client = githubClient("t", gh.url);
+    const r = await publishVerdict(client, { owner: "o", repo: "r", pullRequest: 9 }, marker, "promoted", memoryLogger());
+    expect(r).toMatchObject({ action: "created", removedDuplicates: 0 });
+    expect(gh.comments.filter((c) => c.issue === 9).map((c) => [c.user.login, c.body])).toEqual([
+      ["maintainer", quoting],
+      [ACTIONS_BOT_LOGIN, `${marker}\npromoted`],
+    ]);
   });
 
   it("turns a refused comment into a warning, not a failure", async () => {
-    pr.forbidden = true;
+    gh.forbidden = true;
     const log = memoryLogger();
     const r = await publishVerdict(
-      githubClient("t", pr.url),
+      githubClient("t", gh.url),
       { owner: "o", repo: "r", pullRequest: 3 },
       monitorCommentMarker("x"),
       "x",
       log,
     );
-    pr.forbidden = false;
+    gh.forbidden = false;
     expect(r.action).toBe("skipped");
     expect(log.warnings[0]).toMatch(/skipped the pull request comment/);
   });

@@ -4,6 +4,7 @@ import { readFile, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { RecshipError } from "../errors.js";
 import { decodeWeights } from "../model/weights-file.js";
+import { bundleFilePath, checkSha256 } from "./bundle-files.js";
 import { checkManifest, MANIFEST_FILE, type BundleManifest } from "./manifest.js";
 
 export function sha256Of(data: Buffer | string): string {
@@ -47,25 +48,48 @@ export interface LoadedBundle {
   weights: Map<string, Float32Array>;
 }
 
-export async function loadBundle(dir: string): Promise<LoadedBundle> {
+/** How a step reads a bundle's files. */
+export interface BundleReadOptions {
+  /** Check each file read against the sha256 bundle.json records (default true; false for a bundle edited on purpose). */
+  verifyChecksums?: boolean;
+}
+
+/** The item vocabulary (items.txt), checked against its recorded sha256 and item count. */
+export async function readVocabulary(dir: string, manifest: BundleManifest, options: BundleReadOptions = {}): Promise<string[]> {
+  const named = { field: "vocabulary", file: manifest.vocabulary.file, sha256: manifest.vocabulary.sha256 };
+  const path = await bundleFilePath(dir, named);
+  const data = await readFile(path).catch((cause) => {
+    throw new RecshipError(`the item vocabulary "${manifest.vocabulary.file}" is missing`, {
+      where: dir,
+      fix: "copy the whole bundle folder",
+      cause,
+    });
+  });
+  if (options.verifyChecksums ?? true) checkSha256(dir, named, sha256Of(data));
+  const text = data.toString("utf8");
+  const itemIds = ["", ...text.split("\n").filter((l, i, a) => !(i === a.length - 1 && l === ""))];
+  if (itemIds.length - 1 !== manifest.vocabulary.items) {
+    throw new RecshipError(`the vocabulary holds ${itemIds.length - 1} items, bundle.json says ${manifest.vocabulary.items}`, {
+      where: path,
+    });
+  }
+  return itemIds;
+}
+
+/** A bundle's manifest, weights and vocabulary, each file checked against its recorded sha256 unless told not to. */
+export async function loadBundle(dir: string, options: BundleReadOptions = {}): Promise<LoadedBundle> {
   const manifest = await readManifest(dir);
-  const weightsPath = join(dir, manifest.weights.file);
+  const named = { field: "weights", ...manifest.weights };
+  const weightsPath = await bundleFilePath(dir, named);
   if (!existsSync(weightsPath)) {
     throw new RecshipError(`the weights file "${manifest.weights.file}" named in bundle.json is missing`, {
       where: dir,
       fix: "copy the whole bundle folder (or re-run train-model)",
     });
   }
-  const weights = decodeWeights(await readFile(weightsPath), manifest.weights.tensors, manifest.weights.sha256, weightsPath);
-  const vocabPath = join(dir, manifest.vocabulary.file);
-  const vocabText = await readFile(vocabPath, "utf8").catch((cause) => {
-    throw new RecshipError(`the item vocabulary "${manifest.vocabulary.file}" is missing`, { where: dir, cause });
-  });
-  const itemIds = ["", ...vocabText.split("\n").filter((l, i, a) => !(i === a.length - 1 && l === ""))];
-  if (itemIds.length - 1 !== manifest.vocabulary.items) {
-    throw new RecshipError(`the vocabulary holds ${itemIds.length - 1} items, bundle.json says ${manifest.vocabulary.items}`, {
-      where: vocabPath,
-    });
-  }
-  return { dir, manifest, itemIds, weights };
+  // read once, decoded and hashed from the same buffer (decoding first: a truncated file says so)
+  const data = await readFile(weightsPath);
+  const weights = decodeWeights(data, manifest.weights.tensors, undefined, weightsPath);
+  if (options.verifyChecksums ?? true) checkSha256(dir, named, sha256Of(data));
+  return { dir, manifest, itemIds: await readVocabulary(dir, manifest, options), weights };
 }

@@ -1,6 +1,7 @@
+import { isAbsolute, posix, win32 } from "node:path";
 import { Ajv } from "ajv";
 import { RecshipError } from "../errors.js";
-import type { SasrecConfig, TrainConfig } from "../model/config.js";
+import { MODEL_CONFIG_PROPERTIES, TRAIN_CONFIG_PROPERTIES, type SasrecConfig, type TrainConfig } from "../model/config.js";
 import type { TensorEntry } from "../model/weights-file.js";
 
 export const BUNDLE_SCHEMA_VERSION = 1;
@@ -64,6 +65,10 @@ const metricsBlock = {
   },
 };
 const sha256 = { type: "string", pattern: "^[0-9a-f]{64}$" };
+const file = { type: "string", minLength: 1 };
+const positiveInt = { type: "integer", minimum: 1 };
+/** A recorded file (an artifact, or an ONNX model's external data): the path and checksum are read, so they are typed. */
+const recordedFile = { type: "object", required: ["file", "sha256"], properties: { file, sha256, bytes: { type: "integer", minimum: 0 } } };
 
 export const manifestSchema = {
   $id: "https://recship.dev/schemas/bundle-v1.json",
@@ -79,9 +84,18 @@ export const manifestSchema = {
       required: ["kind", "config", "parameters", "configHash"],
       properties: {
         kind: { type: "string" },
+        // typed like a config file's `model:` section: serve, the gate and compress size their inputs from it
         config: {
           type: "object",
           required: ["hidden", "blocks", "heads", "maxlen", "ffnDim", "dropout", "norm", "activation", "layerNormEpsilon"],
+          properties: {
+            ...MODEL_CONFIG_PROPERTIES,
+            itemTable: {
+              type: "object",
+              required: ["kind", "subspaces", "centroids"],
+              properties: { kind: { const: "pq" }, subspaces: positiveInt, centroids: positiveInt },
+            },
+          },
         },
         parameters: { type: "integer", minimum: 1 },
         configHash: { type: "string" },
@@ -90,7 +104,7 @@ export const manifestSchema = {
     vocabulary: {
       type: "object",
       required: ["file", "items", "sha256"],
-      properties: { file: { type: "string" }, items: { type: "integer", minimum: 1 }, sha256 },
+      properties: { file, items: { type: "integer", minimum: 1 }, sha256 },
     },
     data: {
       type: "object",
@@ -102,7 +116,7 @@ export const manifestSchema = {
       type: "object",
       required: ["file", "sha256", "bytes", "tensors"],
       properties: {
-        file: { type: "string" },
+        file,
         sha256,
         bytes: { type: "integer", minimum: 0 },
         tensors: {
@@ -123,17 +137,71 @@ export const manifestSchema = {
     training: {
       type: "object",
       required: ["config", "backend", "epochs", "validation", "test", "popularity"],
-      properties: { validation: metricsBlock, test: metricsBlock },
+      properties: { config: { type: "object", properties: TRAIN_CONFIG_PROPERTIES }, validation: metricsBlock, test: metricsBlock },
     },
     artifacts: {
       type: "object",
-      additionalProperties: { type: "object", required: ["file", "sha256", "bytes"] },
+      additionalProperties: {
+        ...recordedFile,
+        required: ["file", "sha256", "bytes"],
+        properties: { ...recordedFile.properties, externalData: recordedFile },
+      },
     },
   },
 } as const;
 
 const ajv = new Ajv({ allErrors: false, strict: false });
 const validate = ajv.compile(manifestSchema);
+
+/** A file bundle.json names: the field that names it ("artifacts.onnx"; its `.file` and `.sha256`) and the recorded checksum. */
+export interface NamedFile {
+  field: string;
+  file: string;
+  sha256: string;
+  /** Where the checksum is recorded when not in bundle.json (a stored baseline's gate-baseline.json), and its field there. */
+  recordedIn?: { file: string; field: string };
+}
+
+/** Every file a bundle.json names, with the field that names it. */
+export function namedFiles(manifest: BundleManifest): NamedFile[] {
+  const files: NamedFile[] = [
+    { field: "vocabulary", file: manifest.vocabulary.file, sha256: manifest.vocabulary.sha256 },
+    { field: "weights", file: manifest.weights.file, sha256: manifest.weights.sha256 },
+  ];
+  for (const [name, artifact] of Object.entries(manifest.artifacts)) {
+    files.push({ field: `artifacts.${name}`, file: artifact.file, sha256: artifact.sha256 });
+    const external = externalDataOf(artifact);
+    if (external) files.push({ field: `artifacts.${name}.externalData`, ...external });
+  }
+  return files;
+}
+
+/** An ONNX artifact's external-data file, when bundle.json records one with its checksum. */
+export function externalDataOf(artifact: BundleManifest["artifacts"][string]): { file: string; sha256: string } | undefined {
+  const external = artifact.externalData as { file?: string; sha256?: string } | undefined;
+  return external?.file && external.sha256 ? { file: external.file, sha256: external.sha256 } : undefined;
+}
+
+/**
+ * Whether a path bundle.json gives is absolute, climbs out of the bundle folder or is the folder
+ * itself (either separator counts, so a Windows runner is covered too).
+ */
+function leavesFolder(file: string): boolean {
+  if (isAbsolute(file) || win32.isAbsolute(file)) return true;
+  const normal = posix.normalize(file.replace(/\\/g, "/")).replace(/\/+$/, "");
+  return normal === "" || normal === "." || normal === ".." || normal.startsWith("../");
+}
+
+/** Refuses file names that point outside the bundle: a bundle is copied and served as one folder, and only what is in it is checked. */
+function checkFilesInside(manifest: BundleManifest, where: string): void {
+  for (const { field, file } of namedFiles(manifest)) {
+    if (!leavesFolder(file)) continue;
+    throw new RecshipError(`${field}.file "${file}" is outside the bundle folder`, {
+      where,
+      fix: "bundle.json names its files relative to the bundle folder, inside it: put the file in the bundle (or re-run the step that wrote it)",
+    });
+  }
+}
 
 /** Validates a parsed bundle.json, naming the first bad field. */
 export function checkManifest(value: unknown, where: string): BundleManifest {
@@ -159,5 +227,6 @@ export function checkManifest(value: unknown, where: string): BundleManifest {
       fix: "the bundle is damaged or was edited by hand; re-create it with train-model",
     });
   }
+  checkFilesInside(value as BundleManifest, where);
   return value as BundleManifest;
 }

@@ -1,9 +1,9 @@
-import { createHash } from "node:crypto";
-import { createReadStream, existsSync } from "node:fs";
-import { readFile, stat } from "node:fs/promises";
-import { basename, dirname, join, resolve } from "node:path";
-import { readManifest } from "./bundle-io.js";
-import type { BundleManifest } from "./manifest.js";
+import { existsSync } from "node:fs";
+import { stat } from "node:fs/promises";
+import { basename, dirname, join, relative, resolve } from "node:path";
+import { bundleFilePath, checkSha256, sha256OfFile, verifyNamedFile } from "./bundle-files.js";
+import { readManifest, readVocabulary, type BundleReadOptions } from "./bundle-io.js";
+import { externalDataOf, type BundleManifest, type NamedFile } from "./manifest.js";
 import { RecshipError } from "../errors.js";
 
 /** A model the gate can run: its ONNX file, its vocabulary and what is on disk. */
@@ -32,73 +32,94 @@ export function pickArtifact(manifest: BundleManifest): { name: string; artifact
   return onnx ? { name: "onnx", artifact: onnx } : undefined;
 }
 
-async function sha256OfFile(path: string): Promise<string> {
-  const hash = createHash("sha256");
-  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) hash.update(chunk as Buffer);
-  return hash.digest("hex");
+/** The model file a source runs, and the checksums recorded for it and its external data (none for a file from elsewhere). */
+interface ChosenModel {
+  path: string;
+  artifact: string;
+  recorded?: NamedFile;
+  external?: NamedFile;
 }
 
-export async function readVocabulary(dir: string, manifest: BundleManifest): Promise<string[]> {
-  const path = join(dir, manifest.vocabulary.file);
-  const text = await readFile(path, "utf8").catch((cause) => {
-    throw new RecshipError(`the item vocabulary "${manifest.vocabulary.file}" is missing`, {
-      where: dir,
-      fix: "copy the whole bundle folder",
-      cause,
-    });
-  });
-  const itemIds = ["", ...text.split("\n").filter((l, i, a) => !(i === a.length - 1 && l === ""))];
-  if (itemIds.length - 1 !== manifest.vocabulary.items) {
-    throw new RecshipError(`the vocabulary holds ${itemIds.length - 1} items, bundle.json says ${manifest.vocabulary.items}`, {
-      where: path,
-    });
-  }
-  return itemIds;
+/** An artifact's entries as named files: the model and, when recorded, its external data. */
+function recordedOf(name: string, entry: Artifact): Pick<ChosenModel, "recorded" | "external"> {
+  const external = externalDataOf(entry);
+  return {
+    recorded: { field: `artifacts.${name}`, file: entry.file, sha256: entry.sha256 },
+    ...(external ? { external: { field: `artifacts.${name}.externalData`, ...external } } : {}),
+  };
 }
 
 /**
- * Opens a bundle (or a stored baseline) for the gate: `model` overrides the file, otherwise
- * a compressed variant marked chosen in bundle.json, otherwise the ONNX export.
+ * The explicit `model` (checked against `modelRecord` if given, else like the artifact when it
+ * is one of the bundle's own), else pickArtifact's choice.
  */
-export async function openModelSource(bundleDir: string, options: { model?: string; role?: string } = {}): Promise<ModelSource> {
-  const dir = resolve(bundleDir);
-  const role = options.role ?? "model";
-  const manifest = await readManifest(dir);
-  let modelPath: string;
-  let artifact: string;
-  let recorded: Artifact | undefined;
+async function chooseModel(dir: string, manifest: BundleManifest, options: ModelSourceOptions, role: string): Promise<ChosenModel> {
   if (options.model) {
-    modelPath = resolve(options.model);
-    artifact = "explicit";
-  } else {
-    const picked = pickArtifact(manifest);
-    if (!picked) {
-      throw new RecshipError(`the ${role} bundle has no ONNX model (no artifacts.onnx in bundle.json)`, {
-        where: dir,
-        fix: "run convert-onnx on the bundle first, or pass the model file explicitly",
-      });
-    }
-    modelPath = join(dir, picked.artifact.file);
-    artifact = picked.name;
-    recorded = picked.artifact;
+    const path = resolve(options.model);
+    if (options.modelRecord) return { path, artifact: "explicit", recorded: options.modelRecord };
+    const own = Object.entries(manifest.artifacts).find(([, a]) => join(dir, a.file) === path);
+    return { path, artifact: "explicit", ...(own ? recordedOf(own[0], own[1]) : {}) };
   }
-  if (!existsSync(modelPath)) {
-    throw new RecshipError(`the ${role} model file "${modelPath}" is missing`, {
+  const picked = pickArtifact(manifest);
+  if (!picked) {
+    throw new RecshipError(`the ${role} bundle has no ONNX model (no artifacts.onnx in bundle.json)`, {
       where: dir,
-      fix: artifact === "explicit" ? "check the path" : "copy the whole bundle folder (bundle.json names the file)",
+      fix: "run convert-onnx on the bundle first, or pass the model file explicitly",
     });
   }
-  let bytesOnDisk = (await stat(modelPath)).size;
-  const external = (recorded?.externalData as { file?: string } | undefined)?.file ?? `${basename(modelPath)}.data`;
-  const externalPath = join(dirname(modelPath), basename(external));
-  if (existsSync(externalPath)) bytesOnDisk += (await stat(externalPath)).size;
-  const sha256 = await sha256OfFile(modelPath);
+  const recorded = recordedOf(picked.name, picked.artifact);
+  return { path: await bundleFilePath(dir, recorded.recorded!), artifact: picked.name, ...recorded };
+}
+
+/**
+ * The model's external-data file beside it (the one bundle.json records, else <model>.data):
+ * its size, its checksum checked when bundle.json records one.
+ */
+async function externalDataBytes(dir: string, chosen: ChosenModel, verify: boolean): Promise<number> {
+  const path = join(dirname(chosen.path), basename(chosen.external?.file ?? `${basename(chosen.path)}.data`));
+  if (!existsSync(path)) return 0;
+  if (chosen.external) await bundleFilePath(dir, { field: chosen.external.field, file: relative(dir, path) });
+  if (chosen.external && verify) await verifyNamedFile(dir, chosen.external, path);
+  return (await stat(path)).size;
+}
+
+export interface ModelSourceOptions extends BundleReadOptions {
+  /** The model file to run instead of the bundle's choice. */
+  model?: string;
+  /** What `model` must hash to and where that is recorded (a stored baseline's gate-baseline.json). */
+  modelRecord?: NamedFile;
+  /** "candidate", "baseline": for messages. */
+  role?: string;
+}
+
+/**
+ * Opens a bundle (or a stored baseline) for the gate and the server: `model` overrides the file,
+ * otherwise a compressed variant marked chosen in bundle.json, otherwise the ONNX export. The
+ * model file, its external data and the vocabulary are checked against the sha256s bundle.json
+ * records (unless `verifyChecksums` is false): a changed file is refused, never served.
+ */
+export async function openModelSource(bundleDir: string, options: ModelSourceOptions = {}): Promise<ModelSource> {
+  const dir = resolve(bundleDir);
+  const role = options.role ?? "model";
+  const verify = options.verifyChecksums ?? true;
+  const manifest = await readManifest(dir);
+  const chosen = await chooseModel(dir, manifest, options, role);
+  if (!existsSync(chosen.path)) {
+    throw new RecshipError(`the ${role} model file "${chosen.path}" is missing`, {
+      where: dir,
+      fix: chosen.artifact === "explicit" ? "check the path" : "copy the whole bundle folder (bundle.json names the file)",
+    });
+  }
+  // hashed once: the check and the model's version id
+  const sha256 = await sha256OfFile(chosen.path);
+  if (verify && chosen.recorded) checkSha256(dir, chosen.recorded, sha256);
+  const bytesOnDisk = (await stat(chosen.path)).size + (await externalDataBytes(dir, chosen, verify));
   return {
     dir,
     manifest,
-    modelPath,
-    artifact,
-    itemIds: await readVocabulary(dir, manifest),
+    modelPath: chosen.path,
+    artifact: chosen.artifact,
+    itemIds: await readVocabulary(dir, manifest, { verifyChecksums: verify }),
     maxlen: manifest.model.config.maxlen,
     bytesOnDisk,
     sha256,

@@ -1,5 +1,6 @@
 import type { GitHubClient } from "../github/client.js";
-import { COMMENT_LIMIT, upsertStickyComment, type StickyResult } from "../github/sticky-comment.js";
+import { isOwnMarkedComment, tokenLogin } from "../github/identity.js";
+import { markedBody, upsertStickyComment, type StickyResult } from "../github/sticky-comment.js";
 import type { Logger } from "../log.js";
 
 /** The hidden line that marks monitor-canary's comment, one per model on a pull request or commit. */
@@ -16,10 +17,29 @@ export interface CommentWhere {
   sha?: string;
 }
 
+/** The commit's first comment that this token wrote and that carries `marker` (anyone can paste the marker). */
+async function ownCommitComment(
+  client: GitHubClient,
+  commit: { owner: string; repo: string; sha: string },
+  marker: string,
+): Promise<{ id: number; body?: string; html_url: string } | undefined> {
+  const login = await tokenLogin(client);
+  for await (const page of client.paginate.iterator(client.rest.repos.listCommentsForCommit, {
+    owner: commit.owner,
+    repo: commit.repo,
+    commit_sha: commit.sha,
+    per_page: 100,
+  })) {
+    const found = page.data.find((c) => isOwnMarkedComment(c, login, marker));
+    if (found) return found;
+  }
+  return undefined;
+}
+
 /**
  * Posts the verdict where the deployment came from: the pull request's sticky comment (the
  * same mechanism as benchmark-gate), else a sticky comment on the commit (edited in place on
- * re-runs). Failures are warnings and a "skipped" result; a comment never fails the job.
+ * re-runs; only a comment the token wrote is ever edited). Failures are warnings and a "skipped" result; a comment never fails the job.
  */
 export async function publishVerdict(
   client: GitHubClient,
@@ -32,19 +52,10 @@ export async function publishVerdict(
     return upsertStickyComment(client, { owner: where.owner, repo: where.repo, issueNumber: where.pullRequest }, marker, body, log);
   }
   if (!where.sha) return { action: "skipped", reason: "neither a pull request nor a commit to comment on" };
-  let text = `${marker}\n${body}`;
-  if (text.length > COMMENT_LIMIT) text = `${text.slice(0, COMMENT_LIMIT - 20)}\n… (truncated)\n`;
+  const text = markedBody(marker, body);
   const at = `${where.owner}/${where.repo}@${where.sha.slice(0, 12)}`;
   try {
-    let existing: { id: number; body?: string; html_url: string } | undefined;
-    for await (const page of client.paginate.iterator(client.rest.repos.listCommentsForCommit, {
-      owner: where.owner,
-      repo: where.repo,
-      commit_sha: where.sha,
-      per_page: 100,
-    })) {
-      existing ??= page.data.find((c) => c.body?.includes(marker));
-    }
+    const existing = await ownCommitComment(client, { owner: where.owner, repo: where.repo, sha: where.sha }, marker);
     if (existing) {
       if (existing.body === text) return { action: "unchanged", commentId: existing.id, url: existing.html_url };
       const r = await client.rest.repos.updateCommitComment({ owner: where.owner, repo: where.repo, comment_id: existing.id, body: text });

@@ -12,6 +12,7 @@ export function registerServe(program: Command, ctx: CommandContext): void {
     .description("serve a bundle's model over HTTP: Open Inference Protocol (KServe V2), /v1/recommend, /v1/feedback, /metrics")
     .requiredOption("--bundle <dir>", "bundle folder (with model.onnx from convert)")
     .option("--model <file>", "ONNX file to serve (default: a compressed variant marked chosen, else model.onnx)")
+    .option("--skip-bundle-checksums", "serve a bundle edited on purpose, whose files differ from the sha256s bundle.json records")
     .option("--port <port>", "TCP port (0: any free port)", "8080")
     .option("--host <host>", "address to listen on (0.0.0.0 in a container)", "127.0.0.1")
     .option("--name <name>", "model name in /v2/models/{name}", DEFAULT_MODEL_NAME)
@@ -48,6 +49,7 @@ export function registerServe(program: Command, ctx: CommandContext): void {
       const server = new ModelServer({
         bundle: String(o.bundle),
         model: o.model,
+        verifyChecksums: !o.skipBundleChecksums,
         name: o.name,
         device: oneOf(o.device, DEVICES, "--device") as Device,
         threads: int(o.threads, "--threads"),
@@ -67,14 +69,7 @@ export function registerServe(program: Command, ctx: CommandContext): void {
       });
       const { url } = await server.listen(port, o.host);
       ctx.log.info(`listening on ${url} (${server.variant}; ready once the model is loaded)`);
-      const stopped = new Promise<void>((resolve) => {
-        const stop = (signal: string) => {
-          ctx.log.info(`${signal}: draining in-flight requests, then exiting`);
-          server.shutdown().then(resolve, resolve);
-        };
-        process.once("SIGTERM", () => stop("SIGTERM"));
-        process.once("SIGINT", () => stop("SIGINT"));
-      });
+      const stopped = drainOnSignal(server, ctx);
       try {
         await server.load();
       } catch (error) {
@@ -84,4 +79,16 @@ export function registerServe(program: Command, ctx: CommandContext): void {
       await stopped;
       ctx.log.info("stopped");
     });
+}
+
+/** Resolves once SIGTERM or SIGINT has drained the server (in-flight requests answered). */
+function drainOnSignal(server: ModelServer, ctx: CommandContext): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      ctx.log.info(`${signal}: draining in-flight requests, then exiting`);
+      server.shutdown().then(resolve, resolve);
+    };
+    process.once("SIGTERM", () => stop("SIGTERM"));
+    process.once("SIGINT", () => stop("SIGINT"));
+  });
 }

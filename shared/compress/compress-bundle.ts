@@ -1,6 +1,7 @@
 import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { join, resolve } from "node:path";
+import { checkArtifactFiles } from "../bundle/bundle-files.js";
 import { loadBundle } from "../bundle/bundle-io.js";
 import { MANIFEST_FILE } from "../bundle/manifest.js";
 import { ONNX_FILE } from "../convert/convert-bundle.js";
@@ -63,6 +64,8 @@ export interface CompressOptions {
   backend?: BackendPreference;
   /** Distillation's data-parallel training threads (0: the main thread); default: one per usable core on wasm/cpu. */
   workers?: number;
+  /** Check the bundle's files against the sha256s bundle.json records (default true). */
+  verifyChecksums?: boolean;
   log: Logger;
 }
 
@@ -106,12 +109,13 @@ function checkOptions(o: CompressOptions): void {
 
 /** The bundle's fp32 model and the evaluation data, checked before any work starts. */
 async function openSource(options: CompressOptions, dir: string, warnings: string[]) {
-  const bundle = await loadBundle(dir);
+  const bundle = await loadBundle(dir, options);
   const onnxArtifact = bundle.manifest.artifacts.onnx;
   const basePath = join(dir, onnxArtifact?.file ?? ONNX_FILE);
   if (!onnxArtifact || !existsSync(basePath)) {
     throw new RecshipError("the bundle has no ONNX model to compress", { where: dir, fix: "run convert-onnx on the bundle first" });
   }
+  await checkArtifactFiles(dir, bundle.manifest, "onnx", options.verifyChecksums ?? true);
   const data = await loadEvalData(bundle, options.data, options.log);
   if (!data.sameData) warnings.push(`${data.source} is not the file the bundle was trained on; the budget was judged on its split anyway`);
   return { bundle, onnxArtifact, basePath, data, seed: options.seed ?? bundle.manifest.training.config.seed ?? 0 };

@@ -1,3 +1,4 @@
+import { SKIP_CHECKSUMS_OPTION } from "../bundle/bundle-files.js";
 import { readOptionSpecs, readOptionsFrom } from "../data/read-options.js";
 import { BACKEND_PREFERENCES, type BackendPreference } from "../model/backend.js";
 import type { OptionReader, OptionSpec } from "../util/option-spec.js";
@@ -16,6 +17,7 @@ export const COMPRESS_OPTIONS: readonly OptionSpec[] = [
     placeholder: "dir",
     description: "Bundle folder with model.onnx (convert-onnx's `bundle`)",
   },
+  SKIP_CHECKSUMS_OPTION,
   {
     name: "methods",
     kind: "list",
@@ -167,6 +169,7 @@ export function compressOptionsFrom(o: OptionReader): Omit<CompressOptions, "log
   const data = o.text("data");
   return {
     bundle: o.requiredText("bundle"),
+    verifyChecksums: !o.boolean("skip-bundle-checksums"),
     methods: o.list("methods"),
     maxNdcgDrop: o.nonnegative("max-ndcg-drop"),
     objective: o.choice<Objective>("objective"),

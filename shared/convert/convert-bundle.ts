@@ -49,6 +49,8 @@ export interface ConvertOptions {
   randomSequences?: number;
   seed?: number;
   backend?: BackendPreference;
+  /** Check the weights and vocabulary against the sha256s bundle.json records (default true). */
+  verifyChecksums?: boolean;
   log: Logger;
 }
 
@@ -258,7 +260,7 @@ export async function convertBundle(options: ConvertOptions): Promise<ConvertRep
   const { log } = options;
   const dir = resolve(options.bundle);
   const { tolerance, opset } = checkedSettings(options);
-  const bundle = await loadBundle(dir);
+  const bundle = await loadBundle(dir, { verifyChecksums: options.verifyChecksums });
   const { manifest } = bundle;
   const mapping = mappingFor(manifest.model.kind, join(dir, MANIFEST_FILE));
   const config = manifest.model.config;

@@ -1,3 +1,4 @@
+import { SKIP_CHECKSUMS_OPTION } from "../bundle/bundle-files.js";
 import { readOptionSpecs, readOptionsFrom } from "../data/read-options.js";
 import { BACKEND_PREFERENCES, type BackendPreference } from "../model/backend.js";
 import { DEFAULT_OPSET } from "../onnx/writer.js";
@@ -15,6 +16,7 @@ export const CONVERT_OPTIONS: readonly OptionSpec[] = [
     placeholder: "dir",
     description: "Bundle folder written by train-model (its `bundle` output)",
   },
+  SKIP_CHECKSUMS_OPTION,
   { name: "opset", kind: "int", default: String(DEFAULT_OPSET), description: "ONNX opset, 17 to 21" },
   {
     name: "top-k",
@@ -76,6 +78,7 @@ export function convertOptionsFrom(o: OptionReader): Omit<ConvertOptions, "log">
   const data = o.text("data");
   return {
     bundle: o.requiredText("bundle"),
+    verifyChecksums: !o.boolean("skip-bundle-checksums"),
     opset: o.int("opset"),
     maxRealSequences: paritySequences(o.text("parity-sequences"), o.where("parity-sequences")),
     topK: o.int("top-k"),

@@ -1,7 +1,6 @@
 import { mkdir, rm } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
-import { readManifest } from "../bundle/bundle-io.js";
-import { readVocabulary } from "../bundle/model-source.js";
+import { readManifest, readVocabulary } from "../bundle/bundle-io.js";
 import { CompressFailure } from "../compress/compress-bundle.js";
 import { ParityFailure } from "../convert/convert-bundle.js";
 import type { Logger } from "../log.js";

@@ -85,6 +85,13 @@ export const DEPLOY_OPTIONS: readonly OptionSpec[] = [
     description: "local: state file of the local target",
   },
   { name: "port", kind: "int", default: "8080", description: "local: the router's port (0: any free port)" },
+  {
+    name: "skip-bundle-checksums",
+    kind: "boolean",
+    default: "false",
+    description:
+      "local: ship a bundle edited on purpose, whose files differ from the sha256s bundle.json records (kept for later promotes)",
+  },
   { name: "host", kind: "text", default: "127.0.0.1", frontEnds: ["cli"], description: "local: the router's address" },
   {
     name: "ready-timeout",
@@ -112,6 +119,7 @@ export function localTargetOptionsFrom(o: OptionReader): Omit<LocalTargetOptions
     modelName: o.text("name"),
     serveArgs: serveArgs.length ? serveArgs : undefined,
     readyTimeoutMs: o.positive("ready-timeout")! * 1000,
+    skipBundleChecksums: o.boolean("skip-bundle-checksums"),
   };
 }
 

@@ -1,7 +1,8 @@
 import { existsSync } from "node:fs";
 import { copyFile, mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
-import { MANIFEST_FILE } from "../bundle/manifest.js";
+import type { BundleReadOptions } from "../bundle/bundle-io.js";
+import { MANIFEST_FILE, type NamedFile } from "../bundle/manifest.js";
 import { RecshipError } from "../errors.js";
 import { RECSHIP_VERSION } from "../version.js";
 import type { ModelEvaluation } from "./engine.js";
@@ -50,13 +51,35 @@ export async function readBaselineRecord(dir: string): Promise<BaselineRecord | 
   }
 }
 
-/** A baseline folder: a stored baseline (gate-baseline.json names the model) or a plain bundle. */
-export async function openBaseline(dir: string, model?: string): Promise<{ source: ModelSource; record?: BaselineRecord }> {
+/**
+ * A baseline folder: a stored baseline (gate-baseline.json names the model and its checksum) or
+ * a plain bundle; its files checked against their recorded checksums unless told not to.
+ */
+export async function openBaseline(
+  dir: string,
+  model?: string,
+  options: BundleReadOptions = {},
+): Promise<{ source: ModelSource; record?: BaselineRecord }> {
   const record = await readBaselineRecord(resolve(dir));
-  const explicit = model ?? (record ? join(resolve(dir), record.modelFile) : undefined);
-  const source = await openModelSource(dir, { model: explicit, role: "baseline" });
+  const stored = record && !model;
+  const source = await openModelSource(dir, {
+    model: model ?? (record ? join(resolve(dir), record.modelFile) : undefined),
+    ...(stored ? { modelRecord: storedModel(record) } : {}),
+    role: "baseline",
+    ...options,
+  });
   if (record && !model) source.artifact = "stored baseline";
   return { source, record };
+}
+
+/** A stored baseline's model as gate-baseline.json records it. */
+function storedModel(record: BaselineRecord): NamedFile {
+  return {
+    field: "model",
+    file: record.modelFile,
+    sha256: record.modelSha256,
+    recordedIn: { file: BASELINE_RECORD_FILE, field: "modelSha256" },
+  };
 }
 
 export interface PackageOptions {

@@ -8,6 +8,7 @@ import { evaluateModel, mapVocabulary, modelHistories, type ModelEvaluation } fr
 import { loadEvalData, type EvalData } from "./eval-data.js";
 import { evaluationKey, readEvaluation } from "./eval-store.js";
 import { measureLatency, type LatencyStats, type Servable } from "./latency.js";
+import { MANIFEST_FILE } from "../bundle/manifest.js";
 import { openModelSource, type ModelSource } from "../bundle/model-source.js";
 import { OnnxScorer } from "./onnx-scorer.js";
 import { rankingDiff } from "./ranking-diff.js";
@@ -35,6 +36,8 @@ export interface GateOptions {
   /** onnxruntime intra-op threads. */
   threads?: number;
   batchSize?: number;
+  /** Check both models' files against the sha256s their bundle.json records (default true). */
+  verifyChecksums?: boolean;
   log: Logger;
 }
 
@@ -55,6 +58,7 @@ async function openModel(source: ModelSource, data: EvalData, options: GateOptio
   const scorer = await OnnxScorer.open(source.modelPath, {
     numItems: source.manifest.vocabulary.items,
     maxlen: source.maxlen,
+    manifest: join(source.dir, MANIFEST_FILE),
     threads: options.threads,
     batchSize: options.batchSize,
   });
@@ -203,7 +207,7 @@ async function evaluateBaseline(
   remarks: Remarks,
 ): Promise<EvaluatedBaseline> {
   const { log } = options;
-  const b = await openBaseline(options.baseline!, options.baselineModel);
+  const b = await openBaseline(options.baseline!, options.baselineModel, { verifyChecksums: options.verifyChecksums });
   const model = await openModel(b.source, data, options);
   opened.push(model);
   const key = evaluationKey(data.fingerprint, b.source.sha256, topWidth);
@@ -418,7 +422,11 @@ export async function runGate(options: GateOptions): Promise<GateOutcome> {
   const started = performance.now();
   const { log, rules } = options;
   const remarks: Remarks = { notes: [], warnings: [] };
-  const candidateSource = await openModelSource(options.candidate, { model: options.candidateModel, role: "candidate" });
+  const candidateSource = await openModelSource(options.candidate, {
+    model: options.candidateModel,
+    role: "candidate",
+    verifyChecksums: options.verifyChecksums,
+  });
   const data = await evalDataFor(candidateSource, options);
   if (data.sha256 !== candidateSource.manifest.data.sha256) {
     remarks.notes.push(

@@ -3,6 +3,7 @@ import { RecshipError } from "../errors.js";
 import type { Scorer } from "../eval/evaluator.js";
 import { padHistories, SERVED_OUTPUTS, type GraphOptimization } from "../onnx/ort-recommender.js";
 import { createSession, onnxRuntime } from "../onnx/ort-runtime.js";
+import { checkSequenceLength, firstRunFailure } from "../onnx/sequence-input.js";
 
 export interface OnnxScorerOptions {
   /** Items the model scores (its vocabulary size): the width of the `scores` output. */
@@ -13,6 +14,27 @@ export interface OnnxScorerOptions {
   optimization?: GraphOptimization;
   /** Histories per onnxruntime run (default 256). */
   batchSize?: number;
+  /** The bundle.json maxlen came from, named when the model disagrees with it. */
+  manifest?: string;
+}
+
+/** Refuses a model without the recommender's input and scores output, or whose input length is not bundle.json's maxlen. */
+function checkSignature(session: InferenceSession, path: string, options: OnnxScorerOptions): void {
+  for (const name of ["item_seq"]) {
+    if (!session.inputNames.includes(name)) {
+      throw new RecshipError(`the model has no "${name}" input (inputs: ${session.inputNames.join(", ")})`, {
+        where: path,
+        fix: "the gate runs recommenders exported by convert-onnx (item_seq → scores, top_items, top_scores, user_embedding)",
+      });
+    }
+  }
+  if (!session.outputNames.includes("scores")) {
+    throw new RecshipError(`the model has no "scores" output (outputs: ${session.outputNames.join(", ")})`, {
+      where: path,
+      fix: "the gate needs every item's score: export with convert-onnx",
+    });
+  }
+  checkSequenceLength(session, options.maxlen, { model: path, manifest: options.manifest });
 }
 
 /**
@@ -31,6 +53,7 @@ export class OnnxScorer implements Scorer {
     readonly maxlen: number,
     readonly batchSize: number,
     readonly path: string,
+    private readonly manifest?: string,
   ) {
     this.buffer = new Float32Array(batchSize * numItems);
   }
@@ -46,21 +69,13 @@ export class OnnxScorer implements Scorer {
         cause,
       });
     }
-    for (const name of ["item_seq"]) {
-      if (!session.inputNames.includes(name)) {
-        throw new RecshipError(`the model has no "${name}" input (inputs: ${session.inputNames.join(", ")})`, {
-          where: path,
-          fix: "the gate runs recommenders exported by convert-onnx (item_seq → scores, top_items, top_scores, user_embedding)",
-        });
-      }
+    try {
+      checkSignature(session, path, options);
+    } catch (error) {
+      await session.release();
+      throw error;
     }
-    if (!session.outputNames.includes("scores")) {
-      throw new RecshipError(`the model has no "scores" output (outputs: ${session.outputNames.join(", ")})`, {
-        where: path,
-        fix: "the gate needs every item's score: export with convert-onnx",
-      });
-    }
-    return new OnnxScorer(session, options.numItems, options.maxlen, options.batchSize ?? 256, path);
+    return new OnnxScorer(session, options.numItems, options.maxlen, options.batchSize ?? 256, path, options.manifest);
   }
 
   private input(histories: Int32Array[]): Tensor {
@@ -79,7 +94,9 @@ export class OnnxScorer implements Scorer {
     const output = new (onnxRuntime().Tensor)("float32", view, [histories.length, this.numItems]);
     if (!this.checked) {
       // the first run without a bound output, so a vocabulary mismatch shows as a clear error
-      const result = await this.session.run({ item_seq: this.input(histories) }, ["scores"]);
+      const result = await this.session.run({ item_seq: this.input(histories) }, ["scores"]).catch((error: unknown) => {
+        throw firstRunFailure(error, this.maxlen, { model: this.path, manifest: this.manifest });
+      });
       const dims = result.scores.dims;
       if (dims.length !== 2 || Number(dims[1]) !== this.numItems) {
         throw new RecshipError(`the model scores ${String(dims[1])} items but its bundle's vocabulary holds ${this.numItems}`, {

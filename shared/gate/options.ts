@@ -122,6 +122,12 @@ export const GATE_OPTIONS: readonly OptionSpec[] = [
     frontEnds: ["action"],
     description: "Token for the pull-request comment (needs `pull-requests: write`)",
   },
+  {
+    name: "skip-bundle-checksums",
+    kind: "boolean",
+    default: "false",
+    description: "Run bundles edited on purpose, whose files differ from the sha256s bundle.json records (default: refuse them)",
+  },
   { name: "threads", kind: "int", description: "onnxruntime intra-op threads (default: one per core)" },
   { name: "batch-size", kind: "int", default: "256", description: "Histories per onnxruntime run during evaluation" },
   {
@@ -172,6 +178,7 @@ export function gateOptionsFrom(
   | "threads"
   | "batchSize"
   | "requireBaseline"
+  | "verifyChecksums"
 > {
   return {
     candidate: o.requiredText("bundle"),
@@ -186,5 +193,6 @@ export function gateOptionsFrom(
     threads: o.int("threads"),
     batchSize: o.int("batch-size"),
     requireBaseline: o.boolean("require-baseline"),
+    verifyChecksums: !o.boolean("skip-bundle-checksums"),
   };
 }

@@ -1,5 +1,6 @@
 import type { Logger } from "../log.js";
 import type { GitHubClient } from "./client.js";
+import { isOwnMarkedComment, tokenLogin } from "./identity.js";
 
 /** GitHub rejects issue comments longer than this. */
 export const COMMENT_LIMIT = 65536;
@@ -30,11 +31,55 @@ function status(error: unknown): number | undefined {
   return typeof s === "number" ? s : undefined;
 }
 
+/** `marker` and `body` as one comment, cut to GitHub's limit. */
+export function markedBody(marker: string, body: string): string {
+  const text = `${marker}\n${body}`;
+  if (text.length <= COMMENT_LIMIT) return text;
+  const note = "\n\n… (truncated)\n";
+  return text.slice(0, COMMENT_LIMIT - note.length) + note;
+}
+
+interface FoundComment {
+  id: number;
+  body?: string | null;
+  html_url: string;
+}
+
+/** The pull request's comments that this token wrote and that carry `marker`, oldest first. */
+async function ownMarkedComments(client: GitHubClient, target: CommentTarget, marker: string): Promise<FoundComment[]> {
+  const login = await tokenLogin(client);
+  const found: FoundComment[] = [];
+  for await (const page of client.paginate.iterator(client.rest.issues.listComments, {
+    owner: target.owner,
+    repo: target.repo,
+    issue_number: target.issueNumber,
+    per_page: 100,
+  })) {
+    for (const c of page.data) if (isOwnMarkedComment(c, login, marker)) found.push({ id: c.id, body: c.body, html_url: c.html_url });
+  }
+  return found;
+}
+
+/** Deletes the copies concurrent runs left (all ours); how many went. */
+async function removeCopies(client: GitHubClient, target: CommentTarget, copies: FoundComment[]): Promise<number> {
+  let removed = 0;
+  for (const extra of copies) {
+    try {
+      await client.rest.issues.deleteComment({ owner: target.owner, repo: target.repo, comment_id: extra.id });
+      removed++;
+    } catch {
+      // a duplicate we may not delete stays; the first one is still the one kept up to date
+    }
+  }
+  return removed;
+}
+
 /**
  * Creates the pull request's comment that carries `marker`, or edits it in place when an
- * earlier run left one (so re-runs never stack comments). Any API failure (no permission,
- * pull request gone, GitHub down) is a warning and a "skipped" result: a comment is never
- * worth failing the job for.
+ * earlier run left one (so re-runs never stack comments). Only comments the token itself wrote
+ * count: anyone can paste the marker into a comment, and theirs are never edited or deleted.
+ * Any API failure (no permission, pull request gone, GitHub down) is a warning and a "skipped"
+ * result: a comment is never worth failing the job for.
  */
 export async function upsertStickyComment(
   client: GitHubClient,
@@ -43,32 +88,11 @@ export async function upsertStickyComment(
   body: string,
   log: Logger,
 ): Promise<StickyResult> {
-  let text = `${marker}\n${body}`;
-  if (text.length > COMMENT_LIMIT) {
-    const note = "\n\n… (truncated)\n";
-    text = text.slice(0, COMMENT_LIMIT - note.length) + note;
-  }
+  const text = markedBody(marker, body);
   const where = `${target.owner}/${target.repo}#${target.issueNumber}`;
   try {
-    const found: { id: number; body?: string | null; html_url: string }[] = [];
-    for await (const page of client.paginate.iterator(client.rest.issues.listComments, {
-      owner: target.owner,
-      repo: target.repo,
-      issue_number: target.issueNumber,
-      per_page: 100,
-    })) {
-      for (const c of page.data) if (c.body?.includes(marker)) found.push({ id: c.id, body: c.body, html_url: c.html_url });
-    }
-    let removed = 0;
-    for (const extra of found.slice(1)) {
-      try {
-        await client.rest.issues.deleteComment({ owner: target.owner, repo: target.repo, comment_id: extra.id });
-        removed++;
-      } catch {
-        // a duplicate we may not delete stays; the first one is still the one kept up to date
-      }
-    }
-    const existing = found[0];
+    const [existing, ...copies] = await ownMarkedComments(client, target, marker);
+    const removed = await removeCopies(client, target, copies);
     if (existing) {
       if (existing.body === text) {
         log.info(`pull request comment on ${where} is up to date: ${existing.html_url}`);

@@ -79,40 +79,36 @@ export const DEFAULT_CONFIG: RecshipConfig = {
 };
 
 const positiveInt = { type: "integer", minimum: 1 } as const;
+/** The model config's fields and their ranges: a config file is checked against them, and so is bundle.json `model.config`. */
+export const MODEL_CONFIG_PROPERTIES = {
+  kind: { const: "sasrec" },
+  hidden: positiveInt,
+  blocks: positiveInt,
+  heads: positiveInt,
+  maxlen: { type: "integer", minimum: 2, maximum: 4096 },
+  ffnDim: positiveInt,
+  dropout: { type: "number", minimum: 0, maximum: 0.95 },
+  norm: { enum: ["pre", "post"] },
+  activation: { enum: ["relu", "gelu"] },
+  layerNormEpsilon: { type: "number", exclusiveMinimum: 0 },
+} as const;
+/** The training config's fields (also bundle.json `training.config`). */
+export const TRAIN_CONFIG_PROPERTIES = {
+  loss: { enum: [...LOSSES] },
+  negatives: positiveInt,
+  learningRate: { type: "number", exclusiveMinimum: 0, maximum: 1 },
+  batchTokens: { type: "integer", minimum: 16 },
+  epochs: positiveInt,
+  patience: positiveInt,
+  validationUsers: { type: "integer", minimum: 0 },
+  seed: { type: "integer" },
+} as const;
 const configSchema = {
   type: "object",
   additionalProperties: false,
   properties: {
-    model: {
-      type: "object",
-      additionalProperties: false,
-      properties: {
-        kind: { const: "sasrec" },
-        hidden: positiveInt,
-        blocks: positiveInt,
-        heads: positiveInt,
-        maxlen: { type: "integer", minimum: 2, maximum: 4096 },
-        ffnDim: positiveInt,
-        dropout: { type: "number", minimum: 0, maximum: 0.95 },
-        norm: { enum: ["pre", "post"] },
-        activation: { enum: ["relu", "gelu"] },
-        layerNormEpsilon: { type: "number", exclusiveMinimum: 0 },
-      },
-    },
-    train: {
-      type: "object",
-      additionalProperties: false,
-      properties: {
-        loss: { enum: [...LOSSES] },
-        negatives: positiveInt,
-        learningRate: { type: "number", exclusiveMinimum: 0, maximum: 1 },
-        batchTokens: { type: "integer", minimum: 16 },
-        epochs: positiveInt,
-        patience: positiveInt,
-        validationUsers: { type: "integer", minimum: 0 },
-        seed: { type: "integer" },
-      },
-    },
+    model: { type: "object", additionalProperties: false, properties: MODEL_CONFIG_PROPERTIES },
+    train: { type: "object", additionalProperties: false, properties: TRAIN_CONFIG_PROPERTIES },
   },
 } as const;
 

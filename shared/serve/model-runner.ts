@@ -1,6 +1,7 @@
 import type { InferenceSession } from "onnxruntime-node";
 import { RecshipError } from "../errors.js";
 import { onnxRuntime } from "../onnx/ort-runtime.js";
+import { checkSequenceLength, firstRunFailure } from "../onnx/sequence-input.js";
 
 export const INPUT_NAME = "item_seq";
 export const OUTPUT_NAMES = ["scores", "top_items", "top_scores", "user_embedding"] as const;
@@ -39,10 +40,17 @@ export class ModelRunner {
   ) {}
 
   /**
-   * Checks the input/output names, then learns numItems, topK and hidden from one run
-   * (a model exported with another vocabulary than items.txt is refused here).
+   * Checks the input/output names and the input's length, then learns numItems, topK and hidden
+   * from one run (a model exported with another vocabulary than items.txt is refused here).
+   * `manifest` is the bundle.json that gave maxlen, named when the model disagrees with it.
    */
-  static async open(session: InferenceSession, maxlen: number, vocabularySize: number, where: string): Promise<ModelRunner> {
+  static async open(
+    session: InferenceSession,
+    maxlen: number,
+    vocabularySize: number,
+    where: string,
+    manifest?: string,
+  ): Promise<ModelRunner> {
     if (!session.inputNames.includes(INPUT_NAME)) {
       throw new RecshipError(`the model has no "${INPUT_NAME}" input (inputs: ${session.inputNames.join(", ")})`, {
         where,
@@ -53,8 +61,12 @@ export class ModelRunner {
     if (missing.length) {
       throw new RecshipError(`the model lacks the output(s) ${missing.join(", ")}`, { where, fix: "serve a recship ONNX export" });
     }
+    const origin = { model: where, manifest };
+    checkSequenceLength(session, maxlen, origin);
     const probe = new ModelRunner(session, { maxlen, numItems: 0, topK: 0, hidden: 0 });
-    const out = await probe.run(new BigInt64Array(maxlen), 1);
+    const out = await probe.run(new BigInt64Array(maxlen), 1).catch((error: unknown) => {
+      throw firstRunFailure(error, maxlen, origin);
+    });
     const shape: ModelShape = {
       maxlen,
       numItems: fetched(out.scores, "scores").length,

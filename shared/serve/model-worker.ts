@@ -14,6 +14,8 @@ export interface ModelWorkerData {
   threads?: number;
   maxlen: number;
   vocabularySize: number;
+  /** The bundle.json maxlen came from, named when the model disagrees with it. */
+  manifest?: string;
 }
 
 /** Main thread → worker. */
@@ -54,7 +56,7 @@ export async function runModelWorker(): Promise<void> {
   let runner: ModelRunner;
   try {
     const { session, device } = await openSession(data.modelPath, { device: data.device, threads: data.threads, log });
-    runner = await ModelRunner.open(session, data.maxlen, data.vocabularySize, data.modelPath);
+    runner = await ModelRunner.open(session, data.maxlen, data.vocabularySize, data.modelPath, data.manifest);
     post({ type: "ready", shape: runner.shape, device });
   } catch (error) {
     post(failure(null, error));

@@ -1,4 +1,5 @@
-import type { BundleManifest } from "../bundle/manifest.js";
+import { join } from "node:path";
+import { MANIFEST_FILE, type BundleManifest } from "../bundle/manifest.js";
 import { openModelSource } from "../bundle/model-source.js";
 import type { Logger } from "../log.js";
 import { defaultSessionThreads, usableCores } from "../util/cpu-budget.js";
@@ -36,9 +37,14 @@ export async function loadServedModel(options: {
   threads?: number;
   /** Worker threads that run the model, each with its own session; 0 = on the calling thread. */
   workers?: number;
+  /** Check the model and vocabulary against the sha256s bundle.json records (default true). */
+  verifyChecksums?: boolean;
   log: Logger;
 }): Promise<ServedModel> {
-  const source = await openModelSource(options.bundle, { model: options.model });
+  const verifyChecksums = options.verifyChecksums ?? true;
+  if (!verifyChecksums) options.log.warn(`not checking the checksums bundle.json records (--skip-bundle-checksums): ${options.bundle}`);
+  const source = await openModelSource(options.bundle, { model: options.model, verifyChecksums });
+  const manifest = join(source.dir, MANIFEST_FILE);
   options.log.info(
     `model: ${source.modelPath} (${source.artifact}, ${(source.bytesOnDisk / 2 ** 20).toFixed(1)} MiB, ${source.itemIds.length - 1} items)`,
   );
@@ -56,10 +62,11 @@ export async function loadServedModel(options: {
         threads,
         maxlen: source.maxlen,
         vocabularySize: source.itemIds.length - 1,
+        manifest,
         workers: options.workers,
         log: options.log,
       })
-    : await openInProcess(source.modelPath, source.maxlen, source.itemIds.length - 1, { ...options, threads });
+    : await openInProcess(source.modelPath, source.maxlen, source.itemIds.length - 1, { ...options, threads, manifest });
   if (options.workers) options.log.info(`model runs in ${options.workers} worker thread(s), each with its own session`);
   return {
     runner,
@@ -76,10 +83,10 @@ async function openInProcess(
   modelPath: string,
   maxlen: number,
   vocabularySize: number,
-  options: { device: Device; threads?: number; log: Logger },
+  options: { device: Device; threads?: number; manifest: string; log: Logger },
 ): Promise<{ runner: ModelRunner; device: Device }> {
   const { session, device } = await openSession(modelPath, { device: options.device, threads: options.threads, log: options.log });
-  const runner = await ModelRunner.open(session, maxlen, vocabularySize, modelPath).catch(async (error: unknown) => {
+  const runner = await ModelRunner.open(session, maxlen, vocabularySize, modelPath, options.manifest).catch(async (error: unknown) => {
     await session.release();
     throw error;
   });

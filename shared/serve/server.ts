@@ -27,6 +27,8 @@ export interface ModelServerOptions {
   bundle: string;
   /** ONNX file to serve instead of the bundle's chosen one. */
   model?: string;
+  /** Check the model and vocabulary against the sha256s bundle.json records (default true; false serves a bundle edited on purpose). */
+  verifyChecksums?: boolean;
   /** The model's name in /v2/models/{name} (default "recommender"). */
   name?: string;
   device?: Device;
@@ -152,6 +154,7 @@ export class ModelServer {
       device: this.options.device ?? "cpu",
       threads: this.options.threads,
       workers,
+      verifyChecksums: this.options.verifyChecksums,
       log,
     });
     const { shape } = model.runner;

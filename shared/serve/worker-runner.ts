@@ -68,6 +68,8 @@ export class WorkerRunner implements Runner {
     threads?: number;
     maxlen: number;
     vocabularySize: number;
+    /** The bundle.json maxlen came from. */
+    manifest?: string;
     workers: number;
     log: Logger;
   }): Promise<{ runner: WorkerRunner; device: Device }> {
@@ -79,6 +81,7 @@ export class WorkerRunner implements Runner {
       threads: options.threads,
       maxlen: options.maxlen,
       vocabularySize: options.vocabularySize,
+      ...(options.manifest ? { manifest: options.manifest } : {}),
     };
     const workers: Worker[] = [];
     const started = Array.from({ length: options.workers }, (_, i) => {

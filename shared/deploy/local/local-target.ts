@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
+import { openModelSource } from "../../bundle/model-source.js";
 import { RecshipError } from "../../errors.js";
 import type { Logger } from "../../log.js";
 import {
@@ -32,6 +33,11 @@ export interface LocalTargetOptions {
   modelName?: string;
   /** Longest wait for a new server to turn ready (default 120 s). */
   readyTimeoutMs?: number;
+  /**
+   * Ship a bundle whose files differ from the sha256s its bundle.json records (edited on
+   * purpose): its servers run with --skip-bundle-checksums, also when it is promoted later.
+   */
+  skipBundleChecksums?: boolean;
   log: Logger;
 }
 
@@ -57,12 +63,13 @@ export class LocalTarget implements DeployTarget {
       let state = await readState(this.statePath);
       const before = await this.describe(state);
       checkDeployRequest(request, before);
+      if (request.bundle && (request.mode === "canary" || request.mode === "direct")) await this.checkBundle(request.bundle, request.model);
       state = await this.ensureRouter(state);
       const { log } = this.options;
       const admin = this.admin(state);
       switch (request.mode) {
         case "direct": {
-          const next = await this.startServer("stable", request.bundle!, request.model);
+          const next = await this.startServer("stable", request.bundle!, request.model, this.options.skipBundleChecksums);
           const old = state.stable;
           await this.switchOrStop(admin, { stable: next, weight: 0 }, next);
           state.stable = next;
@@ -72,7 +79,7 @@ export class LocalTarget implements DeployTarget {
           break;
         }
         case "canary": {
-          const next = await this.startServer("canary", request.bundle!, request.model);
+          const next = await this.startServer("canary", request.bundle!, request.model, this.options.skipBundleChecksums);
           const old = state.canary;
           const weight = request.weight ?? DEFAULT_CANARY_WEIGHT;
           await this.switchOrStop(admin, { stable: state.stable, canary: next, weight }, next);
@@ -100,7 +107,7 @@ export class LocalTarget implements DeployTarget {
         case "promote": {
           // a fresh server labelled stable: every metric of the promoted model says "stable" from now on
           const canary = state.canary!;
-          const next = await this.startServer("stable", canary.bundle, canary.model);
+          const next = await this.startServer("stable", canary.bundle, canary.model, canary.skipBundleChecksums);
           const old = state.stable;
           await this.switchOrStop(admin, { stable: next, weight: 0 }, next);
           state.stable = next;
@@ -193,8 +200,22 @@ export class LocalTarget implements DeployTarget {
     return next;
   }
 
+  /**
+   * Refuses a bundle its servers would refuse (a file changed since bundle.json recorded it, a
+   * path out of the bundle), before anything is started: the reason then reads plainly, not
+   * as a server's log tail.
+   */
+  private async checkBundle(bundle: string, model: string | undefined): Promise<void> {
+    await openModelSource(bundle, { model, role: "shipped", verifyChecksums: !this.options.skipBundleChecksums });
+  }
+
   /** Starts `recship serve` for a variant and waits until it is ready; on failure stops it and says why. */
-  private async startServer(variant: "stable" | "canary", bundle: string, model: string | undefined): Promise<LocalBackend> {
+  private async startServer(
+    variant: "stable" | "canary",
+    bundle: string,
+    model: string | undefined,
+    skipBundleChecksums: boolean | undefined,
+  ): Promise<LocalBackend> {
     const port = await freePort();
     const tag = `${variant[0]}${randomBytes(3).toString("hex")}`;
     const log = join(this.logDir, `${variant}-${tag}.log`);
@@ -203,6 +224,7 @@ export class LocalTarget implements DeployTarget {
       "--bundle",
       resolve(bundle),
       ...(model ? ["--model", resolve(model)] : []),
+      ...(skipBundleChecksums ? ["--skip-bundle-checksums"] : []),
       "--port",
       String(port),
       "--host",
@@ -244,6 +266,7 @@ export class LocalTarget implements DeployTarget {
       pid: daemon.pid,
       bundle: resolve(bundle),
       ...(model ? { model: resolve(model) } : {}),
+      ...(skipBundleChecksums ? { skipBundleChecksums } : {}),
       version: meta.versions[0],
       log,
       startedAt: new Date().toISOString(),

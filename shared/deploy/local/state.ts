@@ -12,6 +12,8 @@ export interface LocalBackend {
   pid: number;
   bundle: string;
   model?: string;
+  /** Started with --skip-bundle-checksums (a bundle edited on purpose): a promotion keeps it. */
+  skipBundleChecksums?: boolean;
   version: string;
   log: string;
   startedAt: string;
