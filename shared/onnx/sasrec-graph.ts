@@ -62,152 +62,204 @@ export function sasrecGraph(
       fix: `pass a top-k between 1 and ${numItems}`,
     });
   }
-  const d = config.hidden;
-  const h = config.heads;
-  const dk = d / h;
-  const L = config.maxlen;
-  const g = new GraphBuilder("sasrec");
-  const shapes = new Map(paramSpecs(config, numItems).map((s) => [s.name, s.shape]));
-  const param = (name: string) =>
-    name === "item_codes"
-      ? g.initializer(compactIndexTensor(name, shapes.get(name)!, weights.get(name)!))
-      : g.initializer(floatTensor(name, shapes.get(name)!, weights.get(name)!));
-  const params = new Map<string, string>();
-  for (const name of shapes.keys()) params.set(name, param(name));
-  if (config.itemTable) params.set("item_emb", quantizedItemTable(g, params, d));
-  const p = (name: string) => params.get(name)!;
+  const w = new SasrecWriter(config, numItems, weights);
+  const seq = w.g.input("item_seq", "int64", ["batch", config.maxlen]);
+  let x = w.embed(seq);
+  const keyValid = w.keyValid(seq);
+  const mask = config.blocks > 1 ? w.causalMask(keyValid) : "";
+  for (let b = 0; b < config.blocks; b++) {
+    const last = b === config.blocks - 1;
+    x = w.block(x, `block${b}`, last ? w.lastRowMask(keyValid) : mask, last);
+  }
+  if (config.norm === "pre") x = w.layerNorm(x, "final_ln");
+  w.outputs(x, options.topK);
+  return w.g;
+}
 
-  const seq = g.input("item_seq", "int64", ["batch", L]);
+/** The graph's pieces, one method per layer; `p(name)` is a parameter's initializer. */
+class SasrecWriter {
+  readonly g = new GraphBuilder("sasrec");
+  private readonly params = new Map<string, string>();
+  private readonly d: number;
+  private readonly h: number;
+  private readonly dk: number;
+  private readonly L: number;
 
-  // embeddings: item_emb[ids]·√d + pos_emb[0..L-1]
-  const gathered = g.op("Gather", [p("item_emb"), seq], { name: "embed/gather", attributes: { axis: attr.int(0) } });
-  const scaled = g.op("Mul", [gathered, g.scalar("float", Math.fround(Math.sqrt(d)), "sqrt_hidden")], { name: "embed/scale" });
-  let x = g.op("Add", [scaled, p("pos_emb")], { name: "embed/add_positions" });
+  constructor(
+    private readonly config: SasrecConfig,
+    private readonly numItems: number,
+    weights: Map<string, Float32Array>,
+  ) {
+    this.d = config.hidden;
+    this.h = config.heads;
+    this.dk = config.hidden / config.heads;
+    this.L = config.maxlen;
+    for (const { name, shape } of paramSpecs(config, numItems)) {
+      const tensor =
+        name === "item_codes" ? compactIndexTensor(name, shape, weights.get(name)!) : floatTensor(name, shape, weights.get(name)!);
+      this.params.set(name, this.g.initializer(tensor));
+    }
+    if (config.itemTable) this.params.set("item_emb", quantizedItemTable(this.g, this.params, this.d));
+  }
 
-  // additive attention masks, 0 where visible, -1e9 elsewhere
-  const isPad = g.op("Equal", [seq, g.scalar("int64", 0, "padding_id")], { name: "mask/is_padding" });
-  const keyValid = g.op("Unsqueeze", [g.op("Not", [isPad], { name: "mask/is_item" }), g.ints([1, 2], "axes_1_2")], { name: "mask/keys" });
-  const zero = g.scalar("float", 0, "mask_visible");
-  const blocked = g.scalar("float", -1e9, "mask_blocked");
-  const fullMask = () => {
+  p(name: string): string {
+    return this.params.get(name)!;
+  }
+
+  /** item_emb[ids]·√d + pos_emb[0..L-1] */
+  embed(seq: string): string {
+    const { g } = this;
+    const gathered = g.op("Gather", [this.p("item_emb"), seq], { name: "embed/gather", attributes: { axis: attr.int(0) } });
+    const scaled = g.op("Mul", [gathered, g.scalar("float", Math.fround(Math.sqrt(this.d)), "sqrt_hidden")], { name: "embed/scale" });
+    return g.op("Add", [scaled, this.p("pos_emb")], { name: "embed/add_positions" });
+  }
+
+  /** [batch, 1, 1, L]: true where the key is an item, not padding. */
+  keyValid(seq: string): string {
+    const { g } = this;
+    const isPad = g.op("Equal", [seq, g.scalar("int64", 0, "padding_id")], { name: "mask/is_padding" });
+    return g.op("Unsqueeze", [g.op("Not", [isPad], { name: "mask/is_item" }), g.ints([1, 2], "axes_1_2")], { name: "mask/keys" });
+  }
+
+  /** Additive attention mask, 0 where key j is visible to query i (j ≤ i, item j ≠ 0), -1e9 elsewhere. */
+  causalMask(keyValid: string): string {
+    const { g, L } = this;
     const causal = new Uint8Array(L * L);
     for (let i = 0; i < L; i++) for (let j = 0; j <= i; j++) causal[i * L + j] = 1;
     const causalMask = g.constant("bool", [1, 1, L, L], causal, "causal_lower_triangle");
-    return g.op("Where", [g.op("And", [causalMask, keyValid], { name: "mask/visible" }), zero, blocked], { name: "mask/additive" });
-  };
-  // the last query row sees every earlier position: only padding is masked
-  const lastRowMask = () => g.op("Where", [keyValid, zero, blocked], { name: "mask/additive_last_row" });
+    const visible = g.op("And", [causalMask, keyValid], { name: "mask/visible" });
+    return g.op("Where", [visible, this.zero(), this.blocked()], { name: "mask/additive" });
+  }
 
-  const dense = (input: string, w: string, b: string, name: string) =>
-    g.op("Add", [g.op("MatMul", [input, p(w)], { name: `${name}/matmul` }), p(b)], { name: `${name}/bias` });
-  const splitHeads = (t: string, length: number, perm: number[], name: string) =>
-    g.op("Transpose", [g.op("Reshape", [t, g.ints([0, length, h, dk], `shape_heads_${length}`)], { name: `${name}/reshape` })], {
-      name: `${name}/transpose`,
-      attributes: { perm: attr.ints(perm) },
-    });
+  /** The last query row sees every earlier position: only padding is masked. */
+  lastRowMask(keyValid: string): string {
+    return this.g.op("Where", [keyValid, this.zero(), this.blocked()], { name: "mask/additive_last_row" });
+  }
 
-  const attention = (queryInput: string, kvInput: string, mask: string, queries: number, prefix: string) => {
-    const q = splitHeads(
-      dense(queryInput, `${prefix}.attn.wq`, `${prefix}.attn.bq`, `${prefix}/attn/q`),
-      queries,
-      [0, 2, 1, 3],
-      `${prefix}/attn/q_heads`,
-    );
-    const kT = splitHeads(
-      dense(kvInput, `${prefix}.attn.wk`, `${prefix}.attn.bk`, `${prefix}/attn/k`),
-      L,
-      [0, 2, 3, 1],
-      `${prefix}/attn/k_heads`,
-    );
-    const v = splitHeads(
-      dense(kvInput, `${prefix}.attn.wv`, `${prefix}.attn.bv`, `${prefix}/attn/v`),
-      L,
-      [0, 2, 1, 3],
-      `${prefix}/attn/v_heads`,
-    );
+  private zero(): string {
+    return this.g.scalar("float", 0, "mask_visible");
+  }
+
+  private blocked(): string {
+    return this.g.scalar("float", -1e9, "mask_blocked");
+  }
+
+  /** input·W + b */
+  dense(input: string, w: string, b: string, name: string): string {
+    return this.g.op("Add", [this.g.op("MatMul", [input, this.p(w)], { name: `${name}/matmul` }), this.p(b)], { name: `${name}/bias` });
+  }
+
+  /** [batch, length, d] → [batch, heads, length, dk] (or its transpose, by `perm`). */
+  splitHeads(t: string, length: number, perm: number[], name: string): string {
+    const { g, h, dk } = this;
+    const reshaped = g.op("Reshape", [t, g.ints([0, length, h, dk], `shape_heads_${length}`)], { name: `${name}/reshape` });
+    return g.op("Transpose", [reshaped], { name: `${name}/transpose`, attributes: { perm: attr.ints(perm) } });
+  }
+
+  /** Multi-head attention: softmax(Q·Kᵀ/√dk + mask)·V, heads merged, then the output projection. */
+  attention(queryInput: string, kvInput: string, mask: string, queries: number, prefix: string): string {
+    const { g, L, d } = this;
+    const head = (input: string, which: "q" | "k" | "v", length: number, perm: number[]) =>
+      this.splitHeads(
+        this.dense(input, `${prefix}.attn.w${which}`, `${prefix}.attn.b${which}`, `${prefix}/attn/${which}`),
+        length,
+        perm,
+        `${prefix}/attn/${which}_heads`,
+      );
+    const q = head(queryInput, "q", queries, [0, 2, 1, 3]);
+    const kT = head(kvInput, "k", L, [0, 2, 3, 1]);
+    const v = head(kvInput, "v", L, [0, 2, 1, 3]);
     const raw = g.op("MatMul", [q, kT], { name: `${prefix}/attn/scores` });
-    const scaledScores = g.op("Mul", [raw, g.scalar("float", Math.fround(1 / Math.sqrt(dk)), "inv_sqrt_head_dim")], {
+    const scaled = g.op("Mul", [raw, g.scalar("float", Math.fround(1 / Math.sqrt(this.dk)), "inv_sqrt_head_dim")], {
       name: `${prefix}/attn/scale`,
     });
-    const masked = g.op("Add", [scaledScores, mask], { name: `${prefix}/attn/mask` });
+    const masked = g.op("Add", [scaled, mask], { name: `${prefix}/attn/mask` });
     const probs = g.op("Softmax", [masked], { name: `${prefix}/attn/softmax`, attributes: { axis: attr.int(-1) } });
     const context = g.op("MatMul", [probs, v], { name: `${prefix}/attn/context` });
-    const merged = g.op(
-      "Reshape",
-      [
-        g.op("Transpose", [context], { name: `${prefix}/attn/merge_transpose`, attributes: { perm: attr.ints([0, 2, 1, 3]) } }),
-        g.ints([0, queries, d], `shape_merge_${queries}`),
-      ],
-      { name: `${prefix}/attn/merge_reshape` },
-    );
-    return dense(merged, `${prefix}.attn.wo`, `${prefix}.attn.bo`, `${prefix}/attn/out`);
-  };
+    const transposed = g.op("Transpose", [context], {
+      name: `${prefix}/attn/merge_transpose`,
+      attributes: { perm: attr.ints([0, 2, 1, 3]) },
+    });
+    const merged = g.op("Reshape", [transposed, g.ints([0, queries, d], `shape_merge_${queries}`)], {
+      name: `${prefix}/attn/merge_reshape`,
+    });
+    return this.dense(merged, `${prefix}.attn.wo`, `${prefix}.attn.bo`, `${prefix}/attn/out`);
+  }
 
-  const activation = (t: string, prefix: string) => {
-    if (config.activation === "relu") return g.op("Relu", [t], { name: `${prefix}/relu` });
-    // exact GELU 0.5·x·(1 + erf(x/√2)), in the order ops.ts computes it (opset 17 has no Gelu)
+  /** ReLU, or exact GELU 0.5·x·(1 + erf(x/√2)) in the order ops.ts computes it (opset 17 has no Gelu). */
+  activation(t: string, prefix: string): string {
+    const { g } = this;
+    if (this.config.activation === "relu") return g.op("Relu", [t], { name: `${prefix}/relu` });
     const half = g.op("Mul", [t, g.scalar("float", 0.5, "half")], { name: `${prefix}/gelu_half` });
-    const erf = g.op(
-      "Erf",
-      [g.op("Mul", [t, g.scalar("float", Math.fround(Math.SQRT1_2), "inv_sqrt2")], { name: `${prefix}/gelu_scale` })],
-      { name: `${prefix}/gelu_erf` },
-    );
+    const scaled = g.op("Mul", [t, g.scalar("float", Math.fround(Math.SQRT1_2), "inv_sqrt2")], { name: `${prefix}/gelu_scale` });
+    const erf = g.op("Erf", [scaled], { name: `${prefix}/gelu_erf` });
     return g.op("Mul", [half, g.op("Add", [erf, g.scalar("float", 1, "one")], { name: `${prefix}/gelu_add_one` })], {
       name: `${prefix}/gelu`,
     });
-  };
-  const ffn = (t: string, prefix: string) =>
-    dense(
-      activation(dense(t, `${prefix}.ffn.w1`, `${prefix}.ffn.b1`, `${prefix}/ffn/inner`), `${prefix}/ffn`),
-      `${prefix}.ffn.w2`,
-      `${prefix}.ffn.b2`,
-      `${prefix}/ffn/out`,
-    );
-  const layerNorm = (t: string, name: string) =>
-    g.op("LayerNormalization", [t, p(`${name}.gamma`), p(`${name}.beta`)], {
-      name: name.replace(/\./g, "/"),
-      attributes: { axis: attr.int(-1), epsilon: attr.float(config.layerNormEpsilon) },
-    });
-  const lastPosition = (t: string, name: string) =>
-    g.op("Slice", [t, g.ints([L - 1], "last_position_start"), g.ints([L], "last_position_end"), g.ints([1], "axis_1")], { name });
-
-  const mask = config.blocks > 1 ? fullMask() : "";
-  for (let b = 0; b < config.blocks; b++) {
-    const prefix = `block${b}`;
-    const last = b === config.blocks - 1;
-    const queries = last ? 1 : L;
-    const m = last ? lastRowMask() : mask;
-    if (config.norm === "pre") {
-      const normed = layerNorm(x, `${prefix}.ln1`);
-      const query = last ? lastPosition(normed, `${prefix}/last_position`) : normed;
-      const residual = last ? lastPosition(x, `${prefix}/last_position_residual`) : x;
-      x = g.op("Add", [residual, attention(query, normed, m, queries, prefix)], { name: `${prefix}/attn_residual` });
-      x = g.op("Add", [x, ffn(layerNorm(x, `${prefix}.ln2`), prefix)], { name: `${prefix}/ffn_residual` });
-    } else {
-      const query = last ? lastPosition(x, `${prefix}/last_position`) : x;
-      x = layerNorm(g.op("Add", [query, attention(query, x, m, queries, prefix)], { name: `${prefix}/attn_residual` }), `${prefix}.ln1`);
-      x = layerNorm(g.op("Add", [x, ffn(x, prefix)], { name: `${prefix}/ffn_residual` }), `${prefix}.ln2`);
-    }
   }
-  if (config.norm === "pre") x = layerNorm(x, "final_ln");
 
-  // outputs: the user embedding, scores against the tied item embeddings (padding row dropped), top-k
-  const user = g.op("Squeeze", [x, g.ints([1], "axis_1")], { name: "user_embedding", output: "user_embedding" });
-  const items = g.op("Slice", [p("item_emb"), g.ints([1], "first_item"), g.ints([numItems + 1], "items_end"), g.ints([0], "axis_0")], {
-    name: "output/items",
-  });
-  const scores = g.op("Gemm", [user, items], { name: "output/scores", output: "scores", attributes: { transB: attr.int(1) } });
-  const [, topIndex] = g.node("TopK", [scores, g.ints([options.topK], "k")], {
-    name: "output/top_k",
-    outputs: ["top_scores", "output/top_k/index"],
-    attributes: { axis: attr.int(-1), largest: attr.int(1), sorted: attr.int(1) },
-  });
-  g.op("Add", [topIndex, g.scalar("int64", 1, "int64_one")], { name: "output/top_items", output: "top_items" });
-  g.output("scores", "float", ["batch", numItems]);
-  g.output("top_items", "int64", ["batch", options.topK]);
-  g.output("top_scores", "float", ["batch", options.topK]);
-  g.output("user_embedding", "float", ["batch", d]);
-  return g;
+  /** act(t·W1 + b1)·W2 + b2 */
+  ffn(t: string, prefix: string): string {
+    const inner = this.activation(this.dense(t, `${prefix}.ffn.w1`, `${prefix}.ffn.b1`, `${prefix}/ffn/inner`), `${prefix}/ffn`);
+    return this.dense(inner, `${prefix}.ffn.w2`, `${prefix}.ffn.b2`, `${prefix}/ffn/out`);
+  }
+
+  /** LayerNorm over the hidden axis with the parameter's γ and β. */
+  layerNorm(t: string, name: string): string {
+    return this.g.op("LayerNormalization", [t, this.p(`${name}.gamma`), this.p(`${name}.beta`)], {
+      name: name.replace(/\./g, "/"),
+      attributes: { axis: attr.int(-1), epsilon: attr.float(this.config.layerNormEpsilon) },
+    });
+  }
+
+  /** t[:, L-1:L, :] */
+  lastPosition(t: string, name: string): string {
+    const { g, L } = this;
+    return g.op("Slice", [t, g.ints([L - 1], "last_position_start"), g.ints([L], "last_position_end"), g.ints([1], "axis_1")], { name });
+  }
+
+  /** One Transformer block, pre- or post-norm; the last computes its queries for the last position alone. */
+  block(x: string, prefix: string, mask: string, last: boolean): string {
+    const { g } = this;
+    const queries = last ? 1 : this.L;
+    if (this.config.norm === "pre") {
+      const normed = this.layerNorm(x, `${prefix}.ln1`);
+      const query = last ? this.lastPosition(normed, `${prefix}/last_position`) : normed;
+      const residual = last ? this.lastPosition(x, `${prefix}/last_position_residual`) : x;
+      const attended = g.op("Add", [residual, this.attention(query, normed, mask, queries, prefix)], { name: `${prefix}/attn_residual` });
+      return g.op("Add", [attended, this.ffn(this.layerNorm(attended, `${prefix}.ln2`), prefix)], { name: `${prefix}/ffn_residual` });
+    }
+    const query = last ? this.lastPosition(x, `${prefix}/last_position`) : x;
+    const attended = this.layerNorm(
+      g.op("Add", [query, this.attention(query, x, mask, queries, prefix)], { name: `${prefix}/attn_residual` }),
+      `${prefix}.ln1`,
+    );
+    return this.layerNorm(g.op("Add", [attended, this.ffn(attended, prefix)], { name: `${prefix}/ffn_residual` }), `${prefix}.ln2`);
+  }
+
+  /** The user embedding, scores against the tied item embeddings (padding row dropped), and the top k. */
+  outputs(x: string, topK: number): void {
+    const { g, numItems } = this;
+    const user = g.op("Squeeze", [x, g.ints([1], "axis_1")], { name: "user_embedding", output: "user_embedding" });
+    const items = g.op(
+      "Slice",
+      [this.p("item_emb"), g.ints([1], "first_item"), g.ints([numItems + 1], "items_end"), g.ints([0], "axis_0")],
+      {
+        name: "output/items",
+      },
+    );
+    const scores = g.op("Gemm", [user, items], { name: "output/scores", output: "scores", attributes: { transB: attr.int(1) } });
+    const [, topIndex] = g.node("TopK", [scores, g.ints([topK], "k")], {
+      name: "output/top_k",
+      outputs: ["top_scores", "output/top_k/index"],
+      attributes: { axis: attr.int(-1), largest: attr.int(1), sorted: attr.int(1) },
+    });
+    g.op("Add", [topIndex, g.scalar("int64", 1, "int64_one")], { name: "output/top_items", output: "top_items" });
+    g.output("scores", "float", ["batch", numItems]);
+    g.output("top_items", "int64", ["batch", topK]);
+    g.output("top_scores", "float", ["batch", topK]);
+    g.output("user_embedding", "float", ["batch", this.d]);
+  }
 }
 
 /**
