@@ -205,6 +205,56 @@ function headline(
     : `no variant is within the budget (NDCG@10 loss ≤ ${(100 * s.maxNdcgDrop).toFixed(2)}%) and saves ${s.objective}`;
 }
 
+/** The step's report: the budget and settings, the data, the baseline, every variant and the one chosen. */
+function compressReport(r: {
+  dir: string;
+  budget: { maxNdcgDrop: number; objective: Objective };
+  threads: number;
+  settings: BuildSettings;
+  plan: LatencyPlan;
+  source: Awaited<ReturnType<typeof openSource>>;
+  sources: Sources;
+  baseline: CompressReport["baseline"];
+  variants: VariantResult[];
+  failed: CompressReport["failed"];
+  chosen: VariantResult | null;
+  warnings: string[];
+  started: number;
+}): CompressReport {
+  const { settings, plan, source, budget } = r;
+  return {
+    step: "compress",
+    bundle: r.dir,
+    passed: r.chosen !== null,
+    installed: false,
+    headline: headline(r.chosen, r.variants, budget),
+    budget: { ...budget, judgedOn: "validation NDCG@10, full ranking" },
+    settings: {
+      threads: r.threads,
+      calibrationSize: settings.calibrationSize,
+      percentile: settings.percentile,
+      seed: source.seed,
+      latency: { warmup: plan.warmup, repetitions: plan.repetitions, batchSizes: plan.batchSizes },
+      int4BlockSize: settings.int4BlockSize,
+      int4AccuracyLevel: settings.int4AccuracyLevel,
+      sparsity: settings.sparsity,
+    },
+    data: {
+      source: source.data.source,
+      sameData: source.data.sameData,
+      validationUsers: source.data.validation.length,
+      testUsers: source.data.test.length,
+    },
+    baseline: r.baseline,
+    variants: r.variants,
+    failed: r.failed,
+    chosen: r.chosen,
+    ...(r.sources.student ? { distillation: r.sources.student.summary } : {}),
+    warnings: r.warnings,
+    wallSeconds: (performance.now() - r.started) / 1000,
+  };
+}
+
 /**
  * compress-model: build compressed variants of a bundle's model.onnx, measure each (size,
  * gzip size, onnxruntime latency at batch 1 and 64, NDCG@10 / HR@10 / MRR on the validation and
@@ -252,37 +302,21 @@ export async function compressBundle(options: CompressOptions): Promise<Compress
       (spec) => notesFor(spec, settings, sources.student),
     );
     const chosen = choose(variants, budget.objective);
-    const report: CompressReport = {
-      step: "compress",
-      bundle: dir,
-      passed: chosen !== null,
-      installed: false,
-      headline: headline(chosen, variants, budget),
-      budget: { ...budget, judgedOn: "validation NDCG@10, full ranking" },
-      settings: {
-        threads,
-        calibrationSize: settings.calibrationSize,
-        percentile: settings.percentile,
-        seed: source.seed,
-        latency: { warmup: plan.warmup, repetitions: plan.repetitions, batchSizes: plan.batchSizes },
-        int4BlockSize: settings.int4BlockSize,
-        int4AccuracyLevel: settings.int4AccuracyLevel,
-        sparsity: settings.sparsity,
-      },
-      data: {
-        source: source.data.source,
-        sameData: source.data.sameData,
-        validationUsers: source.data.validation.length,
-        testUsers: source.data.test.length,
-      },
+    const report = compressReport({
+      dir,
+      budget,
+      threads,
+      settings,
+      plan,
+      source,
+      sources,
       baseline,
       variants,
       failed,
       chosen,
-      ...(sources.student ? { distillation: sources.student.summary } : {}),
       warnings,
-      wallSeconds: (performance.now() - started) / 1000,
-    };
+      started,
+    });
     if (!chosen) {
       const fix =
         variants.length === 0
