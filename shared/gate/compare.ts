@@ -142,28 +142,12 @@ function coverageDistribution(
   };
 }
 
-/**
- * Candidate against baseline, paired on the same users: a seeded paired bootstrap per slice
- * gives every metric's interval; gated metrics get a one-sided p-value of "no regression
- * beyond the margin", Holm-corrected within the critical family and within the warning-only
- * family. A gated metric fails only when Holm rejects and its whole interval (read at its
- * Holm level) lies beyond the margin. Latency: Mann-Whitney on per-batch times against the
- * baseline slowed by the margin, Holm-corrected across batch sizes.
- */
-export function compareModels(
-  data: EvalData,
-  candidate: ModelEvaluation,
-  baseline: ModelEvaluation,
-  rules: GateRules,
-  latency?: { candidate: LatencyStats[]; baseline: LatencyStats[] },
-): Comparison {
-  const hasSampled = Boolean(candidate.ranksSampled && baseline.ranksSampled);
-  const display = displayMetrics(rules, hasSampled);
-  const slices = new Set<SliceName>(["all", ...rules.metrics.flatMap((m) => m.slices)]);
-  const tests: Test[] = [];
-  const info: Test[] = [];
+/** Both models' per-user values of a metric under a protocol, computed once per (protocol, metric). */
+type PairLookup = (protocol: Protocol, metric: string) => [Float64Array, Float64Array] | undefined;
+
+function pairLookup(data: EvalData, candidate: ModelEvaluation, baseline: ModelEvaluation): PairLookup {
   const vectors = new Map<string, [Float64Array, Float64Array] | undefined>();
-  const pair = (protocol: Protocol, metric: string) => {
+  return (protocol, metric) => {
     const key = `${protocol}:${metric}`;
     if (!vectors.has(key)) {
       const c = vectorFor(candidate, data, protocol, metric);
@@ -172,57 +156,72 @@ export function compareModels(
     }
     return vectors.get(key);
   };
+}
 
-  for (const slice of slices) {
-    const users = sliceMembers(data.slices, slice);
-    if (users.length === 0) continue;
-    const rulesHere = rules.metrics.filter((m) => m.slices.includes(slice) && (m.protocol === "full" || hasSampled));
-    const wanted: { metric: string; protocol: Protocol; rule?: (typeof rulesHere)[number] }[] = rulesHere.map((rule) => ({
-      metric: rule.metric,
-      protocol: rule.protocol,
-      rule,
-    }));
-    const shown =
-      slice === "all" ? display : display.filter((d) => ["ndcg@10", "hr@10", "mrr"].includes(d.metric) && d.protocol === "full");
-    for (const d of shown) if (!wanted.some((w) => w.metric === d.metric && w.protocol === d.protocol)) wanted.push(d);
+type Wanted = { metric: string; protocol: Protocol; rule?: GateRules["metrics"][number] };
 
-    const statistics: PairedStatistic[] = [];
-    const points: BootstrapDistribution[] = [];
-    for (const w of wanted) {
-      const id = metricName(w.metric, w.protocol, slice);
-      const { kind, k } = parseMetric(w.metric);
-      if (kind === "coverage") {
-        if (w.rule)
-          statistics.push(
-            coverageStatistic(id, candidate.top, baseline.top, candidate.topWidth, Math.min(k, candidate.topWidth), data.numItems),
-          );
-        else points.push(coverageDistribution(id, candidate, baseline, data, k, users));
-        continue;
-      }
-      const v = pair(w.protocol, w.metric);
-      if (v) statistics.push(meanStatistic(id, v[0], v[1]));
+/** The metrics compared on a slice: its gated ones, then the displayed ones (all of them on "all", the headline three elsewhere). */
+function wantedOn(slice: SliceName, rules: GateRules, display: ReturnType<typeof displayMetrics>, hasSampled: boolean): Wanted[] {
+  const wanted: Wanted[] = rules.metrics
+    .filter((m) => m.slices.includes(slice) && (m.protocol === "full" || hasSampled))
+    .map((rule) => ({ metric: rule.metric, protocol: rule.protocol, rule }));
+  const shown = slice === "all" ? display : display.filter((d) => ["ndcg@10", "hr@10", "mrr"].includes(d.metric) && d.protocol === "full");
+  for (const d of shown) if (!wanted.some((w) => w.metric === d.metric && w.protocol === d.protocol)) wanted.push(d);
+  return wanted;
+}
+
+/** One slice's paired bootstrap: a test for every gated metric (with its regression p-value), an info row for the rest. */
+function testSlice(
+  slice: SliceName,
+  wanted: Wanted[],
+  ctx: { data: EvalData; candidate: ModelEvaluation; baseline: ModelEvaluation; rules: GateRules; pair: PairLookup },
+): { tests: Test[]; info: Test[] } {
+  const { data, candidate, baseline, rules } = ctx;
+  const users = sliceMembers(data.slices, slice);
+  if (users.length === 0) return { tests: [], info: [] };
+  const statistics: PairedStatistic[] = [];
+  const points: BootstrapDistribution[] = [];
+  for (const w of wanted) {
+    const id = metricName(w.metric, w.protocol, slice);
+    const { kind, k } = parseMetric(w.metric);
+    if (kind === "coverage") {
+      if (w.rule)
+        statistics.push(
+          coverageStatistic(id, candidate.top, baseline.top, candidate.topWidth, Math.min(k, candidate.topWidth), data.numItems),
+        );
+      else points.push(coverageDistribution(id, candidate, baseline, data, k, users));
+      continue;
     }
-    const dists = [...pairedBootstrap(users, statistics, { resamples: rules.resamples, seed: `${rules.seed}:${slice}` }), ...points];
-    for (const w of wanted) {
-      const id = metricName(w.metric, w.protocol, slice);
-      const dist = dists.find((d) => d.id === id);
-      if (!dist) continue;
-      const t: Test = { name: id, rule: w.rule, metric: w.metric, protocol: w.protocol, slice, users: users.length, dist };
-      if (w.rule && users.length >= MIN_SLICE_USERS) {
-        t.p = regressionPValue(w.rule.margin.kind === "relative" ? dist.rel : dist.abs, w.rule.direction, w.rule.margin.value);
-        tests.push(t);
-      } else info.push(t);
-    }
+    const v = ctx.pair(w.protocol, w.metric);
+    if (v) statistics.push(meanStatistic(id, v[0], v[1]));
   }
+  const dists = [...pairedBootstrap(users, statistics, { resamples: rules.resamples, seed: `${rules.seed}:${slice}` }), ...points];
+  const tests: Test[] = [];
+  const info: Test[] = [];
+  for (const w of wanted) {
+    const id = metricName(w.metric, w.protocol, slice);
+    const dist = dists.find((d) => d.id === id);
+    if (!dist) continue;
+    const t: Test = { name: id, rule: w.rule, metric: w.metric, protocol: w.protocol, slice, users: users.length, dist };
+    if (w.rule && users.length >= MIN_SLICE_USERS) {
+      t.p = regressionPValue(w.rule.margin.kind === "relative" ? dist.rel : dist.abs, w.rule.direction, w.rule.margin.value);
+      tests.push(t);
+    } else info.push(t);
+  }
+  return { tests, info };
+}
 
-  const results: MetricResult[] = [];
-  const failures: string[] = [];
-  const warnings: string[] = [];
+/** Holm within the critical and within the warning-only family; a metric regresses when rejected and its whole interval lies beyond the margin. */
+function judgeFamilies(
+  tests: readonly Test[],
+  alpha: number,
+  out: { results: MetricResult[]; failures: string[]; warnings: string[] },
+): void {
   for (const critical of [true, false]) {
     const family = tests.filter((t) => t.rule!.critical === critical);
     const decisions = holm(
       family.map((t) => t.p!),
-      rules.alpha,
+      alpha,
     );
     family.forEach((t, i) => {
       const rule = t.rule!;
@@ -243,35 +242,61 @@ export function compareModels(
         pass: !regressed,
         status: regressed ? (critical ? "fail" : "warn") : "pass",
       });
-      results.push(r);
-      if (regressed) (critical ? failures : warnings).push(describe(r));
+      out.results.push(r);
+      if (regressed) (critical ? out.failures : out.warnings).push(describe(r));
     });
   }
-  for (const t of info) {
-    const { kind } = parseMetric(t.metric);
-    results.push(
-      result(t, 0.025, {
-        gated: false,
-        critical: false,
-        direction: kind === "popularity" ? "lower" : "higher",
-        pass: true,
-        status: "info",
-      }),
-    );
-  }
+}
+
+/** Results in reading order: the "all" slice first, each slice's metrics in display order. */
+function byDisplayOrder(display: ReturnType<typeof displayMetrics>): (a: MetricResult, b: MetricResult) => number {
   const order = (r: MetricResult) => {
     const inDisplay = display.findIndex((d) => d.metric === r.metric && d.protocol === r.protocol);
     return (
       (r.slice === "all" ? 0 : 1000 * (1 + ["cold", "warm", "heavy", "head", "tail"].indexOf(r.slice))) + (inDisplay < 0 ? 500 : inDisplay)
     );
   };
-  results.sort((a, b) => order(a) - order(b));
+  return (a, b) => order(a) - order(b);
+}
 
+/**
+ * Candidate against baseline, paired on the same users: a seeded paired bootstrap per slice
+ * gives every metric's interval; gated metrics get a one-sided p-value of "no regression
+ * beyond the margin", Holm-corrected within the critical family and within the warning-only
+ * family. A gated metric fails only when Holm rejects and its whole interval (read at its
+ * Holm level) lies beyond the margin. Latency: Mann-Whitney on per-batch times against the
+ * baseline slowed by the margin, Holm-corrected across batch sizes.
+ */
+export function compareModels(
+  data: EvalData,
+  candidate: ModelEvaluation,
+  baseline: ModelEvaluation,
+  rules: GateRules,
+  latency?: { candidate: LatencyStats[]; baseline: LatencyStats[] },
+): Comparison {
+  const hasSampled = Boolean(candidate.ranksSampled && baseline.ranksSampled);
+  const display = displayMetrics(rules, hasSampled);
+  const ctx = { data, candidate, baseline, rules, pair: pairLookup(data, candidate, baseline) };
+  const tests: Test[] = [];
+  const info: Test[] = [];
+  for (const slice of new Set<SliceName>(["all", ...rules.metrics.flatMap((m) => m.slices)])) {
+    const t = testSlice(slice, wantedOn(slice, rules, display, hasSampled), ctx);
+    tests.push(...t.tests);
+    info.push(...t.info);
+  }
+  const out = { results: [] as MetricResult[], failures: [] as string[], warnings: [] as string[] };
+  judgeFamilies(tests, rules.alpha, out);
+  for (const t of info) {
+    const direction = parseMetric(t.metric).kind === "popularity" ? "lower" : "higher";
+    out.results.push(result(t, 0.025, { gated: false, critical: false, direction, pass: true, status: "info" }));
+  }
+  out.results.sort(byDisplayOrder(display));
   const latencyResults = latency ? compareLatency(latency.candidate, latency.baseline, rules) : [];
   for (const l of latencyResults) {
-    if (l.status === "fail") failures.push(latencyText(l));
-    if (l.status === "warn") warnings.push(latencyText(l));
+    if (l.status === "fail") out.failures.push(latencyText(l));
+    if (l.status === "warn") out.warnings.push(latencyText(l));
   }
+  const { results, failures, warnings } = out;
   return { metrics: results, latency: latencyResults, passed: failures.length === 0, failures, warnings };
 }
 
