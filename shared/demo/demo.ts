@@ -42,21 +42,173 @@ const STEPS: StepKey[] = ["shop", "train", "convert", "compress", "gate", "deplo
  * refused on the way (parity, budget, gate) is a verdict ("blocked"), not an exception.
  */
 export async function runDemo(options: DemoOptions): Promise<DemoReport> {
-  const settings = demoSettings(options);
-  const { log } = options;
   const out = resolve(options.out);
   await mkdir(out, { recursive: true });
   const state = await readDemoState(out);
   state.runs += 1;
   await writeDemoState(out, state);
-  const cleanup = options.cleanup ?? new Cleanup(log);
-  const started = performance.now();
-  const bundle = join(out, "bundle");
-  const report: DemoReport = {
+  const run = new DemoRun(options, out, state);
+  let failure: unknown;
+  try {
+    run.report.verdict = await run.chain();
+  } catch (error) {
+    failure = error;
+    run.failed(error as Error);
+  } finally {
+    await run.stopEverything();
+  }
+  await run.finish();
+  if (failure) throw failure;
+  return run.report;
+}
+
+/** A refused model: the run's verdict, not an error. */
+const block = (decidedBy: string, reason: string): DemoVerdict => ({ outcome: "blocked", promoted: false, decidedBy, reason });
+
+/** One demo run: its settings, folders and report, the step it is at, and what must be stopped at the end. */
+class DemoRun {
+  readonly settings: DemoSettings;
+  readonly report: DemoReport;
+  readonly bundle: string;
+  readonly cleanup: Cleanup;
+  private readonly started = performance.now();
+  private current: StepKey = "shop";
+
+  constructor(
+    private readonly options: DemoOptions,
+    private readonly out: string,
+    private readonly state: Awaited<ReturnType<typeof readDemoState>>,
+  ) {
+    this.settings = demoSettings(options);
+    this.bundle = join(out, "bundle");
+    this.cleanup = options.cleanup ?? new Cleanup(options.log);
+    this.report = emptyReport(options, out, state.runs, this.settings);
+  }
+
+  /** Runs one step with its progress line and timing (a signal stops the run before any step but the last). */
+  async step<T>(key: StepKey, detail: string, fn: () => Promise<T>): Promise<T> {
+    if (key !== "stop") this.options.signal?.throwIfAborted();
+    this.current = key;
+    this.options.log.info(`\n[${STEPS.indexOf(key) + 1}/${STEPS.length}] ${STEP_TITLES[key]}: ${detail}`);
+    const t0 = performance.now();
+    try {
+      return await fn();
+    } finally {
+      this.report.timings[key] = (performance.now() - t0) / 1000;
+    }
+  }
+
+  /** The chain: the model stages, then (if the model got through) deploy, traffic and the canary's verdict. */
+  async chain(): Promise<DemoVerdict> {
+    const blocked = await this.modelStages();
+    return blocked ?? this.canaryStages();
+  }
+
+  /** shop → train → convert → compress → gate; a model refused on the way is the run's verdict. */
+  private async modelStages(): Promise<DemoVerdict | undefined> {
+    const { report, settings, bundle, out } = this;
+    const { log } = this.options;
+    report.data.rows = await this.step("shop", `${settings.users} shoppers' purchases and views (seeded)`, () =>
+      writeDemoShop(report.data.path, settings.users),
+    );
+    log.info(`${report.data.rows} interaction rows written to ${report.data.path}`);
+    report.train = await this.step("train", `SASRec on the purchases, ${settings.epochs} epochs`, () =>
+      trainStage({ data: report.data.path, bundle, epochs: settings.epochs, maxMinutes: settings.maxMinutes, log }),
+    );
+    try {
+      report.convert = await this.step("convert", "ONNX export and parity check against the trained model", () =>
+        convertStage(bundle, log),
+      );
+    } catch (error) {
+      if (!(error instanceof ParityFailure)) throw error;
+      report.convert = error.report;
+      return block(STEP_TITLES.convert, error.message);
+    }
+    try {
+      const within = `within ${(100 * settings.maxNdcgDrop).toFixed(1)} % of validation NDCG@10, objective ${settings.objective}`;
+      report.compress = await this.step("compress", `${settings.methods.join(", ")} ${within}`, () =>
+        compressStage({ bundle, ...settings, log }),
+      );
+    } catch (error) {
+      if (!(error instanceof CompressFailure)) throw error;
+      report.compress = error.report;
+      return block(STEP_TITLES.compress, error.message);
+    }
+    report.gate = await this.step("gate", "the chosen variant against the previous run's stored baseline", () =>
+      gateStage({ bundle, data: report.data.path, storeDir: join(out, "baselines"), workDir: join(out, ".work"), log }),
+    );
+    await rm(join(out, ".work"), { recursive: true, force: true });
+    return report.gate.passed ? undefined : block(STEP_TITLES.gate, report.gate.headline);
+  }
+
+  /** deploy (stable: the previous run's promoted model, else this run's fp32 export; canary at 0 %) → warm up → monitor. */
+  private async canaryStages(): Promise<DemoVerdict> {
+    const { report, settings, bundle, out, cleanup } = this;
+    const { log, command, signal } = this.options;
+    const stable = this.state.promoted
+      ? { bundle: this.state.promoted.bundle, origin: "previous-promoted" as const }
+      : { bundle, model: report.convert!.model, origin: "this-run-fp32" as const };
+    const items = (await readVocabulary(bundle, await readManifest(bundle))).slice(1);
+    const traffic = { ...settings, items, histories: purchaseHistories(settings.users) };
+    const stableIs = stable.origin === "previous-promoted" ? "the previous run's promoted model" : "this run's fp32 export";
+    const deployed = await this.step("deploy", `stable = ${stableIs}, canary = the compressed model at 0 %`, () =>
+      deployCanary(
+        { dir: join(out, "deploy"), command, stable, canary: { bundle }, cleanup, signal, log },
+        (section) => (report.deploy = section),
+      ),
+    );
+    await this.step("warmUp", `${settings.warmupRequests} recommendations pinned to each server`, () => warmUpServers(deployed, traffic));
+    const m = await this.step(
+      "monitor",
+      `${settings.rate} recommendations/s; canary steps ${settings.steps.join(", ")} %, ${settings.intervalSeconds}s intervals (scraping /metrics)`,
+      () => watchCanary(deployed, { monitor: settings, traffic, cleanup, log }, (t) => (report.traffic = t)),
+    );
+    report.monitor = m;
+    const outcome = m.verdict === "inconclusive" ? "held" : m.verdict;
+    return { outcome, promoted: m.verdict === "promoted", decidedBy: "monitor-canary", reason: m.reason };
+  }
+
+  failed(error: Error): void {
+    this.report.error = error.message;
+    this.report.verdict = { outcome: "failed", promoted: false, decidedBy: STEP_TITLES[this.current], reason: error.message };
+  }
+
+  /** Stops the shoppers, the servers and the router, whatever happened; a failure to stop is a warning. */
+  async stopEverything(): Promise<void> {
+    await this.step("stop", "stopping the shoppers, the servers and the router", () => this.cleanup.run()).catch((error: unknown) => {
+      this.report.warnings.push(`stopping the servers: ${(error as Error).message}`);
+    });
+  }
+
+  /** Keeps a promoted model for the next run, writes the reports and prints the summary. */
+  async finish(): Promise<void> {
+    const { report, state, out } = this;
+    if (report.deploy && report.deploy.allStopped === false) report.warnings.push("some server process did not stop: see deploy.processes");
+    if (report.verdict.promoted && report.deploy) {
+      const promoted = await keepPromoted(out, this.bundle, {
+        version: report.deploy.canary.version,
+        artifact: report.deploy.canary.artifact,
+        run: report.run,
+      });
+      report.verdict.promotedModel = promoted;
+      state.promoted = promoted;
+      await writeDemoState(out, state);
+    }
+    report.timings.total = (performance.now() - this.started) / 1000;
+    report.endedAt = new Date().toISOString();
+    await mkdir(dirname(report.reports.json), { recursive: true });
+    await writeDemoReports(report);
+    for (const line of demoSummaryLines(report)) this.options.log.info(line);
+  }
+}
+
+/** The report before anything ran: a run that does not finish says so. */
+function emptyReport(options: DemoOptions, out: string, run: number, settings: DemoSettings): DemoReport {
+  return {
     schema: 1,
     tool: "recship demo",
     recshipVersion: RECSHIP_VERSION,
-    run: state.runs,
+    run,
     startedAt: new Date().toISOString(),
     endedAt: "",
     out,
@@ -74,109 +226,4 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
     reports: reportPaths(out, options.reportFile && resolve(options.reportFile)),
     warnings: [],
   };
-  let current: StepKey = "shop";
-  const step = async <T>(key: StepKey, detail: string, fn: () => Promise<T>): Promise<T> => {
-    if (key !== "stop") options.signal?.throwIfAborted();
-    current = key;
-    log.info(`\n[${STEPS.indexOf(key) + 1}/${STEPS.length}] ${STEP_TITLES[key]}: ${detail}`);
-    const t0 = performance.now();
-    try {
-      return await fn();
-    } finally {
-      report.timings[key] = (performance.now() - t0) / 1000;
-    }
-  };
-  const block = (decidedBy: string, reason: string): DemoVerdict => ({ outcome: "blocked", promoted: false, decidedBy, reason });
-
-  let failure: unknown;
-  try {
-    report.verdict = await runChain();
-  } catch (error) {
-    failure = error;
-    report.error = (error as Error).message;
-    report.verdict = { outcome: "failed", promoted: false, decidedBy: STEP_TITLES[current], reason: (error as Error).message };
-  } finally {
-    await step("stop", "stopping the shoppers, the servers and the router", () => cleanup.run()).catch((error: unknown) => {
-      report.warnings.push(`stopping the servers: ${(error as Error).message}`);
-    });
-  }
-  if (report.deploy && report.deploy.allStopped === false) report.warnings.push("some server process did not stop: see deploy.processes");
-  if (report.verdict.promoted && report.deploy) {
-    const promoted = await keepPromoted(out, bundle, {
-      version: report.deploy.canary.version,
-      artifact: report.deploy.canary.artifact,
-      run: report.run,
-    });
-    report.verdict.promotedModel = promoted;
-    state.promoted = promoted;
-    await writeDemoState(out, state);
-  }
-  report.timings.total = (performance.now() - started) / 1000;
-  report.endedAt = new Date().toISOString();
-  await mkdir(dirname(report.reports.json), { recursive: true });
-  await writeDemoReports(report);
-  for (const line of demoSummaryLines(report)) log.info(line);
-  if (failure) throw failure;
-  return report;
-
-  async function runChain(): Promise<DemoVerdict> {
-    report.data.rows = await step("shop", `${settings.users} shoppers' purchases and views (seeded)`, () =>
-      writeDemoShop(report.data.path, settings.users),
-    );
-    log.info(`${report.data.rows} interaction rows written to ${report.data.path}`);
-    report.train = await step("train", `SASRec on the purchases, ${settings.epochs} epochs`, () =>
-      trainStage({ data: report.data.path, bundle, epochs: settings.epochs, maxMinutes: settings.maxMinutes, log }),
-    );
-    try {
-      report.convert = await step("convert", "ONNX export and parity check against the trained model", () => convertStage(bundle, log));
-    } catch (error) {
-      if (!(error instanceof ParityFailure)) throw error;
-      report.convert = error.report;
-      return block(STEP_TITLES.convert, error.message);
-    }
-    try {
-      report.compress = await step(
-        "compress",
-        `${settings.methods.join(", ")} within ${(100 * settings.maxNdcgDrop).toFixed(1)} % of validation NDCG@10, objective ${settings.objective}`,
-        () => compressStage({ bundle, ...settings, log }),
-      );
-    } catch (error) {
-      if (!(error instanceof CompressFailure)) throw error;
-      report.compress = error.report;
-      return block(STEP_TITLES.compress, error.message);
-    }
-    report.gate = await step("gate", "the chosen variant against the previous run's stored baseline", () =>
-      gateStage({ bundle, data: report.data.path, storeDir: join(out, "baselines"), workDir: join(out, ".work"), log }),
-    );
-    await rm(join(out, ".work"), { recursive: true, force: true });
-    if (!report.gate.passed) return block(STEP_TITLES.gate, report.gate.headline);
-
-    const stable = state.promoted
-      ? { bundle: state.promoted.bundle, origin: "previous-promoted" as const }
-      : { bundle, model: report.convert.model, origin: "this-run-fp32" as const };
-    const items = (await readVocabulary(bundle, await readManifest(bundle))).slice(1);
-    const traffic = { ...settings, items, histories: purchaseHistories(settings.users) };
-    const deployed = await step(
-      "deploy",
-      `stable = ${stable.origin === "previous-promoted" ? "the previous run's promoted model" : "this run's fp32 export"}, canary = the compressed model at 0 %`,
-      () =>
-        deployCanary(
-          { dir: join(out, "deploy"), command: options.command, stable, canary: { bundle }, cleanup, signal: options.signal, log },
-          (section) => (report.deploy = section),
-        ),
-    );
-    await step("warmUp", `${settings.warmupRequests} recommendations pinned to each server`, () => warmUpServers(deployed, traffic));
-    report.monitor = await step(
-      "monitor",
-      `${settings.rate} recommendations/s; canary steps ${settings.steps.join(", ")} %, ${settings.intervalSeconds}s intervals (scraping /metrics)`,
-      () => watchCanary(deployed, { monitor: settings, traffic, cleanup, log }, (t) => (report.traffic = t)),
-    );
-    const m = report.monitor;
-    return {
-      outcome: m.verdict === "inconclusive" ? "held" : m.verdict,
-      promoted: m.verdict === "promoted",
-      decidedBy: "monitor-canary",
-      reason: m.reason,
-    };
-  }
 }

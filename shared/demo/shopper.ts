@@ -62,6 +62,35 @@ function random(seed: number): () => number {
   };
 }
 
+/** POSTs JSON and returns the status and the parsed body (text when it is not JSON). */
+async function postJson(url: string, body: unknown, timeoutMs: number): Promise<{ status: number; body: any }> {
+  const res = await fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(body),
+    // a server stopped mid-request must not keep stop() waiting
+    signal: AbortSignal.timeout(timeoutMs),
+  });
+  const text = await res.text();
+  try {
+    return { status: res.status, body: JSON.parse(text) as unknown };
+  } catch {
+    return { status: res.status, body: text };
+  }
+}
+
+/** A shopper's history: 1 to 5 consecutive items of a real purchase sequence, else of random items. */
+function historyPicker(o: ShopperOptions, rand: () => number): () => string[] {
+  const histories = o.histories?.filter((h) => h.length > 0) ?? [];
+  return () => {
+    const length = 1 + Math.floor(rand() * 5);
+    if (!histories.length) return Array.from({ length }, () => o.items[Math.floor(rand() * o.items.length)]);
+    const sequence = histories[Math.floor(rand() * histories.length)];
+    const end = 1 + Math.floor(rand() * sequence.length);
+    return sequence.slice(Math.max(0, end - length), end);
+  };
+}
+
 export function startShopper(o: ShopperOptions): Shopper {
   const rand = random(o.seed ?? 1);
   const k = o.k ?? 4;
@@ -75,32 +104,9 @@ export function startShopper(o: ShopperOptions): Shopper {
   let slot = 0;
   const gap = 1000 / o.rate;
 
-  const post = async (path: string, body: unknown): Promise<{ status: number; body: any }> => {
-    const res = await fetch(`${o.endpoint}${path}`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify(body),
-      // a server stopped mid-request must not keep stop() waiting
-      signal: AbortSignal.timeout(o.timeoutMs ?? 10_000),
-    });
-    const text = await res.text();
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(text);
-    } catch {
-      parsed = text;
-    }
-    return { status: res.status, body: parsed };
-  };
+  const post = (path: string, body: unknown) => postJson(`${o.endpoint}${path}`, body, o.timeoutMs ?? 10_000);
 
-  const histories = o.histories?.filter((h) => h.length > 0) ?? [];
-  const pickHistory = (): string[] => {
-    const length = 1 + Math.floor(rand() * 5);
-    if (!histories.length) return Array.from({ length }, () => o.items[Math.floor(rand() * o.items.length)]);
-    const sequence = histories[Math.floor(rand() * histories.length)];
-    const end = 1 + Math.floor(rand() * sequence.length);
-    return sequence.slice(Math.max(0, end - length), end);
-  };
+  const pickHistory = historyPicker(o, rand);
 
   const shop = async () => {
     const history = pickHistory();
