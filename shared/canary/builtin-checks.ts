@@ -9,113 +9,100 @@ function scrape(metric: string, labels: SeriesSelector["labels"] = {}): SeriesSe
   return { metric, labels };
 }
 
+const ERROR_RATE: CheckSpec = {
+  name: "error-rate",
+  kind: "proportion",
+  description: "share of model requests answered 5xx",
+  direction: "lower",
+  margin: 0.01,
+  marginKind: "absolute",
+  critical: true,
+  minSamples: 50,
+  queries: {
+    kind: "proportion",
+    numerator: `sum(increase(recship_http_requests_total{${ROUTES},status=~"5..",${SELECT}}[$interval]))`,
+    denominator: `sum(increase(recship_http_requests_total{${ROUTES},status!="aborted",${SELECT}}[$interval]))`,
+  },
+  scrape: {
+    kind: "proportion",
+    numerator: scrape("recship_http_requests_total", { route: { regex: MODEL_ROUTES }, status: { regex: "5.." } }),
+    denominator: scrape("recship_http_requests_total", { route: { regex: MODEL_ROUTES }, status: { regex: "[0-9]+" } }),
+  },
+  builtin: true,
+};
+
+const LATENCY_P99: CheckSpec = {
+  name: "latency-p99",
+  kind: "histogram",
+  description: "model request latency: p99 shown, the whole distribution compared (Mann–Whitney, Hodges–Lehmann)",
+  direction: "lower",
+  margin: 0.15,
+  marginKind: "relative",
+  critical: true,
+  minSamples: 50,
+  quantile: 0.99,
+  fromWeight: 50,
+  queries: {
+    kind: "histogram",
+    buckets: `sum by (le) (increase(recship_http_request_duration_seconds_bucket{${ROUTES},${SELECT}}[$interval]))`,
+    quantile: `histogram_quantile(0.99, sum by (le) (rate(recship_http_request_duration_seconds_bucket{${ROUTES},${SELECT}}[$interval])))`,
+  },
+  scrape: { kind: "histogram", buckets: scrape("recship_http_request_duration_seconds_bucket", { route: { regex: MODEL_ROUTES } }) },
+  builtin: true,
+};
+
+/** A shopper event on recommended items per recommendation served (skipped while the shop sends no feedback). */
+function feedbackRate(name: string, event: string, description: string, critical: boolean): CheckSpec {
+  return {
+    name,
+    kind: "proportion",
+    description,
+    direction: "higher",
+    margin: 0.1,
+    marginKind: "relative",
+    critical,
+    minSamples: 200,
+    skipWithoutEvents: true,
+    queries: {
+      kind: "proportion",
+      numerator: `sum(increase(recship_feedback_total{event="${event}",outcome="recommended",${SELECT}}[$interval]))`,
+      denominator: `sum(increase(recship_recommendations_served_total{${SELECT}}[$interval]))`,
+    },
+    scrape: {
+      kind: "proportion",
+      numerator: scrape("recship_feedback_total", { event, outcome: "recommended" }),
+      denominator: scrape("recship_recommendations_served_total"),
+    },
+    builtin: true,
+  };
+}
+
+const SCORE_DRIFT: CheckSpec = {
+  name: "score-drift",
+  kind: "drift",
+  description: "PSI between the canary's and stable's recommendation score histograms",
+  direction: "lower",
+  margin: 0.2,
+  marginKind: "absolute",
+  critical: false,
+  minSamples: 200,
+  queries: { kind: "drift", buckets: `sum by (le) (increase(recship_recommendation_score_bucket{${SELECT}}[$interval]))` },
+  scrape: { kind: "drift", buckets: scrape("recship_recommendation_score_bucket") },
+  builtin: true,
+};
+
 /**
  * The built-in checks, each a PromQL template over the model server's own series
  * (shared/serve/metrics.ts) plus the same selection for the embedded scrape source.
  */
 export function builtinChecks(): CheckSpec[] {
-  return [
-    {
-      name: "error-rate",
-      kind: "proportion",
-      description: "share of model requests answered 5xx",
-      direction: "lower",
-      margin: 0.01,
-      marginKind: "absolute",
-      critical: true,
-      minSamples: 50,
-      queries: {
-        kind: "proportion",
-        numerator: `sum(increase(recship_http_requests_total{${ROUTES},status=~"5..",${SELECT}}[$interval]))`,
-        denominator: `sum(increase(recship_http_requests_total{${ROUTES},status!="aborted",${SELECT}}[$interval]))`,
-      },
-      scrape: {
-        kind: "proportion",
-        numerator: scrape("recship_http_requests_total", { route: { regex: MODEL_ROUTES }, status: { regex: "5.." } }),
-        denominator: scrape("recship_http_requests_total", { route: { regex: MODEL_ROUTES }, status: { regex: "[0-9]+" } }),
-      },
-      builtin: true,
-    },
-    {
-      name: "latency-p99",
-      kind: "histogram",
-      description: "model request latency: p99 shown, the whole distribution compared (Mann–Whitney, Hodges–Lehmann)",
-      direction: "lower",
-      margin: 0.15,
-      marginKind: "relative",
-      critical: true,
-      minSamples: 50,
-      quantile: 0.99,
-      fromWeight: 50,
-      queries: {
-        kind: "histogram",
-        buckets: `sum by (le) (increase(recship_http_request_duration_seconds_bucket{${ROUTES},${SELECT}}[$interval]))`,
-        quantile: `histogram_quantile(0.99, sum by (le) (rate(recship_http_request_duration_seconds_bucket{${ROUTES},${SELECT}}[$interval])))`,
-      },
-      scrape: { kind: "histogram", buckets: scrape("recship_http_request_duration_seconds_bucket", { route: { regex: MODEL_ROUTES } }) },
-      builtin: true,
-    },
-    {
-      name: "click-through",
-      kind: "proportion",
-      description: "clicks on recommended items per recommendation served",
-      direction: "higher",
-      margin: 0.1,
-      marginKind: "relative",
-      critical: true,
-      minSamples: 200,
-      skipWithoutEvents: true,
-      queries: {
-        kind: "proportion",
-        numerator: `sum(increase(recship_feedback_total{event="click",outcome="recommended",${SELECT}}[$interval]))`,
-        denominator: `sum(increase(recship_recommendations_served_total{${SELECT}}[$interval]))`,
-      },
-      scrape: {
-        kind: "proportion",
-        numerator: scrape("recship_feedback_total", { event: "click", outcome: "recommended" }),
-        denominator: scrape("recship_recommendations_served_total"),
-      },
-      builtin: true,
-    },
-    {
-      name: "add-to-cart",
-      kind: "proportion",
-      description: "add-to-cart of recommended items per recommendation served",
-      direction: "higher",
-      margin: 0.1,
-      marginKind: "relative",
-      critical: false,
-      minSamples: 200,
-      skipWithoutEvents: true,
-      queries: {
-        kind: "proportion",
-        numerator: `sum(increase(recship_feedback_total{event="add_to_cart",outcome="recommended",${SELECT}}[$interval]))`,
-        denominator: `sum(increase(recship_recommendations_served_total{${SELECT}}[$interval]))`,
-      },
-      scrape: {
-        kind: "proportion",
-        numerator: scrape("recship_feedback_total", { event: "add_to_cart", outcome: "recommended" }),
-        denominator: scrape("recship_recommendations_served_total"),
-      },
-      builtin: true,
-    },
-    {
-      name: "score-drift",
-      kind: "drift",
-      description: "PSI between the canary's and stable's recommendation score histograms",
-      direction: "lower",
-      margin: 0.2,
-      marginKind: "absolute",
-      critical: false,
-      minSamples: 200,
-      queries: {
-        kind: "drift",
-        buckets: `sum by (le) (increase(recship_recommendation_score_bucket{${SELECT}}[$interval]))`,
-      },
-      scrape: { kind: "drift", buckets: scrape("recship_recommendation_score_bucket") },
-      builtin: true,
-    },
-  ];
+  return structuredClone([
+    ERROR_RATE,
+    LATENCY_P99,
+    feedbackRate("click-through", "click", "clicks on recommended items per recommendation served", true),
+    feedbackRate("add-to-cart", "add_to_cart", "add-to-cart of recommended items per recommendation served", false),
+    SCORE_DRIFT,
+  ]);
 }
 
 /** The query a report shows first for a check (numerator, buckets or the series query). */

@@ -61,6 +61,66 @@ function realRows(data: Float32Array, dims: readonly number[], input: BigInt64Ar
   return rows;
 }
 
+/** The graph with the requested activations as extra outputs, so one run returns them. */
+function withOutputs(g: EditableGraph, values: string[]) {
+  const model = g.toModel();
+  const known = new Set((model.graph?.output ?? []).map((o) => o.name));
+  model.graph!.output = [
+    ...(model.graph?.output ?? []),
+    ...values.filter((v) => !known.has(v)).map((name) => ({ name, type: { tensorType: { elemType: DataType.FLOAT } } })),
+  ];
+  return model;
+}
+
+/** Each activation's min, max and count of real-position values. */
+function minMaxVisitor(values: string[]) {
+  const lo = new Map(values.map((v) => [v, Infinity]));
+  const hi = new Map(values.map((v) => [v, -Infinity]));
+  const counts = new Map(values.map((v) => [v, 0]));
+  const visit = (name: string, rows: Float32Array[]) => {
+    let a = lo.get(name)!;
+    let b = hi.get(name)!;
+    let n = counts.get(name)!;
+    for (const r of rows) {
+      for (let i = 0; i < r.length; i++) {
+        const x = r[i];
+        if (x < a) a = x;
+        if (x > b) b = x;
+      }
+      n += r.length;
+    }
+    lo.set(name, a);
+    hi.set(name, b);
+    counts.set(name, n);
+  };
+  return { lo, hi, counts, visit };
+}
+
+/** The edges that keep `percentile` % of a histogram's mass between them, half the rest cut from each tail. */
+function percentileRange(h: Float64Array, min: number, max: number, n: number, percentile: number): { min: number; max: number } {
+  const tail = (1 - percentile / 100) / 2;
+  const width = (max - min) / BINS;
+  let acc = 0;
+  let lowEdge = min;
+  for (let i = 0; i < BINS; i++) {
+    if (acc + h[i] > tail * n) {
+      lowEdge = min + i * width;
+      break;
+    }
+    acc += h[i];
+  }
+  acc = 0;
+  let highEdge = max;
+  for (let i = BINS - 1; i >= 0; i--) {
+    if (acc + h[i] > tail * n) {
+      highEdge = min + (i + 1) * width;
+      break;
+    }
+    acc += h[i];
+  }
+  return { min: Math.max(min, lowEdge), max: Math.min(max, highEdge) };
+}
+
 /**
  * Runs the graph on the calibration histories and records, for each requested activation, its
  * min-max range and a percentile range (from a 4096-bin histogram between the min and max),
@@ -74,13 +134,7 @@ export async function calibrate(
   options: CalibrationOptions,
 ): Promise<CalibrationResult> {
   const picked = pickCalibration(histories, options.size, options.seed);
-  const model = g.toModel();
-  const known = new Set((model.graph?.output ?? []).map((o) => o.name));
-  model.graph!.output = [
-    ...(model.graph?.output ?? []),
-    ...values.filter((v) => !known.has(v)).map((name) => ({ name, type: { tensorType: { elemType: DataType.FLOAT } } })),
-  ];
-  const session = await openSession(encodeModel(model), { threads: 1, optimization: "basic" }, "calibration graph");
+  const session = await openSession(encodeModel(withOutputs(g, values)), { threads: 1, optimization: "basic" }, "calibration graph");
   const batchSize = options.batchSize ?? 64;
   const run = async (visit: (name: string, rows: Float32Array[]) => void) => {
     for (let s = 0; s < picked.length; s += batchSize) {
@@ -94,25 +148,8 @@ export async function calibrate(
     }
   };
   try {
-    const lo = new Map(values.map((v) => [v, Infinity]));
-    const hi = new Map(values.map((v) => [v, -Infinity]));
-    const counts = new Map(values.map((v) => [v, 0]));
-    await run((name, rows) => {
-      let a = lo.get(name)!;
-      let b = hi.get(name)!;
-      let n = counts.get(name)!;
-      for (const r of rows) {
-        for (let i = 0; i < r.length; i++) {
-          const x = r[i];
-          if (x < a) a = x;
-          if (x > b) b = x;
-        }
-        n += r.length;
-      }
-      lo.set(name, a);
-      hi.set(name, b);
-      counts.set(name, n);
-    });
+    const { lo, hi, counts, visit } = minMaxVisitor(values);
+    await run(visit);
     const hist = new Map(values.map((v) => [v, new Float64Array(BINS)]));
     await run((name, rows) => {
       const h = hist.get(name)!;
@@ -121,33 +158,14 @@ export async function calibrate(
       for (const r of rows) for (let i = 0; i < r.length; i++) h[Math.min(BINS - 1, Math.floor((r[i] - a) / width))]++;
     });
     const ranges: CalibrationResult["ranges"] = new Map();
-    const tail = (1 - options.percentile / 100) / 2;
     for (const name of values) {
-      const a = lo.get(name)!;
-      const b = hi.get(name)!;
-      const n = counts.get(name)!;
+      const [a, b, n] = [lo.get(name)!, hi.get(name)!, counts.get(name)!];
       if (n === 0 || !Number.isFinite(a)) throw new Error(`calibration saw no values of ${name}`);
-      const h = hist.get(name)!;
-      const width = (b - a) / BINS;
-      let acc = 0;
-      let lowEdge = a;
-      for (let i = 0; i < BINS; i++) {
-        if (acc + h[i] > tail * n) {
-          lowEdge = a + i * width;
-          break;
-        }
-        acc += h[i];
-      }
-      acc = 0;
-      let highEdge = b;
-      for (let i = BINS - 1; i >= 0; i--) {
-        if (acc + h[i] > tail * n) {
-          highEdge = a + (i + 1) * width;
-          break;
-        }
-        acc += h[i];
-      }
-      ranges.set(name, { minmax: { min: a, max: b }, percentile: { min: Math.max(a, lowEdge), max: Math.min(b, highEdge) }, values: n });
+      ranges.set(name, {
+        minmax: { min: a, max: b },
+        percentile: percentileRange(hist.get(name)!, a, b, n, options.percentile),
+        values: n,
+      });
     }
     return { sequences: picked.length, picked, ranges };
   } finally {

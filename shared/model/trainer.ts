@@ -239,6 +239,38 @@ async function runEpoch(engine: TrainingEngine, options: TrainerOptions, example
   return lossSum / tokens;
 }
 
+/** One epoch's training and its validation (full ranking, and 100 sampled negatives), as the epoch's record. */
+async function trainAndValidate(
+  engine: TrainingEngine,
+  options: TrainerOptions,
+  examples: ReturnType<typeof trainingExamples>,
+  epoch: number,
+): Promise<{ record: EpochRecord; valid: EvalResult }> {
+  const t0 = performance.now();
+  const loss = await runEpoch(engine, options, examples, epoch);
+  const trainSeconds = (performance.now() - t0) / 1000;
+  const t1 = performance.now();
+  const valid = await evaluate(engine, options.validation, { seed: options.train.seed, sampledNegatives: 100 });
+  const validSeconds = (performance.now() - t1) / 1000;
+  const record: EpochRecord = {
+    epoch: epoch + 1,
+    loss,
+    trainSeconds,
+    validSeconds,
+    sequencesPerSecond: examples.length / trainSeconds,
+    valid: {
+      ndcg10: valid.full.ndcg10,
+      hr10: valid.full.hr10,
+      mrr: valid.full.mrr,
+      sampledNdcg10: valid.sampled?.ndcg10,
+      sampledHr10: valid.sampled?.hr10,
+    },
+    tensors: tf.memory().numTensors,
+    rssMB: Math.round(process.memoryUsage().rss / 2 ** 20),
+  };
+  return { record, valid };
+}
+
 export async function train(options: TrainerOptions): Promise<TrainOutcome> {
   const { model: modelConfig, train: trainConfig, numItems, log } = options;
   const configHash = configHashOf(modelConfig, trainConfig, numItems);
@@ -269,31 +301,9 @@ export async function train(options: TrainerOptions): Promise<TrainOutcome> {
         break;
       }
       if (options.stopAfterEpochs !== undefined && epochsThisCall >= options.stopAfterEpochs) break;
-      const { record, valid } = await log.group(`epoch ${epoch + 1}/${trainConfig.epochs}`, async () => {
-        const t0 = performance.now();
-        const loss = await runEpoch(engine, options, examples, epoch);
-        const trainSeconds = (performance.now() - t0) / 1000;
-        const t1 = performance.now();
-        const valid = await evaluate(engine, options.validation, { seed: trainConfig.seed, sampledNegatives: 100 });
-        const validSeconds = (performance.now() - t1) / 1000;
-        const record: EpochRecord = {
-          epoch: epoch + 1,
-          loss,
-          trainSeconds,
-          validSeconds,
-          sequencesPerSecond: examples.length / trainSeconds,
-          valid: {
-            ndcg10: valid.full.ndcg10,
-            hr10: valid.full.hr10,
-            mrr: valid.full.mrr,
-            sampledNdcg10: valid.sampled?.ndcg10,
-            sampledHr10: valid.sampled?.hr10,
-          },
-          tensors: tf.memory().numTensors,
-          rssMB: Math.round(process.memoryUsage().rss / 2 ** 20),
-        };
-        return { record, valid };
-      });
+      const { record, valid } = await log.group(`epoch ${epoch + 1}/${trainConfig.epochs}`, () =>
+        trainAndValidate(engine, options, examples, epoch),
+      );
       history.push(record);
       epochsThisCall++;
       const improved = record.valid.ndcg10 > progress.bestScore;

@@ -205,6 +205,57 @@ function unpackLookup(
 }
 
 /**
+ * The tied output projection (scores = user · tableᵀ) over the packed 4-bit table: MatMulNBits
+ * on all rows (the table reshaped to [rows, blocks, bytes]), then the score columns sliced.
+ */
+function tiedProjectionInt4(
+  g: EditableGraph,
+  t: EmbeddingTable,
+  packed: { data: string; scales: string; base: string; blocksPerRow: number },
+  options: Int4Options,
+): void {
+  const { gemm, slice, start, end, alpha } = t.tied!;
+  const { data, base, blocksPerRow: nb } = packed;
+  const { blockSize } = options;
+  g.useDomain(MS_DOMAIN, 1);
+  const prefix = gemm.name ?? "output";
+  const shape = (name: string, dims: number[]) => g.addInitializer(int64Values(name, [dims.length], dims));
+  const b = g.makeNode("Reshape", [data, shape(`${base}.int4_blocks_shape`, [t.rows, nb, blockSize / 2])], {
+    name: `${prefix}/int4_blocks`,
+  });
+  const s = g.makeNode("Reshape", [packed.scales, shape(`${base}.int4_scale_shape`, [t.rows * nb])], { name: `${prefix}/int4_scales` });
+  let user = gemm.input![0];
+  const nodes: OnnxProto.INodeProto[] = [b, s];
+  if (alpha !== 1) {
+    const a = g.addInitializer(float32Tensor(`${prefix}.alpha`, [], Float32Array.of(alpha)));
+    const scaled = g.makeNode("Mul", [user, a], { name: `${prefix}/alpha` });
+    nodes.push(scaled);
+    user = scaled.output![0];
+  }
+  const mm = g.makeNode("MatMulNBits", [user, b.output![0], s.output![0]], {
+    name: `${prefix}/matmul_int4`,
+    domain: MS_DOMAIN,
+    attributes: {
+      K: { int: t.cols },
+      N: { int: t.rows },
+      bits: { int: 4 },
+      block_size: { int: blockSize },
+      accuracy_level: { int: options.accuracyLevel },
+    },
+  });
+  nodes.push(mm);
+  if (start === 0 && end === t.rows) {
+    mm.output = [gemm.output![0]];
+  } else {
+    const cols = sliceNode(g, mm.output![0], start, end, 1, `${prefix}/score_columns`);
+    cols.output = [gemm.output![0]];
+    nodes.push(cols);
+  }
+  g.replace(gemm, nodes);
+  if (slice) g.nodes = g.nodes.filter((n) => n !== slice);
+}
+
+/**
  * emb-int4: the item table in symmetric 4-bit blocks along each row (fp16-stored scales, the
  * default zero point 8, nothing else stored), in com.microsoft's layout. Lookups unpack the
  * gathered bytes with standard ops (or GatherBlockQuantized); the tied output projection is
@@ -246,45 +297,7 @@ export function quantizeEmbeddingsInt4(g: EditableGraph, options: Int4Options): 
         if (drop) g.nodes = g.nodes.filter((n) => n !== drop);
       }
     }
-    if (t.tied) {
-      g.useDomain(MS_DOMAIN, 1);
-      const { gemm, slice, start, end, alpha } = t.tied;
-      const prefix = gemm.name ?? "output";
-      const shape = (name: string, dims: number[]) => g.addInitializer(int64Values(name, [dims.length], dims));
-      const b = g.makeNode("Reshape", [data, shape(`${base}.int4_blocks_shape`, [t.rows, nb, blockSize / 2])], {
-        name: `${prefix}/int4_blocks`,
-      });
-      const s = g.makeNode("Reshape", [scales.output, shape(`${base}.int4_scale_shape`, [t.rows * nb])], { name: `${prefix}/int4_scales` });
-      let user = gemm.input![0];
-      const nodes: OnnxProto.INodeProto[] = [b, s];
-      if (alpha !== 1) {
-        const a = g.addInitializer(float32Tensor(`${prefix}.alpha`, [], Float32Array.of(alpha)));
-        const scaled = g.makeNode("Mul", [user, a], { name: `${prefix}/alpha` });
-        nodes.push(scaled);
-        user = scaled.output![0];
-      }
-      const mm = g.makeNode("MatMulNBits", [user, b.output![0], s.output![0]], {
-        name: `${prefix}/matmul_int4`,
-        domain: MS_DOMAIN,
-        attributes: {
-          K: { int: t.cols },
-          N: { int: t.rows },
-          bits: { int: 4 },
-          block_size: { int: blockSize },
-          accuracy_level: { int: options.accuracyLevel },
-        },
-      });
-      nodes.push(mm);
-      if (start === 0 && end === t.rows) {
-        mm.output = [gemm.output![0]];
-      } else {
-        const cols = sliceNode(g, mm.output![0], start, end, 1, `${prefix}/score_columns`);
-        cols.output = [gemm.output![0]];
-        nodes.push(cols);
-      }
-      g.replace(gemm, nodes);
-      if (slice) g.nodes = g.nodes.filter((n) => n !== slice);
-    }
+    if (t.tied) tiedProjectionInt4(g, t, { data, scales: scales.output, base, blocksPerRow: nb }, options);
     summary.tables.push({
       name: t.name,
       rows: t.rows,
