@@ -2,7 +2,7 @@ import type { Logger } from "../../shared/log.js";
 import { installToolPackage } from "./tool-install.js";
 
 /** The tfjs-node-gpu release that matches the bundled @tensorflow/tfjs (4.22.0). */
-export const TFJS_NODE_GPU_VERSION = "4.22.0";
+const TFJS_NODE_GPU_VERSION = "4.22.0";
 
 /**
  * Installs @tensorflow/tfjs-node-gpu into a cached tool folder; its install script downloads

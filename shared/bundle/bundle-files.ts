@@ -10,7 +10,7 @@ import { MANIFEST_FILE, namedFiles, type BundleManifest, type NamedFile } from "
  * How to get past a checksum mismatch: restore the bundle, or say the change is intended. The
  * step's flag/input names are the same everywhere (serve, gate, compress, convert, deploy).
  */
-export const CHECKSUM_FIX =
+const CHECKSUM_FIX =
   "restore the bundle from its artifact, or re-run the step that wrote the file; if the change is intended (a bundle edited on purpose), skip the check with --skip-bundle-checksums (the action input skip-bundle-checksums: true)";
 
 /** The switch of every step that reads a bundle (its CLI flag and action input). */

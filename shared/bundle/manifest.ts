@@ -70,7 +70,7 @@ const positiveInt = { type: "integer", minimum: 1 };
 /** A recorded file (an artifact, or an ONNX model's external data): the path and checksum are read, so they are typed. */
 const recordedFile = { type: "object", required: ["file", "sha256"], properties: { file, sha256, bytes: { type: "integer", minimum: 0 } } };
 
-export const manifestSchema = {
+const manifestSchema = {
   $id: "https://recship.dev/schemas/bundle-v1.json",
   title: "recship model bundle manifest (bundle.json)",
   type: "object",

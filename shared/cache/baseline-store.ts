@@ -30,7 +30,7 @@ export interface BaselineStore {
   save(ref: BaselineRef, dir: string): Promise<SaveResult>;
 }
 
-export const BASELINE_KEY_VERSION = "v1";
+const BASELINE_KEY_VERSION = "v1";
 
 /**
  * Cache keys are `recship-baseline-v1/<model>/<branch>/<unique>`, names URI-encoded so no

@@ -1,7 +1,7 @@
 import type { CheckSpec, SeriesSelector } from "./types.js";
 
 /** The model routes every built-in check looks at: the shop's API and the Open Inference Protocol. */
-export const MODEL_ROUTES = "/v1/recommend|/v2/models/:name/infer";
+const MODEL_ROUTES = "/v1/recommend|/v2/models/:name/infer";
 const SELECT = 'variant="$variant",version="$version",namespace=~"$namespace"';
 const ROUTES = `route=~"${MODEL_ROUTES}"`;
 

@@ -73,7 +73,7 @@ const schema = {
 const ajv = new Ajv({ allErrors: false, strict: false });
 const validate = ajv.compile(schema);
 
-export const CHECKS_FIX =
+const CHECKS_FIX =
   "see actions/monitor-canary/checks.example.yml; e.g.\nchecks:\n  - name: purchase-rate\n    kind: proportion\n" +
   '    numerator: sum(increase(recship_feedback_total{event="purchase",outcome="recommended",variant="$variant"}[$interval]))\n' +
   '    denominator: sum(increase(recship_recommendations_served_total{variant="$variant"}[$interval]))\n' +

@@ -31,7 +31,7 @@ export function explainProportion(
 export const RANK_STATISTIC_NAME = "z (Mann–Whitney U against the margin-adjusted stable)";
 
 /** "(1 + 0.1) × stable" or "stable + 5": what the canary is compared with. */
-export function marginAdjustedStable(spec: CheckSpec): string {
+function marginAdjustedStable(spec: CheckSpec): string {
   return spec.marginKind === "relative"
     ? `${spec.direction === "lower" ? "(1 + " : "(1 − "}${spec.margin}) × stable`
     : `stable ${spec.direction === "lower" ? "+" : "−"} ${spec.margin}`;

@@ -5,7 +5,7 @@ import type { OptionReader, OptionSpec } from "../util/option-spec.js";
 import { DEFAULT_STEPS, MONITOR_MODES, defaultSettings, parseSteps, type MonitorMode, type MonitorSettings } from "./settings.js";
 import { parseEndpoints, parseHeaders, type SourceOptions } from "./setup.js";
 
-export const MONITOR_TARGETS = ["local", "kubernetes", "none"] as const;
+const MONITOR_TARGETS = ["local", "kubernetes", "none"] as const;
 export type MonitorTarget = (typeof MONITOR_TARGETS)[number];
 
 /** The deployment settings a monitor offers: only for Deployments deploy-k8s did not record its settings on. */

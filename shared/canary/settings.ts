@@ -58,7 +58,7 @@ export function parseSteps(text: string, where = "steps"): number[] {
   return steps;
 }
 
-export function checkSettings(s: MonitorSettings): void {
+function checkSettings(s: MonitorSettings): void {
   const where = "monitor settings";
   if (!s.steps.length) throw new RecshipError("steps is empty", { where, fix: "e.g. 10,25,50,100" });
   for (const [i, w] of s.steps.entries()) {

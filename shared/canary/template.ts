@@ -1,7 +1,6 @@
 import { RecshipError } from "../errors.js";
 import type { TemplateVars } from "./types.js";
 
-export const TEMPLATE_VARIABLES = ["variant", "version", "namespace", "interval"] as const;
 const PATTERN = /\$\{(variant|version|namespace|interval)\}|\$(variant|version|namespace|interval)\b/g;
 
 /** A PromQL string literal's inside: backslashes and double quotes escaped. */
@@ -22,7 +21,7 @@ export function renderTemplate(template: string, vars: TemplateVars): string {
 }
 
 /** Which template variables a query uses. */
-export function templateVariables(template: string): Set<string> {
+function templateVariables(template: string): Set<string> {
   const used = new Set<string>();
   for (const m of template.matchAll(PATTERN)) used.add(m[1] ?? m[2]);
   return used;

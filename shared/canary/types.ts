@@ -1,6 +1,5 @@
 /** The two sides of a canary analysis. */
 export type Variant = "stable" | "canary";
-export const VARIANTS: readonly Variant[] = ["stable", "canary"];
 
 import type { Bucket, Direction, MarginKind } from "../stats/types.js";
 
@@ -39,7 +38,7 @@ export type CheckQueries =
   | { kind: "drift"; buckets: string }
   | { kind: "series"; query: string };
 
-export type ScrapeSpec =
+type ScrapeSpec =
   { kind: "proportion"; numerator: SeriesSelector; denominator: SeriesSelector } | { kind: "histogram" | "drift"; buckets: SeriesSelector };
 
 export interface CheckSpec {

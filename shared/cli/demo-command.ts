@@ -13,7 +13,7 @@ import { int, list, number, oneOf } from "../util/parse.js";
  * The candidate was not promoted (rolled back, held, or blocked on the way): exit status 1.
  * A CommanderError so the CLI exits quietly: the demo's last line already says the verdict.
  */
-export class DemoNotPromoted extends CommanderError {
+class DemoNotPromoted extends CommanderError {
   constructor(message: string) {
     super(1, "recship.demo.notPromoted", message);
   }

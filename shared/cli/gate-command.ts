@@ -12,7 +12,7 @@ import { OptionReader } from "../util/option-spec.js";
 import { cliSource, registerOptions } from "./options.js";
 
 /** The gate's verdict as an exit status: a regression is not a crash, but it must fail the command. */
-export class GateFailed extends RecshipError {}
+class GateFailed extends RecshipError {}
 
 export function registerGate(program: Command, ctx: CommandContext): void {
   const command = program

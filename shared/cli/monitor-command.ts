@@ -23,7 +23,7 @@ import { currentRecshipCommand, kubeconfigPath } from "./deploy-command.js";
 import { cliSource, registerOptions } from "./options.js";
 
 /** The canary was rolled back: the command's verdict, and exit status 1. */
-export class CanaryRolledBack extends RecshipError {}
+class CanaryRolledBack extends RecshipError {}
 
 /** The deploy target that moves the traffic (none: observe with explicit versions). */
 function targetFrom(o: OptionReader, mode: MonitorMode, ctx: CommandContext): { target?: DeployTarget; close: () => Promise<void> } {

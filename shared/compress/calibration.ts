@@ -5,8 +5,7 @@ import type { EditableGraph } from "./graph/editable-graph.js";
 import type { ActivationRange } from "./methods/matmul-int8.js";
 import { openSession, sequenceInput } from "./ort-session.js";
 
-export const CALIBRATION_METHODS = ["minmax", "percentile"] as const;
-export type CalibrationMethod = (typeof CALIBRATION_METHODS)[number];
+export type CalibrationMethod = "minmax" | "percentile";
 
 export interface CalibrationOptions {
   /** How many validation histories to run (default 512). */

@@ -21,9 +21,6 @@ import { OBJECTIVES, type CompressReport, type Objective, type VariantResult } f
 import { choose } from "./select.js";
 import { parseVariants, type VariantSpec } from "./variants.js";
 
-export { COMPRESSED_DIR } from "./build-all.js";
-export { ARTIFACT_PREFIX } from "./install.js";
-
 export const COMPRESS_DEFAULTS = {
   maxNdcgDrop: 0.01,
   objective: "size" as Objective,

@@ -20,10 +20,7 @@ export interface CompressEvalData {
 }
 
 /** Where the bundle's interaction log is and how it was read (bundle.json `data`), unless given explicitly. */
-export function bundleDataSource(
-  bundle: LoadedBundle,
-  given?: { path: string } & ReadOptions,
-): ({ path: string } & ReadOptions) | undefined {
+function bundleDataSource(bundle: LoadedBundle, given?: { path: string } & ReadOptions): ({ path: string } & ReadOptions) | undefined {
   if (given) return given;
   const data = bundle.manifest.data;
   const read = (data.read as ReadOptions | undefined) ?? { format: data.format as ReadOptions["format"] };

@@ -40,7 +40,7 @@ function quantile(sorted: Float64Array, q: number): number {
   return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo);
 }
 
-export function latencyStats(batch: number, timesMs: number[]): LatencyStats {
+function latencyStats(batch: number, timesMs: number[]): LatencyStats {
   const sorted = Float64Array.from(timesMs).sort();
   const meanMs = timesMs.reduce((a, b) => a + b, 0) / Math.max(1, timesMs.length);
   return {

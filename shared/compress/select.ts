@@ -3,13 +3,13 @@ import type { MeasuredModel, Objective, VariantResult } from "./report.js";
 const pct = (v: number) => `${(100 * v).toFixed(2)}%`;
 
 /** Relative loss (baseline − value) / baseline; 0 when both are 0. */
-export function relativeDrop(baseline: number, value: number): number {
+function relativeDrop(baseline: number, value: number): number {
   if (baseline === 0) return value === 0 ? 0 : -Infinity;
   return (baseline - value) / baseline;
 }
 
 /** The objective's ratio (smaller is better). */
-export function objectiveRatio(v: Pick<VariantResult, "sizeRatio" | "latencyRatioBatch64">, objective: Objective): number {
+function objectiveRatio(v: Pick<VariantResult, "sizeRatio" | "latencyRatioBatch64">, objective: Objective): number {
   return objective === "size" ? v.sizeRatio : v.latencyRatioBatch64;
 }
 

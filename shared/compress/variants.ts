@@ -1,7 +1,7 @@
 import { RecshipError } from "../errors.js";
 
 /** Compression methods, in the order a composed variant applies them. */
-export const METHODS = ["distill", "prune", "emb-int8", "emb-int4", "int8-dynamic", "int8-qdq", "int8-qdq-pct", "fp16"] as const;
+const METHODS = ["distill", "prune", "emb-int8", "emb-int4", "int8-dynamic", "int8-qdq", "int8-qdq-pct", "fp16"] as const;
 export type Method = (typeof METHODS)[number];
 
 export const METHOD_DESCRIPTIONS: Record<Method, string> = {
@@ -28,7 +28,7 @@ const QUANTIZED: Method[] = ["emb-int8", "emb-int4", "int8-dynamic", "int8-qdq",
  * is most of a recommender, so the int8/int4 table with int8 dense layers is where size and
  * latency are won). Distillation trains a model, so it runs only when asked for.
  */
-export const DEFAULT_VARIANTS = [
+const DEFAULT_VARIANTS = [
   "int8-dynamic",
   "int8-qdq",
   "int8-qdq-pct",
@@ -47,7 +47,7 @@ export interface VariantSpec {
   methods: Method[];
 }
 
-export function parseVariant(text: string): VariantSpec {
+function parseVariant(text: string): VariantSpec {
   const parts = text
     .split("+")
     .map((s) => s.trim().toLowerCase())

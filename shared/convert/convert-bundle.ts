@@ -23,7 +23,7 @@ export const ONNX_FILE = "model.onnx";
  * onnxruntime when k + the history's length + 1 fit in it: 100 covers k = 10 with a full
  * history of 50 items and the seen ones excluded.
  */
-export const DEFAULT_TOP_K = 100;
+const DEFAULT_TOP_K = 100;
 /** Past this many bytes of weights, large initializers go to an external-data file even when not asked. */
 const AUTO_EXTERNAL_BYTES = 1.5 * 2 ** 30;
 const AUTO_EXTERNAL_THRESHOLD = 2 ** 20;

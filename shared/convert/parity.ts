@@ -11,7 +11,7 @@
  */
 
 /** Relative differences are taken against max(|reference|, this), so near-zero scores do not blow them up. */
-export const RELATIVE_FLOOR = 1e-3;
+const RELATIVE_FLOOR = 1e-3;
 
 /** Columns of the `n` highest values of a row, best first; exact ties go to the lower column. */
 export function topColumns(row: ArrayLike<number>, n: number): number[] {

@@ -99,8 +99,3 @@ export function testHistory(split: LeaveOneOutSplit, user: number): Int32Array {
   h[t.length] = split.validTarget[user];
   return h;
 }
-
-/** The most recent `maxlen` items. */
-export function lastItems(seq: Int32Array, maxlen: number): Int32Array {
-  return seq.length > maxlen ? seq.subarray(seq.length - maxlen) : seq;
-}

@@ -17,7 +17,7 @@ import type { Cleanup } from "./cleanup.js";
 import { startShopper, warmUp, type ShopperStats } from "./shopper.js";
 
 /** Where the stable model came from: the previous run's promotion, or (first run) this run's fp32 export. */
-export type StableOrigin = "previous-promoted" | "this-run-fp32";
+type StableOrigin = "previous-promoted" | "this-run-fp32";
 
 export interface DeployStageOptions {
   /** Folder of the local target's state file and server logs. */
@@ -49,7 +49,7 @@ export interface MonitorStageOptions {
   maxIntervals?: number;
 }
 
-export interface ServerProcess {
+interface ServerProcess {
   role: "router" | "stable" | "canary";
   pid: number;
   port: number;

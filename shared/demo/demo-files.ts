@@ -8,7 +8,7 @@ import { monitorMarkdown } from "../report/monitor-summary.js";
 import { trainSummaryMarkdown } from "../report/train-summary.js";
 import type { DemoReport } from "./demo-report.js";
 
-export const REPORTS_DIR = "reports";
+const REPORTS_DIR = "reports";
 
 /** Where a run's reports go: `<out>/demo-report.{json,html}` and each step's Markdown in `<out>/reports/`. */
 export function reportPaths(out: string, json?: string): DemoReport["reports"] {

@@ -3,8 +3,8 @@ import { cp, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { RecshipError } from "../errors.js";
 
-export const DEMO_STATE_FILE = "demo-state.json";
-export const PROMOTED_DIR = "promoted";
+const DEMO_STATE_FILE = "demo-state.json";
+const PROMOTED_DIR = "promoted";
 
 /** The model the last promotion put in production: the next run's stable. */
 export interface PromotedModel {

@@ -16,7 +16,7 @@ import { DEMO_READ } from "./shop-data.js";
 const DEMO_MODEL_CONFIG = "model:\n  hidden: 48\n  maxlen: 30\ntrain:\n  batchTokens: 512\n  negatives: 512\n  learningRate: 0.004";
 
 /** Where the gate keeps the demo's baselines, per model name and branch. */
-export const DEMO_BASELINE = { model: "demo", branch: "demo" };
+const DEMO_BASELINE = { model: "demo", branch: "demo" };
 
 export async function trainStage(o: {
   data: string;

@@ -1,7 +1,7 @@
 import { syntheticShop, writeSyntheticShopCsv, type SyntheticShopOptions } from "../data/synthetic.js";
 
 /** The demo's shop: the built-in synthetic generator, fixed seed, some view rows to filter out. */
-export function demoShopOptions(users: number): SyntheticShopOptions {
+function demoShopOptions(users: number): SyntheticShopOptions {
   return { users, seed: 7, viewNoise: 0.1 };
 }
 

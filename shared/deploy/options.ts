@@ -6,7 +6,7 @@ import { parseServerArgs } from "./server-args.js";
 import { KUBERNETES_CONNECTION_OPTIONS, KUBERNETES_MODEL_OPTIONS, KUBERNETES_SETTING_OPTIONS } from "./k8s/options.js";
 
 /** The CLI's local target also reports and tears down. */
-export const LOCAL_MODES = [...DEPLOY_MODES, "status", "stop"] as const;
+const LOCAL_MODES = [...DEPLOY_MODES, "status", "stop"] as const;
 export type LocalMode = (typeof LOCAL_MODES)[number];
 
 const MODE_DESCRIPTION =

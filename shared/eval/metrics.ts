@@ -7,7 +7,7 @@ export const DEFAULT_CUTOFFS = [5, 10, 20] as const;
 
 export type MetricSet = Record<string, number> & { mrr: number };
 
-export function hitRate(rank: number, k: number): number {
+function hitRate(rank: number, k: number): number {
   return rank < k ? 1 : 0;
 }
 
@@ -15,7 +15,7 @@ export function ndcg(rank: number, k: number): number {
   return rank < k ? 1 / Math.log2(rank + 2) : 0;
 }
 
-export function reciprocalRank(rank: number): number {
+function reciprocalRank(rank: number): number {
   return 1 / (rank + 1);
 }
 

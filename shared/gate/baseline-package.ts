@@ -11,7 +11,7 @@ import { evaluationKey, writeEvaluation } from "./eval-store.js";
 import { openModelSource, type ModelSource } from "../bundle/model-source.js";
 
 export const BASELINE_RECORD_FILE = "gate-baseline.json";
-export const BASELINE_EVALUATION_FILE = "gate-evaluation.bin.gz";
+const BASELINE_EVALUATION_FILE = "gate-evaluation.bin.gz";
 
 /** gate-baseline.json: what a stored baseline is and what it was evaluated on. */
 export interface BaselineRecord {

@@ -20,9 +20,9 @@ import { parseMetric, type GateRules, type Margin, type Protocol, type SliceName
 import { sliceMembers } from "./slices.js";
 
 /** Slices with fewer users are reported but never gated: their intervals are too wide to mean much. */
-export const MIN_SLICE_USERS = 30;
+const MIN_SLICE_USERS = 30;
 
-export type Status = "pass" | "fail" | "warn" | "info";
+type Status = "pass" | "fail" | "warn" | "info";
 
 export interface MetricResult {
   /** Display name, unique in a report: "ndcg@10", "sampled ndcg@10", "ndcg@10 · cold". */
@@ -350,7 +350,7 @@ function medianRatioInterval(c: number[], b: number[], level: number, seed: stri
   return [quantile(out, level), quantile(out, 1 - level)];
 }
 
-export function compareLatency(candidate: LatencyStats[], baseline: LatencyStats[], rules: GateRules): LatencyResult[] {
+function compareLatency(candidate: LatencyStats[], baseline: LatencyStats[], rules: GateRules): LatencyResult[] {
   const pairs = candidate.map((c) => ({ c, b: baseline.find((x) => x.batch === c.batch) })).filter((x) => x.b) as {
     c: LatencyStats;
     b: LatencyStats;

@@ -49,7 +49,7 @@ export interface EvalData {
   readSeconds: number;
 }
 
-export function dataFingerprint(parts: {
+function dataFingerprint(parts: {
   sha256: string;
   read: ReadOptions;
   kCore: number;

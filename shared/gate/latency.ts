@@ -25,7 +25,7 @@ export interface LatencyPlan {
   seed: number;
 }
 
-export function latencyStats(batch: number, timesMs: number[]): LatencyStats {
+function latencyStats(batch: number, timesMs: number[]): LatencyStats {
   const sorted = Float64Array.from(timesMs).sort();
   const meanMs = timesMs.reduce((a, b) => a + b, 0) / Math.max(1, timesMs.length);
   return {

@@ -1,4 +1,4 @@
-import type { Comparison, LatencyResult, MetricResult } from "./compare.js";
+import type { LatencyResult, MetricResult } from "./compare.js";
 import type { LatencyStats } from "./latency.js";
 import type { RankingDiff } from "./ranking-diff.js";
 import type { GateRules, SliceName } from "./rules.js";
@@ -84,5 +84,3 @@ export interface GateReport {
   /** Key relative deltas, for action outputs. */
   keyDeltas: Record<string, number>;
 }
-
-export type { Comparison };

@@ -3,7 +3,7 @@ import { readYamlDocument } from "../util/yaml-document.js";
 import { RecshipError } from "../errors.js";
 import type { Direction } from "../stats/bootstrap.js";
 
-export const PROTOCOLS = ["full", "sampled"] as const;
+const PROTOCOLS = ["full", "sampled"] as const;
 export type Protocol = (typeof PROTOCOLS)[number];
 export const SLICES = ["all", "cold", "warm", "heavy", "head", "tail"] as const;
 export type SliceName = (typeof SLICES)[number];
@@ -14,7 +14,7 @@ export interface Margin {
 }
 
 /** One gated quality metric: fails only when a regression beyond `margin` is shown. */
-export interface MetricRule {
+interface MetricRule {
   /** ndcg@K, hr@K, mrr, coverage@K or popularity@K (mean popularity of the top-K). */
   metric: string;
   protocol: Protocol;
@@ -25,7 +25,7 @@ export interface MetricRule {
   critical: boolean;
 }
 
-export interface LatencyRule {
+interface LatencyRule {
   enabled: boolean;
   batchSizes: number[];
   warmup: number;

@@ -1,7 +1,7 @@
 import type { GitHubClient } from "./client.js";
 
 /** The author GitHub shows on what a workflow's GITHUB_TOKEN writes. */
-export const ACTIONS_BOT = "github-actions[bot]";
+const ACTIONS_BOT = "github-actions[bot]";
 
 /**
  * The login the token writes comments as: the authenticated user for a personal (or user-to-

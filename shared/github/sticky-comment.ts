@@ -3,7 +3,7 @@ import type { GitHubClient } from "./client.js";
 import { isOwnMarkedComment, tokenLogin } from "./identity.js";
 
 /** GitHub rejects issue comments longer than this. */
-export const COMMENT_LIMIT = 65536;
+const COMMENT_LIMIT = 65536;
 
 export interface CommentTarget {
   owner: string;

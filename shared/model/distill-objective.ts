@@ -9,7 +9,7 @@ import { forward, itemTable, type Params } from "./sasrec.js";
  * the form data-parallel training needs: a batch slice's share of the global mean, from inputs
  * that a worker thread can receive. The candidates are built by compress/distill.
  */
-export interface DistillLossSettings {
+interface DistillLossSettings {
   /** Weight of the ground-truth loss; 1 − alpha goes to matching the teacher. */
   alpha: number;
   temperature: number;

@@ -119,16 +119,6 @@ export function initialValues(specs: ParamSpec[], seed: number): Map<string, Flo
   return values;
 }
 
-export function createParams(specs: ParamSpec[], values: Map<string, Float32Array>): Params {
-  const params: Params = new Map();
-  for (const s of specs) {
-    const v = values.get(s.name);
-    if (!v) throw new Error(`no value for parameter ${s.name}`);
-    params.set(s.name, tf.variable(tf.tensor(v, s.shape, "float32"), isLearned(s), s.name));
-  }
-  return params;
-}
-
 export interface ForwardOptions {
   training: boolean;
   /** Seeds for the dropout masks of this call (training only). */
@@ -141,7 +131,7 @@ export interface ForwardOptions {
  * Builds the additive attention mask [B, 1, L, L]: 0 where query i may look at key j
  * (j ≤ i and key j is an item), -1e9 elsewhere.
  */
-export function attentionMask(items: Int32Array, batch: number, length: number): tf.Tensor4D {
+function attentionMask(items: Int32Array, batch: number, length: number): tf.Tensor4D {
   const mask = new Float32Array(batch * length * length);
   for (let b = 0; b < batch; b++) {
     for (let i = 0; i < length; i++) {

@@ -31,7 +31,7 @@ export interface EpochRecord {
   rssMB: number;
 }
 
-export type StopReason = "epochs" | "early-stopping" | "time-budget";
+type StopReason = "epochs" | "early-stopping" | "time-budget";
 
 export interface TrainerOptions {
   model: SasrecConfig;

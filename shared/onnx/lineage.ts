@@ -1,9 +1,6 @@
 import type { BundleManifest } from "../bundle/manifest.js";
 import { RECSHIP_VERSION } from "../version.js";
 
-/** Prefix of every metadata_props key recship writes. */
-export const METADATA_PREFIX = "recship.";
-
 /**
  * metadata_props for an exported model: where it came from (data, commit, config, weights,
  * vocabulary checksums) and what it measured. Deterministic: no timestamps, so the same

@@ -13,7 +13,7 @@ export interface ReferenceModel {
   dispose(): void;
 }
 
-export interface MappingInput {
+interface MappingInput {
   config: SasrecConfig;
   numItems: number;
   weights: Map<string, Float32Array>;
@@ -64,10 +64,6 @@ const sasrecMapping: ModelMapping = {
 };
 
 const mappings = new Map<string, ModelMapping>([[sasrecMapping.kind, sasrecMapping]]);
-
-export function registerMapping(mapping: ModelMapping): void {
-  mappings.set(mapping.kind, mapping);
-}
 
 export function mappingFor(kind: string, where?: string): ModelMapping {
   const mapping = mappings.get(kind);

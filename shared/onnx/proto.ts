@@ -6,7 +6,7 @@ import type { onnx as OnnxTypes } from "onnx-proto";
  * protobufjs from onnx.proto3 of ONNX 1.10, IR version 8). It is a CommonJS module, hence
  * the default import.
  */
-export const onnx = onnxProto.onnx;
+const onnx = onnxProto.onnx;
 export type { OnnxTypes as OnnxProto };
 
 export const DataType = onnx.TensorProto.DataType;

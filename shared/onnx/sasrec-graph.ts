@@ -18,7 +18,7 @@ export const SASREC_SIGNATURE_DOC =
   "top_scores float [batch, k], user_embedding float [batch, hidden] (final hidden state at the last position).";
 
 /** Checks that every parameter the config implies is present with the right size. */
-export function checkSasrecWeights(config: SasrecConfig, numItems: number, weights: Map<string, Float32Array>, where?: string): void {
+function checkSasrecWeights(config: SasrecConfig, numItems: number, weights: Map<string, Float32Array>, where?: string): void {
   for (const spec of paramSpecs(config, numItems)) {
     const values = weights.get(spec.name);
     const size = spec.shape.reduce((a, b) => a * b, 1);

@@ -2,7 +2,7 @@ import type { InferenceSession } from "onnxruntime-node";
 import { RecshipError } from "../errors.js";
 
 /** The recommender's input: [batch, maxlen] int64 histories. */
-export const SEQUENCE_INPUT = "item_seq";
+const SEQUENCE_INPUT = "item_seq";
 
 /** Where a run's history length came from: the model file, and the bundle.json whose model.config.maxlen sized it. */
 export interface SequenceOrigin {
@@ -14,7 +14,7 @@ const MAXLEN_FIX =
   "model.config.maxlen must be the length the model was exported with: restore bundle.json from the bundle's artifact, or re-run convert-onnx on the bundle";
 
 /** The history length the model's item_seq input is fixed to, when the model declares one. */
-export function declaredSequenceLength(session: InferenceSession): number | undefined {
+function declaredSequenceLength(session: InferenceSession): number | undefined {
   const meta = session.inputMetadata?.find((m) => m.name === SEQUENCE_INPUT);
   if (!meta?.isTensor) return undefined;
   const length = meta.shape[1];

@@ -1,5 +1,5 @@
 import { endianness } from "node:os";
-import { DataType, ELEM_TYPES, toNumber, type ElemType, type OnnxProto } from "./proto.js";
+import { DataType, type ElemType, type OnnxProto } from "./proto.js";
 
 const LITTLE_ENDIAN_HOST = endianness() === "LE";
 
@@ -29,7 +29,7 @@ export function int64Bytes(values: ArrayLike<number | bigint>): Uint8Array {
   return out;
 }
 
-export function boolBytes(values: ArrayLike<boolean | number>): Uint8Array {
+function boolBytes(values: ArrayLike<boolean | number>): Uint8Array {
   return Uint8Array.from(values as ArrayLike<number>, (v) => (v ? 1 : 0));
 }
 
@@ -39,7 +39,7 @@ export function floatTensor(name: string, dims: number[], values: Float32Array):
   return { name, dims, dataType: DataType.FLOAT, rawData: float32Bytes(values) };
 }
 
-export function int64Tensor(name: string, dims: number[], values: ArrayLike<number | bigint>): OnnxProto.ITensorProto {
+function int64Tensor(name: string, dims: number[], values: ArrayLike<number | bigint>): OnnxProto.ITensorProto {
   checkCount(name, dims, values.length);
   return { name, dims, dataType: DataType.INT64, rawData: int64Bytes(values) };
 }
@@ -63,7 +63,7 @@ export function compactIndexTensor(name: string, dims: number[], values: ArrayLi
   return { name, dims, dataType: narrow ? DataType.UINT16 : DataType.INT32, rawData: out };
 }
 
-export function boolTensor(name: string, dims: number[], values: ArrayLike<boolean | number>): OnnxProto.ITensorProto {
+function boolTensor(name: string, dims: number[], values: ArrayLike<boolean | number>): OnnxProto.ITensorProto {
   checkCount(name, dims, values.length);
   return { name, dims, dataType: DataType.BOOL, rawData: boolBytes(values) };
 }
@@ -77,15 +77,6 @@ export function tensorOf(
   if (type === "float") return floatTensor(name, dims, Float32Array.from(values as ArrayLike<number>));
   if (type === "int64") return int64Tensor(name, dims, values as ArrayLike<number | bigint>);
   return boolTensor(name, dims, values as ArrayLike<boolean | number>);
-}
-
-/** Size of a tensor's data in bytes (raw_data, or what external data points at). */
-export function tensorByteLength(tensor: OnnxProto.ITensorProto): number {
-  if (tensor.rawData && tensor.rawData.length > 0) return tensor.rawData.length;
-  const length = tensor.externalData?.find((e) => e.key === "length")?.value;
-  if (length) return Number(length);
-  const type = Object.values(ELEM_TYPES).find((t) => t.dataType === tensor.dataType);
-  return type ? type.bytes * elementCount((tensor.dims ?? []).map(toNumber)) : 0;
 }
 
 /** Reads a float32 tensor's values from raw_data (or from `external`, the bytes it points at). */

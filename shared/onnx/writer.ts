@@ -5,8 +5,8 @@ import { DataLocation, encodeModel, type OnnxProto } from "./proto.js";
 
 export const DEFAULT_OPSET = 17;
 /** Opsets the exporters are written for: LayerNormalization appeared in 17; nothing used changed up to 21. */
-export const MIN_OPSET = 17;
-export const MAX_OPSET = 21;
+const MIN_OPSET = 17;
+const MAX_OPSET = 21;
 
 /** The lowest IR version that can carry an opset (onnx/helper.py's VERSION_TABLE). */
 export function irVersionFor(opset: number): number {

@@ -15,7 +15,7 @@ export interface GateMarkdownOptions {
 
 const ICON: Record<string, string> = { pass: "✅", fail: "❌", warn: "⚠️", info: "·" };
 
-export function signedPercent(v: number, digits = 1): string {
+function signedPercent(v: number, digits = 1): string {
   if (!Number.isFinite(v)) return v === Infinity ? "+∞" : v === -Infinity ? "−∞" : "–";
   const s = (v * 100).toFixed(digits);
   return `${v >= 0 ? "+" : "−"}${s.replace("-", "")}%`;

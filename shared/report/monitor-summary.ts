@@ -60,7 +60,7 @@ function p(v: number | null): string {
   return v < 1e-4 ? v.toExponential(1) : v.toFixed(4);
 }
 
-export function checksTable(checks: readonly CheckResult[]): string {
+function checksTable(checks: readonly CheckResult[]): string {
   return table(
     ["check", "critical", "canary", "stable", "effect [always-valid interval]", "margin", "statistic", "p(worse)", "decision"],
     checks.map((c) => [

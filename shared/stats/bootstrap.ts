@@ -153,7 +153,7 @@ export function pairedBootstrap(
  * sfc32 (Chris Doty-Humphrey's small fast counting generator), seeded from a string: uniform
  * in [0, 1). Millions of draws per bootstrap, so it has to be cheaper than seedrandom.
  */
-export function sfc32(seed: string): () => number {
+function sfc32(seed: string): () => number {
   // cyrb128 hash of the seed for the four state words
   let h1 = 1779033703;
   let h2 = 3144134277;

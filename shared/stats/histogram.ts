@@ -8,7 +8,7 @@ export interface Cell {
 }
 
 /** Sorted by le, made monotone (sums of increase() may dip a little, as histogram_quantile allows for). */
-export function normaliseBuckets(buckets: readonly Bucket[]): Bucket[] {
+function normaliseBuckets(buckets: readonly Bucket[]): Bucket[] {
   const sorted = [...buckets].filter((b) => !Number.isNaN(b.le)).sort((a, b) => a.le - b.le);
   let max = 0;
   return sorted.map((b) => {

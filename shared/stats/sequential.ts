@@ -15,7 +15,7 @@ import { normalCdf } from "./normal.js";
  * interval therefore costs no extra false alarms, and p = min over looks of 1/Λ is an
  * always-valid p-value.
  */
-export function logMixtureRatio(z: number, r: number): number {
+function logMixtureRatio(z: number, r: number): number {
   if (!(r > 0)) return -Infinity;
   const s = Math.sqrt(r / (1 + r));
   const phi = normalCdf(z * s);

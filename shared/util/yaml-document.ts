@@ -48,7 +48,7 @@ export function readYamlDocument(source: string, kind: YamlDocumentKind): { raw:
 }
 
 /** Ajv's first error as a person reads it: `unknown key "x" under a.b`, or `a.b must be ...`. */
-export function firstSchemaError(validate: ValidateFunction): string {
+function firstSchemaError(validate: ValidateFunction): string {
   const e = validate.errors![0];
   const key = e.instancePath.replace(/^\//, "").replace(/\//g, ".") || "(top level)";
   return e.keyword === "additionalProperties"

@@ -14,8 +14,6 @@ import { Rng } from "../../shared/util/random.js";
 import { randomWeights, TINY_CONFIG } from "./onnx-bundle.js";
 import { syntheticCsv } from "./synthetic.js";
 
-export { TINY_CONFIG };
-
 /** A SASRec graph as convert-onnx exports it, with random weights (biases and LayerNorm parameters included). */
 export function tinySasrec(
   options: { config?: Partial<SasrecConfig>; numItems?: number; seed?: number; weights?: Map<string, Float32Array> } = {},

@@ -4,7 +4,7 @@ import type { AddressInfo } from "node:net";
 /** Who GitHub shows as the author of what a workflow's GITHUB_TOKEN writes. */
 export const ACTIONS_BOT_LOGIN = "github-actions[bot]";
 
-export interface FakeComment {
+interface FakeComment {
   id: number;
   issue: number;
   body: string;
@@ -12,7 +12,7 @@ export interface FakeComment {
   user: { login: string };
 }
 
-export interface FakeCommitComment {
+interface FakeCommitComment {
   id: number;
   commit_id: string;
   body: string;

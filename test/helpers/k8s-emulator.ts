@@ -7,7 +7,7 @@ import { startApiServer, type RequestRecord } from "./k8s/server.js";
 import type { JsonObject } from "./k8s/ssa.js";
 import { KubeStore } from "./k8s/store.js";
 
-export type { FailureMode, FailureRule } from "./k8s/controller.js";
+export type { FailureRule } from "./k8s/controller.js";
 
 export interface EmulatorOptions {
   /** Namespaces that exist (default: default and shop). */

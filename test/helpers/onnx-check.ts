@@ -1,8 +1,6 @@
 import { execFileSync, spawnSync } from "node:child_process";
 import { readFile } from "node:fs/promises";
-import { dirname, join } from "node:path";
 import { decodeModel, type OnnxProto } from "../../shared/onnx/proto.js";
-import { readFloatTensor } from "../../shared/onnx/tensor.js";
 
 const PYTHON = "/usr/bin/python3";
 
@@ -22,19 +20,6 @@ export function checkWithOnnx(path: string): string {
 
 export async function readModel(path: string): Promise<OnnxProto.ModelProto> {
   return decodeModel(await readFile(path));
-}
-
-/** An initializer's float values, following external data if it has any. */
-export async function initializerValues(modelPath: string, model: OnnxProto.IModelProto, name: string): Promise<Float32Array> {
-  const t = model.graph!.initializer!.find((i) => i.name === name);
-  if (!t) throw new Error(`no initializer ${name}`);
-  if (t.externalData && t.externalData.length > 0) {
-    const entry = (k: string) => t.externalData!.find((e) => e.key === k)?.value ?? "";
-    const data = await readFile(join(dirname(modelPath), entry("location")));
-    const offset = Number(entry("offset"));
-    return readFloatTensor(t, data.subarray(offset, offset + Number(entry("length"))));
-  }
-  return readFloatTensor(t);
 }
 
 export function metadataOf(model: OnnxProto.IModelProto): Record<string, string> {

@@ -3,8 +3,8 @@ import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { freePort } from "../../shared/deploy/local/free-port.js";
 
-export const PROMETHEUS_BIN = process.env.RECSHIP_PROMETHEUS ?? "/usr/bin/prometheus";
-export const PROMTOOL_BIN = process.env.RECSHIP_PROMTOOL ?? "/usr/bin/promtool";
+const PROMETHEUS_BIN = process.env.RECSHIP_PROMETHEUS ?? "/usr/bin/prometheus";
+const PROMTOOL_BIN = process.env.RECSHIP_PROMTOOL ?? "/usr/bin/promtool";
 
 /** Whether a Prometheus server and promtool are installed (the `prometheus` apt package). */
 export function prometheusInstalled(): boolean {
@@ -99,22 +99,6 @@ export async function startPrometheus(options: {
     await new Promise((r) => setTimeout(r, 100));
   }
   return { url, port, dataDir, child, setTargets, output: () => log, stop };
-}
-
-/** Polls an instant query until it returns a sample with a value above 0 (e.g. the first scrape of a target). */
-export async function waitForSeries(url: string, query: string, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      const res = await fetch(`${url}/api/v1/query?query=${encodeURIComponent(query)}`);
-      const body = (await res.json()) as { data?: { result?: { value: [number, string] }[] } };
-      if (body.data?.result?.some((r) => Number(r.value[1]) > 0)) return;
-    } catch {
-      // not yet
-    }
-    if (Date.now() > deadline) throw new Error(`no series for ${query} within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
 }
 
 /**

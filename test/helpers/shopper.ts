@@ -1,2 +1,2 @@
 /** The simulated shoppers live in the library now (the demo drives them); benches and tests import them from here. */
-export { startShopper, warmUp, type Shopper, type ShopperOptions, type ShopperStats } from "../../shared/demo/shopper.js";
+export { startShopper, warmUp, type Shopper } from "../../shared/demo/shopper.js";

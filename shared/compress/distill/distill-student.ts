@@ -73,7 +73,7 @@ export const DISTILL_DEFAULTS: DistillOptions = {
 };
 
 /** Default step size of a quantized-table student (it starts from the teacher's weights). */
-export const QUANTIZED_LEARNING_RATE = 0.001;
+const QUANTIZED_LEARNING_RATE = 0.001;
 /** k-means rounds that fit a quantized table's codewords to the teacher's table. */
 const KMEANS_ITERATIONS = 20;
 

@@ -3,7 +3,7 @@
  * the hidden size). Returns eigenvalues in descending order and the matching unit eigenvectors
  * as the columns of an n×n row-major matrix.
  */
-export function symmetricEigen(a: Float64Array, n: number): { values: Float64Array; vectors: Float64Array } {
+function symmetricEigen(a: Float64Array, n: number): { values: Float64Array; vectors: Float64Array } {
   const m = Float64Array.from(a);
   const v = new Float64Array(n * n);
   for (let i = 0; i < n; i++) v[i * n + i] = 1;

@@ -21,11 +21,6 @@ export function intAttr(node: OnnxProto.INodeProto, name: string, fallback: numb
   return a ? toNumber(a.i) : fallback;
 }
 
-export function floatAttr(node: OnnxProto.INodeProto, name: string, fallback: number): number {
-  const a = node.attribute?.find((x) => x.name === name);
-  return a?.f ?? fallback;
-}
-
 /** Reads a model file, pulling any external-data tensors inline (compressed variants are small). */
 export async function readModelFile(path: string): Promise<OnnxProto.ModelProto> {
   if (!existsSync(path)) throw new RecshipError(`the model file ${path} does not exist`, { fix: "run convert-onnx on the bundle first" });

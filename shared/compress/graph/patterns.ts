@@ -12,7 +12,7 @@ export interface WeightMatMul {
 }
 
 /** Where the tied output projection reads the table: Gemm(user, Slice(table, start..end on axis 0), transB=1). */
-export interface TiedOutput {
+interface TiedOutput {
   gemm: OnnxProto.INodeProto;
   slice?: OnnxProto.INodeProto;
   /** Rows of the table the scores cover: [start, end). */

@@ -1,18 +1,6 @@
 import { DataType, toNumber, type OnnxProto } from "../../onnx/proto.js";
 import { float32Bytes } from "../../onnx/tensor.js";
 
-/** Element types compressed graphs store, beyond the exporter's float/int64/bool. */
-export type StoredType = "float" | "float16" | "int8" | "uint8" | "int32" | "int64";
-
-export const STORED_TYPES: Record<StoredType, { dataType: number; bytes: number }> = {
-  float: { dataType: DataType.FLOAT, bytes: 4 },
-  float16: { dataType: DataType.FLOAT16, bytes: 2 },
-  int8: { dataType: DataType.INT8, bytes: 1 },
-  uint8: { dataType: DataType.UINT8, bytes: 1 },
-  int32: { dataType: DataType.INT32, bytes: 4 },
-  int64: { dataType: DataType.INT64, bytes: 8 },
-};
-
 function count(dims: number[]): number {
   return dims.reduce((a, b) => a * b, 1);
 }
@@ -139,11 +127,4 @@ export function tensorValues(tensor: OnnxProto.ITensorProto): Float32Array | Int
     default:
       throw new Error(`tensor ${tensor.name}: data type ${tensor.dataType} is not readable here`);
   }
-}
-
-/** Bytes a tensor's data takes (raw_data, or element size × count). */
-export function storedBytes(tensor: OnnxProto.ITensorProto): number {
-  if (tensor.rawData && tensor.rawData.length > 0) return tensor.rawData.length;
-  const type = Object.values(STORED_TYPES).find((t) => t.dataType === tensor.dataType);
-  return type ? type.bytes * count(dimsOf(tensor)) : 0;
 }

@@ -140,7 +140,7 @@ export function quantizeEmbeddingsInt8(g: EditableGraph): EmbeddingQuantSummary 
 }
 
 export const INT4_LOOKUPS = ["unpack", "gather-block-quantized"] as const;
-export type Int4Lookup = (typeof INT4_LOOKUPS)[number];
+type Int4Lookup = (typeof INT4_LOOKUPS)[number];
 
 export interface Int4Options {
   blockSize: number;

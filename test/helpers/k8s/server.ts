@@ -20,7 +20,7 @@ export interface ServerOptions {
 }
 
 /** Equality label selectors: `a=b`, `a==b`, `a!=b`, `a`, `!a`, comma-separated (all must hold). */
-export function matchesLabels(labels: Record<string, string>, selector: string | undefined): boolean {
+function matchesLabels(labels: Record<string, string>, selector: string | undefined): boolean {
   if (!selector) return true;
   return selector.split(",").every((term) => {
     const t = term.trim();
@@ -33,7 +33,7 @@ export function matchesLabels(labels: Record<string, string>, selector: string |
 }
 
 /** Field selectors on dotted paths (`involvedObject.name=x`, `type=Warning`, `metadata.name!=y`). */
-export function matchesFields(object: JsonObject, selector: string | undefined): boolean {
+function matchesFields(object: JsonObject, selector: string | undefined): boolean {
   if (!selector) return true;
   return selector.split(",").every((term) => {
     const m = /^([^!=]+)(!=|==|=)(.*)$/.exec(term.trim());

@@ -57,7 +57,7 @@ const enc = (p: FieldPath) => JSON.stringify(p);
 const dec = (s: string) => JSON.parse(s) as FieldPath;
 
 /** The fields a configuration sets, as encoded paths. */
-export function fieldSet(config: JsonObject): Set<string> {
+function fieldSet(config: JsonObject): Set<string> {
   const out = new Set<string>();
   const walk = (value: Json, path: FieldPath, field: string) => {
     if (isObject(value)) {
@@ -175,7 +175,7 @@ export function fromFieldsV1(fields: JsonObject): Set<string> {
 }
 
 /** What an apply sends that is not a managed field: identity, bookkeeping and status. */
-export function applicableConfig(body: JsonObject): JsonObject {
+function applicableConfig(body: JsonObject): JsonObject {
   const { apiVersion: _a, kind: _k, status: _s, metadata, ...rest } = body;
   const meta = isObject(metadata) ? { ...metadata } : {};
   for (const k of ["name", "namespace", "resourceVersion", "managedFields", "uid", "generation", "creationTimestamp"]) delete meta[k];
