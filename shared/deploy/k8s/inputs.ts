@@ -22,6 +22,7 @@ export const DEFAULTS = {
   memory: "1Gi",
   progressDeadlineSeconds: 600,
   modelVolumeSize: "4Gi",
+  preStopSeconds: 5,
 } as const;
 
 function fail(what: string, where: string, fix?: string): never {
@@ -176,6 +177,7 @@ export function resolveSpec(options: KubernetesDeployOptions, namespace: string)
     ...(options.imagePullPolicy ? { imagePullPolicy: options.imagePullPolicy } : {}),
     ...(options.command?.length ? { command: options.command } : {}),
     ...(options.serverArgs?.length ? { serverArgs: parseServerArgs(options.serverArgs.join(" "), "server-args") } : {}),
+    preStopSeconds: checkInt(options.preStopSeconds ?? DEFAULTS.preStopSeconds, "prestop-seconds", 0, 300),
     port: checkInt(options.port ?? DEFAULTS.port, "port", 1, 65535),
     servicePort: checkInt(options.servicePort ?? DEFAULTS.servicePort, "service-port", 1, 65535),
     serviceType,

@@ -120,6 +120,14 @@ export const KUBERNETES_SETTING_OPTIONS: readonly OptionSpec[] = [
     placeholder: "args",
     description: `Extra \`recship serve\` tuning flags for every server (pods, or local processes), e.g. \`--workers 2 --threads 1 --max-batch 64\`; allowed: ${Object.keys(SERVER_TUNING_FLAGS).join(", ")} (default: the server's defaults; set-weight, promote and rollback keep the recorded ones)`,
   }),
+  setting({
+    name: "prestop-seconds",
+    kind: "int",
+    default: "5",
+    description: k8s(
+      "seconds a stopping pod keeps serving before its server drains, while its removal from the Service reaches every proxy (a preStop sleep, Kubernetes 1.30+; 0: none, for older clusters). The grace period is this plus the server's --drain-timeout plus 5 s",
+    ),
+  }),
   setting({ name: "container-port", kind: "int", default: "8080", description: k8s("the server's port in the pod") }),
   setting({ name: "service-port", kind: "int", default: "80", description: k8s("the Service's port") }),
   setting({
@@ -244,6 +252,7 @@ export function kubernetesSettingsFrom(o: OptionReader): KubernetesSettings {
     gateway: o.text("gateway"),
     hostnames: o.list("hostnames"),
     serverArgs: serverArgs.length ? serverArgs : undefined,
+    preStopSeconds: o.int("prestop-seconds"),
     replicas: o.int("replicas"),
     autoscaling: autoscalingFrom(o),
     resources: Object.keys(resources).length ? resources : undefined,
