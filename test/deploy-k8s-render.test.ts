@@ -317,6 +317,32 @@ describe("deploy inputs", () => {
     );
   });
 
+  it("refuse model URLs that carry credentials, without quoting them, and point to the fetch Secret", () => {
+    const refused = (url: string, carried: RegExp, files = false) => {
+      const model = files
+        ? { version: "v3", url: "https://x/model.onnx", sha256: SHA, files: [{ name: "items.txt", url, sha256: SHA }] }
+        : { ...v1, url };
+      const message = error(() => checkModel(model, "model"));
+      expect(message).toMatch(carried);
+      expect(message).toMatch(/fetch-secret/);
+      for (const secret of ["s3cr3t-pass", "AKIAEXAMPLE", "deadbeefcafe"]) expect(message).not.toContain(secret);
+    };
+    refused("https://deployer:s3cr3t-pass@models.example/recs/v1.tar.gz", /user:password@/);
+    refused("https://deployer@models.example/recs/v1.tar.gz", /user:password@/);
+    refused(
+      "https://bucket.s3.amazonaws.com/v1.tar.gz?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIAEXAMPLE%2F20250101&X-Amz-Signature=deadbeefcafe",
+      /X-Amz-Credential, X-Amz-Signature/,
+    );
+    refused("https://acct.blob.core.windows.net/models/v1.tar.gz?sv=2024-01-01&sig=deadbeefcafe", /\bsig\b/);
+    refused("https://models.example/v1.tar.gz?token=deadbeefcafe", /\btoken\b/);
+    refused("https://storage.googleapis.com/m/v1.tar.gz?X-Goog-Signature=deadbeefcafe", /X-Goog-Signature/);
+    refused("s3://deployer:s3cr3t-pass@shop-models/v1.tar.gz", /user:password@/);
+    refused("https://deployer:s3cr3t-pass@models.example/items.txt", /files\[0\] url/, true);
+    // ordinary query parameters and an @ in the path are fine
+    expect(checkModel({ ...v1, url: "https://models.example/recs/v1.tar.gz?version=3&alt=media" }, "model").url).toContain("alt=media");
+    expect(checkModel({ ...v1, url: "https://models.example/@team/v1.tar.gz" }, "model").url).toContain("@team");
+  });
+
   it("refuse an ONNX file without the bundle files the server reads, and accept it with them", () => {
     const onnx = { version: "v3", url: "https://x/model.onnx", sha256: SHA };
     expect(error(() => checkModel(onnx, "model"))).toMatch(/bundle.json and items.txt/);

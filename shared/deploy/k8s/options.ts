@@ -38,7 +38,7 @@ export const KUBERNETES_MODEL_OPTIONS: readonly OptionSpec[] = [
     name: "model-url",
     kind: "text",
     description: k8s(
-      "http(s)://, s3:// or gs:// URL of the bundle tarball (.tar.gz) or ONNX file the init container downloads (canary, direct)",
+      "http(s)://, s3:// or gs:// URL of the bundle tarball (.tar.gz) or ONNX file the init container downloads (canary, direct); it is stored in the Deployment, so one with credentials (user:password@, a presigned signature, ?token=) is refused: give them through fetch-secret or service-account",
     ),
   },
   {
