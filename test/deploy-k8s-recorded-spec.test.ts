@@ -43,6 +43,7 @@ const FULL = {
   autoscaling: { minReplicas: 2, maxReplicas: 6, cpuUtilization: 60 },
   progressDeadlineSeconds: 900,
   serverArgs: ["--workers", "2", "--threads", "1"],
+  preStopSeconds: 12,
 } satisfies Partial<KubernetesDeployOptions>;
 
 let emu: KubeEmulator | undefined;
@@ -97,6 +98,9 @@ function expectFullSettings(e: KubeEmulator, name: string): void {
   expect(server.args.slice(-4)).toEqual(["--workers", "2", "--threads", "1"]);
   expect(server.args[server.args.indexOf("--port") + 1]).toBe("9090");
   expect(server.ports).toEqual([{ name: "http", containerPort: 9090, protocol: "TCP" }]);
+  // the preStop pause, then the server's default 30 s drain and 5 s to exit
+  expect(server.lifecycle).toEqual({ preStop: { sleep: { seconds: 12 } } });
+  expect(pod.terminationGracePeriodSeconds).toBe(47);
   const fetch = pod.initContainers.find((c: any) => c.name === "fetch-model");
   expect(fetch.image).toBe("ghcr.io/shop/fetch:1.2.0");
   expect(fetch.envFrom).toEqual([{ secretRef: { name: "model-store-creds" } }]);
@@ -418,6 +422,7 @@ describe("the deploy-k8s action's settings", () => {
         "model-volume",
         "model-volume-size",
         "progress-deadline",
+        "prestop-seconds",
       ].sort(),
     );
     // every setting at its default (what the runner hands over) reads as not given; a different value is given

@@ -1,6 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { parseAllDocuments } from "yaml";
 import type { KubeObject } from "../shared/deploy/k8s/client.js";
+import { apiError } from "../shared/deploy/k8s/apply.js";
+import { KubeApiError } from "../shared/deploy/k8s/client.js";
 import { checkModel, resolveSpec } from "../shared/deploy/k8s/inputs.js";
 import { bundlePath, modelFileList } from "../shared/deploy/k8s/render-model.js";
 import { cpuCores, threadArgs } from "../shared/deploy/k8s/render-workload.js";
@@ -9,6 +11,10 @@ import type { KubernetesDeployOptions, ModelSource } from "../shared/deploy/k8s/
 import { manifestProblems, unknownFields, validateManifests } from "../shared/deploy/k8s/validate.js";
 import { isRecshipError } from "../shared/errors.js";
 import { silentLogger } from "../shared/log.js";
+import { Command } from "commander";
+import type { CommandContext } from "../shared/cli/common.js";
+import { registerServe } from "../shared/cli/serve-command.js";
+import { SERVER_DEFAULT_DRAIN_SECONDS } from "../shared/deploy/server-args.js";
 
 const SHA = "ab".repeat(32);
 const v1: ModelSource = checkModel({ version: "v1", url: "https://models.example/recs/v1.tar.gz", sha256: SHA }, "model");
@@ -57,6 +63,7 @@ const CONFIGS: [string, Partial<KubernetesDeployOptions>][] = [
       nodeSelector: { pool: "gpu" },
     },
   ],
+  ["a long drain behind a longer preStop pause", { serverArgs: ["--drain-timeout 600"], preStopSeconds: 15 }],
 ];
 
 describe("rendered manifests", () => {
@@ -140,6 +147,30 @@ describe("rendered manifests", () => {
     expect(stable.spec.template.spec.initContainers[0].image).toMatch(/curl/); // https:// URL
   });
 
+  it("give a stopping pod its preStop pause and its whole drain before the kill", () => {
+    const pod = (options: Partial<KubernetesDeployOptions>) => find(everything(options), "Deployment", "recs-stable").spec.template.spec;
+    // defaults: a 5 s pause while the endpoint removal spreads, the server's 30 s drain, 5 s to exit
+    const defaults = pod({});
+    expect(defaults.containers[0].lifecycle).toEqual({ preStop: { sleep: { seconds: 5 } } });
+    expect(defaults.terminationGracePeriodSeconds).toBe(40);
+    // a drain longer than the former fixed 30 s grace period is not cut short
+    expect(pod({ serverArgs: ["--drain-timeout 600"] }).terminationGracePeriodSeconds).toBe(610);
+    expect(pod({ serverArgs: ["--workers 2 --drain-timeout=3600"] }).terminationGracePeriodSeconds).toBe(3610);
+    expect(pod({ serverArgs: ["--drain-timeout 0.5"] }).terminationGracePeriodSeconds).toBe(11);
+    const longPause = pod({ serverArgs: ["--drain-timeout 120"], preStopSeconds: 20 });
+    expect(longPause.containers[0].lifecycle.preStop.sleep.seconds).toBe(20);
+    expect(longPause.terminationGracePeriodSeconds).toBe(145);
+    // 0: no hook (a cluster older than Kubernetes 1.30 has no sleep action), the drain still fits
+    const none = pod({ preStopSeconds: 0 });
+    expect(none.containers[0].lifecycle).toBeUndefined();
+    expect(none.terminationGracePeriodSeconds).toBe(35);
+    // the server's own default drain, which the grace period assumes without --drain-timeout
+    const program = new Command();
+    registerServe(program, {} as CommandContext);
+    const serve = program.commands.find((c) => c.name() === "serve")!;
+    expect(Number(serve.options.find((o) => o.long === "--drain-timeout")!.defaultValue)).toBe(SERVER_DEFAULT_DRAIN_SECONDS);
+  });
+
   it("request nvidia.com/gpu in requests and limits, tolerate the GPU taint, and mount a PVC when asked", () => {
     const d = find(everything({ resources: { gpu: 2 }, modelVolume: { type: "pvc", claimName: "models" } }), "Deployment", "recs-stable");
     const server = d.spec.template.spec.containers[0];
@@ -215,6 +246,24 @@ describe("rendered manifests", () => {
   });
 });
 
+describe("an API server older than Kubernetes 1.30", () => {
+  it("refusing the preStop sleep action is answered with prestop-seconds 0", () => {
+    const ref = { apiVersion: "apps/v1", kind: "Deployment", namespace: "shop", name: "recs-stable" };
+    const fix = (e: KubeApiError) => String(apiError(e, "apply", ref, "https://k8s.example"));
+    // 1.29 drops the unknown sleep field, which leaves the hook without a handler
+    const dropped = new KubeApiError(
+      'Deployment.apps "recs-stable" is invalid: spec.template.spec.containers[0].lifecycle.preStop: Required value: must specify a handler type',
+      422,
+      "Invalid",
+    );
+    expect(fix(dropped)).toMatch(/older than Kubernetes 1\.30.*set prestop-seconds to 0/);
+    const strict = new KubeApiError(".spec.template.spec.containers[0].lifecycle.preStop.sleep: field not declared in schema", 400);
+    expect(fix(strict)).toMatch(/set prestop-seconds to 0/);
+    const other = new KubeApiError('Deployment.apps "recs-stable" is invalid: spec.replicas: Invalid value: -1', 422);
+    expect(fix(other)).toMatch(/check the deploy inputs it names/);
+  });
+});
+
 describe("manifest validation", () => {
   it("finds unknown fields the schemas let through, at any depth", () => {
     const d = find(everything({}), "Deployment", "recs-stable");
@@ -259,12 +308,39 @@ describe("deploy inputs", () => {
     expect(error(() => spec({ name: "Recs_App" }))).toMatch(/name: "Recs_App" is not a valid name/);
     expect(error(() => spec({ resources: { cpu: "half" } }))).toMatch(/resources cpu: "half" is not a Kubernetes quantity/);
     expect(error(() => spec({ hostnames: ["recs.example"] }))).toMatch(/need a gateway/);
+    expect(error(() => spec({ preStopSeconds: -1 }))).toMatch(/prestop-seconds: must be a whole number from 0 to 300/);
     expect(error(() => checkModel({ ...v1, version: "v1 final" }, "model"))).toMatch(/cannot be a label value/);
     expect(error(() => checkModel({ ...v1, sha256: "abc" }, "model"))).toMatch(/sha256/);
     expect(error(() => checkModel({ ...v1, url: "ftp://x/y.tar.gz" }, "model"))).toMatch(/not a model URL/);
     expect(error(() => checkModel({ version: "v1", url: "https://x/model.bin", sha256: SHA }, "model"))).toMatch(
       /bundle tarball or an ONNX file/,
     );
+  });
+
+  it("refuse model URLs that carry credentials, without quoting them, and point to the fetch Secret", () => {
+    const refused = (url: string, carried: RegExp, files = false) => {
+      const model = files
+        ? { version: "v3", url: "https://x/model.onnx", sha256: SHA, files: [{ name: "items.txt", url, sha256: SHA }] }
+        : { ...v1, url };
+      const message = error(() => checkModel(model, "model"));
+      expect(message).toMatch(carried);
+      expect(message).toMatch(/fetch-secret/);
+      for (const secret of ["s3cr3t-pass", "AKIAEXAMPLE", "deadbeefcafe"]) expect(message).not.toContain(secret);
+    };
+    refused("https://deployer:s3cr3t-pass@models.example/recs/v1.tar.gz", /user:password@/);
+    refused("https://deployer@models.example/recs/v1.tar.gz", /user:password@/);
+    refused(
+      "https://bucket.s3.amazonaws.com/v1.tar.gz?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIAEXAMPLE%2F20250101&X-Amz-Signature=deadbeefcafe",
+      /X-Amz-Credential, X-Amz-Signature/,
+    );
+    refused("https://acct.blob.core.windows.net/models/v1.tar.gz?sv=2024-01-01&sig=deadbeefcafe", /\bsig\b/);
+    refused("https://models.example/v1.tar.gz?token=deadbeefcafe", /\btoken\b/);
+    refused("https://storage.googleapis.com/m/v1.tar.gz?X-Goog-Signature=deadbeefcafe", /X-Goog-Signature/);
+    refused("s3://deployer:s3cr3t-pass@shop-models/v1.tar.gz", /user:password@/);
+    refused("https://deployer:s3cr3t-pass@models.example/items.txt", /files\[0\] url/, true);
+    // ordinary query parameters and an @ in the path are fine
+    expect(checkModel({ ...v1, url: "https://models.example/recs/v1.tar.gz?version=3&alt=media" }, "model").url).toContain("alt=media");
+    expect(checkModel({ ...v1, url: "https://models.example/@team/v1.tar.gz" }, "model").url).toContain("@team");
   });
 
   it("refuse an ONNX file without the bundle files the server reads, and accept it with them", () => {

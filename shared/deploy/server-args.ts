@@ -15,6 +15,18 @@ export const SERVER_TUNING_FLAGS: Readonly<Record<string, { min: number; max: nu
 };
 
 /**
+ * `recship serve`'s default --drain-timeout, in seconds (shared/cli/serve-command.ts; a test keeps
+ * the two equal): how long a stopping server waits for in-flight requests when server-args does not say.
+ */
+export const SERVER_DEFAULT_DRAIN_SECONDS = 30;
+
+/** The longest drain the servers started with `serverArgs` (canonical, from parseServerArgs) may take, in seconds. */
+export function drainTimeoutSeconds(serverArgs: readonly string[]): number {
+  const at = serverArgs.indexOf("--drain-timeout");
+  return at >= 0 ? Number(serverArgs[at + 1]) : SERVER_DEFAULT_DRAIN_SECONDS;
+}
+
+/**
  * Parses and checks extra server flags ("--workers 2 --threads 1", also "--workers=2"),
  * returning them as argv entries in a canonical "--flag value" form.
  */

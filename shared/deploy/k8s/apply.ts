@@ -5,6 +5,18 @@ import { unifiedDiff } from "./diff.js";
 import { FIELD_MANAGER, LABELS } from "./names.js";
 import type { ObjectAction, ObjectChange } from "./types.js";
 
+/**
+ * How to fix an object the API server refused. Before Kubernetes 1.30 the preStop hook's sleep
+ * action is unknown: dropped, which leaves a hook without a handler, or refused as an unknown field.
+ */
+function rejectionFix(error: KubeApiError): string {
+  const text = [error.message, ...error.causes.map((c) => `${c.field ?? ""} ${c.message ?? ""}`)].join(" ");
+  if (/preStop|\bsleep\b/.test(text)) {
+    return "the cluster is older than Kubernetes 1.30 and has no preStop sleep action: set prestop-seconds to 0 (no preStop pause), or upgrade the cluster";
+  }
+  return "check the deploy inputs it names";
+}
+
 /** An API refusal as the user's problem to fix, where it is one. */
 export function apiError(error: unknown, verb: string, ref: KubeRef, server: string): unknown {
   if (!(error instanceof KubeApiError)) return error;
@@ -36,7 +48,7 @@ export function apiError(error: unknown, verb: string, ref: KubeRef, server: str
     }
     case 422:
     case 400:
-      return new RecshipError(`the API server rejected ${describeRef(ref)}: ${error.message}`, { fix: "check the deploy inputs it names" });
+      return new RecshipError(`the API server rejected ${describeRef(ref)}: ${error.message}`, { fix: rejectionFix(error) });
     default:
       return new RecshipError(`${what} failed: HTTP ${error.status} ${error.message}`);
   }

@@ -1,5 +1,6 @@
 import { parseServerArgs } from "../server-args.js";
 import { RecshipError } from "../../errors.js";
+import { urlCredentials, withoutCredentials } from "../../util/url-credentials.js";
 import type { KubernetesDeployOptions, KubernetesSpec, ModelSource, Resources } from "./types.js";
 import { METRICS_MODES, TRAFFIC_SPLITS } from "./types.js";
 
@@ -22,6 +23,7 @@ export const DEFAULTS = {
   memory: "1Gi",
   progressDeadlineSeconds: 600,
   modelVolumeSize: "4Gi",
+  preStopSeconds: 5,
 } as const;
 
 function fail(what: string, where: string, fix?: string): never {
@@ -71,7 +73,26 @@ export function checkWeight(value: number, where: string): number {
   return checkInt(value, where, 0, 100);
 }
 
+/**
+ * A model URL is stored in clear: in the Deployment's recship.dev/model annotation (and the
+ * dry run's manifests), in the download step's environment and in its log. One that carries a
+ * credential (user:password@, a presigned URL's signature, ?token=) would leak it there.
+ */
+function refuseCredentials(url: string, where: string): void {
+  const carried = [...new Set(urlCredentials(url).map((c) => c.what))];
+  if (!carried.length) return;
+  fail(
+    `${withoutCredentials(url)} carries credentials (${carried.join(", ")}), which would be stored in clear in the Deployment's annotations, ` +
+      "the download step's environment and its log",
+    where,
+    "give the URL without them and let the download step authenticate: a Secret named in fetch-secret, whose keys become its " +
+      "environment (e.g. AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY for an s3:// URL), or service-account with workload identity; " +
+      "for a presigned https:// URL use the object's s3:// or gs:// URL instead",
+  );
+}
+
 function checkUrl(url: string, where: string): string {
+  refuseCredentials(url, where);
   if (!/^(https?|s3|gs):\/\/[^\s"'`\\$]+$/.test(url)) {
     fail(`"${url}" is not a model URL recship can fetch`, where, "an http://, https://, s3:// or gs:// URL without spaces or quotes");
   }
@@ -176,6 +197,7 @@ export function resolveSpec(options: KubernetesDeployOptions, namespace: string)
     ...(options.imagePullPolicy ? { imagePullPolicy: options.imagePullPolicy } : {}),
     ...(options.command?.length ? { command: options.command } : {}),
     ...(options.serverArgs?.length ? { serverArgs: parseServerArgs(options.serverArgs.join(" "), "server-args") } : {}),
+    preStopSeconds: checkInt(options.preStopSeconds ?? DEFAULTS.preStopSeconds, "prestop-seconds", 0, 300),
     port: checkInt(options.port ?? DEFAULTS.port, "port", 1, 65535),
     servicePort: checkInt(options.servicePort ?? DEFAULTS.servicePort, "service-port", 1, 65535),
     serviceType,

@@ -38,7 +38,7 @@ export const KUBERNETES_MODEL_OPTIONS: readonly OptionSpec[] = [
     name: "model-url",
     kind: "text",
     description: k8s(
-      "http(s)://, s3:// or gs:// URL of the bundle tarball (.tar.gz) or ONNX file the init container downloads (canary, direct)",
+      "http(s)://, s3:// or gs:// URL of the bundle tarball (.tar.gz) or ONNX file the init container downloads (canary, direct); it is stored in the Deployment, so one with credentials (user:password@, a presigned signature, ?token=) is refused: give them through fetch-secret or service-account",
     ),
   },
   {
@@ -119,6 +119,14 @@ export const KUBERNETES_SETTING_OPTIONS: readonly OptionSpec[] = [
     kind: "text",
     placeholder: "args",
     description: `Extra \`recship serve\` tuning flags for every server (pods, or local processes), e.g. \`--workers 2 --threads 1 --max-batch 64\`; allowed: ${Object.keys(SERVER_TUNING_FLAGS).join(", ")} (default: the server's defaults; set-weight, promote and rollback keep the recorded ones)`,
+  }),
+  setting({
+    name: "prestop-seconds",
+    kind: "int",
+    default: "5",
+    description: k8s(
+      "seconds a stopping pod keeps serving before its server drains, while its removal from the Service reaches every proxy (a preStop sleep, Kubernetes 1.30+; 0: none, for older clusters). The grace period is this plus the server's --drain-timeout plus 5 s",
+    ),
   }),
   setting({ name: "container-port", kind: "int", default: "8080", description: k8s("the server's port in the pod") }),
   setting({ name: "service-port", kind: "int", default: "80", description: k8s("the Service's port") }),
@@ -244,6 +252,7 @@ export function kubernetesSettingsFrom(o: OptionReader): KubernetesSettings {
     gateway: o.text("gateway"),
     hostnames: o.list("hostnames"),
     serverArgs: serverArgs.length ? serverArgs : undefined,
+    preStopSeconds: o.int("prestop-seconds"),
     replicas: o.int("replicas"),
     autoscaling: autoscalingFrom(o),
     resources: Object.keys(resources).length ? resources : undefined,

@@ -29,6 +29,7 @@ const properties = {
   imagePullPolicy: { enum: ["Always", "IfNotPresent", "Never"] },
   command: strings,
   serverArgs: strings,
+  preStopSeconds: int,
   port: int,
   servicePort: int,
   serviceType: { enum: ["ClusterIP", "NodePort", "LoadBalancer"] },
@@ -87,6 +88,7 @@ const validate = new Ajv({ allErrors: false, strict: false }).compile({
 const INPUT_NAMES: Record<string, string> = {
   port: "container-port",
   serverArgs: "server-args",
+  preStopSeconds: "prestop-seconds",
   servicePort: "service-port",
   serviceType: "service-type",
   autoscaling: "min-replicas / max-replicas / cpu-utilization",

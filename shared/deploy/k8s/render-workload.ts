@@ -4,6 +4,7 @@ import type { IPodDisruptionBudget } from "kubernetes-models/policy/v1/PodDisrup
 import type { IContainer } from "kubernetes-models/v1/Container";
 import type { IToleration } from "kubernetes-models/v1/Toleration";
 import { defaultSessionThreads } from "../../util/cpu-budget.js";
+import { drainTimeoutSeconds } from "../server-args.js";
 import { asKubeObject, type KubeObject } from "./client.js";
 import { ANNOTATIONS, commonLabels, LABELS, MODEL_MOUNT, objectNames, selectorLabels } from "./names.js";
 import { recordSpec } from "./recorded-spec.js";
@@ -21,6 +22,9 @@ export const SERVER = {
 } as const;
 
 export const GPU_RESOURCE = "nvidia.com/gpu";
+
+/** Seconds a server has, after its drain timed out, to close the cut connections, release the model and exit. */
+export const EXIT_MARGIN_SECONDS = 5;
 
 /** One variant's Deployment as rendered: its model, image and replica count. */
 export interface VariantRender {
@@ -63,8 +67,21 @@ function serverContainer(spec: KubernetesSpec, v: VariantRender): IContainer {
     livenessProbe: { ...probe(SERVER.livePath), periodSeconds: 10, failureThreshold: 3 },
     resources: { requests, limits },
     volumeMounts: [{ name: MODEL_VOLUME_NAME, mountPath: MODEL_MOUNT, readOnly: true }],
+    ...(spec.preStopSeconds > 0 ? { lifecycle: { preStop: { sleep: { seconds: spec.preStopSeconds } } } } : {}),
     securityContext: { allowPrivilegeEscalation: false },
   };
+}
+
+/**
+ * A deleted pod leaves the Service's endpoints while the kubelet already stops it, and proxies,
+ * ingress controllers and meshes learn of it seconds later: the preStop sleep keeps the server
+ * serving that long before SIGTERM starts its drain (the kubelet's own sleep action, not an exec,
+ * so a distroless image or a custom command needs no `sleep` binary). The grace period counts
+ * from the preStop hook on, so it covers the sleep, the server's whole --drain-timeout (a fixed
+ * 30 s cut longer drains short) and the time to exit.
+ */
+export function terminationGracePeriodSeconds(spec: KubernetesSpec): number {
+  return spec.preStopSeconds + Math.ceil(drainTimeoutSeconds(spec.serverArgs ?? [])) + EXIT_MARGIN_SECONDS;
 }
 
 /**
@@ -118,7 +135,7 @@ export function renderDeployment(spec: KubernetesSpec, v: VariantRender): KubeOb
           ...(spec.imagePullSecrets ? { imagePullSecrets: spec.imagePullSecrets.map((name) => ({ name })) } : {}),
           ...(spec.nodeSelector ? { nodeSelector: spec.nodeSelector } : {}),
           ...(tolerations.length ? { tolerations } : {}),
-          terminationGracePeriodSeconds: 30,
+          terminationGracePeriodSeconds: terminationGracePeriodSeconds(spec),
           initContainers: delivery.initContainers,
           containers: [serverContainer(spec, v)],
           volumes: [delivery.volume],

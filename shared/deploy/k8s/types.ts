@@ -72,6 +72,11 @@ export interface KubernetesSpec {
   command?: string[];
   /** Extra `recship serve` tuning flags (checked by parseServerArgs), e.g. ["--workers", "2", "--threads", "1"]. */
   serverArgs?: string[];
+  /**
+   * Seconds a stopping pod keeps serving (a preStop sleep) before its server is told to drain,
+   * while its removal from the endpoints reaches every proxy; 0: no preStop hook.
+   */
+  preStopSeconds: number;
   /** Container port of the server. */
   port: number;
   /** Port of the Service. */
@@ -114,6 +119,7 @@ export interface KubernetesDeployOptions {
   imagePullPolicy?: KubernetesSpec["imagePullPolicy"];
   command?: string[];
   serverArgs?: string[];
+  preStopSeconds?: number;
   port?: number;
   servicePort?: number;
   serviceType?: KubernetesSpec["serviceType"];
