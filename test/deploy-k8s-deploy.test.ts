@@ -1,7 +1,8 @@
 import { createHash } from "node:crypto";
-import { existsSync, readdirSync, statSync } from "node:fs";
+import { existsSync, readdirSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { DeployFailure, deployKubernetes, kubernetesStatus, teardownKubernetes } from "../shared/deploy/k8s/deploy.js";
+import { DeployFailure, deployKubernetes, kubernetesStatus, teardownKubernetes, withKubeClient } from "../shared/deploy/k8s/deploy.js";
 import { kubeconfigSecrets, writeKubeconfig } from "../shared/deploy/k8s/kubeconfig.js";
 import { KubernetesTarget } from "../shared/deploy/k8s/target.js";
 import type { KubernetesDeployOptions, KubernetesDeployResult, ModelSource } from "../shared/deploy/k8s/types.js";
@@ -320,6 +321,19 @@ describe("the kubeconfig", () => {
       model: model("v1"),
     }).catch((x: Error) => x);
     expect((b64 as Error).message).toMatch(/has no current context/);
+  });
+
+  it("given as a file (the CLI's --kubeconfig), its credentials are redacted from log lines and errors too", async () => {
+    const e = await start();
+    const path = join(dir, "cli-kubeconfig.yaml");
+    writeFileSync(path, e.kubeconfig(), { mode: 0o600 });
+    const log = memoryLogger();
+    const error = await withKubeClient({ kubeconfigPath: path, log }, async (_client, redacting) => {
+      redacting.info(`talking with token ${e.token}`);
+      throw new Error(`the server refused ${e.token}`);
+    }).catch((x: Error) => x);
+    expect(log.lines.join("\n")).toContain("talking with token ***");
+    expect((error as Error).message).not.toContain(e.token);
   });
 
   it("pointing at a cluster that does not answer gives an error that says so", async () => {

@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { RecshipError } from "../../errors.js";
 import type { Logger } from "../../log.js";
@@ -35,13 +36,24 @@ function redactError(error: unknown, secrets: readonly string[]): unknown {
 /** The options that say how to reach the cluster. */
 export type ConnectionOptions = Pick<KubernetesDeployOptions, "kubeconfig" | "kubeconfigPath" | "context" | "tempDir" | "client" | "log">;
 
+/** The credentials to redact: the text given and what it holds, or what a kubeconfig file holds (the CLI's). */
+function credentialsIn(options: ConnectionOptions, text: string | undefined): string[] {
+  if (options.kubeconfig) return [...kubeconfigSecrets(options.kubeconfig), ...kubeconfigSecrets(text!)];
+  if (!options.kubeconfigPath || options.client) return [];
+  try {
+    return kubeconfigSecrets(readFileSync(options.kubeconfigPath, "utf8"));
+  } catch {
+    return []; // an unreadable file fails in loadKubeConfig with its own message
+  }
+}
+
 /**
  * Runs `fn` with a client for the cluster. A kubeconfig given as text lives in a 0600 file
- * for the call only; it and its credentials are redacted from every log line and error.
+ * for the call only; its credentials (or a kubeconfig file's) are redacted from every log line and error.
  */
 export async function withKubeClient<T>(options: ConnectionOptions, fn: (client: KubeClient, log: Logger) => Promise<T>): Promise<T> {
   const text = options.kubeconfig ? decodeKubeconfig(options.kubeconfig, "the kubeconfig input") : undefined;
-  const secrets = options.kubeconfig ? [...new Set([...kubeconfigSecrets(options.kubeconfig), ...kubeconfigSecrets(text!)])] : [];
+  const secrets = [...new Set(credentialsIn(options, text))];
   const log = secrets.length ? redactingLogger(options.log, secrets) : options.log;
   let file: KubeconfigFile | undefined;
   try {
