@@ -1,5 +1,6 @@
 import type { IncomingMessage } from "node:http";
 import { HttpError } from "./http-error.js";
+import { allowBody } from "./http-listener.js";
 
 /** JSON, and what curl -d and fetch send by default for a JSON string. */
 const ACCEPTED_TYPES = /^\s*(application\/([\w.-]+\+)?json|text\/plain|application\/x-www-form-urlencoded)\s*(;|$)/i;
@@ -37,6 +38,7 @@ export async function readJsonBody(req: IncomingMessage, limit: number): Promise
     else req.resume();
     throw new HttpError(413, `request body of ${declared} bytes exceeds the limit of ${limit} bytes (--max-body-bytes)`);
   }
+  allowBody(req);
   const text = await readText(req, limit);
   if (text.length === 0) throw new HttpError(400, "request body is empty; send a JSON object");
   try {

@@ -13,8 +13,12 @@ import type { ServerLimits } from "./limits.js";
  */
 export interface Listener {
   server: Server;
-  /** Whether the server cut this connection for not sending its request in time (it is counted as that, not as an abort). */
-  timedOut(socket: Duplex): boolean;
+  /**
+   * The status this connection was refused with (408 after a timeout, 400 for a malformed
+   * request, ...), if the server refused it: the request cut off with it is counted as that, not
+   * as the client's abort.
+   */
+  refusedWith(socket: Duplex): number | undefined;
 }
 
 export function createListener(
@@ -29,23 +33,108 @@ export function createListener(
       keepAliveTimeout: limits.keepAliveTimeoutMs,
       // how often Node looks for requests past their timeouts: a tenth of the shorter one, 25 ms to 1 s
       connectionsCheckingInterval: Math.min(1000, Math.max(25, Math.min(limits.headersTimeoutMs, limits.requestTimeoutMs) / 10)),
+      // checked below, to answer with a JSON error like every other refusal
+      requireHostHeader: false,
     },
-    handler,
+    (req, res) => {
+      trackAnswer(req, res);
+      const problem = protocolProblem(req);
+      if (problem === undefined) handler(req, res);
+      else {
+        res.setHeader("connection", "close");
+        sendError(res, 400, problem);
+      }
+    },
   );
+  // Expect: 100-continue: the 100 goes out only once a handler starts reading the body (see allowBody)
+  server.on("checkContinue", (req: IncomingMessage, res: ServerResponse) => {
+    awaitingContinue.set(req, res);
+    server.emit("request", req, res);
+  });
+  server.on("checkExpectation", (req: IncomingMessage, res: ServerResponse) => {
+    res.setHeader("connection", "close");
+    sendError(
+      res,
+      417,
+      `Expect: ${JSON.stringify(clipText(String(req.headers.expect), 40))} is not supported; send the request without it`,
+    );
+  });
   server.maxConnections = limits.maxConnections;
   server.on("drop", () => metrics.connectionErrors.inc({ reason: "over_connection_limit" }));
-  const timedOut = new WeakSet<Duplex>();
   server.on("clientError", (error: NodeJS.ErrnoException, socket: Duplex) => {
+    const state = socketState(socket);
+    if (state.refusal) return; // the parser reports every later chunk too
     const refusal = clientErrorRefusal(error.code);
-    metrics.connectionErrors.inc({ reason: refusal.reason });
-    if (refusal.reason === "request_timeout") timedOut.add(socket);
-    if (refusal.status === undefined || !socket.writable) {
-      socket.destroy();
-      return;
-    }
-    socket.end(rawJsonResponse(refusal.status, refusal.message), () => socket.destroy());
+    state.refusal = refusal;
+    const waiting = [...state.pending];
+    const cutOff = waiting.some((req) => !req.complete);
+    // a client that leaves mid-request is counted by the request's route, as an abort
+    if (!(refusal.status === undefined && cutOff)) metrics.connectionErrors.inc({ reason: refusal.reason });
+    // whole requests read before the bad one are answered first (pipelining); one cut off by it goes with the connection
+    if (waiting.length === 0 || refusal.status === undefined || cutOff) refuse(socket, refusal);
   });
-  return { server, timedOut: (socket) => timedOut.has(socket) };
+  return { server, refusedWith: (socket) => sockets.get(socket)?.refusal?.status };
+}
+
+/** What HTTP/1.x requires that Node lets through: a version 1 request line, a Host header in 1.1. */
+function protocolProblem(req: IncomingMessage): string | undefined {
+  if (req.httpVersionMajor !== 1) return `HTTP/${req.httpVersion} is not supported; send HTTP/1.1`;
+  if (req.httpVersionMinor === 1 && req.headers.host === undefined) return "an HTTP/1.1 request needs a Host header";
+  return undefined;
+}
+
+interface SocketState {
+  /** Requests on this connection whose answers have not closed yet. */
+  pending: Set<IncomingMessage>;
+  /** What the connection is refused for, once the parser or a timeout gave up on it. */
+  refusal?: Refusal;
+}
+
+const sockets = new WeakMap<Duplex, SocketState>();
+
+function socketState(socket: Duplex): SocketState {
+  let state = sockets.get(socket);
+  if (!state) sockets.set(socket, (state = { pending: new Set() }));
+  return state;
+}
+
+/** Counts the connection's open answers; a refusal waiting for them goes out after the last. */
+function trackAnswer(req: IncomingMessage, res: ServerResponse): void {
+  const socket = req.socket;
+  const state = socketState(socket);
+  state.pending.add(req);
+  res.once("close", () => {
+    state.pending.delete(req);
+    if (state.pending.size === 0 && state.refusal) refuse(socket, state.refusal);
+  });
+}
+
+/** Answers the refusal on the raw connection (nobody to answer after a reset) and closes it. */
+function refuse(socket: Duplex, refusal: Refusal): void {
+  if (refusal.status === undefined || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  socket.end(rawJsonResponse(refusal.status, refusal.message), () => socket.destroy());
+}
+
+const awaitingContinue = new WeakMap<IncomingMessage, ServerResponse>();
+
+/** A client waiting for "100 Continue" before it sends its body is told to go ahead (once the body is wanted: never for a refused request). */
+export function allowBody(req: IncomingMessage): void {
+  const res = awaitingContinue.get(req);
+  if (!res) return;
+  awaitingContinue.delete(req);
+  res.writeContinue();
+}
+
+/** Whether the client still waits for "100 Continue": an answer that refuses its body closes the connection (the body never comes). */
+export function awaitsContinue(req: IncomingMessage): boolean {
+  return awaitingContinue.has(req);
+}
+
+function clipText(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max)}…` : text;
 }
 
 interface Refusal {
@@ -57,7 +146,8 @@ interface Refusal {
 
 /** What the parser's (or Node's timeout checker's) error code means for the client. */
 function clientErrorRefusal(code: string | undefined): Refusal {
-  if (code === "ECONNRESET" || code === "EPIPE") return { reason: "connection_reset", message: "" };
+  // the client reset the connection, or closed it in the middle of a request (EOF)
+  if (code === "ECONNRESET" || code === "EPIPE" || code === "HPE_INVALID_EOF_STATE") return { reason: "connection_reset", message: "" };
   if (code === "ERR_HTTP_REQUEST_TIMEOUT") {
     return {
       reason: "request_timeout",
@@ -118,8 +208,7 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
 }
 
 export function sendError(res: ServerResponse, status: number, message: string, headers: Record<string, string> = {}): void {
-  const clipped = message.length > MAX_ERROR_CHARS ? `${message.slice(0, MAX_ERROR_CHARS)}…` : message;
-  sendJson(res, status, { error: clipped }, headers);
+  sendJson(res, status, { error: clipText(message, MAX_ERROR_CHARS) }, headers);
 }
 
 function sendText(res: ServerResponse, status: number, text: string, headers: Record<string, string>): void {

@@ -23,7 +23,8 @@ export type FeedbackEvent = (typeof FEEDBACK_EVENTS)[number];
 /**
  * Why the server closed (or lost) a connection for what its client did: request_timeout (headers
  * or body not complete within --headers-timeout / --request-timeout), malformed (not HTTP/1.1 the
- * parser accepts), headers_too_large, connection_reset (the client reset it outside a request),
+ * parser accepts), headers_too_large, connection_reset (the client reset or closed it mid-headers;
+ * mid-body it is counted by the route, in recship_http_client_aborts_total),
  * over_connection_limit (--max-connections reached: closed as it arrived).
  */
 export const CONNECTION_ERROR_REASONS = [

@@ -11,7 +11,16 @@ import { clip, ClientAbort, readJsonBody } from "./body.js";
 import { parseFeedback, RecentRecommendations } from "./feedback.js";
 import { injectedDelayMs, preciseDelay, type FaultInjection } from "./faults.js";
 import { HttpError } from "./http-error.js";
-import { createListener, releaseListener, sendError, sendJson, sendPieces, stopListening, type Listener } from "./http-listener.js";
+import {
+  awaitsContinue,
+  createListener,
+  releaseListener,
+  sendError,
+  sendJson,
+  sendPieces,
+  stopListening,
+  type Listener,
+} from "./http-listener.js";
 import { HEAVY_RESPONSE_BYTES, HeavySlots, resolveLimits, type ServerLimits } from "./limits.js";
 import { ServeMetrics } from "./metrics.js";
 import { writeHistoryRow } from "./model-runner.js";
@@ -288,11 +297,11 @@ export class ModelServer {
       if (this.draining) res.setHeader("connection", "close");
       await this.send(res, result);
     } catch (error) {
-      if (this.draining) res.setHeader("connection", "close");
+      if ((this.draining || awaitsContinue(req)) && !res.headersSent) res.setHeader("connection", "close");
       if (error instanceof ClientAbort) {
-        // the client's doing: counted (a timed-out upload already is, as a request timeout), never logged
+        // the client's doing: counted (an upload the server cut off, e.g. timed out, already is, as that), never logged
         request.abortCounted = true;
-        if (!this.listener.timedOut(req.socket)) this.metrics.clientAborts.inc({ route, phase: "request" });
+        if (this.listener.refusedWith(req.socket) === undefined) this.metrics.clientAborts.inc({ route, phase: "request" });
         res.destroy();
       } else if (error instanceof HttpError) {
         sendError(res, error.status, error.message, error.headers);
@@ -303,7 +312,7 @@ export class ModelServer {
     }
   }
 
-  /** Counts the request in flight until its answer closes, then by status (or as aborted, or 408 when it timed out) and latency. */
+  /** Counts the request in flight until its answer closes, then by status (or as aborted, or as the connection's refusal, e.g. 408) and latency. */
   private track(req: IncomingMessage, res: ServerResponse, route: string, method: string, started: number): { abortCounted: boolean } {
     const request = { abortCounted: false };
     const counted = route !== "/metrics";
@@ -318,9 +327,9 @@ export class ModelServer {
       }
       // a client that left before the answer was complete is not a 200
       const finished = res.writableFinished;
-      const timedOut = !finished && this.listener.timedOut(req.socket);
-      if (!finished && !timedOut && !request.abortCounted) this.metrics.clientAborts.inc({ route, phase: "response" });
-      this.metrics.requests.inc({ route, method, status: finished ? String(res.statusCode) : timedOut ? "408" : "aborted" });
+      const refused = finished ? undefined : this.listener.refusedWith(req.socket);
+      if (!finished && refused === undefined && !request.abortCounted) this.metrics.clientAborts.inc({ route, phase: "response" });
+      this.metrics.requests.inc({ route, method, status: finished ? String(res.statusCode) : (refused?.toString() ?? "aborted") });
       this.metrics.latency.observe({ route }, (performance.now() - started) / 1000);
     });
     return request;

@@ -9,8 +9,25 @@ export interface RawResponse {
   complete: boolean;
 }
 
-/** Parses the first HTTP/1.1 response in `raw`; undefined when not even its head arrived. */
+/** The first final (not 1xx) HTTP/1.1 response in `raw`; undefined when not even its head arrived. */
 export function parseRawResponse(raw: Buffer): RawResponse | undefined {
+  return parseRawResponses(raw)[0];
+}
+
+/** Every final response in `raw`, in order (pipelined requests get one each); 1xx interim responses are skipped. */
+export function parseRawResponses(raw: Buffer): RawResponse[] {
+  const out: RawResponse[] = [];
+  let rest = raw;
+  for (;;) {
+    const one = parseOne(rest);
+    if (!one) return out;
+    if (one.response.status >= 200) out.push(one.response);
+    if (!one.response.complete) return out;
+    rest = rest.subarray(one.length);
+  }
+}
+
+function parseOne(raw: Buffer): { response: RawResponse; length: number } | undefined {
   const headEnd = raw.indexOf("\r\n\r\n");
   if (headEnd < 0) return undefined;
   const [statusLine, ...lines] = raw.subarray(0, headEnd).toString("latin1").split("\r\n");
@@ -21,13 +38,18 @@ export function parseRawResponse(raw: Buffer): RawResponse | undefined {
   }
   const status = Number(statusLine.split(" ")[1]);
   const rest = raw.subarray(headEnd + 4);
-  if (headers["transfer-encoding"] === "chunked") return { status, headers, ...decodeChunked(rest) };
-  const length = headers["content-length"] === undefined ? undefined : Number(headers["content-length"]);
-  const body = length === undefined ? rest : rest.subarray(0, length);
-  return { status, headers, body: body.toString("utf8"), complete: length === undefined || rest.length >= length };
+  if (status < 200) return { response: { status, headers, body: "", complete: true }, length: headEnd + 4 };
+  if (headers["transfer-encoding"] === "chunked") {
+    const { body, complete, length } = decodeChunked(rest);
+    return { response: { status, headers, body, complete }, length: headEnd + 4 + length };
+  }
+  const declared = headers["content-length"] === undefined ? undefined : Number(headers["content-length"]);
+  const body = declared === undefined ? rest : rest.subarray(0, declared);
+  const complete = declared === undefined || rest.length >= declared;
+  return { response: { status, headers, body: body.toString("utf8"), complete }, length: headEnd + 4 + body.length };
 }
 
-function decodeChunked(raw: Buffer): { body: string; complete: boolean } {
+function decodeChunked(raw: Buffer): { body: string; complete: boolean; length: number } {
   const parts: Buffer[] = [];
   let at = 0;
   for (;;) {
@@ -35,12 +57,12 @@ function decodeChunked(raw: Buffer): { body: string; complete: boolean } {
     if (lineEnd < 0) break;
     const size = parseInt(raw.subarray(at, lineEnd).toString("latin1"), 16);
     if (!Number.isFinite(size)) break;
-    if (size === 0) return { body: Buffer.concat(parts).toString("utf8"), complete: true };
+    if (size === 0) return { body: Buffer.concat(parts).toString("utf8"), complete: true, length: lineEnd + 4 };
     if (raw.length < lineEnd + 2 + size) break;
     parts.push(raw.subarray(lineEnd + 2, lineEnd + 2 + size));
     at = lineEnd + 2 + size + 2;
   }
-  return { body: Buffer.concat(parts).toString("utf8"), complete: false };
+  return { body: Buffer.concat(parts).toString("utf8"), complete: false, length: raw.length };
 }
 
 export interface RawConnection {
