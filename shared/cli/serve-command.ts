@@ -70,7 +70,7 @@ export function registerServe(program: Command, ctx: CommandContext): void {
     )
     .option("--variant <variant>", `${VARIANTS.join(" or ")}: a label on every metric and response`, "stable")
     .option("--request-id-prefix <prefix>", "start of every request id (letters, digits), so a router can send feedback back here")
-    .option("--drain-timeout <seconds>", "on SIGTERM, longest wait for in-flight requests", "30");
+    .option("--drain-timeout <seconds>", "on SIGTERM, longest wait for in-flight requests and open connections before they are cut", "30");
   for (const f of LIMIT_FLAGS) {
     const value = DEFAULT_LIMITS[f.key];
     command.option(`${f.flag} <${f.seconds ? "seconds" : "n"}>`, f.description, String(f.seconds ? value / 1000 : value));
