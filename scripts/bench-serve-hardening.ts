@@ -11,7 +11,7 @@
 // Without --bundle a synthetic shop model is trained first (~1,400 items). The server runs as a
 // child process (from source, or dist/ with --dist); the load runs here, on the same machine.
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { Agent, request as httpRequest } from "node:http";
 import { cpus, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -38,6 +38,7 @@ const round = (x: number, digits = 1) => Number(x.toFixed(digits));
 // ---- the model and the server ------------------------------------------------------------------
 async function syntheticBundle(): Promise<string> {
   const dir = mkdtempSync(join(tmpdir(), "recship-bench-hardening-"));
+  process.on("exit", () => rmSync(dir, { recursive: true, force: true }));
   const data = join(dir, "shop.csv");
   await writeSyntheticShopCsv(data, { users: 1500, seed: 20 });
   const out = join(dir, "bundle");
