@@ -70,7 +70,7 @@ describe("V2 model metadata and infer", () => {
     expect(meta.body).toMatchObject({
       name: "recommender",
       versions: [server!.version],
-      platform: "onnxruntime_onnx",
+      platform: "onnx_onnxv1",
       inputs: [{ name: "item_seq", datatype: "INT64", shape: [-1, MAXLEN] }],
     });
     expect(meta.body.outputs.map((o: { name: string; datatype: string }) => `${o.name}:${o.datatype}`)).toEqual([

@@ -19,7 +19,7 @@ beforeAll(async () => {
     log: silentLogger,
     maxDelayMs: 0,
     maxBodyBytes: MAX_BODY,
-    maxOutputValues: 100_000,
+    maxResponseBytes: 2 ** 20,
   });
   server = started.server;
   url = started.url;
@@ -76,7 +76,7 @@ const cases: Case[] = [
     name: "body over the limit (Content-Length)",
     body: { items: Array(20_000).fill("sku-xx-xxx") },
     status: 413,
-    error: /exceeds the limit of 65536 bytes/,
+    error: /exceeds the limit of 65536 bytes \(--max-body-bytes\)/,
   },
   {
     name: "octet-stream content type",
@@ -167,8 +167,8 @@ const cases: Case[] = [
     name: "infer with a batch too large",
     path: INFER,
     body: tensor({ shape: [2000, 10] }),
-    status: 400,
-    error: /batch size must be 1 to 1024, got 2000/,
+    status: 413,
+    error: /batch size 2000 is more than the limit of 1024 rows \(--max-infer-rows\); split the batch/,
   },
   { name: "infer with too few values", path: INFER, body: tensor({ shape: [2, 10] }), status: 400, error: /needs 20 values, got 10/ },
   { name: "infer with too many values", path: INFER, body: tensor({ data: row(11) }), status: 400, error: /needs 10 values, got 11/ },
@@ -234,8 +234,9 @@ const cases: Case[] = [
     name: "infer asking the full scores of too many rows",
     path: INFER,
     body: tensor({ shape: [120, 10], data: Array(1200).fill(1) }),
-    status: 400,
-    error: /more than the limit of 100000; ask for fewer rows, or only top_items and top_scores/,
+    status: 413,
+    error:
+      /make an answer of up to [\d.]+ MiB, more than the limit of 1 MiB \(--max-response-bytes\); ask for fewer rows, or only top_items and top_scores/,
   },
   { name: "infer with a numeric id", path: INFER, body: { ...tensor({}), id: 5 }, status: 400, error: /"id" must be a string/ },
   {
@@ -309,6 +310,6 @@ describe("malformed requests", () => {
     const metrics = await (await fetch(`${url}/metrics`)).text();
     expect(metrics).not.toMatch(/recship_http_requests_total\{[^}]*status="5\d\d"/);
     expect(metricValue(metrics, "recship_http_requests_total", { status: "400" })).toBeGreaterThanOrEqual(40);
-    expect(metricValue(metrics, "recship_http_requests_total", { status: "413" })).toBe(2);
+    expect(metricValue(metrics, "recship_http_requests_total", { status: "413" })).toBe(4);
   });
 });

@@ -26,4 +26,20 @@ describe("the server's router", () => {
     expect((wrongMethod as HttpError).headers.allow).toBe("POST");
     expect(r.match("GET", "/nowhere")).toBeUndefined();
   });
+
+  it("answers HEAD with the GET route, ignores one trailing slash, and lists HEAD where GET is allowed", () => {
+    const r = new Router().add("GET", "/v2", handler).add("GET", "/v2/models/:name", handler).add("POST", "/v1/recommend", handler);
+    const name = (method: string, path: string) => {
+      const m = r.match(method, path);
+      return m && !(m instanceof HttpError) ? m.route.name : m;
+    };
+    expect(name("HEAD", "/v2")).toBe("/v2");
+    expect(name("GET", "/v2/")).toBe("/v2");
+    expect(name("HEAD", "/v2/models/a/")).toBe("/v2/models/:name");
+    expect(name("POST", "/v1/recommend/")).toBe("/v1/recommend");
+    expect(r.match("GET", "/v2//")).toBeUndefined();
+    expect((r.match("DELETE", "/v2") as HttpError).headers.allow).toBe("GET, HEAD");
+    expect((r.match("HEAD", "/v1/recommend") as HttpError).headers.allow).toBe("POST");
+    expect((r.match("PUT", "/v2/models/" + "x".repeat(5000)) as HttpError).message.length).toBeLessThan(200);
+  });
 });

@@ -1,3 +1,4 @@
+import { Agent, get } from "node:http";
 import { connect } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildServeBundle, type ServeBundle } from "./helpers/serve-bundle.js";
@@ -52,6 +53,30 @@ function slowRequest(url: string, body: string) {
   };
 }
 
+/** GET over `agent`: status, Connection header and body. */
+function getVia(agent: Agent, url: string): Promise<{ status: number; connection: string | undefined; body: string }> {
+  return new Promise((resolve, reject) => {
+    get(url, { agent }, (res) => {
+      let body = "";
+      res.on("data", (d: Buffer) => (body += d.toString()));
+      res.on("end", () => resolve({ status: res.statusCode!, connection: res.headers.connection, body }));
+    }).on("error", reject);
+  });
+}
+
+/** Whether a new TCP connection to `url` is refused. */
+function refused(url: string): Promise<boolean> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve) => {
+    const socket = connect(Number(port), hostname);
+    socket.once("connect", () => {
+      socket.destroy();
+      resolve(false);
+    });
+    socket.once("error", (error: NodeJS.ErrnoException) => resolve(error.code === "ECONNREFUSED"));
+  });
+}
+
 describe("recship serve: SIGTERM", () => {
   it("finishes in-flight requests, stops accepting, exits 0", async () => {
     server = spawnRecship(["serve", "--bundle", bundle.dir, "--port", "0", "--variant", "canary", "--request-id-prefix", "c7"]);
@@ -60,15 +85,20 @@ describe("recship serve: SIGTERM", () => {
 
     // three requests the server has started to read, and cannot finish before their bodies come
     const slow = [0, 1, 2].map((i) => slowRequest(url, JSON.stringify({ items: [bundle.items[i]], k: 3 })));
+    // one keep-alive connection, open before SIGTERM and idle at that moment
+    const keepAlive = new Agent({ keepAlive: true, maxSockets: 1 });
     for (let tries = 0; ; tries++) {
-      const metrics = await (await fetch(`${url}/metrics`)).text();
+      const metrics = (await getVia(keepAlive, `${url}/metrics`)).body;
       if (metricValue(metrics, "recship_http_inflight_requests") === 3) break;
       if (tries > 600) throw new Error(`the server never saw the 3 requests:\n${metrics}`);
       await new Promise((r) => setTimeout(r, 50));
     }
     server.child.kill("SIGTERM");
     await waitForOutput(server, /SIGTERM: draining in-flight requests/);
-    await expect(fetch(`${url}/v2/health/live`)).rejects.toThrow(); // no new connections
+    expect(await refused(url)).toBe(true); // no new connections
+    // a request on a connection opened before is still answered, and told the connection closes
+    expect(await getVia(keepAlive, `${url}/v2/health/live`)).toMatchObject({ status: 200, connection: "close" });
+    keepAlive.destroy();
 
     for (const s of slow) s.finish();
     const answers = await Promise.all(slow.map((s) => s.response));

@@ -12,6 +12,14 @@ export const SERVER_TUNING_FLAGS: Readonly<Record<string, { min: number; max: nu
   "--max-delay-ms": { min: 0, max: 1000, integer: false },
   "--max-body-bytes": { min: 1024, max: 2 ** 30, integer: true },
   "--drain-timeout": { min: 0, max: 3600, integer: false },
+  // limits on what one client can make a server do (shared/serve/limits.ts)
+  "--max-infer-rows": { min: 1, max: 65536, integer: true },
+  "--max-response-bytes": { min: 65536, max: 2 ** 30, integer: true },
+  "--max-heavy-requests": { min: 1, max: 64, integer: true },
+  "--request-timeout": { min: 1, max: 3600, integer: false },
+  "--headers-timeout": { min: 1, max: 600, integer: false },
+  "--keep-alive-timeout": { min: 1, max: 600, integer: false },
+  "--max-connections": { min: 16, max: 65536, integer: true },
 };
 
 /**

@@ -1,4 +1,4 @@
-import { asObject, describe } from "./body.js";
+import { asObject, describe, quoteList } from "./body.js";
 import { badRequest } from "./http-error.js";
 import { FEEDBACK_EVENTS, type FeedbackEvent } from "./metrics.js";
 
@@ -67,6 +67,6 @@ export function parseFeedback(body: unknown): FeedbackRequest {
     throw badRequest(`"event" must be one of ${FEEDBACK_EVENTS.join(", ")}, got ${describe(event)}`);
   }
   const unknown = Object.keys(o).filter((key) => !["request_id", "item", "item_id", "event"].includes(key));
-  if (unknown.length) throw badRequest(`unknown field(s) ${unknown.map((k) => `"${k}"`).join(", ")}; send request_id, item and event`);
+  if (unknown.length) throw badRequest(`unknown field(s) ${quoteList(unknown)}; send request_id, item and event`);
   return { requestId, item: String(item), event: event as FeedbackEvent };
 }

@@ -20,6 +20,22 @@ export const REQUEST_LATENCY_BUCKETS: number[] = [
 export const FEEDBACK_EVENTS = ["click", "add_to_cart", "purchase"] as const;
 export type FeedbackEvent = (typeof FEEDBACK_EVENTS)[number];
 
+/**
+ * Why the server closed (or lost) a connection for what its client did: request_timeout (headers
+ * or body not complete within --headers-timeout / --request-timeout), malformed (not HTTP/1.1 the
+ * parser accepts), headers_too_large, connection_reset (the client reset or closed it mid-headers;
+ * mid-body it is counted by the route, in recship_http_client_aborts_total),
+ * over_connection_limit (--max-connections reached: closed as it arrived).
+ */
+export const CONNECTION_ERROR_REASONS = [
+  "request_timeout",
+  "malformed",
+  "headers_too_large",
+  "connection_reset",
+  "over_connection_limit",
+] as const;
+export type ConnectionErrorReason = (typeof CONNECTION_ERROR_REASONS)[number];
+
 export interface MetricLabels {
   /** The served model's name. */
   model: string;
@@ -38,6 +54,24 @@ export class ServeMetrics {
   readonly requests: Counter<"route" | "method" | "status">;
   readonly latency: Histogram<"route">;
   readonly inflight: Gauge;
+  /** What clients did to the server (see CONNECTION_ERROR_REASONS; aborts by route and phase). */
+  readonly clientAborts = new Counter({
+    name: "recship_http_client_aborts_total",
+    help: "Requests whose client hung up: phase request (before its body was complete) or response (before the answer was complete)",
+    labelNames: ["route", "phase"] as const,
+    registers: [this.registry],
+  });
+  readonly connectionErrors = new Counter({
+    name: "recship_http_connection_errors_total",
+    help: `Connections closed for what their client did, by reason: ${CONNECTION_ERROR_REASONS.join(", ")}`,
+    labelNames: ["reason"] as const,
+    registers: [this.registry],
+  });
+  readonly heavyInflight = new Gauge({
+    name: "recship_heavy_requests_inflight",
+    help: "Heavy V2 infer answers (1 MiB or more) being built and sent (at most --max-heavy-requests)",
+    registers: [this.registry],
+  });
   readonly batchSize: Histogram;
   readonly batchRequests: Histogram;
   readonly batchSeconds: Histogram;
@@ -121,6 +155,7 @@ export class ServeMetrics {
       labelNames: ["artifact", "device", "created_at", "weights_sha256"],
       registers,
     });
+    for (const reason of CONNECTION_ERROR_REASONS) this.connectionErrors.inc({ reason }, 0);
     for (const event of FEEDBACK_EVENTS) {
       for (const outcome of ["recommended", "not_recommended", "unknown_request"]) this.feedback.inc({ event, outcome }, 0);
     }

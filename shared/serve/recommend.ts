@@ -1,4 +1,4 @@
-import { asObject, describe } from "./body.js";
+import { asObject, describe, quoteList } from "./body.js";
 import type { BatchSlice } from "./batcher.js";
 import { badRequest } from "./http-error.js";
 import { SERVED_OUTPUTS } from "../onnx/ort-recommender.js";
@@ -19,7 +19,7 @@ const FIELDS = ["items", "k", "exclude_seen"];
 export function parseRecommend(body: unknown, limits: { maxK: number; maxItems: number }): RecommendRequest {
   const o = asObject(body);
   const unknown = Object.keys(o).filter((key) => !FIELDS.includes(key));
-  if (unknown.length) throw badRequest(`unknown field(s) ${unknown.map((k) => `"${k}"`).join(", ")}; accepted: ${FIELDS.join(", ")}`);
+  if (unknown.length) throw badRequest(`unknown field(s) ${quoteList(unknown)}; accepted: ${FIELDS.join(", ")}`);
   if (!Array.isArray(o.items)) throw badRequest(`"items" must be an array of item ids (oldest first), got ${describe(o.items)}`);
   if (o.items.length > limits.maxItems) throw badRequest(`"items" holds ${o.items.length} ids; at most ${limits.maxItems} are accepted`);
   const items = o.items.map((id, i) => {

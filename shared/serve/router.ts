@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { clip } from "./body.js";
 import { HttpError } from "./http-error.js";
 
 export interface RouteContext {
@@ -8,9 +9,14 @@ export interface RouteContext {
   url: URL;
 }
 
-/** What a handler returns: a JSON body (status 200 unless given), or a raw body with its content type. */
+/**
+ * What a handler returns: a JSON body (status 200 unless given), a raw body with its content
+ * type, or a JSON answer in text pieces with an upper bound of its size (streamed when large).
+ */
 export type RouteResult =
-  { status?: number; body: unknown; headers?: Record<string, string> } | { raw: true; body: string; contentType: string };
+  | { status?: number; body: unknown; headers?: Record<string, string> }
+  | { raw: true; body: string; contentType: string }
+  | { pieces: Iterable<string>; estimatedBytes: number };
 
 export type Handler = (ctx: RouteContext) => Promise<RouteResult> | RouteResult;
 
@@ -48,8 +54,14 @@ export class Router {
     return this;
   }
 
-  /** The matching route, a 405 naming the allowed methods, or undefined (404). */
-  match(method: string, pathname: string): { route: Route; params: Record<string, string> } | HttpError | undefined {
+  /**
+   * The matching route, a 405 naming the allowed methods, or undefined (404). HEAD is answered
+   * by the GET route (Node sends the headers without the body), and one trailing slash is
+   * ignored: the Open Inference Protocol spells the server metadata path `GET /v2/`.
+   */
+  match(requestMethod: string, requestPath: string): { route: Route; params: Record<string, string> } | HttpError | undefined {
+    const method = requestMethod === "HEAD" ? "GET" : requestMethod;
+    const pathname = requestPath.length > 1 && requestPath.endsWith("/") ? requestPath.slice(0, -1) : requestPath;
     const literal = this.literal.get(`${method} ${pathname}`);
     if (literal) return { route: literal, params: {} };
     const allowed: string[] = [];
@@ -67,8 +79,12 @@ export class Router {
       });
       return { route, params };
     }
-    if (allowed.length)
-      return new HttpError(405, `${method} is not allowed on ${pathname}; use ${allowed.join(" or ")}`, { allow: allowed.join(", ") });
+    if (allowed.length) {
+      const allow = [...new Set(allowed.flatMap((m) => (m === "GET" ? ["GET", "HEAD"] : [m])))];
+      return new HttpError(405, `${clip(requestMethod, 20)} is not allowed on ${clip(requestPath, 100)}; use ${allowed.join(" or ")}`, {
+        allow: allow.join(", "),
+      });
+    }
     return undefined;
   }
 }

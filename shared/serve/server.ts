@@ -1,5 +1,5 @@
 import { randomBytes, randomUUID } from "node:crypto";
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { RecshipError } from "../errors.js";
 import type { Logger } from "../log.js";
@@ -7,22 +7,34 @@ import { RECSHIP_VERSION } from "../version.js";
 import { MicroBatcher, type Batcher } from "./batcher.js";
 import { PullBatcher } from "./pull-batcher.js";
 import { WorkerRunner } from "./worker-runner.js";
-import { readJsonBody } from "./body.js";
+import { clip, ClientAbort, readJsonBody } from "./body.js";
 import { parseFeedback, RecentRecommendations } from "./feedback.js";
 import { injectedDelayMs, preciseDelay, type FaultInjection } from "./faults.js";
 import { HttpError } from "./http-error.js";
+import {
+  awaitsContinue,
+  createListener,
+  releaseListener,
+  sendError,
+  sendJson,
+  sendPieces,
+  stopListening,
+  type Listener,
+} from "./http-listener.js";
+import { HEAVY_RESPONSE_BYTES, HeavySlots, resolveLimits, type ServerLimits } from "./limits.js";
 import { ServeMetrics } from "./metrics.js";
 import { writeHistoryRow } from "./model-runner.js";
 import { parseRecommend, recommendNeeds, selectRecommendations } from "./recommend.js";
 import { Router, type RouteContext, type RouteResult } from "./router.js";
 import { loadServedModel, type ServedModel } from "./served-model.js";
 import type { Device } from "./ort-session.js";
-import { inferOutputs, modelMetadata, parseInferRequest } from "./v2-infer.js";
+import { inferResponsePieces, modelMetadata, parseInferRequest } from "./v2-infer.js";
 
 export const VARIANTS = ["stable", "canary"] as const;
 export type Variant = (typeof VARIANTS)[number];
 
-export interface ModelServerOptions {
+/** The request, answer, timeout and connection limits (see limits.ts; each has a default there). */
+export interface ModelServerOptions extends Partial<ServerLimits> {
   /** Bundle folder (bundle.json, items.txt, the ONNX model). */
   bundle: string;
   /** ONNX file to serve instead of the bundle's chosen one. */
@@ -54,14 +66,8 @@ export interface ModelServerOptions {
   variant?: Variant;
   /** Start of every request id, so a router can send feedback back to this server (letters and digits; default: random). */
   requestIdPrefix?: string;
-  /** Largest request body in bytes (default 1 MiB). */
-  maxBodyBytes?: number;
   /** Largest k for /v1/recommend (default min(1000, items)). */
   maxK?: number;
-  /** Most rows of one V2 infer request (default 1024). */
-  maxInferRows?: number;
-  /** Most values in one V2 infer response, all outputs together (default 4 million: the full scores of many rows make huge JSON). */
-  maxOutputValues?: number;
   /** Longest wait for in-flight requests on shutdown before connections are cut (default 30 s). */
   drainTimeoutMs?: number;
   /** TEST ONLY (canary experiments): errors and latency injected into model requests; see faults.ts. */
@@ -73,6 +79,8 @@ export const DEFAULT_MODEL_NAME = "recommender";
 /** Routes test-only fault injection applies to. */
 const FAULTY_ROUTES = new Set(["/v1/recommend", "/v2/models/:name/infer"]);
 const MAX_HISTORY_ITEMS = 10_000;
+/** An answer estimated at this size or more is streamed in pieces instead of sent whole with its length. */
+const STREAM_FROM_BYTES = 256 * 2 ** 10;
 
 /**
  * The model server: Open Inference Protocol (KServe V2) REST plus /v1/recommend and
@@ -85,7 +93,9 @@ export class ModelServer {
   readonly variant: Variant;
   readonly requestIdPrefix: string;
   readonly metrics: ServeMetrics;
-  private readonly server: Server;
+  private readonly listener: Listener;
+  private readonly limits: ServerLimits;
+  private readonly heavy: HeavySlots;
   private readonly router = new Router();
   private readonly recent = new RecentRecommendations();
   private model: ServedModel | undefined;
@@ -96,7 +106,6 @@ export class ModelServer {
   private inflight = 0;
   /** Model requests being read or parsed: the batcher need not wait for company when there are none. */
   private arriving = 0;
-  private readonly maxBody: number;
 
   constructor(private readonly options: ModelServerOptions) {
     this.name = options.name ?? DEFAULT_MODEL_NAME;
@@ -108,9 +117,10 @@ export class ModelServer {
     if (!/^[A-Za-z0-9]{1,32}$/.test(this.requestIdPrefix)) {
       throw new RecshipError(`request id prefix "${this.requestIdPrefix}" must be 1 to 32 letters or digits`);
     }
-    this.maxBody = options.maxBodyBytes ?? 2 ** 20;
+    this.limits = resolveLimits(options);
     this.metrics = new ServeMetrics({ model: this.name, version: "", variant: this.variant });
-    this.server = createServer({ keepAliveTimeout: 5_000 }, (req, res) => void this.handle(req, res));
+    this.heavy = new HeavySlots(this.limits.maxHeavyRequests, (used) => this.metrics.heavyInflight.set(used));
+    this.listener = createListener(this.limits, this.metrics, (req, res) => void this.handle(req, res));
     this.routes();
     if (options.faults)
       options.log.warn(`TEST-ONLY FAULT INJECTION IS ON for this ${this.variant} server: ${JSON.stringify(options.faults)}`);
@@ -133,13 +143,13 @@ export class ModelServer {
             ? new RecshipError(`port ${port} on ${host} is already in use`, { fix: "pick another --port" })
             : error,
         );
-      this.server.once("error", onError);
-      this.server.listen(port, host, () => {
-        this.server.off("error", onError);
+      this.listener.server.once("error", onError);
+      this.listener.server.listen(port, host, () => {
+        this.listener.server.off("error", onError);
         resolve();
       });
     });
-    const address = this.server.address() as AddressInfo;
+    const address = this.listener.server.address() as AddressInfo;
     const shown = address.family === "IPv6" ? `[${address.address}]` : address.address;
     return { url: `http://${shown}:${address.port}`, port: address.port };
   }
@@ -184,7 +194,7 @@ export class ModelServer {
       model.runner instanceof WorkerRunner && workers === 1 && this.options.sharedQueue !== false && !this.options.waitFullDelay
         ? new PullBatcher(model.runner, shape.maxlen, {
             maxBatch,
-            capacity: Math.max(4 * maxBatch, this.options.maxInferRows ?? 1024),
+            capacity: Math.max(4 * maxBatch, this.limits.maxInferRows),
             onBatch,
           })
         : new MicroBatcher((input, rows, fetch) => model.runner.run(input, rows, fetch), shape.maxlen, {
@@ -214,7 +224,10 @@ export class ModelServer {
 
   /**
    * Stops accepting connections, turns unready, finishes in-flight requests (queued ones run
-   * at once), then releases the model. Connections still busy after drainTimeoutMs are cut.
+   * at once), then releases the model. Requests still arriving on open connections are answered
+   * (with Connection: close); idle keep-alive connections close at the keep-alive timeout they
+   * announced, so a client never sends a request on a connection this server has just closed.
+   * Connections still open after drainTimeoutMs are cut.
    */
   shutdown(): Promise<void> {
     this.closing ??= (async () => {
@@ -222,20 +235,8 @@ export class ModelServer {
       this.isReady = false;
       this.metrics.ready.set(0);
       this.batcher?.flushNow?.();
-      const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
-      this.server.closeIdleConnections();
-      const timeoutMs = this.options.drainTimeoutMs ?? 30_000;
-      let timer: NodeJS.Timeout | undefined;
-      const timedOut = await Promise.race([
-        closed.then(() => false),
-        new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), timeoutMs))),
-      ]);
-      clearTimeout(timer);
-      if (timedOut) {
-        this.options.log.warn(`shutdown: ${this.inflight} request(s) still running after ${timeoutMs} ms; closing their connections`);
-        this.server.closeAllConnections();
-        await closed;
-      }
+      await this.drainConnections();
+      releaseListener(this.listener.server);
       await this.batcher?.idle();
       this.batcher?.stop?.();
       await this.model?.runner.release();
@@ -243,11 +244,27 @@ export class ModelServer {
     return this.closing;
   }
 
+  private async drainConnections(): Promise<void> {
+    const closed = stopListening(this.listener.server);
+    const timeoutMs = this.options.drainTimeoutMs ?? 30_000;
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = await Promise.race([
+      closed.then(() => false),
+      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), timeoutMs))),
+    ]);
+    clearTimeout(timer);
+    if (timedOut) {
+      this.options.log.warn(`shutdown: ${this.inflight} request(s) still running after ${timeoutMs} ms; closing their connections`);
+      this.listener.server.closeAllConnections();
+      await closed;
+    }
+  }
+
   private routes(): void {
     const r = this.router;
     r.add("GET", "/v2/health/live", () => ({ body: { live: true } }));
     r.add("GET", "/v2/health/ready", () => this.readiness());
-    r.add("GET", "/v2", () => ({ body: { name: "recship", version: RECSHIP_VERSION, extensions: [] } }));
+    r.add("GET", "/v2", () => ({ body: { name: "recship", version: RECSHIP_VERSION, extensions: [] } })); // and /v2/ (see Router.match)
     for (const v of ["", "/versions/:version"]) {
       r.add("GET", `/v2/models/:name${v}`, (c) => this.metadata(c), "/v2/models/:name");
       r.add("GET", `/v2/models/:name${v}/ready`, (c) => this.modelReady(c), "/v2/models/:name/ready");
@@ -265,14 +282,42 @@ export class ModelServer {
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const started = performance.now();
     const method = req.method ?? "GET";
-    let url: URL;
-    try {
-      url = new URL(req.url ?? "/", "http://localhost");
-    } catch {
-      url = new URL("http://localhost/");
-    }
+    const url = requestUrl(req.url);
     const matched = this.router.match(method, url.pathname);
     const route = matched && !(matched instanceof HttpError) ? matched.route.name : "unmatched";
+    const request = this.track(req, res, route, method, started);
+    res.setHeader("x-recship-variant", this.variant);
+    if (this.model) res.setHeader("x-recship-model-version", this.model.version);
+    try {
+      if (matched === undefined) throw new HttpError(404, `no route ${clip(method, 20)} ${clip(url.pathname, 100)}`);
+      if (matched instanceof HttpError) throw matched;
+      const faults = this.options.faults && FAULTY_ROUTES.has(route) ? this.options.faults : undefined;
+      if (faults && Math.random() < (faults.errorRate ?? 0)) throw new HttpError(500, "injected fault (test-only fault injection)");
+      const result = await matched.route.handler({ req, res, params: matched.params, url });
+      const delay = faults ? injectedDelayMs(faults, performance.now() - started) : 0;
+      if (delay > 0) await preciseDelay(delay);
+      // set late: a request that began before SIGTERM still closes its connection when done
+      if (this.draining) res.setHeader("connection", "close");
+      await this.send(res, result);
+    } catch (error) {
+      if ((this.draining || awaitsContinue(req)) && !res.headersSent) res.setHeader("connection", "close");
+      if (error instanceof ClientAbort) {
+        // the client's doing: counted (an upload the server cut off, e.g. timed out, already is, as that), never logged
+        request.abortCounted = true;
+        if (this.listener.refusedWith(req.socket) === undefined) this.metrics.clientAborts.inc({ route, phase: "request" });
+        res.destroy();
+      } else if (error instanceof HttpError) {
+        sendError(res, error.status, error.message, error.headers);
+      } else {
+        this.options.log.warn(`${method} ${clip(url.pathname, 100)} failed (a bug): ${(error as Error)?.stack ?? String(error)}`);
+        sendError(res, 500, `internal error: ${(error as Error)?.message ?? String(error)}`);
+      }
+    }
+  }
+
+  /** Counts the request in flight until its answer closes, then by status (or as aborted, or as the connection's refusal, e.g. 408) and latency. */
+  private track(req: IncomingMessage, res: ServerResponse, route: string, method: string, started: number): { abortCounted: boolean } {
+    const request = { abortCounted: false };
     const counted = route !== "/metrics";
     if (counted) {
       this.inflight++;
@@ -284,36 +329,23 @@ export class ModelServer {
         this.metrics.inflight.dec();
       }
       // a client that left before the answer was complete is not a 200
-      this.metrics.requests.inc({ route, method, status: res.writableFinished ? String(res.statusCode) : "aborted" });
+      const finished = res.writableFinished;
+      const refused = finished ? undefined : this.listener.refusedWith(req.socket);
+      if (!finished && refused === undefined && !request.abortCounted) this.metrics.clientAborts.inc({ route, phase: "response" });
+      this.metrics.requests.inc({ route, method, status: finished ? String(res.statusCode) : (refused?.toString() ?? "aborted") });
       this.metrics.latency.observe({ route }, (performance.now() - started) / 1000);
-      if (this.draining) this.server.closeIdleConnections();
     });
-    res.setHeader("x-recship-variant", this.variant);
-    if (this.model) res.setHeader("x-recship-model-version", this.model.version);
-    try {
-      if (matched === undefined) throw new HttpError(404, `no route ${method} ${url.pathname}`);
-      if (matched instanceof HttpError) throw matched;
-      const faults = this.options.faults && FAULTY_ROUTES.has(route) ? this.options.faults : undefined;
-      if (faults && Math.random() < (faults.errorRate ?? 0)) throw new HttpError(500, "injected fault (test-only fault injection)");
-      const result = await matched.route.handler({ req, res, params: matched.params, url });
-      const delay = faults ? injectedDelayMs(faults, performance.now() - started) : 0;
-      if (delay > 0) await preciseDelay(delay);
-      // set late: a request that began before SIGTERM still closes its connection when done
-      if (this.draining) res.setHeader("connection", "close");
-      if ("raw" in result) {
-        res.writeHead(200, { "content-type": result.contentType });
-        res.end(result.body);
-      } else {
-        sendJson(res, result.status ?? 200, result.body, result.headers);
-      }
-    } catch (error) {
-      if (this.draining) res.setHeader("connection", "close");
-      if (error instanceof HttpError) {
-        sendJson(res, error.status, { error: error.message }, error.headers);
-      } else {
-        this.options.log.warn(`${method} ${url.pathname} failed (a bug): ${(error as Error)?.stack ?? String(error)}`);
-        sendJson(res, 500, { error: `internal error: ${(error as Error)?.message ?? String(error)}` });
-      }
+    return request;
+  }
+
+  private async send(res: ServerResponse, result: RouteResult): Promise<void> {
+    if ("raw" in result) {
+      res.writeHead(200, { "content-type": result.contentType });
+      res.end(result.body);
+    } else if ("pieces" in result) {
+      await sendPieces(res, result.pieces, result.estimatedBytes, { streamFrom: STREAM_FROM_BYTES, stallMs: this.limits.requestTimeoutMs });
+    } else {
+      sendJson(res, result.status ?? 200, result.body, result.headers);
     }
   }
 
@@ -360,31 +392,46 @@ export class ModelServer {
     return this.isReady ? { body: { name: this.name, ready: true } } : { status: 503, body: { name: this.name, ready: false } };
   }
 
-  private async infer({ req, params }: RouteContext): Promise<RouteResult> {
+  /**
+   * V2 infer. Every limit is checked before the model runs: rows, the answer's size (413), and
+   * for a heavy answer a free slot (429); the slot is held until the answer is sent or the client
+   * leaves. The answer is streamed when large.
+   */
+  private async infer({ req, res, params }: RouteContext): Promise<RouteResult> {
     this.checkModel(params);
     const { model, batcher } = this.requireReady();
+    const { shape } = model.runner;
     const request = await this.arrival(async () =>
-      parseInferRequest(await readJsonBody(req, this.maxBody), model.runner.shape, {
-        maxRows: this.options.maxInferRows ?? 1024,
-        maxOutputValues: this.options.maxOutputValues ?? 4_000_000,
+      parseInferRequest(await readJsonBody(req, this.limits.maxBodyBytes), shape, {
+        maxRows: this.limits.maxInferRows,
+        maxResponseBytes: this.limits.maxResponseBytes,
       }),
     );
+    if (request.responseBytes >= HEAVY_RESPONSE_BYTES) this.holdHeavySlot(res, request.responseBytes);
     const slice = await batcher.submit(request.input, request.rows, request.outputs);
-    return {
-      body: {
-        model_name: this.name,
-        model_version: model.version,
-        ...(request.id !== undefined ? { id: request.id } : {}),
-        outputs: inferOutputs(slice, model.runner.shape, request.outputs),
-      },
+    const envelope = {
+      model_name: this.name,
+      model_version: model.version,
+      ...(request.id !== undefined ? { id: request.id } : {}),
     };
+    return { pieces: inferResponsePieces(envelope, slice, shape, request.outputs), estimatedBytes: request.responseBytes };
+  }
+
+  /** A heavy-answer slot (or the 429) until this answer closes, whichever way it ends. */
+  private holdHeavySlot(res: ServerResponse, bytes: number): void {
+    const release = this.heavy.acquire(bytes);
+    res.once("close", release);
+    if (res.destroyed) {
+      release();
+      throw new ClientAbort();
+    }
   }
 
   private async recommend({ req }: RouteContext): Promise<RouteResult> {
     const { model, batcher } = this.requireReady();
     const { shape } = model.runner;
     const request = await this.arrival(async () =>
-      parseRecommend(await readJsonBody(req, this.maxBody), {
+      parseRecommend(await readJsonBody(req, this.limits.maxBodyBytes), {
         maxK: this.options.maxK ?? Math.min(1000, shape.numItems),
         maxItems: MAX_HISTORY_ITEMS,
       }),
@@ -417,7 +464,7 @@ export class ModelServer {
   }
 
   private async feedback({ req }: RouteContext): Promise<RouteResult> {
-    const body = await readJsonBody(req, this.maxBody);
+    const body = await readJsonBody(req, this.limits.maxBodyBytes);
     const fb = parseFeedback(body);
     const outcome = this.recent.outcome(fb.requestId, fb.item);
     this.metrics.feedback.inc({ event: fb.event, outcome });
@@ -434,14 +481,12 @@ export class ModelServer {
   }
 }
 
-function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  if (res.headersSent) {
-    res.end();
-    return;
+function requestUrl(raw: string | undefined): URL {
+  try {
+    return new URL(raw ?? "/", "http://localhost");
+  } catch {
+    return new URL("http://localhost/");
   }
-  const text = JSON.stringify(body);
-  res.writeHead(status, { ...headers, "content-type": "application/json; charset=utf-8", "content-length": Buffer.byteLength(text) });
-  res.end(text);
 }
 
 /** listen + load: a ready server, or the load error after the listener is closed again. */
