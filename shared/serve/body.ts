@@ -87,7 +87,7 @@ export function describe(value: unknown): string {
 }
 
 /** A client's text in quotes, clipped to `max` characters. */
-export function quote(text: string, max = 40): string {
+function quote(text: string, max = 40): string {
   return JSON.stringify(clip(text, max));
 }
 

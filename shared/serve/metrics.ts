@@ -27,7 +27,7 @@ export type FeedbackEvent = (typeof FEEDBACK_EVENTS)[number];
  * mid-body it is counted by the route, in recship_http_client_aborts_total),
  * over_connection_limit (--max-connections reached: closed as it arrived).
  */
-export const CONNECTION_ERROR_REASONS = [
+const CONNECTION_ERROR_REASONS = [
   "request_timeout",
   "malformed",
   "headers_too_large",

@@ -12,7 +12,7 @@ export interface RecommendRequest {
   excludeSeen: boolean;
 }
 
-export const DEFAULT_K = 10;
+const DEFAULT_K = 10;
 const FIELDS = ["items", "k", "exclude_seen"];
 
 /** `{"items": [...], "k": 10, "exclude_seen": true}`; 400s name the bad field. */

@@ -24,7 +24,7 @@ export interface RowQueueBuffers {
 
 export const WRITTEN = 0;
 export const TAKEN = 1;
-export const STOP = 2;
+const STOP = 2;
 
 /** a − b for int32 sequence numbers that may have wrapped around. */
 export const seqDiff = (a: number, b: number): number => (a - b) | 0;
@@ -49,7 +49,7 @@ export function needsMask(needs: readonly OutputName[] | undefined): number {
   return mask;
 }
 
-export function maskOutputs(mask: number): Set<OutputName> {
+function maskOutputs(mask: number): Set<OutputName> {
   return new Set(OUTPUT_NAMES.filter((_, i) => mask & (1 << i)));
 }
 

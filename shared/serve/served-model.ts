@@ -22,7 +22,7 @@ export interface ServedModel {
   device: Device;
 }
 
-export function modelVersion(onnxSha256: string): string {
+function modelVersion(onnxSha256: string): string {
   return onnxSha256.slice(0, 12);
 }
 

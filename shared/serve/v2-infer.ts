@@ -5,7 +5,7 @@ import { formatBytes } from "./limits.js";
 import { fetched, INPUT_NAME, OUTPUT_NAMES, type ModelShape, type OutputName } from "./model-runner.js";
 
 /** Open Inference Protocol (KServe V2) tensor datatypes of the model's signature. */
-export const OUTPUT_DATATYPES: Record<OutputName, "FP32" | "INT64"> = {
+const OUTPUT_DATATYPES: Record<OutputName, "FP32" | "INT64"> = {
   scores: "FP32",
   top_items: "INT64",
   top_scores: "FP32",
@@ -165,7 +165,7 @@ const ENVELOPE_BYTES = 512;
 const OUTPUT_HEADER_BYTES = 128;
 
 /** Upper bound of the JSON answer's size for `rows` rows and these outputs: checked against the limit before the model runs. */
-export function responseBytes(rows: number, shape: ModelShape, names: readonly OutputName[]): number {
+function responseBytes(rows: number, shape: ModelShape, names: readonly OutputName[]): number {
   const width = outputWidth(shape);
   const itemBytes = String(shape.numItems).length + 1;
   return names.reduce(

@@ -44,7 +44,7 @@ const decoded = (s: string) => {
   }
 };
 
-export function isCredentialParam(name: string): boolean {
+function isCredentialParam(name: string): boolean {
   const n = decoded(name).toLowerCase();
   return CREDENTIAL_PARAM_EXACT.has(n) || CREDENTIAL_PARAM.test(n);
 }

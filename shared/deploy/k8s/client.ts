@@ -6,7 +6,7 @@ export interface KubeObject {
   [field: string]: unknown;
 }
 
-export interface KubeMetadata {
+interface KubeMetadata {
   name: string;
   namespace?: string;
   labels?: Record<string, string>;

@@ -62,7 +62,7 @@ function recordedSettings(
 }
 
 /** A Deployment from before settings were recorded: this step's inputs stand in, with a warning. */
-export function legacyWarning(run: Pick<DeployRun, "namespace" | "names">, variant: Variant, what: string): string {
+function legacyWarning(run: Pick<DeployRun, "namespace" | "names">, variant: Variant, what: string): string {
   return (
     `Deployment ${run.namespace}/${run.names.deployment(variant)} has no ${ANNOTATIONS.spec} annotation (it was deployed by a recship that did not record its settings): ` +
     `${what} from this step's inputs, as before, so a setting not given here (service account, GPU, fetch Secret, ports...) falls back to its default. ` +

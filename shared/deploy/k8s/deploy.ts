@@ -15,7 +15,7 @@ import { deployStatus, readState } from "./state.js";
 import type { DeployMode, DeployStatus } from "../../rollout/target.js";
 import type { KubernetesDeployOptions, KubernetesDeployResult, ObjectChange } from "./types.js";
 
-export { DeployFailure, serviceUrl } from "./deploy-run.js";
+export { DeployFailure } from "./deploy-run.js";
 
 function redactingLogger(log: Logger, secrets: readonly string[]): Logger {
   return {

@@ -99,7 +99,7 @@ interface EventShape {
 }
 
 /** Warning events of the given objects, newest first, one line per reason and message. */
-export async function warningEvents(client: KubeClient, namespace: string, names: Set<string>, limit = 10): Promise<string[]> {
+async function warningEvents(client: KubeClient, namespace: string, names: Set<string>, limit = 10): Promise<string[]> {
   const events = (await client.list("v1", "Event", namespace, { fieldSelector: "type=Warning" })) as unknown as EventShape[];
   const mine = events
     .filter((e) => e.involvedObject?.name && names.has(e.involvedObject.name))

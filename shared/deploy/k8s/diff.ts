@@ -4,7 +4,7 @@ import type { KubeObject } from "./client.js";
 const SERVER_METADATA = ["managedFields", "resourceVersion", "generation", "uid", "creationTimestamp", "selfLink"];
 
 /** An object as a person compares it: no status, no server bookkeeping in metadata. */
-export function comparable(object: KubeObject | undefined): Record<string, unknown> | undefined {
+function comparable(object: KubeObject | undefined): Record<string, unknown> | undefined {
   if (!object) return undefined;
   const { status: _status, ...rest } = object;
   const metadata = { ...object.metadata };

@@ -13,7 +13,7 @@ const QUANTITY = /^([+-]?[0-9.]+)([eE][+-]?[0-9]+|[numkKMGTPE]i?|[KMGTPE]i|m|k)?
 const FILE_NAME = /^[A-Za-z0-9_][A-Za-z0-9._-]*$/;
 const SHA256 = /^[0-9a-f]{64}$/;
 
-export const DEFAULTS = {
+const DEFAULTS = {
   name: "recship",
   port: 8080,
   servicePort: 80,
@@ -30,7 +30,7 @@ function fail(what: string, where: string, fix?: string): never {
   throw new RecshipError(what, { where, fix });
 }
 
-export function checkName(value: string, where: string, maxLength = 63): string {
+function checkName(value: string, where: string, maxLength = 63): string {
   if (!DNS_1035.test(value) || value.length > maxLength) {
     fail(
       `"${value}" is not a valid name`,
@@ -41,12 +41,12 @@ export function checkName(value: string, where: string, maxLength = 63): string 
   return value;
 }
 
-export function checkNamespace(value: string, where: string): string {
+function checkNamespace(value: string, where: string): string {
   if (!DNS_1123_LABEL.test(value) || value.length > 63) fail(`"${value}" is not a valid namespace`, where, "a DNS label, e.g. shop-recs");
   return value;
 }
 
-export function checkLabelValue(value: string, where: string): string {
+function checkLabelValue(value: string, where: string): string {
   if (!LABEL_VALUE.test(value) || value.length > 63) {
     fail(
       `"${value}" cannot be a label value`,
@@ -57,7 +57,7 @@ export function checkLabelValue(value: string, where: string): string {
   return value;
 }
 
-export function checkQuantity(value: string, where: string): string {
+function checkQuantity(value: string, where: string): string {
   if (!QUANTITY.test(value) || !Number.isFinite(Number.parseFloat(value))) {
     fail(`"${value}" is not a Kubernetes quantity`, where, 'e.g. "500m" or "2" for CPU, "1Gi" or "512Mi" for memory');
   }

@@ -47,7 +47,7 @@ const LOCATION_FLAG = /[-_](file|path|dir|cache|url)$/i;
 const JWT = /^eyJ[\w-]+\.[\w-]+\.[\w-]*$/;
 
 /** The credentials among an exec plugin's arguments: `--token=x`, `--token x`, a bare JWT. */
-export function execArgSecrets(args: readonly unknown[]): string[] {
+function execArgSecrets(args: readonly unknown[]): string[] {
   const out: string[] = [];
   args.forEach((arg, i) => {
     if (typeof arg !== "string") return;

@@ -177,7 +177,7 @@ export const KUBERNETES_SETTING_OPTIONS: readonly OptionSpec[] = [
 ];
 
 /** `model-files`: one `sha256 name url` a line. */
-export function parseModelFiles(lines: readonly string[], where: string): ModelFile[] | undefined {
+function parseModelFiles(lines: readonly string[], where: string): ModelFile[] | undefined {
   if (!lines.length) return undefined;
   return lines.map((line, i) => {
     const [sha256, name, url, ...rest] = line.split(/\s+/);
@@ -198,7 +198,7 @@ function parseNodeSelector(pairs: string[] | undefined, where: string): Record<s
 }
 
 /** The model the pods download; undefined without model-url (set-weight, promote, rollback). */
-export function modelSourceFrom(o: OptionReader): ModelSource | undefined {
+function modelSourceFrom(o: OptionReader): ModelSource | undefined {
   const url = o.text("model-url");
   if (!url) return undefined;
   const sha256 = o.text("model-sha256");

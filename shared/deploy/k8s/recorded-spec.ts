@@ -18,7 +18,7 @@ import { METRICS_MODES, TRAFFIC_SPLITS, type KubernetesDeployOptions, type Kuber
  * What is recorded is what shapes the objects: Secrets by name only (fetch-secret,
  * image-pull-secrets), never a Secret's value, the kubeconfig or anything from it.
  */
-export type RecordedSettings = Omit<KubernetesSpec, "name" | "namespace">;
+type RecordedSettings = Omit<KubernetesSpec, "name" | "namespace">;
 
 const str = { type: "string", minLength: 1 } as const;
 const int = { type: "integer" } as const;
@@ -75,7 +75,7 @@ const properties = {
 } as const satisfies Record<keyof RecordedSettings, object>;
 
 /** The setting keys, in the order the options list them. */
-export const SETTING_KEYS = Object.keys(properties) as (keyof RecordedSettings)[];
+const SETTING_KEYS = Object.keys(properties) as (keyof RecordedSettings)[];
 
 const validate = new Ajv({ allErrors: false, strict: false }).compile({
   type: "object",
@@ -108,7 +108,7 @@ const INPUT_NAMES: Record<string, string> = {
 const inputName = (key: string) => INPUT_NAMES[key] ?? key;
 
 /** The settings of a spec, without the identity. */
-export function recordedSettings(spec: KubernetesSpec): RecordedSettings {
+function recordedSettings(spec: KubernetesSpec): RecordedSettings {
   const { name: _name, namespace: _namespace, ...settings } = spec;
   return settings;
 }

@@ -5,13 +5,13 @@ import { MODEL_MOUNT } from "./names.js";
 import type { KubernetesSpec, ModelSource } from "./types.js";
 
 /** Default images of the download step, by URL scheme; `fetchImage` overrides. */
-export const FETCH_IMAGES = {
+const FETCH_IMAGES = {
   http: "curlimages/curl:8.11.1",
   s3: "amazon/aws-cli:2.17.0",
   gs: "google/cloud-sdk:502.0.0-slim",
 } as const;
 /** The verify step needs only sh, sha256sum and tar. */
-export const VERIFY_IMAGE = "busybox:1.37.0";
+const VERIFY_IMAGE = "busybox:1.37.0";
 
 const VOLUME = "models";
 

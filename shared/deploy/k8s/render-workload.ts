@@ -21,10 +21,10 @@ export const SERVER = {
   portName: "http",
 } as const;
 
-export const GPU_RESOURCE = "nvidia.com/gpu";
+const GPU_RESOURCE = "nvidia.com/gpu";
 
 /** Seconds a server has, after its drain timed out, to close the cut connections, release the model and exit. */
-export const EXIT_MARGIN_SECONDS = 5;
+const EXIT_MARGIN_SECONDS = 5;
 
 /** One variant's Deployment as rendered: its model, image and replica count. */
 export interface VariantRender {
@@ -80,7 +80,7 @@ function serverContainer(spec: KubernetesSpec, v: VariantRender): IContainer {
  * from the preStop hook on, so it covers the sleep, the server's whole --drain-timeout (a fixed
  * 30 s cut longer drains short) and the time to exit.
  */
-export function terminationGracePeriodSeconds(spec: KubernetesSpec): number {
+function terminationGracePeriodSeconds(spec: KubernetesSpec): number {
   return spec.preStopSeconds + Math.ceil(drainTimeoutSeconds(spec.serverArgs ?? [])) + EXIT_MARGIN_SECONDS;
 }
 

@@ -30,7 +30,7 @@ export interface RolloutWait {
 export type RolloutOutcome = { ok: true } | { ok: false; reason: string; details: string[] };
 
 /** Where a rollout stands, as `kubectl rollout status` judges it; undefined when complete. */
-export function rolloutProgress(d: KubeObject): { waiting: string } | { failed: string } | undefined {
+function rolloutProgress(d: KubeObject): { waiting: string } | { failed: string } | undefined {
   const { metadata, spec, status = {} } = d as unknown as DeploymentShape;
   if ((status.observedGeneration ?? 0) < (metadata.generation ?? 1))
     return { waiting: `waiting for the controller to observe generation ${metadata.generation}` };

@@ -12,7 +12,7 @@ interface DeploymentShape {
 }
 
 /** A recship Deployment's variant as it runs: the model from its annotation, the server image from its pod template. */
-export function variantState(object: KubeObject, where: string): VariantState {
+function variantState(object: KubeObject, where: string): VariantState {
   const d = object as unknown as DeploymentShape;
   const raw = d.metadata.annotations?.[ANNOTATIONS.model];
   let model: ModelSource | undefined;

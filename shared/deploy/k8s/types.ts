@@ -3,8 +3,6 @@ import type { DeployMode } from "../../rollout/target.js";
 import type { KubeClient } from "./client.js";
 
 /** The five modes (canary, promote, rollback, direct, set-weight) are the target-neutral ones of shared/deploy/types.ts. */
-export { DEPLOY_MODES, type DeployMode } from "../../rollout/target.js";
-
 export type Variant = "stable" | "canary";
 
 /**
@@ -42,7 +40,7 @@ export interface ModelSource {
   files?: ModelFile[];
 }
 
-export type ModelVolume = { type: "emptyDir"; sizeLimit?: string } | { type: "pvc"; claimName: string };
+type ModelVolume = { type: "emptyDir"; sizeLimit?: string } | { type: "pvc"; claimName: string };
 
 export interface Resources {
   /** CPU request, e.g. "500m" (also the limit when `cpuLimit` is unset: none). */
@@ -55,7 +53,7 @@ export interface Resources {
   gpu?: number;
 }
 
-export interface Autoscaling {
+interface Autoscaling {
   minReplicas: number;
   maxReplicas: number;
   /** Target average CPU utilisation in percent of the request. */
@@ -185,7 +183,7 @@ export interface KubernetesState {
   canary?: VariantState & { weight: number };
 }
 
-export interface RolloutFailure {
+interface RolloutFailure {
   /** Which Deployment failed and how (one line). */
   reason: string;
   /** Why, from the pods' container statuses and the Warning events. */
