@@ -67,6 +67,7 @@ function report(options: { passed?: boolean; extraMetrics?: number; failures?: n
   const lat = (batch: number, p50: number) => ({
     batch,
     timesMs: [p50],
+    runs: 1,
     p50,
     p95: p50 * 1.2,
     p99: p50 * 1.3,

@@ -1,3 +1,4 @@
+import { quantile } from "../stats/bootstrap.js";
 import { Rng } from "../util/random.js";
 
 /** Anything that answers a batch of inputs the way it would in serving. */
@@ -41,4 +42,30 @@ export async function timeInTurns<T>(models: Served<T>[], pool: T[], plan: Timin
     out.push(times);
   }
   return out;
+}
+
+/** One batch size's wall times summarised: percentiles, mean and throughput. */
+export interface LatencySummary {
+  batch: number;
+  p50: number;
+  p95: number;
+  p99: number;
+  meanMs: number;
+  /** Sequences per second (batch / mean time). */
+  throughput: number;
+  runs: number;
+}
+
+export function summarizeLatency(batch: number, timesMs: readonly number[]): LatencySummary {
+  const sorted = Float64Array.from(timesMs).sort();
+  const meanMs = timesMs.reduce((a, b) => a + b, 0) / Math.max(1, timesMs.length);
+  return {
+    batch,
+    p50: quantile(sorted, 0.5),
+    p95: quantile(sorted, 0.95),
+    p99: quantile(sorted, 0.99),
+    meanMs,
+    throughput: meanMs > 0 ? (batch * 1000) / meanMs : 0,
+    runs: timesMs.length,
+  };
 }

@@ -16,27 +16,32 @@ export function trainingExamples(train: Int32Array[], maxlen: number): Int32Arra
 }
 
 /**
- * Length-bucketed batches for one epoch: examples sorted by length (ties shuffled), cut into
- * batches of at most `batchTokens` padded positions, batch order shuffled. Beauty's mean
+ * Length-bucketed groups of example indexes: examples sorted by length (ties shuffled), cut
+ * into groups of at most `batchTokens` padded positions, group order shuffled. Beauty's mean
  * history is ~7 items against maxlen 50: padding every batch to maxlen would waste ~85% of
- * the compute.
+ * the compute. Without `rng`: sorted, unshuffled.
  */
-export function epochBatches(examples: Int32Array[], batchTokens: number, rng: Rng): SequenceBatch[] {
+export function lengthBuckets(examples: Int32Array[], batchTokens: number, rng?: Rng): number[][] {
   const order = Array.from(examples.keys());
-  rng.shuffle(order);
+  rng?.shuffle(order);
   order.sort((a, b) => examples[a].length - examples[b].length); // stable: shuffled within a length
-  const batches: SequenceBatch[] = [];
+  const groups: number[][] = [];
   let start = 0;
   while (start < order.length) {
     let end = start;
     // sorted ascending, so the last example sets the padded length
     while (end < order.length && (end - start + 1) * (examples[order[end]].length - 1) <= batchTokens) end++;
     if (end === start) end = start + 1;
-    batches.push(makeBatch(order.slice(start, end).map((i) => examples[i])));
+    groups.push(order.slice(start, end));
     start = end;
   }
-  rng.shuffle(batches);
-  return batches;
+  rng?.shuffle(groups);
+  return groups;
+}
+
+/** One epoch's batches (see lengthBuckets). */
+export function epochBatches(examples: Int32Array[], batchTokens: number, rng: Rng): SequenceBatch[] {
+  return lengthBuckets(examples, batchTokens, rng).map((group) => makeBatch(group.map((i) => examples[i])));
 }
 
 export function makeBatch(sequences: Int32Array[]): SequenceBatch {

@@ -1,5 +1,5 @@
 import * as tf from "@tensorflow/tfjs";
-import { makeBatch, type SequenceBatch } from "../../model/batches.js";
+import { lengthBuckets, makeBatch, type SequenceBatch } from "../../model/batches.js";
 import type { SasrecConfig } from "../../model/config.js";
 import { forward, itemTable, type Params } from "../../model/sasrec.js";
 import type { Rng } from "../../util/random.js";
@@ -16,21 +16,7 @@ export interface IndexedBatch {
  * where so per-example teacher data can follow them. Without `rng`: sorted, unshuffled.
  */
 export function indexedBatches(examples: Int32Array[], batchTokens: number, rng?: Rng): IndexedBatch[] {
-  const order = Array.from(examples.keys());
-  rng?.shuffle(order);
-  order.sort((a, b) => examples[a].length - examples[b].length);
-  const out: IndexedBatch[] = [];
-  let start = 0;
-  while (start < order.length) {
-    let end = start;
-    while (end < order.length && (end - start + 1) * (examples[order[end]].length - 1) <= batchTokens) end++;
-    if (end === start) end = start + 1;
-    const idx = order.slice(start, end);
-    out.push({ batch: makeBatch(idx.map((i) => examples[i])), examples: idx });
-    start = end;
-  }
-  rng?.shuffle(out);
-  return out;
+  return lengthBuckets(examples, batchTokens, rng).map((idx) => ({ batch: makeBatch(idx.map((i) => examples[i])), examples: idx }));
 }
 
 /**
