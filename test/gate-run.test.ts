@@ -126,6 +126,31 @@ describe("benchmark-gate on real ONNX models", () => {
     expect(report.rankingDiff!.meanOverlap).toBeLessThan(0.9);
   });
 
+  it("reports both full-ranking protocols, and gates on the history-masked one when the rules name it", async () => {
+    const rules: GateRules = {
+      ...RULES,
+      metrics: [
+        {
+          metric: "ndcg@10",
+          protocol: "masked",
+          slices: ["all"],
+          direction: "higher",
+          margin: { kind: "relative", value: 0.01 },
+          critical: true,
+        },
+      ],
+    };
+    const { report } = await runGate(options({ candidate: degraded, baseline: bundle, rules }));
+    const masked = report.metrics.find((m) => m.name === "masked ndcg@10")!;
+    const all = report.metrics.find((m) => m.name === "ndcg@10")!;
+    expect(masked.gated && masked.critical).toBe(true);
+    expect(masked.status).toBe("fail");
+    expect(all.gated).toBe(false);
+    // masking the history can only lift the target
+    expect(masked.baseline).toBeGreaterThanOrEqual(all.baseline);
+    expect(report.failures.join("\n")).toMatch(/^masked ndcg@10: /m);
+  });
+
   it("stores a passing baseline on main, reuses its evaluation on the same data and re-evaluates on other data", async () => {
     const store = new LocalBaselineStore(join(dir, "store"));
     const common = { ...options({}), modelName: "shop", store, workDir: join(dir, "work") };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ndcg, perUser, rankAmong, summarize } from "../shared/eval/metrics.js";
+import { maskedRank, ndcg, perUser, rankAmong, rankCounts, rankOf, summarize } from "../shared/eval/metrics.js";
 import { evaluate, sampledNegatives } from "../shared/eval/evaluator.js";
 import { PopularityScorer } from "../shared/eval/popularity.js";
 
@@ -34,5 +34,28 @@ describe("ranking metrics", () => {
     expect(r.ranks.full[0]).toBe(0);
     expect(r.full.ndcg10).toBe(1);
     expect(r.sampled?.hr10).toBe(1);
+  });
+});
+
+describe("the two full-ranking protocols", () => {
+  it("masks the user's history (repeats once, never the target) in a hand-computed case, and equals a brute-force re-rank", async () => {
+    // items 1..6 score 0.9, 0.8, 0.7, 0.6, 0.5, 0.4; the target is item 4 (0.6)
+    const scores = Float32Array.of(0.9, 0.8, 0.7, 0.6, 0.5, 0.4);
+    const counts = rankCounts(scores, scores[3], 6);
+    expect(rankOf(counts.greater, counts.ties)).toBe(3); // items 1, 2, 3 above it
+    // history 1, 3, 1 (a repeat), 4 (the target again, e.g. bought twice), 6 (below it): 2 items above are masked
+    expect(maskedRank(scores, 0, 4, counts, Int32Array.of(1, 3, 1, 4, 6))).toBe(1);
+
+    const cases = [
+      { user: 0, history: Int32Array.of(1, 3, 1, 4, 6), target: 4, interacted: Int32Array.of(1, 3, 4, 6) },
+      { user: 1, history: Int32Array.of(2), target: 1, interacted: Int32Array.of(1, 2) },
+    ];
+    const scorer = { numItems: 6, score: (h: Int32Array[]) => Float32Array.from({ length: h.length * 6 }, (_, i) => scores[i % 6]) };
+    const result = await evaluate(scorer, cases, { sampledNegatives: 0 });
+    expect(Array.from(result.ranks.full)).toEqual([3, 0]);
+    expect(Array.from(result.ranks.fullMasked)).toEqual([1, 0]);
+    // HR@1: only user 1 in both; NDCG@10 masked: (1/log2(3) + 1) / 2
+    expect(result.fullMasked.ndcg10).toBeCloseTo((1 / Math.log2(3) + 1) / 2, 12);
+    expect(result.full.ndcg10).toBeCloseTo((1 / Math.log2(5) + 1) / 2, 12);
   });
 });

@@ -28,6 +28,10 @@ describe("train-model on the synthetic shop", () => {
     const manifest = await readManifest(report.bundle);
     expect(manifest.data.sha256).toBe(report.data.sha256);
     expect(manifest.training.test.full.ndcg10).toBe(report.test.full.ndcg10);
+    // both full-ranking protocols, recorded: masking the history can only lift the target
+    expect(manifest.training.test.fullMasked!.ndcg10).toBe(report.test.fullMasked!.ndcg10);
+    expect(report.test.fullMasked!.ndcg10).toBeGreaterThanOrEqual(report.test.full.ndcg10);
+    expect(report.test.fullMasked!.hr10).toBeGreaterThanOrEqual(report.test.full.hr10);
     expect(manifest.vocabulary.items).toBe(report.data.items);
     expect(readFileSync(join(report.bundle, "items.txt"), "utf8").split("\n")[0]).toMatch(/^sku-/);
     expect(log.lines.some((l) => /epoch 20\/20 loss .* seq\/s/.test(l))).toBe(true);

@@ -21,7 +21,10 @@ export async function runTrainModel(): Promise<void> {
   await writeJsonReport(reportPath, report);
   core.setOutput("bundle", report.bundle);
   core.setOutput("valid-ndcg10", report.validation.full.ndcg10.toFixed(6));
-  core.setOutput("test-metrics", JSON.stringify({ full: report.test.full, sampled: report.test.sampled }));
+  core.setOutput(
+    "test-metrics",
+    JSON.stringify({ full: report.test.full, fullMasked: report.test.fullMasked, sampled: report.test.sampled }),
+  );
   core.setOutput("report", reportPath);
   await core.summary.addRaw(trainSummaryMarkdown(report)).write();
 }

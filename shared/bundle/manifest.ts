@@ -7,8 +7,14 @@ import type { TensorEntry } from "../model/weights-file.js";
 export const BUNDLE_SCHEMA_VERSION = 1;
 export const MANIFEST_FILE = "bundle.json";
 
+/**
+ * One evaluation's metrics. full: the target ranked among all items (only padding excluded);
+ * fullMasked: the user's history masked first, the protocol of published results (absent in
+ * bundles written before it was recorded); sampled: against 100 unseen random items.
+ */
 export interface MetricsBlock {
   full: Record<string, number>;
+  fullMasked?: Record<string, number>;
   sampled?: Record<string, number>;
   users: number;
 }
@@ -60,6 +66,7 @@ const metricsBlock = {
   required: ["full", "users"],
   properties: {
     full: { type: "object", additionalProperties: { type: "number" } },
+    fullMasked: { type: "object", additionalProperties: { type: "number" } },
     sampled: { type: "object", additionalProperties: { type: "number" } },
     users: { type: "integer", minimum: 0 },
   },

@@ -33,8 +33,14 @@ type Quality = Awaited<ReturnType<typeof quality>>;
 async function quality(scorer: SessionScorer, validation: EvalCase[], test: EvalCase[], seed: number) {
   const v = await evaluate(scorer, validation, { seed, sampledNegatives: 0 });
   const t = await evaluate(scorer, test, { seed, sampledNegatives: 0 });
-  const pick = (m: Record<string, number>): QualityMetrics => ({ ndcg10: m.ndcg10, hr10: m.hr10, mrr: m.mrr });
-  return { validation: pick(v.full), test: pick(t.full), ranks: v.ranks.full };
+  const pick = (r: typeof v): QualityMetrics => ({
+    ndcg10: r.full.ndcg10,
+    hr10: r.full.hr10,
+    mrr: r.full.mrr,
+    maskedNdcg10: r.fullMasked.ndcg10,
+    maskedHr10: r.fullMasked.hr10,
+  });
+  return { validation: pick(v), test: pick(t), ranks: v.ranks.full };
 }
 
 /**

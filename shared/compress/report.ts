@@ -4,10 +4,13 @@ import type { LatencyStats } from "./measure.js";
 export const OBJECTIVES = ["size", "latency"] as const;
 export type Objective = (typeof OBJECTIVES)[number];
 
+/** Full ranking over all items (ndcg10, hr10, mrr), and with the user's history masked (the published protocol). */
 export interface QualityMetrics {
   ndcg10: number;
   hr10: number;
   mrr: number;
+  maskedNdcg10: number;
+  maskedHr10: number;
 }
 
 /** One measured model: the fp32 baseline or a compressed variant. */

@@ -12,7 +12,8 @@ export function demoSummaryLines(r: DemoReport): string[] {
     const t = r.train;
     const lift = t.popularity.full.ndcg10 > 0 ? ` (${(t.test.full.ndcg10 / t.popularity.full.ndcg10).toFixed(1)}×)` : "";
     lines.push(
-      `model quality (test, full ranking): NDCG@10 ${fixed(t.test.full.ndcg10)} HR@10 ${fixed(t.test.full.hr10)} ` +
+      `model quality (test, all items ranked): NDCG@10 ${fixed(t.test.full.ndcg10)} HR@10 ${fixed(t.test.full.hr10)}; ` +
+        `history masked: NDCG@10 ${fixed(t.test.fullMasked?.ndcg10)} HR@10 ${fixed(t.test.fullMasked?.hr10)} ` +
         `vs popularity NDCG@10 ${fixed(t.popularity.full.ndcg10)}${lift}; ${t.epochs} epochs on ${t.backend}`,
     );
   }

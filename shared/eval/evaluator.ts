@@ -1,5 +1,5 @@
 import { Rng } from "../util/random.js";
-import { DEFAULT_CUTOFFS, rankAmong, summarize, type MetricSet } from "./metrics.js";
+import { DEFAULT_CUTOFFS, maskedRank, rankAmong, rankCounts, rankOf, summarize, type MetricSet } from "./metrics.js";
 
 /** Scores every item (1..numItems, column j = item j+1) for each history, row-major [B, numItems]. */
 export interface Scorer {
@@ -18,8 +18,6 @@ export interface EvalCase {
 }
 
 export interface EvalOptions {
-  /** Full ranking: mask the user's history items (default false: the datasets README protocol masks only padding). */
-  excludeSeen?: boolean;
   /** Negatives per user for the sampled protocol (default 100). 0 disables it. */
   sampledNegatives?: number;
   seed?: number;
@@ -27,12 +25,18 @@ export interface EvalOptions {
   batchSize?: number;
 }
 
+/**
+ * Two full-ranking protocols (../shared/datasets/README.md): `full` ranks the target among all
+ * items (only padding excluded); `fullMasked` masks the user's history first, as every published
+ * number on these data sets does (the history of a test case includes its validation item).
+ */
 export interface EvalResult {
   users: number;
   full: MetricSet;
+  fullMasked: MetricSet;
   sampled?: MetricSet;
   /** Per-user 0-based ranks in case order, for paired comparisons. */
-  ranks: { full: Float64Array; sampled?: Float64Array };
+  ranks: { full: Float64Array; fullMasked: Float64Array; sampled?: Float64Array };
 }
 
 /** Uniform negatives the user never interacted with, seeded per user so every model sees the same ones. */
@@ -59,6 +63,7 @@ export async function evaluate(scorer: Scorer, cases: EvalCase[], options: EvalO
   const seed = options.seed ?? 0;
   const batchSize = options.batchSize ?? 256;
   const full = new Float64Array(cases.length);
+  const fullMasked = new Float64Array(cases.length);
   const sampled = negatives > 0 ? new Float64Array(cases.length) : undefined;
   // similar lengths together: less padding for sequence models
   const order = Array.from(cases.keys()).sort((a, b) => cases[a].history.length - cases[b].history.length);
@@ -66,11 +71,10 @@ export async function evaluate(scorer: Scorer, cases: EvalCase[], options: EvalO
     idx.forEach((ci, row) => {
       const c = cases[ci];
       const offset = row * numItems;
-      if (options.excludeSeen) {
-        for (const item of c.history) if (item !== c.target) scores[offset + item - 1] = -Infinity;
-      }
       const targetScore = scores[offset + c.target - 1];
-      full[ci] = rankAmong(scores, targetScore, numItems, offset);
+      const counts = rankCounts(scores, targetScore, numItems, offset);
+      full[ci] = rankOf(counts.greater, counts.ties);
+      fullMasked[ci] = maskedRank(scores, offset, c.target, counts, c.history);
       if (sampled) {
         const neg = sampledNegatives(c.user, c.interacted, numItems, negatives, seed);
         const candidate = new Float32Array(negatives + 1);
@@ -94,7 +98,8 @@ export async function evaluate(scorer: Scorer, cases: EvalCase[], options: EvalO
   return {
     users: cases.length,
     full: summarize(full, cutoffs),
+    fullMasked: summarize(fullMasked, cutoffs),
     sampled: sampled ? summarize(sampled, cutoffs) : undefined,
-    ranks: { full, sampled },
+    ranks: { full, fullMasked, sampled },
   };
 }

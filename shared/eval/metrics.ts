@@ -53,6 +53,12 @@ export function summarize(ranks: ArrayLike<number>, cutoffs: readonly number[] =
  * plus half of the other candidates tied with it (so constant scores do not look good or bad).
  */
 export function rankAmong(scores: ArrayLike<number>, targetScore: number, count: number, offset = 0): number {
+  const { greater, ties } = rankCounts(scores, targetScore, count, offset);
+  return rankOf(greater, ties);
+}
+
+/** Items scoring above the target, and items tying with it (the target itself included). */
+export function rankCounts(scores: ArrayLike<number>, targetScore: number, count: number, offset = 0): { greater: number; ties: number } {
   let greater = 0;
   let ties = 0;
   for (let i = offset; i < offset + count; i++) {
@@ -60,7 +66,38 @@ export function rankAmong(scores: ArrayLike<number>, targetScore: number, count:
     if (s > targetScore) greater++;
     else if (s === targetScore) ties++;
   }
+  return { greater, ties };
+}
+
+/** 0-based rank from the counts: every better item, and half the other tying ones. */
+export function rankOf(greater: number, ties: number): number {
   return greater + Math.floor(Math.max(0, ties - 1) / 2);
+}
+
+/**
+ * The rank with the user's history masked (the published protocol): as if every item of
+ * `history` but the target scored -∞, from the all-items counts and the history alone,
+ * O(history) instead of another pass over the catalogue. Item i's score is scores[offset + i - 1].
+ */
+export function maskedRank(
+  scores: ArrayLike<number>,
+  offset: number,
+  target: number,
+  counts: { greater: number; ties: number },
+  history: ArrayLike<number>,
+): number {
+  const targetScore = scores[offset + target - 1];
+  let { greater, ties } = counts;
+  const seen = new Set<number>();
+  for (let i = 0; i < history.length; i++) {
+    const item = history[i];
+    if (item === target || item <= 0 || seen.has(item)) continue;
+    seen.add(item);
+    const s = scores[offset + item - 1];
+    if (s > targetScore) greater--;
+    else if (s === targetScore) ties--;
+  }
+  return rankOf(greater, ties);
 }
 
 /**

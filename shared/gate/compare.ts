@@ -95,7 +95,7 @@ interface Test {
 
 function vectorFor(ev: ModelEvaluation, data: EvalData, protocol: Protocol, metric: string): Float64Array | undefined {
   const { kind, k } = parseMetric(metric);
-  const ranks = protocol === "full" ? ev.ranksFull : ev.ranksSampled;
+  const ranks = protocol === "full" ? ev.ranksFull : protocol === "masked" ? ev.ranksMasked : ev.ranksSampled;
   if (!ranks) return undefined;
   if (kind === "ndcg" || kind === "hr") return perUser(ranks, kind, k);
   if (kind === "mrr") return perUser(ranks, "mrr");
@@ -104,7 +104,7 @@ function vectorFor(ev: ModelEvaluation, data: EvalData, protocol: Protocol, metr
 }
 
 export function metricName(metric: string, protocol: Protocol, slice: SliceName): string {
-  return `${protocol === "sampled" ? "sampled " : ""}${metric}${slice === "all" ? "" : ` · ${slice}`}`;
+  return `${protocol === "full" ? "" : `${protocol} `}${metric}${slice === "all" ? "" : ` · ${slice}`}`;
 }
 
 /** The metrics every report shows: HR/NDCG@K, MRR, coverage and popularity, full and sampled. */
@@ -112,6 +112,11 @@ export function displayMetrics(rules: GateRules, hasSampled: boolean): { metric:
   const out: { metric: string; protocol: Protocol }[] = [];
   for (const k of rules.cutoffs) out.push({ metric: `ndcg@${k}`, protocol: "full" }, { metric: `hr@${k}`, protocol: "full" });
   out.push({ metric: "mrr", protocol: "full" });
+  // the published protocol beside the all-items one (when full is not masked already)
+  if (!rules.protocol.excludeSeen) {
+    for (const k of rules.cutoffs) out.push({ metric: `ndcg@${k}`, protocol: "masked" }, { metric: `hr@${k}`, protocol: "masked" });
+    out.push({ metric: "mrr", protocol: "masked" });
+  }
   for (const k of rules.cutoffs) out.push({ metric: `coverage@${k}`, protocol: "full" }, { metric: `popularity@${k}`, protocol: "full" });
   if (hasSampled) {
     for (const k of rules.cutoffs) out.push({ metric: `ndcg@${k}`, protocol: "sampled" }, { metric: `hr@${k}`, protocol: "sampled" });

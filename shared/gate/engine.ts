@@ -1,16 +1,19 @@
 import { sampledNegatives, type Scorer } from "../eval/evaluator.js";
+import { maskedRank, rankCounts } from "../eval/metrics.js";
 import type { Logger } from "../log.js";
 import type { EvalData } from "./eval-data.js";
 import { rankAndTopK, sampledRank } from "./rank-kernel.js";
 
 /** Bumped when the engine's results for the same inputs change (stored evaluations are then recomputed). */
-export const ENGINE_VERSION = 1;
+export const ENGINE_VERSION = 2;
 
 /** One model's per-user results on an EvalData, in case order (paired across models). */
 export interface ModelEvaluation {
   users: number;
-  /** 0-based rank of the target among all items (data space). */
+  /** 0-based rank of the target among all items (data space); the history masked when the data's excludeSeen. */
   ranksFull: Float64Array;
+  /** 0-based rank with the user's history masked (the published protocol; the same array as ranksFull when excludeSeen). */
+  ranksMasked: Float64Array;
   /** 0-based rank among the target and its sampled negatives (absent when there are none). */
   ranksSampled?: Float64Array;
   /** Top `topWidth` data item ids per user (0 = empty), seen items masked when excludeSeen. */
@@ -92,6 +95,7 @@ export async function evaluateModel(
   const vocab = mapVocabulary(data.itemIds, modelItemIds);
   const modelItems = scorer.numItems;
   const ranksFull = new Float64Array(n);
+  const ranksMasked = data.excludeSeen ? ranksFull : new Float64Array(n);
   const perUser = data.negativesPerUser;
   const ranksSampled = perUser > 0 ? new Float64Array(n) : undefined;
   const top = new Int32Array(n * width);
@@ -125,6 +129,7 @@ export async function evaluateModel(
       }
       if (data.excludeSeen) for (const item of c.history) if (item !== c.target) row[item - 1] = -Infinity;
       ranksFull[ci] = rankAndTopK(row, c.target - 1, width, top, ci * width, topScores);
+      if (!data.excludeSeen) ranksMasked[ci] = maskedRank(row, 0, c.target, rankCounts(row, row[c.target - 1], numItems), c.history);
       if (ranksSampled) {
         const negatives = sampledNegatives(c.user, c.interacted, numItems, perUser, data.negativesSeed);
         ranksSampled[ci] = sampledRank(row, c.target - 1, negatives, 0, perUser);
@@ -142,6 +147,7 @@ export async function evaluateModel(
   return {
     users: n,
     ranksFull,
+    ranksMasked,
     ranksSampled,
     top,
     topWidth: width,

@@ -24,6 +24,7 @@ export async function writeEvaluation(path: string, key: EvaluationKey, ev: Mode
     users: ev.users,
     topWidth: ev.topWidth,
     sampled: Boolean(ev.ranksSampled),
+    masked: ev.ranksMasked !== ev.ranksFull,
     unknownTargets: ev.unknownTargets,
     unknownHistoryItems: ev.unknownHistoryItems,
     sameVocabulary: ev.sameVocabulary,
@@ -31,7 +32,12 @@ export async function writeEvaluation(path: string, key: EvaluationKey, ev: Mode
     scoringSeconds: ev.scoringSeconds,
     peakRssBytes: ev.peakRssBytes,
   };
-  const arrays = [Int32Array.from(ev.ranksFull), ...(ev.ranksSampled ? [Int32Array.from(ev.ranksSampled)] : []), ev.top];
+  const arrays = [
+    Int32Array.from(ev.ranksFull),
+    ...(ev.ranksMasked !== ev.ranksFull ? [Int32Array.from(ev.ranksMasked)] : []),
+    ...(ev.ranksSampled ? [Int32Array.from(ev.ranksSampled)] : []),
+    ev.top,
+  ];
   const body = Buffer.concat([
     Buffer.from(`${MAGIC}${JSON.stringify(header)}\n`),
     ...arrays.map((a) => Buffer.from(a.buffer, a.byteOffset, a.byteLength)),
@@ -62,6 +68,7 @@ export async function readEvaluation(path: string, key: EvaluationKey): Promise<
     users: number;
     topWidth: number;
     sampled: boolean;
+    masked: boolean;
     unknownTargets: number;
     unknownHistoryItems: number;
     sameVocabulary: boolean;
@@ -76,15 +83,18 @@ export async function readEvaluation(path: string, key: EvaluationKey): Promise<
   }
   if (!sameKey(header.key, key)) return undefined;
   const n = header.users;
-  const expected = 4 * (n * (header.sampled ? 2 : 1) + n * header.topWidth);
+  const rankArrays = 1 + (header.masked ? 1 : 0) + (header.sampled ? 1 : 0);
   const data = body.subarray(end + 1);
-  if (data.byteLength !== expected) return undefined;
+  if (data.byteLength !== 4 * (n * rankArrays + n * header.topWidth)) return undefined;
   const ints = new Int32Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength));
+  const ranks = (k: number) => Float64Array.from(ints.subarray(k * n, (k + 1) * n));
+  const ranksFull = ranks(0);
   return {
     users: n,
-    ranksFull: Float64Array.from(ints.subarray(0, n)),
-    ranksSampled: header.sampled ? Float64Array.from(ints.subarray(n, 2 * n)) : undefined,
-    top: ints.slice((header.sampled ? 2 : 1) * n),
+    ranksFull,
+    ranksMasked: header.masked ? ranks(1) : ranksFull,
+    ranksSampled: header.sampled ? ranks(rankArrays - 1) : undefined,
+    top: ints.slice(rankArrays * n),
     topWidth: header.topWidth,
     unknownTargets: header.unknownTargets,
     unknownHistoryItems: header.unknownHistoryItems,

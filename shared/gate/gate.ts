@@ -107,7 +107,7 @@ export function metricValues(ev: ModelEvaluation, cutoffs: readonly number[], us
 function candidateOnly(data: EvalData, ev: ModelEvaluation, rules: GateRules): MetricResult[] {
   return displayMetrics(rules, Boolean(ev.ranksSampled)).map(({ metric, protocol }) => {
     const { kind, k } = parseMetric(metric);
-    const ranks = protocol === "full" ? ev.ranksFull : ev.ranksSampled!;
+    const ranks = protocol === "full" ? ev.ranksFull : protocol === "masked" ? ev.ranksMasked : ev.ranksSampled!;
     let value: number;
     if (kind === "coverage") value = coverage(ev.top, ev.topWidth, Math.min(k, ev.topWidth), data.numItems);
     else {

@@ -43,7 +43,7 @@ export const GATE_OPTIONS: readonly OptionSpec[] = [
     name: "exclude-seen",
     kind: "boolean",
     description:
-      "Full ranking: mask the user's history items (overrides the rules' protocol; default false: only padding is excluded, the datasets' protocol)",
+      "Gate on history-masked full ranking (the protocol of published results) instead of all items ranked (overrides the rules' protocol; default false: all items, with the masked metrics shown beside; `masked ndcg@10` can also be gated by name in the rules)",
   },
   { name: "seed", kind: "int", description: "Seed of the sampled negatives and the bootstrap (overrides the rules)" },
   { name: "resamples", kind: "int", description: "Bootstrap resamples, at least 1000 (overrides the rules)" },

@@ -3,7 +3,8 @@ import { readYamlDocument } from "../util/yaml-document.js";
 import { RecshipError } from "../errors.js";
 import type { Direction } from "../stats/bootstrap.js";
 
-const PROTOCOLS = ["full", "sampled"] as const;
+/** full: all items ranked (the history masked when protocol.excludeSeen); masked: the history always masked; sampled: 100 negatives. */
+const PROTOCOLS = ["full", "masked", "sampled"] as const;
 export type Protocol = (typeof PROTOCOLS)[number];
 export const SLICES = ["all", "cold", "warm", "heavy", "head", "tail"] as const;
 export type SliceName = (typeof SLICES)[number];

@@ -26,6 +26,46 @@ function name(m: MeasuredModel | VariantResult): string {
   return (m as VariantResult).chosen ? `**${m.method}**` : m.method;
 }
 
+/** Latency, throughput and every metric of the baseline and each variant. */
+function measurementsTable(all: (MeasuredModel | VariantResult)[]): string {
+  return table(
+    [
+      "model",
+      "params",
+      "b1 p50 ms",
+      "b1 p99 ms",
+      "b64 p50 ms",
+      "b64 p99 ms",
+      "b64 seq/s",
+      "val HR@10",
+      "val MRR",
+      "test NDCG@10",
+      "test HR@10",
+      "test MRR",
+      "test masked NDCG@10",
+      "test masked HR@10",
+      "ranks changed",
+    ],
+    all.map((m) => [
+      name(m),
+      m.parameters.toLocaleString("en-US"),
+      ms(m.latency.batch1.p50),
+      ms(m.latency.batch1.p99),
+      ms(m.latency.batch64.p50),
+      ms(m.latency.batch64.p99),
+      Math.round(m.latency.batch64.throughput).toLocaleString("en-US"),
+      metric(m.validation.hr10),
+      metric(m.validation.mrr),
+      metric(m.test.ndcg10),
+      metric(m.test.hr10),
+      metric(m.test.mrr),
+      metric(m.test.maskedNdcg10),
+      metric(m.test.maskedHr10),
+      "rankChangedShare" in m ? `${(100 * m.rankChangedShare).toFixed(1)}%` : "–",
+    ]),
+  );
+}
+
 /** The compress-model job summary: the decision table, then measurements, notes and settings. */
 export function compressSummaryMarkdown(report: CompressReport): string {
   const b = report.baseline;
@@ -47,39 +87,7 @@ export function compressSummaryMarkdown(report: CompressReport): string {
       ]),
     ],
   );
-  const all: (MeasuredModel | VariantResult)[] = [b, ...report.variants];
-  const measurements = table(
-    [
-      "model",
-      "params",
-      "b1 p50 ms",
-      "b1 p99 ms",
-      "b64 p50 ms",
-      "b64 p99 ms",
-      "b64 seq/s",
-      "val HR@10",
-      "val MRR",
-      "test NDCG@10",
-      "test HR@10",
-      "test MRR",
-      "ranks changed",
-    ],
-    all.map((m) => [
-      name(m),
-      m.parameters.toLocaleString("en-US"),
-      ms(m.latency.batch1.p50),
-      ms(m.latency.batch1.p99),
-      ms(m.latency.batch64.p50),
-      ms(m.latency.batch64.p99),
-      Math.round(m.latency.batch64.throughput).toLocaleString("en-US"),
-      metric(m.validation.hr10),
-      metric(m.validation.mrr),
-      metric(m.test.ndcg10),
-      metric(m.test.hr10),
-      metric(m.test.mrr),
-      "rankChangedShare" in m ? `${(100 * m.rankChangedShare).toFixed(1)}%` : "–",
-    ]),
-  );
+  const measurements = measurementsTable([b, ...report.variants]);
   const parts = [
     "## recship compress-model",
     "",

@@ -187,7 +187,18 @@ function qualitySections(report: GateReport, withBaseline: boolean): Section[] {
   const headline = report.metrics.filter(
     (m) =>
       m.slice === "all" &&
-      (m.gated || ["ndcg@10", "hr@10", "mrr", "coverage@10", "popularity@10", "sampled ndcg@10", "sampled hr@10"].includes(m.name)),
+      (m.gated ||
+        [
+          "ndcg@10",
+          "hr@10",
+          "mrr",
+          "masked ndcg@10",
+          "masked hr@10",
+          "coverage@10",
+          "popularity@10",
+          "sampled ndcg@10",
+          "sampled hr@10",
+        ].includes(m.name)),
   );
   const mainRows = withBaseline ? [...gated.filter((m) => m.slice === "all"), ...headline.filter((m) => !m.gated)] : headline;
   const caption = withBaseline

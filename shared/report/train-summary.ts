@@ -4,32 +4,21 @@ import { formatDuration } from "../util/format.js";
 
 /** The train-model job summary: the metrics table, the training curve, the run's facts. */
 export function trainSummaryMarkdown(report: TrainReport): string {
-  const m = (block: TrainReport["test"], proto: "full" | "sampled", key: string) => fixed(block[proto]?.[key]);
+  const m = (block: TrainReport["test"], proto: "full" | "fullMasked" | "sampled", key: string) => fixed(block[proto]?.[key]);
+  const row = (name: string, block: TrainReport["test"]) => [
+    name,
+    m(block, "full", "ndcg10"),
+    m(block, "full", "hr10"),
+    m(block, "fullMasked", "ndcg10"),
+    m(block, "fullMasked", "hr10"),
+    m(block, "full", "mrr"),
+    m(block, "sampled", "ndcg10"),
+    m(block, "sampled", "hr10"),
+  ];
   const rows = [
-    [
-      "SASRec (test)",
-      m(report.test, "full", "ndcg10"),
-      m(report.test, "full", "hr10"),
-      m(report.test, "full", "mrr"),
-      m(report.test, "sampled", "ndcg10"),
-      m(report.test, "sampled", "hr10"),
-    ],
-    [
-      "Popularity (test)",
-      m(report.popularity, "full", "ndcg10"),
-      m(report.popularity, "full", "hr10"),
-      m(report.popularity, "full", "mrr"),
-      m(report.popularity, "sampled", "ndcg10"),
-      m(report.popularity, "sampled", "hr10"),
-    ],
-    [
-      "SASRec (validation)",
-      m(report.validation, "full", "ndcg10"),
-      m(report.validation, "full", "hr10"),
-      m(report.validation, "full", "mrr"),
-      m(report.validation, "sampled", "ndcg10"),
-      m(report.validation, "sampled", "hr10"),
-    ],
+    row("SASRec (test)", report.test),
+    row("Popularity (test)", report.popularity),
+    row("SASRec (validation)", report.validation),
   ];
   const epochs = report.history.map((h) => h.epoch);
   const parts = [
@@ -39,9 +28,9 @@ export function trainSummaryMarkdown(report: TrainReport): string {
       `on the \`${report.backend}\` backend, ${Math.round(report.sequencesPerSecond)} sequences/s; ${report.parameters.toLocaleString("en-US")} parameters. ` +
       `Data: ${report.data.users.toLocaleString("en-US")} users, ${report.data.items.toLocaleString("en-US")} items, ${report.data.interactions.toLocaleString("en-US")} interactions (sha256 \`${report.data.sha256.slice(0, 12)}\`).`,
     "",
-    table(["model", "NDCG@10", "HR@10", "MRR", "sampled NDCG@10", "sampled HR@10"], rows),
+    table(["model", "NDCG@10", "HR@10", "masked NDCG@10", "masked HR@10", "MRR", "sampled NDCG@10", "sampled HR@10"], rows),
     "",
-    "Full ranking over all items; sampled = the target against 100 unseen random items (SASRec protocol).",
+    "NDCG@10, HR@10, MRR: the target ranked among all items; masked: the user's history masked first (the protocol of published results); sampled: the target against 100 unseen random items (SASRec protocol).",
   ];
   if (report.history.length > 1) {
     parts.push(

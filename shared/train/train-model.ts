@@ -61,7 +61,7 @@ export interface TrainReport {
 }
 
 function metricsBlock(r: EvalResult): MetricsBlock {
-  return { full: r.full, sampled: r.sampled, users: r.users };
+  return { full: r.full, fullMasked: r.fullMasked, sampled: r.sampled, users: r.users };
 }
 
 /** Refuses early, before hours of training, when the result could not be delivered. */
@@ -162,7 +162,8 @@ async function evaluateKept(
   const validation = validatedOnAll && outcome.bestValidation ? outcome.bestValidation : await evaluate(scorer, c.validation, { seed });
   const test = await evaluate(scorer, c.test, { seed });
   log.info(
-    `test: NDCG@10 ${test.full.ndcg10.toFixed(4)} HR@10 ${test.full.hr10.toFixed(4)} MRR ${test.full.mrr.toFixed(4)}; ` +
+    `test, all items ranked: NDCG@10 ${test.full.ndcg10.toFixed(4)} HR@10 ${test.full.hr10.toFixed(4)} MRR ${test.full.mrr.toFixed(4)}; ` +
+      `history masked: NDCG@10 ${test.fullMasked.ndcg10.toFixed(4)} HR@10 ${test.fullMasked.hr10.toFixed(4)}; ` +
       `sampled-100 NDCG@10 ${test.sampled?.ndcg10.toFixed(4)} HR@10 ${test.sampled?.hr10.toFixed(4)}`,
   );
   return { validation, test };

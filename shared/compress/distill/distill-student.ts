@@ -95,7 +95,7 @@ function subset(cases: EvalCase[], n: number): EvalCase[] {
 }
 
 function block(r: Awaited<ReturnType<typeof evaluate>>): MetricsBlock {
-  return { full: r.full, ...(r.sampled ? { sampled: r.sampled } : {}), users: r.users };
+  return { full: r.full, fullMasked: r.fullMasked, ...(r.sampled ? { sampled: r.sampled } : {}), users: r.users };
 }
 
 /**
