@@ -32,6 +32,8 @@ export interface QuantizedItemTable {
   centroids: number;
 }
 
+export type SelectBy = "full" | "masked";
+
 /** How the model is trained (stored in the bundle for lineage). */
 export interface TrainConfig {
   loss: Loss;
@@ -43,6 +45,12 @@ export interface TrainConfig {
   epochs: number;
   /** Early stopping: epochs without a better validation NDCG@10. */
   patience: number;
+  /**
+   * Which validation NDCG@10 picks the best epoch and stops early: all items ranked ("full"),
+   * or the user's history masked ("masked", the protocol of published results and of a server
+   * answering with exclude_seen). Absent in older bundles: "full".
+   */
+  selectBy?: SelectBy;
   /** Validation users scored each epoch (0 = all). */
   validationUsers: number;
   seed: number;
@@ -73,6 +81,7 @@ export const DEFAULT_CONFIG: RecshipConfig = {
     batchTokens: 1024,
     epochs: 200,
     patience: 10,
+    selectBy: "full",
     validationUsers: 0,
     seed: 42,
   },
@@ -100,6 +109,7 @@ export const TRAIN_CONFIG_PROPERTIES = {
   batchTokens: { type: "integer", minimum: 16 },
   epochs: positiveInt,
   patience: positiveInt,
+  selectBy: { enum: ["full", "masked"] },
   validationUsers: { type: "integer", minimum: 0 },
   seed: { type: "integer" },
 } as const;

@@ -25,7 +25,15 @@ export interface EpochRecord {
   trainSeconds: number;
   validSeconds: number;
   sequencesPerSecond: number;
-  valid: { ndcg10: number; hr10: number; mrr: number; sampledNdcg10?: number; sampledHr10?: number };
+  valid: {
+    ndcg10: number;
+    hr10: number;
+    mrr: number;
+    maskedNdcg10: number;
+    maskedHr10: number;
+    sampledNdcg10?: number;
+    sampledHr10?: number;
+  };
   /** Live tfjs tensors after the epoch: flat when nothing leaks. */
   tensors: number;
   rssMB: number;
@@ -262,6 +270,8 @@ async function trainAndValidate(
       ndcg10: valid.full.ndcg10,
       hr10: valid.full.hr10,
       mrr: valid.full.mrr,
+      maskedNdcg10: valid.fullMasked.ndcg10,
+      maskedHr10: valid.fullMasked.hr10,
       sampledNdcg10: valid.sampled?.ndcg10,
       sampledHr10: valid.sampled?.hr10,
     },
@@ -306,9 +316,10 @@ export async function train(options: TrainerOptions): Promise<TrainOutcome> {
       );
       history.push(record);
       epochsThisCall++;
-      const improved = record.valid.ndcg10 > progress.bestScore;
+      const score = trainConfig.selectBy === "masked" ? record.valid.maskedNdcg10 : record.valid.ndcg10;
+      const improved = score > progress.bestScore;
       if (improved) {
-        progress = { ...progress, bestScore: record.valid.ndcg10, bestEpoch: epoch, sinceBest: 0, best: engine.values() };
+        progress = { ...progress, bestScore: score, bestEpoch: epoch, sinceBest: 0, best: engine.values() };
         bestValidation = valid;
       } else {
         progress.sinceBest++;
@@ -348,7 +359,7 @@ function logEpoch(log: Logger, record: EpochRecord, epochs: number, improved: bo
   log.info(
     `epoch ${record.epoch}/${epochs} loss ${record.loss.toFixed(4)} ` +
       `valid NDCG@10 ${record.valid.ndcg10.toFixed(4)} HR@10 ${record.valid.hr10.toFixed(4)} ` +
-      `(sampled NDCG@10 ${record.valid.sampledNdcg10?.toFixed(4) ?? "-"})${improved ? " *" : ""} ` +
+      `(masked ${record.valid.maskedNdcg10.toFixed(4)}, sampled ${record.valid.sampledNdcg10?.toFixed(4) ?? "-"})${improved ? " *" : ""} ` +
       `${Math.round(record.sequencesPerSecond)} seq/s, ${formatDuration(elapsed)} elapsed, ` +
       `ETA ${formatDuration(Math.min(remainingEpochs * perEpoch, budgetLeft))}`,
   );
