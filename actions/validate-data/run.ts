@@ -3,7 +3,8 @@ import { validateMarkdown } from "../../shared/report/validate-markdown.js";
 import { writeJsonReport } from "../../shared/util/json-report.js";
 import { OptionReader } from "../../shared/util/option-spec.js";
 import { VALIDATE_OPTIONS, validateOptionsFrom } from "../../shared/validate/options.js";
-import { invalidDataError, validateData } from "../../shared/validate/validate-data.js";
+import { invalidDataError } from "../../shared/data/quality/outcome.js";
+import { validateData } from "../../shared/validate/validate-data.js";
 import { actionLogger, inputSource } from "../common/runtime.js";
 import { SUMMARY_LIMIT } from "../common/comment.js";
 

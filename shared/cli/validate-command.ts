@@ -3,7 +3,8 @@ import type { Command } from "commander";
 import { validateMarkdown } from "../report/validate-markdown.js";
 import { OptionReader } from "../util/option-spec.js";
 import { VALIDATE_OPTIONS, validateOptionsFrom } from "../validate/options.js";
-import { invalidDataError, validateData } from "../validate/validate-data.js";
+import { invalidDataError } from "../data/quality/outcome.js";
+import { validateData } from "../validate/validate-data.js";
 import type { CommandContext } from "./common.js";
 import { cliSource, registerOptions } from "./options.js";
 

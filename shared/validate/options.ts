@@ -1,29 +1,7 @@
 import { readOptionSpecs, readOptionsFrom } from "../data/read-options.js";
+import { POLICY_OPTIONS } from "../data/quality/options.js";
 import type { OptionReader, OptionSpec } from "../util/option-spec.js";
 import type { ValidateDataOptions } from "./validate-data.js";
-
-/** The validation options train-model offers too (its `validate` switch turns them on). */
-const POLICY_OPTIONS: readonly OptionSpec[] = [
-  {
-    name: "policy",
-    kind: "text",
-    placeholder: "yaml-or-file",
-    description:
-      "Validation policy: inline YAML or a YAML file overriding each check's severity (error, warn, off) and max (actions/validate-data/policy.example.yml lists every check and its default)",
-  },
-  {
-    name: "catalogue",
-    kind: "text",
-    placeholder: "file",
-    description: "Item catalogue, one id a line (CSV/TSV: the first column): items missing from it are reported",
-  },
-  {
-    name: "baseline-profile",
-    kind: "text",
-    placeholder: "file-or-dir",
-    description: "The previous data's profile (data-profile.json, or a bundle folder holding one) to check drift against",
-  },
-];
 
 /** validate-data's options: `recship validate` flags and the action's inputs (action.yml is generated from this). */
 export const VALIDATE_OPTIONS: readonly OptionSpec[] = [

@@ -49,6 +49,9 @@ const FIXES: Record<CheckName, string> = {
   "event-mix": "the mix of event types changed: check the tracker and the event filter",
 };
 
+/** top-item-share is judged from this many items on. */
+const MIN_ITEMS = 100;
+
 const pct = (v: number) => `${(v * 100).toFixed(v < 0.001 ? 3 : 1)}%`;
 
 /** A check's result from its measured value and the policy. */
@@ -140,6 +143,12 @@ function populationChecks(scan: DataScan, policy: ValidationPolicy): CheckResult
   let top = 0;
   for (let i = 1; i < items; i++) if (scan.itemEvents[i] > scan.itemEvents[top]) top = i;
   const topShare = items > 0 ? scan.itemEvents[top] / Math.max(1, rows) : 0;
+  const topItem = {
+    value: topShare,
+    count: scan.itemEvents[top] ?? 0,
+    message: `item "${scan.itemIds[top]}" has ${pct(topShare)} of all events`,
+    offenders: items > 0 ? [item(top)] : [],
+  };
   return [
     judge(policy, "bots", {
       value: bots.count,
@@ -159,12 +168,8 @@ function populationChecks(scan: DataScan, policy: ValidationPolicy): CheckResult
       message: `${cold.count} of ${items} items (${pct(cold.count / Math.max(1, items))}) have fewer than ${coldMin} events`,
       offenders: cold.offenders,
     }),
-    judge(policy, "top-item-share", {
-      value: topShare,
-      count: scan.itemEvents[top] ?? 0,
-      message: items > 0 ? `item "${scan.itemIds[top]}" has ${pct(topShare)} of all events` : "no items",
-      offenders: items > 0 ? [item(top)] : [],
-    }),
+    // with a small catalogue one item's large share is normal: judged from MIN_ITEMS items on
+    judge(policy, "top-item-share", items >= MIN_ITEMS ? topItem : { skipped: `fewer than ${MIN_ITEMS} items` }),
   ];
 }
 

@@ -84,7 +84,7 @@ const CHECKS = {
   "user-count": check("drift", "warn", 0.5, "relative change of the user count"),
   "item-count": check("drift", "warn", 0.5, "relative change of the item count"),
   "popularity-js": check("drift", "warn", 0.1, "Jensen-Shannon distance of item popularity (top items + the rest)"),
-  "popularity-linf": check("drift", "warn", 0.02, "L-infinity distance of the top items' shares"),
+  "popularity-linf": check("drift", "warn", 0.01, "L-infinity distance of the top items' shares"),
   "history-length": check("drift", "warn", 0.1, "Jensen-Shannon distance of the history-length distribution"),
   "new-items": check("drift", "warn", 0.3, "share of events on items the previous data never had"),
   "event-mix": check("drift", "warn", 0.1, "L-infinity distance of the event-type shares"),
