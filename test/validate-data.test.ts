@@ -2,6 +2,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { beforeAll, describe, expect, it } from "vitest";
+import { loadPolicy } from "../shared/data/quality/policy.js";
 import { validateLog, type DataReport } from "../shared/data/quality/validate-log.js";
 import { jensenShannonDistance, lInfinityDistance } from "../shared/stats/divergence.js";
 import { Hash64Index, hashString } from "../shared/util/hash64.js";
@@ -216,6 +217,12 @@ describe("drift from the previous data's profile", () => {
     const drift = now.checks.filter((c) => c.group === "drift" && c.status === "warn").map((c) => c.name);
     expect(drift).toEqual(expect.arrayContaining(["popularity-js", "popularity-linf"]));
     expect(now.drift?.topShares.after[0]).toBeGreaterThan(now.drift!.topShares.before[0]);
+  });
+
+  it("documents every default in policy.example.yml", () => {
+    expect(loadPolicy("actions/validate-data/policy.example.yml")).toEqual(loadPolicy(undefined));
+    expect(() => loadPolicy("checks:\n  duplicate-rows: { max: -1 }")).toThrow(/invalid validation policy: checks.duplicate-rows.max/);
+    expect(() => loadPolicy("checks:\n  dupes: { max: 1 }")).toThrow(/unknown key "dupes" under checks/);
   });
 
   it("measures distances and hashes as documented", () => {
