@@ -18,6 +18,7 @@ const ACTIONS: Record<string, () => Promise<unknown>> = {
   "benchmark-gate": () => import("./benchmark-gate/index.js"),
   "deploy-k8s": () => import("./deploy-k8s/index.js"),
   "monitor-canary": () => import("./monitor-canary/index.js"),
+  "validate-data": () => import("./validate-data/index.js"),
 };
 
 async function runUmbrella(): Promise<void> {

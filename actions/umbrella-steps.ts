@@ -7,4 +7,5 @@ export const UMBRELLA_STEPS: Record<string, string> = {
   gate: "benchmark-gate",
   deploy: "deploy-k8s",
   monitor: "monitor-canary",
+  validate: "validate-data",
 };

@@ -7,11 +7,11 @@
 // independent ones at the same time (separate processes sharing nothing): their combined speed
 // over one alone bounds any data-parallel speed-up on these cores (caches, memory bandwidth).
 import { execFile } from "node:child_process";
-import { createWriteStream, existsSync, mkdirSync, writeFileSync } from "node:fs";
-import { once } from "node:events";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import { dirname, join } from "node:path";
 import { parseArgs, promisify } from "node:util";
+import { writeRandomLogCsv } from "../shared/data/synthetic.js";
 
 const { values: args } = parseArgs({
   options: {
@@ -120,23 +120,6 @@ async function loadChild(file: string) {
   };
 }
 
-async function writeBigLog(path: string, rows: number) {
-  const out = createWriteStream(path);
-  out.write("user,item,ts\n");
-  let buf = "";
-  let seed = 12345;
-  const rand = () => (seed = (Math.imul(seed, 1103515245) + 12345) & 0x7fffffff) / 0x7fffffff;
-  for (let i = 0; i < rows; i++) {
-    buf += `u${Math.floor(rand() * 1_000_000)},i${Math.floor(Math.pow(rand(), 2) * 200_000)},${1_600_000_000 + i}\n`;
-    if (buf.length > 1 << 20) {
-      if (!out.write(buf)) await once(out, "drain");
-      buf = "";
-    }
-  }
-  out.end(buf);
-  await once(out, "finish");
-}
-
 async function child(extra: string[]): Promise<unknown> {
   const script = new URL(import.meta.url).pathname;
   const { stdout } = await promisify(execFile)(process.execPath, [...process.execArgv, script, ...process.argv.slice(2), ...extra], {
@@ -207,7 +190,7 @@ if (args.child === "train") {
     const big = join("/tmp", `recship-bench-${rows}.csv`);
     if (!existsSync(big)) {
       process.stderr.write(`writing a ${rows}-row log to ${big}\n`);
-      await writeBigLog(big, rows);
+      await writeRandomLogCsv(big, rows);
     }
     report.load = await child(["--child", "load", "--file", big]);
   }

@@ -10,6 +10,7 @@ import { GATE_OPTIONS } from "../shared/gate/options.js";
 import { DEPLOY_OPTIONS } from "../shared/deploy/options.js";
 import { MONITOR_OPTIONS } from "../shared/canary/options.js";
 import { TRAIN_OPTIONS } from "../shared/train/options.js";
+import { VALIDATE_OPTIONS } from "../shared/validate/options.js";
 import { actionInputsYaml, type OptionSpec } from "../shared/util/option-spec.js";
 
 const SPECS: Record<string, readonly OptionSpec[]> = {
@@ -19,6 +20,7 @@ const SPECS: Record<string, readonly OptionSpec[]> = {
   "benchmark-gate": GATE_OPTIONS,
   "deploy-k8s": DEPLOY_OPTIONS,
   "monitor-canary": MONITOR_OPTIONS,
+  "validate-data": VALIDATE_OPTIONS,
 };
 
 const root = new URL("..", import.meta.url).pathname;

@@ -13,6 +13,7 @@ const STEP_NAMES = {
   "benchmark-gate": "gate",
   "deploy-k8s": "deploy",
   "monitor-canary": "monitor",
+  "validate-data": "validate",
 };
 const steps = {};
 const inputs = {};

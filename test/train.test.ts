@@ -48,7 +48,7 @@ describe("train-model on the synthetic shop", () => {
 
   it("warns about users with a single interaction and leaves them out of evaluation", async () => {
     const extra = join(dir, "with-singles.csv");
-    const text = readFileSync(csv.data, "utf8") + "lonely1,sku-00-001,1800000000,purchase\nlonely2,sku-00-002,1800000001,purchase\n";
+    const text = readFileSync(csv.data, "utf8") + "lonely1,sku-00-001,1750000000,purchase\nlonely2,sku-00-002,1750000001,purchase\n";
     (await import("node:fs")).writeFileSync(extra, text);
     const log = memoryLogger();
     const report = await trainModel({

@@ -14,6 +14,7 @@ import { registerCompress } from "./compress-command.js";
 import { registerServe } from "./serve-command.js";
 import { registerDeploy } from "./deploy-command.js";
 import { registerMonitor } from "./monitor-command.js";
+import { registerValidate } from "./validate-command.js";
 
 /** `recship <step> [options]`: every action's logic, runnable on a laptop. */
 export async function main(argv: string[]): Promise<number> {
@@ -25,6 +26,7 @@ export async function main(argv: string[]): Promise<number> {
     .option("--debug", "print stack traces")
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+  registerValidate(program, ctx);
   registerTrain(program, ctx);
   registerSynth(program, ctx);
   registerConvert(program, ctx);

@@ -93,3 +93,25 @@ export async function writeSyntheticShopCsv(path: string, options: SyntheticShop
   await once(out, "finish");
   return rows;
 }
+
+/**
+ * A large random log for load benchmarks: `rows` rows of `user,item,ts` over 1 M users and 200 k
+ * items (popularity skewed by squaring a uniform draw), timestamps in file order. The same
+ * generator (LCG, seed 12345) as the training benchmark's 10 M-row figure.
+ */
+export async function writeRandomLogCsv(path: string, rows: number): Promise<void> {
+  const out = createWriteStream(path);
+  out.write("user,item,ts\n");
+  let buf = "";
+  let seed = 12345;
+  const rand = () => (seed = (Math.imul(seed, 1103515245) + 12345) & 0x7fffffff) / 0x7fffffff;
+  for (let i = 0; i < rows; i++) {
+    buf += `u${Math.floor(rand() * 1_000_000)},i${Math.floor(Math.pow(rand(), 2) * 200_000)},${1_600_000_000 + i}\n`;
+    if (buf.length > 1 << 20) {
+      if (!out.write(buf)) await once(out, "drain");
+      buf = "";
+    }
+  }
+  out.end(buf);
+  await once(out, "finish");
+}

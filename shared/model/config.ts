@@ -32,7 +32,7 @@ export interface QuantizedItemTable {
   centroids: number;
 }
 
-export type SelectBy = "full" | "masked";
+type SelectBy = "full" | "masked";
 
 /** How the model is trained (stored in the bundle for lineage). */
 export interface TrainConfig {

@@ -1,3 +1,4 @@
+import { POLICY_OPTIONS } from "../data/quality/options.js";
 import { readOptionSpecs, readOptionsFrom } from "../data/read-options.js";
 import { BACKEND_PREFERENCES, type BackendPreference } from "../model/backend.js";
 import { LOSSES, type Loss } from "../model/config.js";
@@ -14,6 +15,16 @@ export const TRAIN_OPTIONS: readonly OptionSpec[] = [
     description: "Interaction log: CSV/TSV with a header, JSON Lines, `user item` pairs or one sequence per line; gzip ok",
   },
   ...readOptionSpecs(),
+  {
+    name: "validate",
+    kind: "boolean",
+    default: "true",
+    description:
+      "Validate the log first (validate-data's checks): a check at severity error stops the step before training; the data's profile goes into the bundle (data-profile.json) for the next run's drift checks",
+  },
+  ...POLICY_OPTIONS.map((s) =>
+    s.name === "baseline-profile" ? { ...s, description: `${s.description} (default: the profile of the bundle --overwrite replaces)` } : s,
+  ),
   { name: "k-core", kind: "int", default: "0", description: "Drop users and items with fewer than k interactions (repeatedly); 0 = off" },
   {
     name: "config",
@@ -77,6 +88,10 @@ export function trainOptionsFrom(o: OptionReader): Omit<TrainModelOptions, "log"
     data: o.requiredText("data"),
     ...readOptionsFrom(o),
     kCore: o.int("k-core"),
+    validate: o.boolean("validate"),
+    policy: o.text("policy"),
+    catalogue: o.text("catalogue"),
+    baselineProfile: o.text("baseline-profile"),
     config: o.text("config"),
     overrides: {
       train: {

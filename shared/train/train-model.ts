@@ -19,6 +19,9 @@ import { stableHash } from "../util/hash.js";
 import { formatDuration } from "../util/format.js";
 import { workerBackend, workerCount } from "../model/parallel/open-engine.js";
 import { RECSHIP_VERSION } from "../version.js";
+import { invalidDataError, logChecks } from "../data/quality/outcome.js";
+import { PROFILE_FILE } from "../data/quality/profile.js";
+import { readProfile, validateLog, type DataReport } from "../data/quality/validate-log.js";
 
 export interface TrainModelOptions extends ReadOptions {
   data: string;
@@ -35,6 +38,12 @@ export interface TrainModelOptions extends ReadOptions {
   /** Replace an existing bundle in `out` (the old one is kept until the new one is complete). */
   overwrite?: boolean;
   git?: { sha?: string; ref?: string; repository?: string };
+  /** Validate the log before training (default true): an error stops the step; data-profile.json goes into the bundle. */
+  validate?: boolean;
+  /** The validation policy (inline YAML or a file), a catalogue, and the previous data's profile (default: the bundle being overwritten). */
+  policy?: string;
+  catalogue?: string;
+  baselineProfile?: string;
   log: Logger;
 }
 
@@ -58,6 +67,8 @@ export interface TrainReport {
   popularity: MetricsBlock;
   history: EpochRecord[];
   warnings: string[];
+  /** validate-data's verdict on the log (absent when validation is off). */
+  dataChecks?: Pick<DataReport, "passed" | "errors" | "warnings" | "headline" | "seconds"> & { flagged: string[] };
 }
 
 function metricsBlock(r: EvalResult): MetricsBlock {
@@ -75,6 +86,21 @@ async function refuseOccupiedOut(out: string, given: string, overwrite: boolean 
       fix: "choose another --out folder, or pass --overwrite to replace it (the old one stays until the new one is complete)",
     },
   );
+}
+
+/**
+ * validate-data before hours of training: an error stops the step; drift is checked against
+ * `baselineProfile`, else the profile of the bundle being overwritten.
+ */
+async function checkData(options: TrainModelOptions, out: string): Promise<DataReport | undefined> {
+  if (options.validate === false) return undefined;
+  const previous = options.overwrite && existsSync(join(out, PROFILE_FILE)) ? out : undefined;
+  const from = options.baselineProfile ?? previous;
+  const baseline = from ? await readProfile(from) : undefined;
+  const report = await options.log.group(`validating ${options.data}`, () => validateLog({ ...options, baseline }));
+  logChecks(report, options.log);
+  if (!report.passed) throw invalidDataError(report);
+  return report;
 }
 
 /** The log as read, and after the optional k-core filter. */
@@ -249,6 +275,11 @@ async function writeBundle(work: string, b: BundleContents): Promise<number> {
   return parameters;
 }
 
+function dataChecksOf(r: DataReport): NonNullable<TrainReport["dataChecks"]> {
+  const flagged = r.checks.filter((c) => c.status === "error" || c.status === "warn").map((c) => c.name);
+  return { passed: r.passed, errors: r.errors, warnings: r.warnings, headline: r.headline, seconds: r.seconds, flagged };
+}
+
 /** The finished work folder becomes `out`; an existing bundle there goes only once the new one is in place. */
 async function swapIntoPlace(work: string, out: string): Promise<void> {
   await rm(join(work, "checkpoint"), { recursive: true, force: true });
@@ -272,6 +303,7 @@ export async function trainModel(options: TrainModelOptions): Promise<TrainRepor
     log.warn(message);
   };
   await refuseOccupiedOut(out, options.out, options.overwrite);
+  const checked = await checkData(options, out);
   const config = loadConfig(options.config, options.overrides);
   const backend = await initBackend(options.backend ?? "auto", log);
   const { read, interactions } = await readLog(options);
@@ -311,6 +343,7 @@ export async function trainModel(options: TrainModelOptions): Promise<TrainRepor
     git: options.git,
   });
   outcome.model.dispose();
+  if (checked) await writeFile(join(work, PROFILE_FILE), `${JSON.stringify(checked.profile)}\n`);
   await swapIntoPlace(work, out);
 
   const wallSeconds = (Date.now() - started) / 1000;
@@ -334,5 +367,6 @@ export async function trainModel(options: TrainModelOptions): Promise<TrainRepor
     popularity: metricsBlock(popularity.test),
     history: outcome.history,
     warnings,
+    ...(checked ? { dataChecks: dataChecksOf(checked) } : {}),
   };
 }
