@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { LocalBaselineStore } from "../shared/cache/local-baseline-store.js";
@@ -12,6 +12,7 @@ import { gateWithBaseline } from "../shared/gate/pipeline.js";
 import { OnnxRecommender } from "../shared/onnx/ort-recommender.js";
 import { DEFAULT_RULES, type GateRules } from "../shared/gate/rules.js";
 import { memoryLogger, silentLogger } from "../shared/log.js";
+import { gateMarkdown } from "../shared/report/gate-markdown.js";
 import { trainModel } from "../shared/train/train-model.js";
 import { syntheticCsv } from "./helpers/synthetic.js";
 import { tempDir } from "./helpers/tmp.js";
@@ -19,6 +20,7 @@ import { tempDir } from "./helpers/tmp.js";
 const dir = tempDir("recship-gate-run-");
 let bundle: string;
 let degraded: string;
+let shifted: string;
 let csv: Awaited<ReturnType<typeof syntheticCsv>>;
 
 /** Default rules with a short, warn-only latency run: tests check the plumbing, not the runner (six timings on a shared machine are noise). */
@@ -51,6 +53,41 @@ beforeAll(async () => {
   await convertBundle({ bundle, randomSequences: 20, maxRealSequences: 50, log: silentLogger });
   degraded = join(dir, "degraded");
   await writePerturbedBundle(bundle, degraded, { noise: 4, seed: 1 });
+  // the same shop with a campaign: 400 shoppers each bought one rare item last
+  const campaign = { ...csv, data: join(dir, "shop-campaign.csv") };
+  writeFileSync(campaign.data, readFileSync(csv.data));
+  const last = Math.max(
+    ...readFileSync(csv.data, "utf8")
+      .trim()
+      .split("\n")
+      .slice(1)
+      .map((l) => Number(l.split(",")[2])),
+  );
+  const users = [
+    ...new Set(
+      readFileSync(csv.data, "utf8")
+        .trim()
+        .split("\n")
+        .slice(1, 2000)
+        .map((l) => l.split(",")[0]),
+    ),
+  ];
+  appendFileSync(
+    campaign.data,
+    users
+      .slice(0, 400)
+      .map((u, i) => `${u},sku-23-059,${last + 1 + i},purchase\n`)
+      .join(""),
+  );
+  shifted = join(dir, "shifted");
+  await trainModel({
+    ...campaign,
+    out: shifted,
+    config: "model:\n  hidden: 32\n  maxlen: 20\ntrain:\n  batchTokens: 512",
+    overrides: { train: { epochs: 1 } },
+    log: silentLogger,
+  });
+  await convertBundle({ bundle: shifted, randomSequences: 20, maxRealSequences: 50, log: silentLogger });
 });
 
 describe("benchmark-gate on real ONNX models", () => {
@@ -112,6 +149,29 @@ describe("benchmark-gate on real ONNX models", () => {
     expect(report.latency.tests.map((t) => t.batch)).toEqual([1, 8]);
     expect(report.keyDeltas["ndcg@10"]).toBe(0);
     expect(report.size.relDelta).toBe(0);
+    // the same training data: compared, nothing drifted, no data section in the comment
+    expect(report.dataDrift).toMatchObject({ drifted: [], figures: { rowChange: 0, popularityJs: 0 } });
+    expect(gateMarkdown(report)).not.toMatch(/Training data/);
+  });
+
+  it("notes in the comment that the candidate's training data drifted from the baseline's, and never fails on it", async () => {
+    const { report } = await runGate(options({ candidate: shifted, baseline: bundle }));
+    const drift = report.dataDrift!;
+    expect(drift.drifted).toContain("popularity-linf");
+    expect(drift.checks.find((c) => c.name === "popularity-linf")!.message).toMatch(/item "sku-23-059" went from .* to /);
+    expect(drift.checks.find((c) => c.name === "new-items")!.status).toBe("skipped");
+    expect(drift.now.data).toMatch(/shop-campaign\.csv$/);
+    expect(drift.before.data).toBe(csv.data);
+    expect([...report.failures, ...report.warnings].join("\n")).not.toMatch(/popularity|drift/);
+    const md = gateMarkdown(report);
+    expect(md).toMatch(/^### ⚠️ Training data: drifted from the baseline's \(.*popularity-linf.*\)$/m);
+    expect(md).toMatch(/shop-campaign\.csv/);
+    expect(md).toMatch(/\| ⚠️ popularity-linf \|/);
+    // squeezed: folded to one line before it is dropped
+    let limit = md.length;
+    let squeezed = md;
+    while (/^### ⚠️ Training data/m.test(squeezed)) squeezed = gateMarkdown(report, { maxChars: (limit -= 200) });
+    expect(squeezed).toMatch(/^\*\*Training data drifted from the baseline's:\*\* popularity-linf \(item "sku-23-059" went from/m);
   });
 
   it("fails a clearly degraded candidate on NDCG@10", async () => {
@@ -124,6 +184,8 @@ describe("benchmark-gate on real ONNX models", () => {
     expect(report.failures.join("\n")).toMatch(/^ndcg@10: /m);
     expect(report.headline).toMatch(/^failed: /);
     expect(report.rankingDiff!.meanOverlap).toBeLessThan(0.9);
+    // the perturbed copy has no data profile: nothing to compare
+    expect(report.dataDrift).toBeUndefined();
   });
 
   it("reports both full-ranking protocols, and gates on the history-masked one when the rules name it", async () => {
@@ -160,6 +222,7 @@ describe("benchmark-gate on real ONNX models", () => {
     const restored = await store.restore({ model: "shop", branch: "main" });
     expect(existsSync(join(restored!.dir, BASELINE_RECORD_FILE))).toBe(true);
     expect(existsSync(join(restored!.dir, "weights.bin"))).toBe(false);
+    expect(readFileSync(join(restored!.dir, "data-profile.json"), "utf8")).toBe(readFileSync(join(bundle, "data-profile.json"), "utf8"));
     expect(await store.restore({ model: "shop", branch: "main-old" })).toBeUndefined();
 
     // a pull request: compares with main's baseline, stores nothing
@@ -182,6 +245,15 @@ describe("benchmark-gate on real ONNX models", () => {
     expect(moved.report.baseline?.evaluation.reused).toBe(false);
     expect(moved.report.notes.join("\n")).toMatch(/evaluated on other data .* re-evaluated on this run's data/);
     expect(moved.report.data.testUsers).toBeGreaterThan(first.report.data.testUsers);
+    // the stored baseline's training data is compared with the candidate's (the same here)
+    expect(moved.report.dataDrift?.before.file).toBe(join(restored!.dir, "data-profile.json"));
+    expect(moved.report.dataDrift?.drifted).toEqual([]);
+
+    // a baseline stored before profiles existed: no comparison, no warning
+    rmSync(join(restored!.dir, "data-profile.json"));
+    const old = await runGate(options({ baseline: restored!.dir }));
+    expect(old.report.dataDrift).toBeUndefined();
+    expect(old.report.warnings.join("\n")).not.toMatch(/training data/i);
   });
 
   it("runs as `recship gate`, exits 1 on a regression and writes the JSON report", async () => {

@@ -3,6 +3,7 @@ import { copyFile, mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import type { BundleReadOptions } from "../bundle/bundle-io.js";
 import { MANIFEST_FILE, type NamedFile } from "../bundle/manifest.js";
+import { PROFILE_FILE } from "../data/quality/profile.js";
 import { RecshipError } from "../errors.js";
 import { RECSHIP_VERSION } from "../version.js";
 import type { ModelEvaluation } from "./engine.js";
@@ -96,8 +97,9 @@ export interface PackageOptions {
 
 /**
  * Writes a baseline folder: bundle.json, the vocabulary, the model file (and its external
- * data), the stored evaluation and gate-baseline.json. Training weights are left out: the
- * gate only runs the ONNX model.
+ * data), the training data's profile (the next gate compares the candidate's data with it),
+ * the stored evaluation and gate-baseline.json. Training weights are left out: the gate only
+ * runs the ONNX model.
  */
 export async function writeBaselinePackage(out: string, options: PackageOptions): Promise<BaselineRecord> {
   const { source } = options;
@@ -114,6 +116,8 @@ export async function writeBaselinePackage(out: string, options: PackageOptions)
   for (const f of new Set([external, recorded ? join(dirname(source.modelPath), basename(recorded)) : external])) {
     if (existsSync(f)) await copyFile(f, join(dir, basename(f)));
   }
+  // a bundle trained with validation off has none: the next gate just has no data section
+  if (existsSync(join(source.dir, PROFILE_FILE))) await copyFile(join(source.dir, PROFILE_FILE), join(dir, PROFILE_FILE));
   let evaluationFile: string | undefined;
   if (options.data && options.evaluation) {
     evaluationFile = BASELINE_EVALUATION_FILE;

@@ -1,5 +1,7 @@
+import { bundleProfile, compareProfiles, type ProfileDrift } from "../data/quality/profile-drift.js";
 import { DATA_FORMATS, formatFromPath, type DataFormat, type ReadOptions } from "../data/readers.js";
 import { coverage, perUser, summarize, topPopularity } from "../eval/metrics.js";
+import { RecshipError } from "../errors.js";
 import type { Logger } from "../log.js";
 import { RECSHIP_VERSION } from "../version.js";
 import { openBaseline, type BaselineRecord } from "./baseline-package.js";
@@ -230,6 +232,33 @@ async function evaluateBaseline(
   return { model, evaluation, record: b.record, reused: Boolean(stored) };
 }
 
+/**
+ * The candidate's training data against the baseline's, from the data-profile.json each holds
+ * (train-model writes it; a stored baseline carries it). A model without one (trained with
+ * validation off, or stored before profiles existed) means no comparison; an unreadable one
+ * is a warning: the data note never decides the gate.
+ */
+async function dataDriftOf(candidateDir: string, baselineDir: string, remarks: Remarks, log: Logger): Promise<ProfileDrift | undefined> {
+  try {
+    const [now, before] = [await bundleProfile(candidateDir), await bundleProfile(baselineDir)];
+    if (!now || !before) {
+      log.info(`training data not compared: ${!now ? "the candidate" : "the baseline"} has no data profile`);
+      return undefined;
+    }
+    const drift = compareProfiles(now, before);
+    log.info(
+      drift.drifted.length
+        ? `the candidate's training data drifted from the baseline's: ${drift.drifted.join(", ")}`
+        : "the candidate's training data is in line with the baseline's",
+    );
+    return drift;
+  } catch (error) {
+    if (!(error instanceof RecshipError)) throw error;
+    remarks.warnings.push(`The training data was not compared with the baseline's: ${error.message}.`);
+    return undefined;
+  }
+}
+
 /** Both models' latency side by side at the rules' batch sizes (candidate first). */
 async function measureBoth(rules: GateRules, models: OpenedModel[], cases: number, log: Logger): Promise<LatencyStats[][]> {
   if (!rules.latency.enabled) return [];
@@ -343,7 +372,7 @@ function gateReport(
   data: EvalData,
   candidate: { source: ModelSource; evaluation: ModelEvaluation },
   base: EvaluatedBaseline | undefined,
-  measured: { comparison?: Comparison; latency: LatencyStats[][]; remarks: Remarks; started: number },
+  measured: { comparison?: Comparison; latency: LatencyStats[][]; remarks: Remarks; dataDrift?: ProfileDrift; started: number },
 ): GateReport {
   const { rules } = options;
   const { comparison, latency, remarks } = measured;
@@ -393,6 +422,7 @@ function gateReport(
           },
         }
       : {}),
+    ...(measured.dataDrift ? { dataDrift: measured.dataDrift } : {}),
     latency: {
       batchSizes: rules.latency.enabled ? rules.latency.batchSizes : [],
       warmup: rules.latency.warmup,
@@ -446,7 +476,9 @@ export async function runGate(options: GateOptions): Promise<GateOutcome> {
     const base = options.baseline ? await evaluateBaseline(options, data, topWidth, opened, remarks) : undefined;
     const latency = await measureBoth(rules, base ? [cand, base.model] : [cand], data.cases.length, log);
     const comparison = base ? await compare(data, evaluation, base.evaluation, rules, latency, log) : undefined;
-    const report = gateReport(options, data, { source: candidateSource, evaluation }, base, { comparison, latency, remarks, started });
+    const dataDrift = base ? await dataDriftOf(candidateSource.dir, base.model.source.dir, remarks, log) : undefined;
+    const measured = { comparison, latency, remarks, dataDrift, started };
+    const report = gateReport(options, data, { source: candidateSource, evaluation }, base, measured);
     log.info(`benchmark-gate ${report.headline}`);
     return { report, data, candidate: candidateSource, candidateEvaluation: evaluation };
   } finally {

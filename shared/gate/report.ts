@@ -1,3 +1,4 @@
+import type { ProfileDrift } from "../data/quality/profile-drift.js";
 import type { LatencyResult, MetricResult } from "./compare.js";
 import type { LatencyStats } from "./latency.js";
 import type { RankingDiff } from "./ranking-diff.js";
@@ -68,6 +69,12 @@ export interface GateReport {
   metrics: MetricResult[];
   slices: SliceSummary[];
   rankingDiff?: RankingDiff;
+  /**
+   * The candidate's training data against the baseline's (their data-profile.json, drift checks
+   * at the validation policy's defaults): absent when either model has no profile. A drift is a
+   * note in the comment, never a failure: new data is often the point of a new model.
+   */
+  dataDrift?: ProfileDrift;
   latency: {
     batchSizes: number[];
     warmup: number;

@@ -1,7 +1,8 @@
 import { basename } from "node:path";
 import type { LatencyResult, MetricResult } from "../gate/compare.js";
 import type { GateReport } from "../gate/report.js";
-import { fixed, mermaidBarChart, table } from "./markdown.js";
+import { details, fixed, mermaidBarChart, table } from "./markdown.js";
+import { profileDriftMarkdown } from "./validate-markdown.js";
 
 /** GitHub rejects issue comments longer than this many characters. */
 export const GITHUB_COMMENT_LIMIT = 65536;
@@ -122,10 +123,6 @@ function slicesTable(report: GateReport): string {
   );
 }
 
-function details(summary: string, body: string): string {
-  return `<details><summary>${summary}</summary>\n\n${body}\n\n</details>`;
-}
-
 interface Section {
   full: string;
   /** Shorter stand-in when the whole does not fit (empty: drop). */
@@ -214,6 +211,26 @@ function qualitySections(report: GateReport, withBaseline: boolean): Section[] {
     section(30, details(`All metrics (${report.metrics.length})`, metricsTable(report.metrics, withBaseline))),
     section(50, `### Slices\n\n${slicesTable(report)}`, ""),
   ];
+}
+
+/**
+ * The candidate's training data against the baseline's, only when a drift check flagged
+ * something: a note beside the verdict, never a reason for it (a retrain on new data is often
+ * the point), so it is dropped before the latency and the warnings when space runs out.
+ */
+function dataDriftSection(report: GateReport): Section | undefined {
+  const d = report.dataDrift;
+  if (!d || d.drifted.length === 0) return undefined;
+  const side = (f: typeof d.now) =>
+    `\`${basename(f.data)}\` (${f.rows.toLocaleString("en-US")} rows, ${f.users.toLocaleString("en-US")} users, ${f.items.toLocaleString("en-US")} items)`;
+  const flagged = d.checks.filter((c) => d.drifted.includes(c.name));
+  return section(
+    58,
+    `### ⚠️ Training data: drifted from the baseline's (${d.drifted.join(", ")})\n\n` +
+      `The candidate was trained on ${side(d.now)}, the baseline on ${side(d.before)}; compared by their data profiles at validate-data's default drift thresholds. ` +
+      `A note, not a verdict: check that the shift is meant (new data, a campaign, a catalogue change) before reading the metrics' changes as the model's.\n\n${profileDriftMarkdown(d)}`,
+    `**Training data drifted from the baseline's:** ${flagged.map((c) => `${c.name} (${c.message})`).join("; ")}.`,
+  );
 }
 
 /** How much the two models' top lists share. */
@@ -328,6 +345,7 @@ export function gateMarkdown(report: GateReport, options: GateMarkdownOptions = 
     ...verdictSections(report),
     factsSection(report),
     ...qualitySections(report, withBaseline),
+    dataDriftSection(report),
     rankingDiffSection(report),
     latencySection(report, withBaseline),
     sizeSection(report),

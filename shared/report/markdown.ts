@@ -4,6 +4,11 @@ export function table(header: string[], rows: (string | number)[][]): string {
   return [line(header), `| ${header.map((_, i) => (i === 0 ? "---" : "---:")).join(" | ")} |`, ...rows.map(line)].join("\n");
 }
 
+/** A folded block (GitHub renders tables and Mermaid inside it). */
+export function details(summary: string, body: string): string {
+  return `<details><summary>${summary}</summary>\n\n${body}\n\n</details>`;
+}
+
 export function fixed(value: number | undefined, digits = 4): string {
   return value === undefined || !Number.isFinite(value) ? "–" : value.toFixed(digits);
 }

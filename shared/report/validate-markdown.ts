@@ -1,7 +1,8 @@
 import type { CheckResult } from "../data/quality/checks.js";
 import type { DataReport } from "../data/quality/validate-log.js";
 import type { DriftFigures } from "../data/quality/profile.js";
-import { mermaidBarChart, table } from "./markdown.js";
+import type { ProfileDrift } from "../data/quality/profile-drift.js";
+import { details, mermaidBarChart, table } from "./markdown.js";
 
 const ICON: Record<CheckResult["status"], string> = { pass: "✅", warn: "⚠️", error: "❌", off: "⏸️", skipped: "➖" };
 const GROUPS = [
@@ -16,20 +17,25 @@ function value(c: CheckResult): string {
 }
 
 /** Where the first offenders are, `file:line value` (at most three). */
-function offenders(report: DataReport, c: CheckResult): string {
+function offenders(data: string, c: CheckResult): string {
   if (c.status === "pass" || c.offenders.length === 0) return "";
-  const name = report.data.split("/").pop();
+  const name = data.split("/").pop();
   return c.offenders
     .slice(0, 3)
     .map((o) => `\`${name}:${o.line}\` ${o.value.replace(/`/g, "'").slice(0, 60)}`)
     .join("<br>");
 }
 
-function checksTable(report: DataReport, group: CheckResult["group"]): string {
-  const rows = report.checks
-    .filter((c) => c.group === group)
-    .map((c) => [`${ICON[c.status]} ${c.name}`, value(c), c.status === "skipped" ? "–" : String(c.max), c.message, offenders(report, c)]);
-  return table(["check", "value", "max", "what", "first offenders"], rows);
+/** The checks as a table; with the log's name, a column of their first offenders (a profile alone has none). */
+function checksTable(checks: CheckResult[], data?: string): string {
+  const rows = checks.map((c) => [
+    `${ICON[c.status]} ${c.name}`,
+    value(c),
+    c.status === "skipped" ? "–" : String(c.max),
+    c.message,
+    ...(data === undefined ? [] : [offenders(data, c)]),
+  ]);
+  return table(["check", "value", "max", "what", ...(data === undefined ? [] : ["first offenders"])], rows);
 }
 
 const labels = (edges: number[]) =>
@@ -76,9 +82,28 @@ export function validateMarkdown(report: DataReport): string {
     `; checked in ${report.seconds.toFixed(1)}s` +
     (report.drift ? `. Compared with \`${report.drift.baseline}\` (${report.drift.baselineCreatedAt})` : "");
   const parts = [`## ${icon} recship validate-data: ${report.headline}`, facts];
-  for (const [group, title] of GROUPS) parts.push(`### ${title}`, checksTable(report, group));
+  for (const [group, title] of GROUPS)
+    parts.push(
+      `### ${title}`,
+      checksTable(
+        report.checks.filter((c) => c.group === group),
+        report.data,
+      ),
+    );
   const fixes = report.checks.filter((c) => c.fix && (c.status === "error" || c.status === "warn"));
   if (fixes.length) parts.push("### How to fix", fixes.map((c) => `- **${c.name}**: ${c.fix}`).join("\n"));
   parts.push("### Charts", report.drift ? driftCharts(report.drift, report.lengthEdges) : lengthChart(report));
   return `${parts.join("\n\n")}\n`;
+}
+
+/**
+ * Two profiles' drift checks and charts, without offenders (there is no log to point into):
+ * the body of benchmark-gate's data section.
+ */
+export function profileDriftMarkdown(drift: ProfileDrift): string {
+  const compared = drift.checks.filter((c) => c.status !== "skipped");
+  return [
+    checksTable(compared),
+    details("Charts: the baseline's data (line) and the candidate's (bars)", driftCharts(drift.figures, drift.lengthEdges)),
+  ].join("\n\n");
 }
