@@ -67,7 +67,18 @@ describe("recship demo", () => {
       expect(run.code, run.output).toBe(0);
       expect(run.output.trimEnd().split("\n").at(-1)).toBe("verdict: promoted");
       const r = run.report;
-      for (const key of ["train", "convert", "compress", "gate", "deploy", "monitor", "verdict", "timings", "traffic"] as const) {
+      for (const key of [
+        "validate",
+        "train",
+        "convert",
+        "compress",
+        "gate",
+        "deploy",
+        "monitor",
+        "verdict",
+        "timings",
+        "traffic",
+      ] as const) {
         expect(r[key], key).toBeTruthy();
       }
       expect(r.verdict).toMatchObject({ outcome: "promoted", promoted: true, decidedBy: "monitor-canary" });
@@ -77,12 +88,25 @@ describe("recship demo", () => {
       expect(r.deploy!.canary.artifact).toBe(`compressed/${r.compress!.chosen!.method}`);
       expect(r.traffic!.recommendations).toBeGreaterThan(0);
       expect(r.traffic!.feedbackEvents).toBeGreaterThan(0);
-      for (const step of ["train", "convert", "compress", "gate", "deploy", "monitor", "total"] as const) {
+      // validate-data ran as its own step before training, and training used its report
+      expect(r.validate).toMatchObject({ passed: true, errors: 0 });
+      expect(r.validate!.rows).toBeGreaterThan(0);
+      expect(r.train!.dataChecks).toMatchObject({ passed: true, headline: r.validate!.headline });
+      expect(run.output).toMatch(/\[2\/10\] validate-data: /);
+      expect(run.output).toMatch(/^data: the data passes/m);
+      expect(existsSync(join(out, "reports", "validate.md"))).toBe(true);
+      for (const step of ["validate", "train", "convert", "compress", "gate", "deploy", "monitor", "total"] as const) {
         expect(r.timings[step], step).toBeGreaterThan(0);
       }
     }
     expect(first.report.run).toBe(1);
     expect(second.report.run).toBe(2);
+
+    // the data: the second run is checked for drift against the first run's (the same seeded shop: none)
+    expect(first.report.validate!.drift).toBeUndefined();
+    expect(second.report.validate!.drift?.baseline).toBe(join(out, "bundle", "data-profile.json"));
+    expect(second.report.validate!.checks.filter((c) => c.group === "drift" && c.status === "warn")).toEqual([]);
+    expect(second.report.gate!.dataDrift?.drifted).toEqual([]);
 
     // the gate: a first run without a baseline stores one; the second compares with it
     expect(first.report.gate).toMatchObject({ verdict: "no-baseline", passed: true, saved: { saved: true } });
@@ -103,7 +127,7 @@ describe("recship demo", () => {
       expect(html).not.toMatch(/<script/i);
       expect(html).not.toMatch(/\b(?:src|href)\s*=\s*["']?\s*(?:https?:)?\/\//i);
       expect(html).not.toMatch(/<link\b|@import|url\(/i);
-      for (const id of ["overview", "train", "convert", "compress", "gate", "deploy", "monitor", "timings"])
+      for (const id of ["overview", "validate", "train", "convert", "compress", "gate", "deploy", "monitor", "timings"])
         expect(html).toContain(`<section id="${id}">`);
       expect((html.match(/<svg\b/g) ?? []).length).toBeGreaterThanOrEqual(4);
     }

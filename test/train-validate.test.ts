@@ -2,6 +2,7 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { DataInvalid } from "../shared/data/quality/outcome.js";
+import { validateLog } from "../shared/data/quality/validate-log.js";
 import { memoryLogger, silentLogger } from "../shared/log.js";
 import { trainModel } from "../shared/train/train-model.js";
 import { syntheticCsv, TINY_CONFIG } from "./helpers/synthetic.js";
@@ -62,5 +63,18 @@ describe("train-model validates its data first", () => {
     });
     expect(second.dataChecks!.flagged).toEqual(expect.arrayContaining(["popularity-js", "popularity-linf"]));
     expect(log.warnings.some((w) => /warning: popularity-linf: item "sku-/.test(w))).toBe(true);
+  });
+
+  it("takes a report from a validation that already ran (the demo's validate-data step): its verdict stops the step, its profile goes into the bundle", async () => {
+    const csv = await syntheticCsv(dir, 300, 4);
+    const report = await validateLog({ ...csv, format: "csv" });
+    const failed = { ...report, passed: false, errors: 1, checks: [{ ...report.checks[0], status: "error" as const }] };
+    const out = join(dir, "prevalidated");
+    const options = { ...csv, out, config: TINY_CONFIG, overrides: { train: { epochs: 1 } }, log: silentLogger };
+    await expect(trainModel({ ...options, validated: failed })).rejects.toBeInstanceOf(DataInvalid);
+    expect(existsSync(join(out, "bundle.json"))).toBe(false);
+    const trained = await trainModel({ ...options, validated: report });
+    expect(trained.dataChecks).toMatchObject({ passed: true, headline: report.headline, seconds: report.seconds });
+    expect(JSON.parse(readFileSync(join(out, "data-profile.json"), "utf8"))).toEqual(report.profile);
   });
 });

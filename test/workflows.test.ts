@@ -514,6 +514,17 @@ describe("example workflows", () => {
     const uses = Object.values(wf.jobs).flatMap((j) => (j.steps ?? []).map((s) => s.uses ?? ""));
     expect(uses.filter((u) => /deploy-k8s|monitor-canary|docker\/|upload-artifact/.test(u))).toEqual([]);
     expect(stepsUsing("pr-benchmark.yml", "benchmark-gate")[0].with).toMatchObject({ "save-baseline": "false", comment: "true" });
+    // the data is validated first, read as train-model reads it; train-model keeps its own validation
+    // on, which writes the data profile the gate compares with the baseline's
+    const steps = Object.values(wf.jobs)[0].steps ?? [];
+    const at = (action: string) => steps.findIndex((s) => s.uses?.startsWith(`recship/recship/actions/${action}@`));
+    expect(at("validate-data")).toBeGreaterThan(-1);
+    expect(at("validate-data")).toBeLessThan(at("train-model"));
+    const [validate] = stepsUsing("pr-benchmark.yml", "validate-data");
+    const [train] = stepsUsing("pr-benchmark.yml", "train-model");
+    for (const input of ["data", "user-column", "item-column", "time-column", "event-column", "event-filter"])
+      expect(validate.with?.[input], input).toBe(train.with?.[input]);
+    expect(train.with?.validate).toBeUndefined();
   });
 
   it("promote: the three inputs, deploy-k8s promote/rollback in production, an audit block in the summary", () => {

@@ -6,6 +6,7 @@ import { demoHtml } from "./demo-html.js";
 import { gateMarkdown } from "../report/gate-markdown.js";
 import { monitorMarkdown } from "../report/monitor-summary.js";
 import { trainSummaryMarkdown } from "../report/train-summary.js";
+import { validateMarkdown } from "../report/validate-markdown.js";
 import type { DemoReport } from "./demo-report.js";
 
 const REPORTS_DIR = "reports";
@@ -20,6 +21,7 @@ export async function writeDemoReports(report: DemoReport): Promise<void> {
   const dir = join(report.out, REPORTS_DIR);
   await mkdir(dir, { recursive: true });
   const steps: [string, string | undefined][] = [
+    ["validate", report.validate ? validateMarkdown(report.validate) : undefined],
     ["train", report.train ? trainSummaryMarkdown(report.train) : undefined],
     ["convert", report.convert ? convertSummaryMarkdown(report.convert) : undefined],
     ["compress", report.compress ? compressSummaryMarkdown(report.compress) : undefined],

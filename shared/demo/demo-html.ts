@@ -22,6 +22,7 @@ export function demoHtml(r: DemoReport): string {
     `<p>${esc(r.verdict.decidedBy)}: ${esc(r.verdict.reason)}</p>`,
     `<p class="muted">${esc(r.startedAt)} to ${esc(r.endedAt)}, recship ${esc(r.recshipVersion)}, folder <code>${esc(r.out)}</code></p>`,
     overview(r),
+    validateSection(r),
     trainSection(r),
     convertSection(r),
     compressSection(r),
@@ -75,6 +76,7 @@ const skipped = (why: string) => `<p class="muted">${esc(why)}</p>`;
 function overview(r: DemoReport): string {
   const rows: Cell[][] = [
     ["data", `${r.data.rows} rows, ${r.data.users} synthetic shoppers`, secs(r.timings.shop)],
+    ["validate-data", r.validate ? r.validate.headline : "not run", secs(r.timings.validate)],
     [
       "train-model",
       r.train ? `test NDCG@10 ${f4(r.train.test.full.ndcg10)} vs popularity ${f4(r.train.popularity.full.ndcg10)}` : "not run",
@@ -87,6 +89,27 @@ function overview(r: DemoReport): string {
     ["monitor-canary", r.monitor ? `${r.monitor.verdict}: ${r.monitor.reason}` : "not run", secs(r.timings.monitor)],
   ];
   return section("overview", "Overview", [table(["step", "result", "time"], rows)]);
+}
+
+/** The data's checks: how many passed, warned or failed, and each check's value against its max. */
+function validateSection(r: DemoReport): string {
+  const v = r.validate;
+  if (!v) return section("validate", "validate-data", [skipped("Not run.")]);
+  const count = (status: string) => v.checks.filter((c) => c.status === status).length;
+  const compared = v.drift
+    ? `compared with the previous run's data (${v.drift.baselineCreatedAt})`
+    : "no previous data to compare with yet";
+  return section("validate", "validate-data", [
+    `<p><strong>${esc(v.headline)}</strong>: ${v.rows} interactions (${v.skippedByFilter} rows left out by the event filter), ${v.users} users, ${v.items} items, checked in ${v.seconds.toFixed(2)} s; ${esc(compared)}.</p>`,
+    table(
+      ["passed", "warned", "failed", "off", "skipped"],
+      [[count("pass"), count("warn"), count("error"), count("off"), count("skipped")]],
+    ),
+    table(
+      ["check", "group", "result", "value", "max", "what"],
+      v.checks.map((c) => [c.name, c.group, c.status, c.status === "skipped" ? "–" : Number(c.value.toPrecision(3)), c.max, c.message]),
+    ),
+  ]);
 }
 
 function trainSection(r: DemoReport): string {

@@ -1,6 +1,7 @@
 import type { MonitorReport } from "../canary/report.js";
 import type { CompressReport, Objective } from "../compress/report.js";
 import type { ConvertReport } from "../convert/convert-bundle.js";
+import type { DataReport } from "../data/quality/validate-log.js";
 import type { TrainReport } from "../train/train-model.js";
 import type { DeploySection, TrafficSection } from "./canary-stage.js";
 import type { PromotedModel } from "./demo-state.js";
@@ -54,6 +55,7 @@ export interface DemoVerdict {
 
 export const STEP_TITLES = {
   shop: "synthetic shop",
+  validate: "validate-data",
   train: "train-model",
   convert: "convert-onnx",
   compress: "compress-model",
@@ -77,6 +79,7 @@ export interface DemoReport {
   out: string;
   settings: DemoSettings;
   data: { path: string; rows: number; users: number };
+  validate: DataReport | null;
   train: TrainReport | null;
   convert: ConvertReport | null;
   compress: CompressReport | null;

@@ -8,6 +8,13 @@ const signed = (x: number) => `${x >= 0 ? "+" : "−"}${Math.abs(100 * x).toFixe
 /** The lines the demo ends with; the last one is `verdict: …`. */
 export function demoSummaryLines(r: DemoReport): string[] {
   const lines = ["", `── demo summary (run ${r.run} in ${r.out})`];
+  if (r.validate) {
+    const v = r.validate;
+    lines.push(
+      `data: ${v.headline} (${v.rows} interactions, ${v.users} users, ${v.items} items; ${v.skippedByFilter} rows left out by the event filter; ` +
+        `${v.drift ? "compared with the previous run's data" : "no previous data to compare with"}; ${formatDuration(v.seconds)})`,
+    );
+  }
   if (r.train) {
     const t = r.train;
     const lift = t.popularity.full.ndcg10 > 0 ? ` (${(t.test.full.ndcg10 / t.popularity.full.ndcg10).toFixed(1)}×)` : "";

@@ -12,7 +12,7 @@ import { STEP_TITLES, type DemoReport, type DemoSettings, type DemoVerdict, type
 import { demoSettings } from "./demo-settings.js";
 import { keepPromoted, readDemoState, writeDemoState } from "./demo-state.js";
 import { demoSummaryLines } from "./demo-summary.js";
-import { compressStage, convertStage, gateStage, trainStage } from "./model-stages.js";
+import { compressStage, convertStage, gateStage, trainStage, validateStage } from "./model-stages.js";
 import { purchaseHistories, writeDemoShop } from "./shop-data.js";
 
 export interface DemoOptions extends Partial<DemoSettings> {
@@ -29,17 +29,17 @@ export interface DemoOptions extends Partial<DemoSettings> {
   log: Logger;
 }
 
-/** The steps a run goes through, in order, for the progress lines ("[3/9] convert-onnx"). */
-const STEPS: StepKey[] = ["shop", "train", "convert", "compress", "gate", "deploy", "warmUp", "monitor", "stop"];
+/** The steps a run goes through, in order, for the progress lines ("[4/10] convert-onnx"). */
+const STEPS: StepKey[] = ["shop", "validate", "train", "convert", "compress", "gate", "deploy", "warmUp", "monitor", "stop"];
 
 /**
  * The whole chain on the built-in synthetic shop, on this machine: generate the shop →
- * train-model → convert-onnx → compress-model → benchmark-gate (against the previous run's
+ * validate-data (drift against the previous run's data) → train-model → convert-onnx → compress-model → benchmark-gate (against the previous run's
  * stored baseline) → deploy to the local target (stable: the previous run's promoted model,
  * else this run's fp32 export; canary: the compressed model at 0 %) → simulated shoppers +
  * monitor-canary (scrape source) → promote or roll back → every server stopped, whatever
  * happens. Writes `<out>/demo-report.json` and `.html` and returns the report; a model
- * refused on the way (parity, budget, gate) is a verdict ("blocked"), not an exception.
+ * refused on the way (data, parity, budget, gate) is a verdict ("blocked"), not an exception.
  */
 export async function runDemo(options: DemoOptions): Promise<DemoReport> {
   const out = resolve(options.out);
@@ -104,7 +104,7 @@ class DemoRun {
     return blocked ?? this.canaryStages();
   }
 
-  /** shop → train → convert → compress → gate; a model refused on the way is the run's verdict. */
+  /** shop → validate → train → convert → compress → gate; data or a model refused on the way is the run's verdict. */
   private async modelStages(): Promise<DemoVerdict | undefined> {
     const { report, settings, bundle, out } = this;
     const { log } = this.options;
@@ -112,8 +112,13 @@ class DemoRun {
       writeDemoShop(report.data.path, settings.users),
     );
     log.info(`${report.data.rows} interaction rows written to ${report.data.path}`);
+    const validated = await this.step("validate", "schema, content and drift from the previous run's data", () =>
+      validateStage({ data: report.data.path, bundle, log }),
+    );
+    report.validate = validated;
+    if (!validated.passed) return block(STEP_TITLES.validate, validated.headline);
     report.train = await this.step("train", `SASRec on the purchases, ${settings.epochs} epochs`, () =>
-      trainStage({ data: report.data.path, bundle, epochs: settings.epochs, maxMinutes: settings.maxMinutes, log }),
+      trainStage({ data: report.data.path, validated, bundle, epochs: settings.epochs, maxMinutes: settings.maxMinutes, log }),
     );
     try {
       report.convert = await this.step("convert", "ONNX export and parity check against the trained model", () =>
@@ -214,6 +219,7 @@ function emptyReport(options: DemoOptions, out: string, run: number, settings: D
     out,
     settings,
     data: { path: join(out, "synthetic-shop.csv"), rows: 0, users: settings.users },
+    validate: null,
     train: null,
     convert: null,
     compress: null,

@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { SaveResult } from "../cache/baseline-store.js";
@@ -5,11 +6,14 @@ import { LocalBaselineStore } from "../cache/local-baseline-store.js";
 import { compressBundle } from "../compress/compress-bundle.js";
 import type { CompressReport, Objective } from "../compress/report.js";
 import { convertBundle, type ConvertReport } from "../convert/convert-bundle.js";
+import { PROFILE_FILE } from "../data/quality/profile.js";
+import type { DataReport } from "../data/quality/validate-log.js";
 import { gateWithBaseline } from "../gate/pipeline.js";
 import type { GateReport } from "../gate/report.js";
 import { loadRules } from "../gate/rules.js";
 import type { Logger } from "../log.js";
 import { trainModel, type TrainReport } from "../train/train-model.js";
+import { validateData } from "../validate/validate-data.js";
 import { DEMO_READ } from "./shop-data.js";
 
 /** The demo's model: small enough to train in well under a minute on two cores. */
@@ -18,8 +22,19 @@ const DEMO_MODEL_CONFIG = "model:\n  hidden: 48\n  maxlen: 30\ntrain:\n  batchTo
 /** Where the gate keeps the demo's baselines, per model name and branch. */
 const DEMO_BASELINE = { model: "demo", branch: "demo" };
 
+/**
+ * validate-data on the shop's log, read as train-model reads it, before anything trains: where
+ * a workflow runs it. Drift is checked against the previous run's bundle (its data-profile.json).
+ */
+export async function validateStage(o: { data: string; bundle: string; log: Logger }): Promise<DataReport> {
+  const previous = existsSync(join(o.bundle, PROFILE_FILE)) ? o.bundle : undefined;
+  return validateData({ data: o.data, ...DEMO_READ, baselineProfile: previous, log: o.log });
+}
+
+/** train-model on the validated log: the validation's report goes along (the log is not checked twice) and its profile into the bundle. */
 export async function trainStage(o: {
   data: string;
+  validated: DataReport;
   bundle: string;
   epochs: number;
   maxMinutes: number;
@@ -28,6 +43,7 @@ export async function trainStage(o: {
   return trainModel({
     data: o.data,
     ...DEMO_READ,
+    validated: o.validated,
     out: o.bundle,
     overwrite: true,
     config: DEMO_MODEL_CONFIG,

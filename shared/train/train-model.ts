@@ -44,6 +44,8 @@ export interface TrainModelOptions extends ReadOptions {
   policy?: string;
   catalogue?: string;
   baselineProfile?: string;
+  /** The log's report when a step before this one validated it (the demo's validate-data): used as is, not read again. */
+  validated?: DataReport;
   log: Logger;
 }
 
@@ -94,6 +96,10 @@ async function refuseOccupiedOut(out: string, given: string, overwrite: boolean 
  */
 async function checkData(options: TrainModelOptions, out: string): Promise<DataReport | undefined> {
   if (options.validate === false) return undefined;
+  if (options.validated) {
+    if (!options.validated.passed) throw invalidDataError(options.validated);
+    return options.validated;
+  }
   const previous = options.overwrite && existsSync(join(out, PROFILE_FILE)) ? out : undefined;
   const from = options.baselineProfile ?? previous;
   const baseline = from ? await readProfile(from) : undefined;
