@@ -1,6 +1,7 @@
 import { execFile } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { promisify } from "node:util";
 
 const root = new URL("../..", import.meta.url).pathname;
@@ -48,12 +49,33 @@ export async function runDistAction(
 ): Promise<ActionRun> {
   const entry = join(root, "dist", action, "index.js");
   if (!existsSync(entry)) throw new Error(`${entry} is missing: run \`npm run build\` first`);
+  return runActionProcess(action, [entry], inputs, workDir, { event, runnerTemp, extraEnv });
+}
+
+/**
+ * Runs an action from its TypeScript source (`actions/<name>/index.ts` through tsx) in the same
+ * runner environment: its run.ts is tested without a rebuilt dist (the dist tests cover the bundling).
+ */
+export async function runSourceAction(action: string, inputs: Record<string, string>, workDir: string): Promise<ActionRun> {
+  const entry = join(root, "actions", action, "index.ts");
+  // tsx's loader by its path: the child runs in the test's folder, where "tsx" does not resolve
+  const tsx = pathToFileURL(join(root, "node_modules", "tsx", "dist", "loader.mjs")).href;
+  return runActionProcess(action, ["--import", tsx, entry], inputs, workDir, { event: {}, runnerTemp: workDir, extraEnv: {} });
+}
+
+async function runActionProcess(
+  action: string,
+  args: string[],
+  inputs: Record<string, string>,
+  workDir: string,
+  o: { event: object; runnerTemp: string; extraEnv: Record<string, string> },
+): Promise<ActionRun> {
   const outputFile = join(workDir, `${action}-output.txt`);
   const summaryFile = join(workDir, `${action}-summary.md`);
   const eventFile = join(workDir, `${action}-event.json`);
   writeFileSync(outputFile, "");
   writeFileSync(summaryFile, "");
-  writeFileSync(eventFile, JSON.stringify(event));
+  writeFileSync(eventFile, JSON.stringify(o.event));
   const env: Record<string, string> = {
     PATH: process.env.PATH ?? "",
     HOME: process.env.HOME ?? workDir,
@@ -65,11 +87,11 @@ export async function runDistAction(
     GITHUB_REF: "refs/heads/main",
     GITHUB_REPOSITORY: "shop/recs",
     GITHUB_WORKSPACE: workDir,
-    RUNNER_TEMP: runnerTemp,
-    ...extraEnv,
+    RUNNER_TEMP: o.runnerTemp,
+    ...o.extraEnv,
   };
   for (const [k, v] of Object.entries(inputs)) env[`INPUT_${k.toUpperCase()}`] = v;
-  const result = await promisify(execFile)(process.execPath, [entry], { cwd: workDir, env, maxBuffer: 64 << 20 }).then(
+  const result = await promisify(execFile)(process.execPath, args, { cwd: workDir, env, maxBuffer: 64 << 20 }).then(
     (r) => ({ code: 0, ...r }),
     (e: { code?: number; stdout?: string; stderr?: string }) => ({ code: e.code ?? 1, stdout: e.stdout ?? "", stderr: e.stderr ?? "" }),
   );
