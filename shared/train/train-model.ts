@@ -309,8 +309,9 @@ export async function trainModel(options: TrainModelOptions): Promise<TrainRepor
     log.warn(message);
   };
   await refuseOccupiedOut(out, options.out, options.overwrite);
-  const checked = await checkData(options, out);
+  // the config first: a typo in it is found in a second, before the log is read and validated
   const config = loadConfig(options.config, options.overrides);
+  const checked = await checkData(options, out);
   const backend = await initBackend(options.backend ?? "auto", log);
   const { read, interactions } = await readLog(options);
   const cases = splitLog(interactions, options.data, warn);
