@@ -328,7 +328,9 @@ export async function train(options: TrainerOptions): Promise<TrainOutcome> {
       if (options.checkpointDir) await saveCheckpoint(options.checkpointDir, engine, shapes, progress, epoch, configHash);
       if (progress.sinceBest >= trainConfig.patience) {
         stoppedBy = "early-stopping";
-        log.info(`early stopping: no better validation NDCG@10 for ${trainConfig.patience} epochs`);
+        log.info(
+          `early stopping: no better validation NDCG@10 (${trainConfig.selectBy === "masked" ? "history masked" : "all items"}) for ${trainConfig.patience} epochs`,
+        );
         break;
       }
     }
