@@ -51,6 +51,23 @@ export class ModelRunner {
     where: string,
     manifest?: string,
   ): Promise<ModelRunner> {
+    try {
+      return await ModelRunner.checked(session, maxlen, vocabularySize, where, manifest);
+    } catch (error) {
+      // a model refused at load time releases its session here, in the main thread and in a worker alike
+      await session.release().catch(() => undefined);
+      throw error;
+    }
+  }
+
+  /** Checks the session's signature and runs one probe: the model's shape, or a clear error. */
+  private static async checked(
+    session: InferenceSession,
+    maxlen: number,
+    vocabularySize: number,
+    where: string,
+    manifest?: string,
+  ): Promise<ModelRunner> {
     if (!session.inputNames.includes(INPUT_NAME)) {
       throw new RecshipError(`the model has no "${INPUT_NAME}" input (inputs: ${session.inputNames.join(", ")})`, {
         where,

@@ -86,9 +86,6 @@ async function openInProcess(
   options: { device: Device; threads?: number; manifest: string; log: Logger },
 ): Promise<{ runner: ModelRunner; device: Device }> {
   const { session, device } = await openSession(modelPath, { device: options.device, threads: options.threads, log: options.log });
-  const runner = await ModelRunner.open(session, maxlen, vocabularySize, modelPath, options.manifest).catch(async (error: unknown) => {
-    await session.release();
-    throw error;
-  });
+  const runner = await ModelRunner.open(session, maxlen, vocabularySize, modelPath, options.manifest);
   return { runner, device };
 }
