@@ -1,3 +1,4 @@
+import { type ValidationPolicy } from "../data/quality/policy.js";
 import { bundleProfile, compareProfiles, type ProfileDrift } from "../data/quality/profile-drift.js";
 import { DATA_FORMATS, formatFromPath, type DataFormat, type ReadOptions } from "../data/readers.js";
 import { coverage, perUser, summarize, topPopularity } from "../eval/metrics.js";
@@ -40,6 +41,8 @@ export interface GateOptions {
   batchSize?: number;
   /** Check both models' files against the sha256s their bundle.json records (default true). */
   verifyChecksums?: boolean;
+  /** validate-data's policy: the thresholds of the training-data comparison (default: its defaults). */
+  dataPolicy?: ValidationPolicy;
   log: Logger;
 }
 
@@ -238,14 +241,20 @@ async function evaluateBaseline(
  * validation off, or stored before profiles existed) means no comparison; an unreadable one
  * is a warning: the data note never decides the gate.
  */
-async function dataDriftOf(candidateDir: string, baselineDir: string, remarks: Remarks, log: Logger): Promise<ProfileDrift | undefined> {
+async function dataDriftOf(
+  candidateDir: string,
+  baselineDir: string,
+  policy: ValidationPolicy | undefined,
+  remarks: Remarks,
+  log: Logger,
+): Promise<ProfileDrift | undefined> {
   try {
     const [now, before] = [await bundleProfile(candidateDir), await bundleProfile(baselineDir)];
     if (!now || !before) {
       log.info(`training data not compared: ${!now ? "the candidate" : "the baseline"} has no data profile`);
       return undefined;
     }
-    const drift = compareProfiles(now, before);
+    const drift = compareProfiles(now, before, policy);
     log.info(
       drift.drifted.length
         ? `the candidate's training data drifted from the baseline's: ${drift.drifted.join(", ")}`
@@ -476,7 +485,7 @@ export async function runGate(options: GateOptions): Promise<GateOutcome> {
     const base = options.baseline ? await evaluateBaseline(options, data, topWidth, opened, remarks) : undefined;
     const latency = await measureBoth(rules, base ? [cand, base.model] : [cand], data.cases.length, log);
     const comparison = base ? await compare(data, evaluation, base.evaluation, rules, latency, log) : undefined;
-    const dataDrift = base ? await dataDriftOf(candidateSource.dir, base.model.source.dir, remarks, log) : undefined;
+    const dataDrift = base ? await dataDriftOf(candidateSource.dir, base.model.source.dir, options.dataPolicy, remarks, log) : undefined;
     const measured = { comparison, latency, remarks, dataDrift, started };
     const report = gateReport(options, data, { source: candidateSource, evaluation }, base, measured);
     log.info(`benchmark-gate ${report.headline}`);

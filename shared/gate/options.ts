@@ -1,4 +1,5 @@
 import { readOptionSpecs, readOptionsFrom } from "../data/read-options.js";
+import { loadPolicy } from "../data/quality/policy.js";
 import { RecshipError } from "../errors.js";
 import type { OptionReader, OptionSpec } from "../util/option-spec.js";
 import type { PipelineOptions } from "./pipeline.js";
@@ -44,6 +45,13 @@ export const GATE_OPTIONS: readonly OptionSpec[] = [
     kind: "boolean",
     description:
       "Gate on history-masked full ranking (the protocol of published results) instead of all items ranked (overrides the rules' protocol; default false: all items, with the masked metrics shown beside; `masked ndcg@10` can also be gated by name in the rules)",
+  },
+  {
+    name: "data-policy",
+    kind: "text",
+    placeholder: "yaml-or-file",
+    description:
+      "validate-data's policy (inline YAML or a file, as its `policy` input): the thresholds of the note on the candidate's training data against the baseline's (default: validate-data's defaults)",
   },
   { name: "seed", kind: "int", description: "Seed of the sampled negatives and the bootstrap (overrides the rules)" },
   { name: "resamples", kind: "int", description: "Bootstrap resamples, at least 1000 (overrides the rules)" },
@@ -179,6 +187,7 @@ export function gateOptionsFrom(
   | "batchSize"
   | "requireBaseline"
   | "verifyChecksums"
+  | "dataPolicy"
 > {
   return {
     candidate: o.requiredText("bundle"),
@@ -194,5 +203,6 @@ export function gateOptionsFrom(
     batchSize: o.int("batch-size"),
     requireBaseline: o.boolean("require-baseline"),
     verifyChecksums: !o.boolean("skip-bundle-checksums"),
+    dataPolicy: loadPolicy(o.text("data-policy")),
   };
 }
