@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
-import { readFile, rename, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { RecshipError } from "../errors.js";
 import { decodeWeights } from "../model/weights-file.js";
@@ -92,4 +92,17 @@ export async function loadBundle(dir: string, options: BundleReadOptions = {}): 
   const weights = decodeWeights(data, manifest.weights.tensors, undefined, weightsPath);
   if (options.verifyChecksums ?? true) checkSha256(dir, named, sha256Of(data));
   return { dir, manifest, itemIds: await readVocabulary(dir, manifest, options), weights };
+}
+
+/** A scratch folder inside the bundle (same file system, so installing its result is a rename). */
+export async function bundleWorkFolder(dir: string, prefix: string): Promise<string> {
+  try {
+    return await mkdtemp(join(dir, prefix));
+  } catch (cause) {
+    throw new RecshipError(`cannot write into the bundle folder (${(cause as Error).message})`, {
+      where: dir,
+      fix: "make the bundle folder writable",
+      cause,
+    });
+  }
 }

@@ -1,8 +1,8 @@
 import { existsSync } from "node:fs";
-import { mkdir, mkdtemp, rm } from "node:fs/promises";
+import { mkdir, rm } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { checkArtifactFiles } from "../bundle/bundle-files.js";
-import { loadBundle } from "../bundle/bundle-io.js";
+import { bundleWorkFolder, loadBundle } from "../bundle/bundle-io.js";
 import { MANIFEST_FILE } from "../bundle/manifest.js";
 import { ONNX_FILE } from "../convert/convert-bundle.js";
 import type { ReadOptions } from "../data/readers.js";
@@ -145,19 +145,6 @@ function buildSettings(
   };
 }
 
-/** A scratch folder inside the bundle (so the final rename stays on one file system). */
-async function workFolder(dir: string): Promise<string> {
-  try {
-    return await mkdtemp(join(dir, ".compress-"));
-  } catch (cause) {
-    throw new RecshipError(`cannot write into the bundle folder (${(cause as Error).message})`, {
-      where: dir,
-      fix: "make the bundle folder writable",
-      cause,
-    });
-  }
-}
-
 /** The models variants start from: the teacher, and a student trained on its scores when a variant asks for distill. */
 async function sourcesFor(
   specs: readonly VariantSpec[],
@@ -274,7 +261,7 @@ export async function compressBundle(options: CompressOptions): Promise<Compress
   const source = await openSource(options, dir, warnings);
   const { manifest } = source.bundle;
   const { settings, plan } = buildSettings(options, source.data, manifest.model.config.maxlen, source.seed);
-  const work = await workFolder(dir);
+  const work = await bundleWorkFolder(dir, ".compress-");
   const out = join(work, COMPRESSED_DIR);
   try {
     await mkdir(out, { recursive: true });

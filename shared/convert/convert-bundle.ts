@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
-import { mkdtemp, rename, rm } from "node:fs/promises";
+import { rename, rm } from "node:fs/promises";
 import { basename, join, resolve } from "node:path";
-import { loadBundle, readManifest, writeManifest, type LoadedBundle } from "../bundle/bundle-io.js";
+import { bundleWorkFolder, loadBundle, readManifest, writeManifest, type LoadedBundle } from "../bundle/bundle-io.js";
 import { MANIFEST_FILE } from "../bundle/manifest.js";
 import type { ReadOptions } from "../data/readers.js";
 import { RecshipError } from "../errors.js";
@@ -115,19 +115,6 @@ function checkedSettings(options: ConvertOptions): { tolerance: ParityTolerance;
     throw new RecshipError(`the external-data threshold must be a number of bytes ≥ 0, got ${options.externalDataThresholdBytes}`);
   }
   return { tolerance, opset };
-}
-
-/** A temp folder inside the bundle (same file system, so installing is a rename). */
-async function workFolder(dir: string): Promise<string> {
-  try {
-    return await mkdtemp(join(dir, ".convert-"));
-  } catch (cause) {
-    throw new RecshipError(`cannot write into the bundle folder (${(cause as Error).message})`, {
-      where: dir,
-      fix: "make the bundle folder writable",
-      cause,
-    });
-  }
 }
 
 interface Exported {
@@ -268,7 +255,7 @@ export async function convertBundle(options: ConvertOptions): Promise<ConvertRep
   const maxlen = mapping.sequenceLength(config);
   const warnings: string[] = [];
   const topK = options.topK ?? Math.min(DEFAULT_TOP_K, numItems);
-  const work = await workFolder(dir);
+  const work = await bundleWorkFolder(dir, ".convert-");
   try {
     const exported = await exportModel(bundle, mapping, { opset, topK, threshold: options.externalDataThresholdBytes, work, dir }, log);
     const { written, signature } = exported;

@@ -1,3 +1,4 @@
+import { SKIP_CHECKSUMS_OPTION } from "../bundle/bundle-files.js";
 import { RecshipError } from "../errors.js";
 import { DEPLOY_MODES, type DeployMode, type DeployRequest } from "../rollout/target.js";
 import type { OptionReader, OptionSpec } from "../util/option-spec.js";
@@ -85,13 +86,7 @@ export const DEPLOY_OPTIONS: readonly OptionSpec[] = [
     description: "local: state file of the local target",
   },
   { name: "port", kind: "int", default: "8080", description: "local: the router's port (0: any free port)" },
-  {
-    name: "skip-bundle-checksums",
-    kind: "boolean",
-    default: "false",
-    description:
-      "local: ship a bundle edited on purpose, whose files differ from the sha256s bundle.json records (kept for later promotes)",
-  },
+  { ...SKIP_CHECKSUMS_OPTION, description: `local: ${SKIP_CHECKSUMS_OPTION.description} (kept for later promotes)` },
   { name: "host", kind: "text", default: "127.0.0.1", frontEnds: ["cli"], description: "local: the router's address" },
   {
     name: "ready-timeout",

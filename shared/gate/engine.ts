@@ -1,5 +1,5 @@
 import { sampledNegatives, type Scorer } from "../eval/evaluator.js";
-import { maskedRank, rankCounts } from "../eval/metrics.js";
+import { maskedRank } from "../eval/metrics.js";
 import type { Logger } from "../log.js";
 import type { EvalData } from "./eval-data.js";
 import { rankAndTopK, sampledRank } from "./rank-kernel.js";
@@ -100,6 +100,7 @@ export async function evaluateModel(
   const ranksSampled = perUser > 0 ? new Float64Array(n) : undefined;
   const top = new Int32Array(n * width);
   const topScores = new Float32Array(width);
+  const counts = { greater: 0, ties: 0 };
   const mapped = vocab.same ? undefined : new Float32Array(numItems);
   let unknownTargets = 0;
   let scoringMs = 0;
@@ -128,8 +129,8 @@ export async function evaluateModel(
         row = scores.subarray(r * numItems, (r + 1) * numItems);
       }
       if (data.excludeSeen) for (const item of c.history) if (item !== c.target) row[item - 1] = -Infinity;
-      ranksFull[ci] = rankAndTopK(row, c.target - 1, width, top, ci * width, topScores);
-      if (!data.excludeSeen) ranksMasked[ci] = maskedRank(row, 0, c.target, rankCounts(row, row[c.target - 1], numItems), c.history);
+      ranksFull[ci] = rankAndTopK(row, c.target - 1, width, top, ci * width, topScores, counts);
+      if (!data.excludeSeen) ranksMasked[ci] = maskedRank(row, 0, c.target, counts, c.history);
       if (ranksSampled) {
         const negatives = sampledNegatives(c.user, c.interacted, numItems, perUser, data.negativesSeed);
         ranksSampled[ci] = sampledRank(row, c.target - 1, negatives, 0, perUser);

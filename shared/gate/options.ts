@@ -1,4 +1,5 @@
 import { readOptionSpecs, readOptionsFrom } from "../data/read-options.js";
+import { SKIP_CHECKSUMS_OPTION } from "../bundle/bundle-files.js";
 import { loadPolicy } from "../data/quality/policy.js";
 import { RecshipError } from "../errors.js";
 import type { OptionReader, OptionSpec } from "../util/option-spec.js";
@@ -130,12 +131,7 @@ export const GATE_OPTIONS: readonly OptionSpec[] = [
     frontEnds: ["action"],
     description: "Token for the pull-request comment (needs `pull-requests: write`)",
   },
-  {
-    name: "skip-bundle-checksums",
-    kind: "boolean",
-    default: "false",
-    description: "Run bundles edited on purpose, whose files differ from the sha256s bundle.json records (default: refuse them)",
-  },
+  SKIP_CHECKSUMS_OPTION,
   { name: "threads", kind: "int", description: "onnxruntime intra-op threads (default: one per core)" },
   { name: "batch-size", kind: "int", default: "256", description: "Histories per onnxruntime run during evaluation" },
   {

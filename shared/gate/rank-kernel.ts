@@ -12,6 +12,8 @@ export function rankAndTopK(
   offset: number,
   /** Scratch for the kept scores, length ≥ k. */
   topScores: Float32Array,
+  /** When given, receives the counts the rank comes from (for the history-masked rank, without another pass). */
+  counts?: { greater: number; ties: number },
 ): number {
   const t = row[targetIndex];
   const n = row.length;
@@ -39,6 +41,10 @@ export function rankAndTopK(
   for (let j = filled; j < k; j++) {
     topItems[offset + j] = 0;
     topScores[j] = -Infinity;
+  }
+  if (counts) {
+    counts.greater = greater;
+    counts.ties = ties;
   }
   return greater + Math.floor(Math.max(0, ties - 1) / 2);
 }

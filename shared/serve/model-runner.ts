@@ -52,51 +52,40 @@ export class ModelRunner {
     manifest?: string,
   ): Promise<ModelRunner> {
     try {
-      return await ModelRunner.checked(session, maxlen, vocabularySize, where, manifest);
+      if (!session.inputNames.includes(INPUT_NAME)) {
+        throw new RecshipError(`the model has no "${INPUT_NAME}" input (inputs: ${session.inputNames.join(", ")})`, {
+          where,
+          fix: "serve a recship ONNX export (run convert on the bundle)",
+        });
+      }
+      const missing = OUTPUT_NAMES.filter((n) => !session.outputNames.includes(n));
+      if (missing.length) {
+        throw new RecshipError(`the model lacks the output(s) ${missing.join(", ")}`, { where, fix: "serve a recship ONNX export" });
+      }
+      const origin = { model: where, manifest };
+      checkSequenceLength(session, maxlen, origin);
+      const probe = new ModelRunner(session, { maxlen, numItems: 0, topK: 0, hidden: 0 });
+      const out = await probe.run(new BigInt64Array(maxlen), 1).catch((error: unknown) => {
+        throw firstRunFailure(error, maxlen, origin);
+      });
+      const shape: ModelShape = {
+        maxlen,
+        numItems: fetched(out.scores, "scores").length,
+        topK: fetched(out.topItems, "top_items").length,
+        hidden: fetched(out.userEmbedding, "user_embedding").length,
+      };
+      if (shape.numItems !== vocabularySize) {
+        throw new RecshipError(`the model scores ${shape.numItems} items but items.txt lists ${vocabularySize}`, {
+          where,
+          fix: "serve the model with the bundle it was exported from",
+        });
+      }
+      return new ModelRunner(session, shape);
     } catch (error) {
       // a model refused at load time releases its session here, in the main thread and in a worker alike
       await session.release().catch(() => undefined);
       throw error;
     }
-  }
-
-  /** Checks the session's signature and runs one probe: the model's shape, or a clear error. */
-  private static async checked(
-    session: InferenceSession,
-    maxlen: number,
-    vocabularySize: number,
-    where: string,
-    manifest?: string,
-  ): Promise<ModelRunner> {
-    if (!session.inputNames.includes(INPUT_NAME)) {
-      throw new RecshipError(`the model has no "${INPUT_NAME}" input (inputs: ${session.inputNames.join(", ")})`, {
-        where,
-        fix: "serve a recship ONNX export (run convert on the bundle)",
-      });
-    }
-    const missing = OUTPUT_NAMES.filter((n) => !session.outputNames.includes(n));
-    if (missing.length) {
-      throw new RecshipError(`the model lacks the output(s) ${missing.join(", ")}`, { where, fix: "serve a recship ONNX export" });
-    }
-    const origin = { model: where, manifest };
-    checkSequenceLength(session, maxlen, origin);
-    const probe = new ModelRunner(session, { maxlen, numItems: 0, topK: 0, hidden: 0 });
-    const out = await probe.run(new BigInt64Array(maxlen), 1).catch((error: unknown) => {
-      throw firstRunFailure(error, maxlen, origin);
-    });
-    const shape: ModelShape = {
-      maxlen,
-      numItems: fetched(out.scores, "scores").length,
-      topK: fetched(out.topItems, "top_items").length,
-      hidden: fetched(out.userEmbedding, "user_embedding").length,
-    };
-    if (shape.numItems !== vocabularySize) {
-      throw new RecshipError(`the model scores ${shape.numItems} items but items.txt lists ${vocabularySize}`, {
-        where,
-        fix: "serve the model with the bundle it was exported from",
-      });
-    }
-    return new ModelRunner(session, shape);
   }
 
   /** Runs [rows, maxlen] histories; `fetch` limits the outputs copied out of ORT (default: all). */
