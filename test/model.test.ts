@@ -4,7 +4,7 @@ import { initBackend } from "../shared/model/backend.js";
 import { silentLogger } from "../shared/log.js";
 import { loadConfig, type SasrecConfig } from "../shared/model/config.js";
 import { SasrecModel } from "../shared/model/sasrec-model.js";
-import { forward } from "../shared/model/sasrec.js";
+import { forward, initialValues, paramSpecs } from "../shared/model/sasrec.js";
 import { makeBatch } from "../shared/model/batches.js";
 import { batchLoss, drawLoss } from "../shared/model/losses.js";
 import { Rng } from "../shared/util/random.js";
@@ -36,10 +36,19 @@ describe("SASRec model", () => {
     model.dispose();
   });
 
-  for (const norm of ["pre", "post"] as const) {
-    it(`gives the same scores whatever the left padding (${norm}-LN), so bucketed training equals full-length inference`, () => {
-      const config = small({ norm });
-      const model = new SasrecModel(config, 40, undefined, 3);
+  const paddingCases = [
+    { name: "pre-LN", config: { norm: "pre" } },
+    { name: "post-LN", config: { norm: "post" } },
+    { name: "pre-LN, frequency filter", config: { norm: "pre", frequencyFilter: { cutoff: 2, alpha: 0.6 } } },
+    { name: "post-LN, frequency filter", config: { norm: "post", frequencyFilter: { cutoff: 3, alpha: 0.4 } } },
+  ] as const;
+  for (const c of paddingCases) {
+    it(`gives the same scores whatever the left padding (${c.name}), so bucketed training equals full-length inference`, () => {
+      const config = small(c.config);
+      const values = initialValues(paramSpecs(config, 40), 3);
+      // β = 1 makes the filter the identity (low + (y − low)): a β ≠ 1 puts the low-pass operator in play
+      for (const [name, v] of values) if (name.endsWith("filter.beta")) v.fill(0.3);
+      const model = new SasrecModel(config, 40, values);
       const h = Int32Array.from([5, 9, 2]);
       const short = tf.tidy(() => forward(model.params, config, h, 1, 3, { training: false }).slice([0, 2, 0], [1, 1, 16]).dataSync());
       const padded = Int32Array.from([0, 0, 0, 0, 0, 5, 9, 2]);

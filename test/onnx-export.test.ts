@@ -93,6 +93,21 @@ const CONFIGS: { name: string; config: Partial<SasrecConfig>; numItems: number; 
   },
   { name: "2 blocks, 2 heads, pre-LN, GELU at opset 21", config: {}, numItems: 40, opset: 21 },
   {
+    name: "frequency filter (cutoff 3, α 0.6), 2 blocks, pre-LN, maxlen 12",
+    config: { frequencyFilter: { cutoff: 3, alpha: 0.6 }, maxlen: 12 },
+    numItems: 50,
+  },
+  {
+    name: "frequency filter (cutoff 1: the running mean, α 0.3), 3 blocks, post-LN, ReLU",
+    config: { frequencyFilter: { cutoff: 1, alpha: 0.3 }, blocks: 3, norm: "post", activation: "relu" },
+    numItems: 40,
+  },
+  {
+    name: "frequency filter, 1 block (the low-pass row of the last position only)",
+    config: { frequencyFilter: { cutoff: 4, alpha: 0.8 }, blocks: 1 },
+    numItems: 30,
+  },
+  {
     name: "product-quantized item table: 4 subspaces × 6 codewords (random codes)",
     config: { itemTable: { kind: "pq", subspaces: 4, centroids: 6 } },
     numItems: 50,

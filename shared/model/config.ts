@@ -1,6 +1,7 @@
 import { Ajv } from "ajv";
 import { readYamlDocument } from "../util/yaml-document.js";
 import { RecshipError } from "../errors.js";
+import type { FrequencyFilterConfig } from "./frequency-filter.js";
 
 export const LOSSES = ["ce", "sampled-ce", "bce"] as const;
 export type Loss = (typeof LOSSES)[number];
@@ -24,6 +25,11 @@ export interface SasrecConfig {
    * recommender's parameters are item rows, and the codewords start from k-means on the teacher's.
    */
   itemTable?: QuantizedItemTable;
+  /**
+   * A causal BSARec-style frequency filter beside self-attention in every block (absent: plain
+   * SASRec): shared/model/frequency-filter.ts.
+   */
+  frequencyFilter?: FrequencyFilterConfig;
 }
 
 export interface QuantizedItemTable {
@@ -103,6 +109,12 @@ export const MODEL_CONFIG_PROPERTIES = {
   norm: { enum: ["pre", "post"] },
   activation: { enum: ["relu", "gelu"] },
   layerNormEpsilon: { type: "number", exclusiveMinimum: 0 },
+  frequencyFilter: {
+    type: "object",
+    additionalProperties: false,
+    required: ["cutoff", "alpha"],
+    properties: { cutoff: positiveInt, alpha: { type: "number", minimum: 0, maximum: 1 } },
+  },
 } as const;
 /** The training config's fields (also bundle.json `training.config`). */
 export const TRAIN_CONFIG_PROPERTIES = {

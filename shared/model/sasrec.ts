@@ -4,6 +4,7 @@ import { Rng } from "../util/random.js";
 import type { SasrecConfig } from "./config.js";
 import { gelu, layerNorm, mm } from "./ops.js";
 import { hashedDropout } from "./dropout.js";
+import { filterMatrix, filterWeightTable } from "./frequency-filter.js";
 
 /**
  * SASRec (Kang & McAuley, ICDM 2018) in raw tfjs ops: item + learned position embeddings,
@@ -37,6 +38,7 @@ export function paramSpecs(config: SasrecConfig, numItems: number): ParamSpec[] 
     for (const w of ["q", "k", "v", "o"]) {
       specs.push({ name: `${p}attn.w${w}`, shape: [d, d], init: "glorot" }, { name: `${p}attn.b${w}`, shape: [d], init: "zeros" });
     }
+    if (config.frequencyFilter) specs.push({ name: `${p}filter.beta`, shape: [d], init: "ones" });
     specs.push(
       { name: `${p}ln2.gamma`, shape: [d], init: "ones" },
       { name: `${p}ln2.beta`, shape: [d], init: "zeros" },
@@ -186,18 +188,37 @@ export function forward(
   };
   const ln = (t: tf.Tensor, name: string) => layerNorm(t, p(`${name}.gamma`), p(`${name}.beta`), config.layerNormEpsilon);
 
+  const mix = tokenMixer(config, params, items, batch, length, attention);
   for (let b = 0; b < config.blocks; b++) {
     const prefix = `block${b}.`;
     if (config.norm === "pre") {
-      x = tf.add(x, drop(attention(ln(x, `${prefix}ln1`), prefix)));
+      x = tf.add(x, drop(mix(ln(x, `${prefix}ln1`), prefix)));
       x = tf.add(x, drop(ffn(ln(x, `${prefix}ln2`), prefix)));
     } else {
-      x = ln(tf.add(x, drop(attention(x, prefix))), `${prefix}ln1`);
+      x = ln(tf.add(x, drop(mix(x, prefix))), `${prefix}ln1`);
       x = ln(tf.add(x, drop(ffn(x, prefix))), `${prefix}ln2`);
     }
   }
   if (config.norm === "pre") x = ln(x, "final_ln");
   return x as tf.Tensor3D;
+}
+
+type Mixer = (input: tf.Tensor, prefix: string) => tf.Tensor;
+
+/**
+ * What mixes positions in a block: self-attention alone, or with the frequency filter
+ * α·(low + β²⊙(y − low)) + (1 − α)·attention(y), where low = M·y is the causal low-pass of y.
+ */
+function tokenMixer(config: SasrecConfig, params: Params, items: Int32Array, batch: number, length: number, attention: Mixer): Mixer {
+  const filter = config.frequencyFilter;
+  if (!filter) return attention;
+  const table = filterWeightTable(config.maxlen, filter.cutoff);
+  const lowPass = tf.tensor3d(filterMatrix(items, batch, length, config.maxlen, table), [batch, length, length]);
+  return (y, prefix) => {
+    const low = mm(lowPass, y);
+    const high = tf.mul(tf.sub(y, low), tf.square(params.get(`${prefix}filter.beta`)!));
+    return tf.add(tf.mul(tf.add(low, high), filter.alpha), tf.mul(attention(y, prefix), 1 - filter.alpha));
+  };
 }
 
 /** Output embeddings transposed, [d, numItems] (item 1 in column 0): the tied output layer. */

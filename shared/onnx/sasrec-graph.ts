@@ -1,6 +1,7 @@
 import { RecshipError } from "../errors.js";
 import type { SasrecConfig } from "../model/config.js";
 import { paramSpecs } from "../model/sasrec.js";
+import { filterWeightTable } from "../model/frequency-filter.js";
 import { attr, GraphBuilder } from "./graph-builder.js";
 import { DataType } from "./proto.js";
 import { compactIndexTensor, floatTensor } from "./tensor.js";
@@ -67,13 +68,24 @@ export function sasrecGraph(
   let x = w.embed(seq);
   const keyValid = w.keyValid(seq);
   const mask = config.blocks > 1 ? w.causalMask(keyValid) : "";
+  const lowPass = config.frequencyFilter ? w.lowPassMatrix(seq) : undefined;
   for (let b = 0; b < config.blocks; b++) {
     const last = b === config.blocks - 1;
-    x = w.block(x, `block${b}`, last ? w.lastRowMask(keyValid) : mask, last);
+    const mixer = {
+      mask: last ? w.lastRowMask(keyValid) : mask,
+      lowPass: lowPass && last ? w.lastPosition(lowPass, "filter/last_row") : lowPass,
+    };
+    x = w.block(x, `block${b}`, mixer, last);
   }
   if (config.norm === "pre") x = w.layerNorm(x, "final_ln");
   w.outputs(x, options.topK);
   return w.g;
+}
+
+/** What a block mixes positions with: the additive attention mask, and the filter's low-pass rows when there is one. */
+interface Mixer {
+  mask: string;
+  lowPass?: string;
 }
 
 /** The graph's pieces, one method per layer; `p(name)` is a parameter's initializer. */
@@ -142,6 +154,77 @@ class SasrecWriter {
 
   private blocked(): string {
     return this.g.scalar("float", -1e9, "mask_blocked");
+  }
+
+  /**
+   * The causal low-pass operator M [batch, L, L] of frequency-filter.ts from the input: with
+   * `start` the sequence's padding count, M[t][s] = table[(t − start)·L + (t − s)] where
+   * start ≤ s ≤ t, else 0.
+   */
+  lowPassMatrix(seq: string): string {
+    const { g, L } = this;
+    const table = g.constant("float", [L * L], filterWeightTable(L, this.config.frequencyFilter!.cutoff), "filter_weight_table");
+    const isPad = g.op("Cast", [g.op("Equal", [seq, g.scalar("int64", 0, "padding_id")], { name: "filter/is_padding" })], {
+      name: "filter/padding_int",
+      attributes: { to: attr.int(DataType.INT64) },
+    });
+    const padCount = g.op("ReduceSum", [isPad, g.ints([1], "axis_1")], { name: "filter/start", attributes: { keepdims: attr.int(1) } });
+    const start = g.op("Reshape", [padCount, g.ints([-1, 1, 1], "shape_b11")], { name: "filter/start_b11" });
+    const t = new BigInt64Array(L * L);
+    const lag = new BigInt64Array(L * L);
+    const causal = new Uint8Array(L * L);
+    const s = new BigInt64Array(L);
+    for (let i = 0; i < L; i++) {
+      s[i] = BigInt(i);
+      for (let j = 0; j < L; j++) {
+        t[i * L + j] = BigInt(i);
+        lag[i * L + j] = BigInt(i - j);
+        causal[i * L + j] = j <= i ? 1 : 0;
+      }
+    }
+    const row = g.op(
+      "Mul",
+      [
+        g.op("Sub", [g.constant("int64", [1, L, L], t, "filter_t"), start], { name: "filter/items_before" }),
+        g.scalar("int64", L, "filter_L"),
+      ],
+      {
+        name: "filter/row_offset",
+      },
+    );
+    const index = g.op(
+      "Max",
+      [g.op("Add", [row, g.constant("int64", [1, L, L], lag, "filter_lag")], { name: "filter/index" }), g.scalar("int64", 0, "int64_zero")],
+      {
+        name: "filter/index_clamped",
+      },
+    );
+    const weights = g.op("Gather", [table, index], { name: "filter/weights", attributes: { axis: attr.int(0) } });
+    const notPadding = g.op("GreaterOrEqual", [g.constant("int64", [1, 1, L], s, "filter_s"), start], { name: "filter/key_is_item" });
+    const valid = g.op("And", [g.constant("bool", [1, L, L], causal, "filter_causal"), notPadding], { name: "filter/valid" });
+    return g.op("Where", [valid, weights, this.zero()], { name: "filter/low_pass" });
+  }
+
+  /** α·(low + β²⊙(y − low)) + (1 − α)·attention, low = M·y (M: the low-pass rows of the queries). */
+  filterMix(query: string, input: string, attended: string, lowPass: string, prefix: string): string {
+    const { g } = this;
+    const alpha = this.config.frequencyFilter!.alpha;
+    const low = g.op("MatMul", [lowPass, input], { name: `${prefix}/filter/low` });
+    const beta = this.p(`${prefix}.filter.beta`);
+    const betaSq = g.op("Mul", [beta, beta], { name: `${prefix}/filter/beta_sq` });
+    const high = g.op("Mul", [g.op("Sub", [query, low], { name: `${prefix}/filter/high_raw` }), betaSq], { name: `${prefix}/filter/high` });
+    const filtered = g.op("Add", [low, high], { name: `${prefix}/filter/out` });
+    const a = g.op("Mul", [filtered, g.scalar("float", Math.fround(alpha), `${prefix}_alpha`)], { name: `${prefix}/filter/weighted` });
+    const b = g.op("Mul", [attended, g.scalar("float", Math.fround(1 - alpha), `${prefix}_one_minus_alpha`)], {
+      name: `${prefix}/attn/weighted`,
+    });
+    return g.op("Add", [a, b], { name: `${prefix}/mix` });
+  }
+
+  /** Self-attention, with the frequency filter beside it when the model has one. */
+  mix(query: string, input: string, mixer: Mixer, queries: number, prefix: string): string {
+    const attended = this.attention(query, input, mixer.mask, queries, prefix);
+    return mixer.lowPass ? this.filterMix(query, input, attended, mixer.lowPass, prefix) : attended;
   }
 
   /** input·W + b */
@@ -219,19 +302,19 @@ class SasrecWriter {
   }
 
   /** One Transformer block, pre- or post-norm; the last computes its queries for the last position alone. */
-  block(x: string, prefix: string, mask: string, last: boolean): string {
+  block(x: string, prefix: string, mixer: Mixer, last: boolean): string {
     const { g } = this;
     const queries = last ? 1 : this.L;
     if (this.config.norm === "pre") {
       const normed = this.layerNorm(x, `${prefix}.ln1`);
       const query = last ? this.lastPosition(normed, `${prefix}/last_position`) : normed;
       const residual = last ? this.lastPosition(x, `${prefix}/last_position_residual`) : x;
-      const attended = g.op("Add", [residual, this.attention(query, normed, mask, queries, prefix)], { name: `${prefix}/attn_residual` });
+      const attended = g.op("Add", [residual, this.mix(query, normed, mixer, queries, prefix)], { name: `${prefix}/attn_residual` });
       return g.op("Add", [attended, this.ffn(this.layerNorm(attended, `${prefix}.ln2`), prefix)], { name: `${prefix}/ffn_residual` });
     }
     const query = last ? this.lastPosition(x, `${prefix}/last_position`) : x;
     const attended = this.layerNorm(
-      g.op("Add", [query, this.attention(query, x, mask, queries, prefix)], { name: `${prefix}/attn_residual` }),
+      g.op("Add", [query, this.mix(query, x, mixer, queries, prefix)], { name: `${prefix}/attn_residual` }),
       `${prefix}.ln1`,
     );
     return this.layerNorm(g.op("Add", [attended, this.ffn(attended, prefix)], { name: `${prefix}/ffn_residual` }), `${prefix}.ln2`);
