@@ -2,6 +2,7 @@ import { Ajv } from "ajv";
 import { readYamlDocument } from "../util/yaml-document.js";
 import { RecshipError } from "../errors.js";
 import type { FrequencyFilterConfig } from "./frequency-filter.js";
+import { NEGATIVE_SAMPLERS, type NegativeSampler } from "./negatives.js";
 
 export const LOSSES = ["ce", "sampled-ce", "bce"] as const;
 export type Loss = (typeof LOSSES)[number];
@@ -43,8 +44,12 @@ type SelectBy = "full" | "masked";
 /** How the model is trained (stored in the bundle for lineage). */
 export interface TrainConfig {
   loss: Loss;
-  /** Shared negatives per batch for sampled-ce. */
+  /** Shared negatives per batch for sampled-ce (uniform and popularity draws; in-batch uses the batch's targets). */
   negatives: number;
+  /** Where sampled-ce's negatives come from (absent: uniform): shared/model/negatives.ts. */
+  negativeSampler?: NegativeSampler;
+  /** Subtract log(K·q) from each sampled negative's logit (absent: false). */
+  logQ?: boolean;
   learningRate: number;
   /** Padded tokens per batch (sequences are length-bucketed, so batches hold up to this many positions). */
   batchTokens: number;
@@ -120,6 +125,8 @@ export const MODEL_CONFIG_PROPERTIES = {
 export const TRAIN_CONFIG_PROPERTIES = {
   loss: { enum: [...LOSSES] },
   negatives: positiveInt,
+  negativeSampler: { enum: [...NEGATIVE_SAMPLERS] },
+  logQ: { type: "boolean" },
   learningRate: { type: "number", exclusiveMinimum: 0, maximum: 1 },
   batchTokens: { type: "integer", minimum: 16 },
   epochs: positiveInt,

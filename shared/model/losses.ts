@@ -4,6 +4,7 @@ import type { SasrecConfig, TrainConfig } from "./config.js";
 import type { SequenceBatch } from "./batches.js";
 import { forward, itemTable, outputMatrix, type Params } from "./sasrec.js";
 import { logSumExpRows, mm } from "./ops.js";
+import { negativeSource, targetFrequencies, type NegativeSource } from "./negatives.js";
 
 /**
  * Everything random about one global batch's loss, drawn once on the coordinating thread so
@@ -13,6 +14,8 @@ export interface LossDraws {
   dropoutSeed: number;
   /** sampled-ce: the batch's shared negatives; bce: one negative per cell of the [batch, length] grid; ce: empty. */
   negatives: Int32Array;
+  /** sampled-ce with the log-Q correction: log(K·q(j)) for each shared negative (else empty). */
+  logQ: Float32Array;
   /** bce's negatives are per cell (a slice takes its rows' cells); sampled-ce's are shared by every slice. */
   perCell: boolean;
   /** Real target positions of the whole global batch: every slice's loss sum is divided by it. */
@@ -27,13 +30,18 @@ export interface LossInput {
   draws: LossDraws;
 }
 
-/** Draws a global batch's randomness from the epoch's generator. */
-export function drawLoss(train: TrainConfig, numItems: number, batch: SequenceBatch, rng: Rng): LossDraws {
+/**
+ * Draws a global batch's randomness from the epoch's generator. sampled-ce's negatives come from
+ * `source` (default: the config's uniform draws; popularity and in-batch need the training data's
+ * frequencies: negativeSourceFor).
+ */
+export function drawLoss(train: TrainConfig, numItems: number, batch: SequenceBatch, rng: Rng, source?: NegativeSource): LossDraws {
   const dropoutSeed = rng.seed();
-  let negatives = new Int32Array(0);
+  let negatives: Int32Array = new Int32Array(0);
+  let logQ: Float32Array = new Float32Array(0);
   if (train.loss === "sampled-ce") {
-    negatives = new Int32Array(Math.min(train.negatives, numItems));
-    for (let j = 0; j < negatives.length; j++) negatives[j] = 1 + rng.int(numItems);
+    const from = source ?? negativeSource({ sampler: "uniform", count: train.negatives, logQ: train.logQ ?? false, numItems });
+    ({ negatives, logQ } = from.draw(batch, rng));
   } else if (train.loss === "bce") {
     negatives = new Int32Array(batch.targets.length);
     for (let i = 0; i < negatives.length; i++) {
@@ -44,7 +52,19 @@ export function drawLoss(train: TrainConfig, numItems: number, batch: SequenceBa
       negatives[i] = item;
     }
   }
-  return { dropoutSeed, negatives, perCell: train.loss === "bce", globalTokens: batch.tokens };
+  return { dropoutSeed, negatives, logQ, perCell: train.loss === "bce", globalTokens: batch.tokens };
+}
+
+/** The negative source a training run on these sequences uses (its config's sampler and correction). */
+export function negativeSourceFor(train: TrainConfig, numItems: number, sequences: readonly Int32Array[]): NegativeSource {
+  const sampler = train.negativeSampler ?? "uniform";
+  return negativeSource({
+    sampler,
+    count: train.negatives,
+    logQ: train.logQ ?? false,
+    numItems,
+    frequencies: sampler === "uniform" ? undefined : targetFrequencies(sequences, numItems),
+  });
 }
 
 /** Rows [start, end) of a batch and of its per-cell draws. */
@@ -77,23 +97,38 @@ function targetPositions(targetsGrid: Int32Array, tokens: number): { positions: 
   return { positions, targets };
 }
 
-/** log Σ over the target and the shared negatives, an accidental hit of the target masked, minus the target's logit. */
-function sampledSoftmaxLoss(
-  h: tf.Tensor2D,
-  emb: tf.Tensor2D,
-  positive: tf.Tensor1D,
-  targets: Int32Array,
-  negatives: Int32Array,
-): tf.Tensor1D {
+/**
+ * Flat [targets × negatives] indexes where a shared negative is the row's own target (every
+ * occurrence: draws with replacement and in-batch negatives repeat items), found by sorting the
+ * negatives once and binary-searching each target.
+ */
+export function accidentalHits(targets: Int32Array, negatives: Int32Array): number[] {
   const n = negatives.length;
-  let logits = mm(h, tf.transpose(tf.gather(emb, tf.tensor1d(negatives, "int32"))));
-  const slot = new Map<number, number>();
-  negatives.forEach((item, j) => slot.set(item, j));
+  const order = Int32Array.from(negatives.keys()).sort((a, b) => negatives[a] - negatives[b]);
   const hits: number[] = [];
   for (let r = 0; r < targets.length; r++) {
-    const j = slot.get(targets[r]);
-    if (j !== undefined) hits.push(r * n + j);
+    let lo = 0;
+    let hi = n;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (negatives[order[mid]] < targets[r]) lo = mid + 1;
+      else hi = mid;
+    }
+    for (let k = lo; k < n && negatives[order[k]] === targets[r]; k++) hits.push(r * n + order[k]);
   }
+  return hits;
+}
+
+/**
+ * log Σ over the target and the shared negatives (each logit less its log(K·q) with the log-Q
+ * correction; accidental hits of the target masked), minus the target's logit.
+ */
+function sampledSoftmaxLoss(h: tf.Tensor2D, emb: tf.Tensor2D, positive: tf.Tensor1D, targets: Int32Array, draws: LossDraws): tf.Tensor1D {
+  const { negatives, logQ } = draws;
+  const n = negatives.length;
+  let logits = mm(h, tf.transpose(tf.gather(emb, tf.tensor1d(negatives, "int32"))));
+  if (logQ.length > 0) logits = tf.sub(logits, tf.tensor1d(logQ));
+  const hits = accidentalHits(targets, negatives);
   if (hits.length > 0) {
     const mask = new Float32Array(targets.length * n);
     for (const k of hits) mask[k] = -1e9;
@@ -107,7 +142,8 @@ function sampledSoftmaxLoss(
  * The training loss of a batch slice: the sum of its target positions' losses divided by the
  * global batch's target count, so the slices' losses (and gradients) add up to the global mean.
  * - ce: softmax cross-entropy over the whole catalogue.
- * - sampled-ce: softmax over the target and the batch's shared uniform negatives (accidental hits masked).
+ * - sampled-ce: softmax over the target and the batch's shared negatives (uniform, popularity or
+ *   in-batch; optionally log-Q corrected; accidental hits masked).
  * - bce: the SASRec paper's loss, one sampled negative per position.
  */
 export function batchLoss(params: Params, model: SasrecConfig, train: TrainConfig, input: LossInput): tf.Scalar {
@@ -125,7 +161,7 @@ export function batchLoss(params: Params, model: SasrecConfig, train: TrainConfi
   if (train.loss === "ce") {
     perToken = tf.sub(logSumExpRows(mm(h, outputMatrix(params))), positive);
   } else if (train.loss === "sampled-ce") {
-    perToken = sampledSoftmaxLoss(h, emb, positive, targets, draws.negatives);
+    perToken = sampledSoftmaxLoss(h, emb, positive, targets, draws);
   } else {
     const negatives = new Int32Array(targets.length);
     positions.forEach((p, r) => (negatives[r] = draws.negatives[p]));

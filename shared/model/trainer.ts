@@ -12,7 +12,8 @@ import type { SasrecConfig, TrainConfig } from "./config.js";
 import { epochBatches, trainingExamples } from "./batches.js";
 import type { BackendPreference } from "./backend.js";
 import { ADAM_DEFAULTS } from "./flat-params.js";
-import { drawLoss } from "./losses.js";
+import { drawLoss, negativeSourceFor } from "./losses.js";
+import type { NegativeSource } from "./negatives.js";
 import { StepPipeline, type TrainingEngine } from "./parallel/engine.js";
 import { openEngine } from "./parallel/open-engine.js";
 import { SasrecModel } from "./sasrec-model.js";
@@ -210,7 +211,13 @@ async function saveCheckpoint(
 }
 
 /** One epoch of steps over length-bucketed batches; its mean loss. */
-async function runEpoch(engine: TrainingEngine, options: TrainerOptions, examples: Int32Array[], epoch: number): Promise<number> {
+async function runEpoch(
+  engine: TrainingEngine,
+  options: TrainerOptions,
+  examples: Int32Array[],
+  epoch: number,
+  negatives: NegativeSource,
+): Promise<number> {
   const { train: trainConfig, numItems, log } = options;
   const rng = new Rng(`epoch:${trainConfig.seed}:${epoch}`);
   const batches = epochBatches(examples, trainConfig.batchTokens, rng);
@@ -237,7 +244,10 @@ async function runEpoch(engine: TrainingEngine, options: TrainerOptions, example
   try {
     for (let b = 0; b < batches.length; b++) {
       const batch = batches[b];
-      await pipeline.push({ kind: "sasrec", input: { batch, rowOffset: 0, draws: drawLoss(trainConfig, numItems, batch, rng) } }, b);
+      await pipeline.push(
+        { kind: "sasrec", input: { batch, rowOffset: 0, draws: drawLoss(trainConfig, numItems, batch, rng, negatives) } },
+        b,
+      );
     }
     await pipeline.drain();
   } catch (error) {
@@ -253,9 +263,10 @@ async function trainAndValidate(
   options: TrainerOptions,
   examples: ReturnType<typeof trainingExamples>,
   epoch: number,
+  negatives: NegativeSource,
 ): Promise<{ record: EpochRecord; valid: EvalResult }> {
   const t0 = performance.now();
-  const loss = await runEpoch(engine, options, examples, epoch);
+  const loss = await runEpoch(engine, options, examples, epoch, negatives);
   const trainSeconds = (performance.now() - t0) / 1000;
   const t1 = performance.now();
   const valid = await evaluate(engine, options.validation, { seed: options.train.seed, sampledNegatives: 100 });
@@ -292,6 +303,7 @@ export async function train(options: TrainerOptions): Promise<TrainOutcome> {
       fix: "check the user/item columns and the event filter",
     });
   }
+  const negatives = negativeSourceFor(trainConfig, numItems, options.trainSequences);
   const engine = await engineFor(options, initialValues(specs, trainConfig.seed));
   if (engine.workers > 0) log.info(`data-parallel training on ${engine.workers} worker threads`);
   try {
@@ -312,7 +324,7 @@ export async function train(options: TrainerOptions): Promise<TrainOutcome> {
       }
       if (options.stopAfterEpochs !== undefined && epochsThisCall >= options.stopAfterEpochs) break;
       const { record, valid } = await log.group(`epoch ${epoch + 1}/${trainConfig.epochs}`, () =>
-        trainAndValidate(engine, options, examples, epoch),
+        trainAndValidate(engine, options, examples, epoch, negatives),
       );
       history.push(record);
       epochsThisCall++;
