@@ -225,7 +225,7 @@ describe("recship explain", () => {
     const stderr = capture(process.stderr);
     capture(process.stdout);
     expect(await main(["explain", "--bundle", bundle.dir, "--items", "1", "--limit", "0"])).toBe(1);
-    expect(stderr()).toMatch(/error: --limit must be from 1 to 20, got the number 0/);
+    expect(stderr()).toMatch(/error: --limit must be from 1 to 20, got 0/);
     expect(await main(["explain", "--bundle", bundle.dir, "--items", ","])).toBe(1);
     expect(stderr()).toMatch(/error: --items names no item/);
   });
