@@ -1,5 +1,9 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { main } from "../shared/cli/main.js";
+import { demoHtml } from "../shared/demo/demo-html.js";
+import type { DemoReport } from "../shared/demo/demo-report.js";
+import { demoSettings } from "../shared/demo/demo-settings.js";
+import { explainShoppers } from "../shared/demo/explain-stage.js";
 import { occlusionContributions, occlusionInput, topContributors } from "../shared/eval/occlusion.js";
 import { silentLogger } from "../shared/log.js";
 import { explainOffline, type ExplainReport } from "../shared/serve/explain.js";
@@ -230,3 +234,58 @@ describe("recship explain", () => {
     expect(stderr()).toMatch(/error: --items names no item/);
   });
 });
+
+describe("the demo's report", () => {
+  it("explains a few shoppers' recommendations with the served model and shows them", async () => {
+    const histories = [
+      bundle.items.slice(0, 2),
+      bundle.items.slice(5, 11),
+      bundle.items.slice(20, 24),
+      bundle.items.slice(60, 72),
+      bundle.items.slice(80, 85),
+    ];
+    const section = await explainShoppers(bundle.dir, histories, silentLogger);
+    // the shopper with two purchases is left out
+    expect(section.shoppers.map((s) => s.shopper)).toEqual([1, 2, 3]);
+    for (const s of section.shoppers) {
+      const alone = await explainOffline({ bundle: bundle.dir, items: s.history, k: 3, limit: 3, excludeSeen: true, log: silentLogger });
+      expect(s.explanations).toEqual(alone.explanations);
+    }
+    const report = { ...emptyDemoReport(), explanations: section } as DemoReport;
+    const html = demoHtml(report);
+    expect(html).toContain('<section id="explain">');
+    const first = section.shoppers[0].explanations[0];
+    const c = first.because[0];
+    expect(html).toContain(`${first.item} (${first.score.toFixed(3)})`);
+    expect(html).toContain(`${c.item} (purchase ${c.history_index + 1}, `);
+    expect(demoHtml(emptyDemoReport())).toContain("No model to explain.");
+  });
+});
+
+/** A demo report of a run that stopped before any step (every section empty). */
+function emptyDemoReport(): DemoReport {
+  return {
+    schema: 1,
+    tool: "recship demo",
+    recshipVersion: "test",
+    run: 1,
+    startedAt: "",
+    endedAt: "",
+    out: root,
+    settings: demoSettings({}),
+    data: { path: "", rows: 0, users: 0 },
+    validate: null,
+    train: null,
+    convert: null,
+    compress: null,
+    gate: null,
+    explanations: null,
+    deploy: null,
+    monitor: null,
+    traffic: null,
+    timings: {},
+    verdict: { outcome: "failed", promoted: false, decidedBy: "demo", reason: "test" },
+    reports: { json: "", html: "", markdown: {} },
+    warnings: [],
+  };
+}

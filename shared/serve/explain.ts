@@ -102,15 +102,24 @@ export interface ExplainReport {
 }
 
 /** `recship explain`: one history's recommendations and explanations from a bundle's model, on this thread. */
-export async function explainOffline(options: {
+export async function explainOffline(options: ExplainOfflineOptions & { items: readonly string[] }): Promise<ExplainReport> {
+  const [report] = await explainHistories({ ...options, histories: [options.items] });
+  return report;
+}
+
+export interface ExplainOfflineOptions {
   bundle: string;
-  items: readonly string[];
   k: number;
   limit: number;
   excludeSeen: boolean;
   verifyChecksums?: boolean;
   log: Logger;
-}): Promise<ExplainReport> {
+}
+
+/** Several histories' explanations, the model loaded once (the bundle's served model: a chosen compressed variant, else the ONNX export). */
+export async function explainHistories(
+  options: ExplainOfflineOptions & { histories: readonly (readonly string[])[] },
+): Promise<ExplainReport[]> {
   const model = await loadServedModel({
     bundle: options.bundle,
     device: "cpu",
@@ -120,22 +129,26 @@ export async function explainOffline(options: {
   });
   try {
     const { runner, vocabulary } = model;
-    const { dense, unknown } = vocabulary.mapHistory(options.items);
     const submit: SubmitRows = async (input, rows, needs) => ({ outputs: await runner.run(input, rows, new Set(needs)), offset: 0, rows });
-    const k = Math.min(options.k, runner.shape.numItems - (options.excludeSeen ? new Set(dense).size : 0));
-    const result = await recommendWithExplanations(submit, runner.shape, dense, {
-      k,
-      excludeSeen: options.excludeSeen,
-      explainLimit: options.limit,
-    });
-    return {
-      bundle: options.bundle,
-      modelVersion: model.version,
-      method: "leave-one-out occlusion",
-      history: { given: options.items.length, known: dense.length, explained: result.window },
-      unknownItems: unknown,
-      explanations: explanationsJson(result.explanations ?? [], dense, knownIndexes(options.items, vocabulary), vocabulary),
-    };
+    const reports: ExplainReport[] = [];
+    for (const items of options.histories) {
+      const { dense, unknown } = vocabulary.mapHistory(items);
+      const k = Math.min(options.k, runner.shape.numItems - (options.excludeSeen ? new Set(dense).size : 0));
+      const result = await recommendWithExplanations(submit, runner.shape, dense, {
+        k,
+        excludeSeen: options.excludeSeen,
+        explainLimit: options.limit,
+      });
+      reports.push({
+        bundle: options.bundle,
+        modelVersion: model.version,
+        method: "leave-one-out occlusion",
+        history: { given: items.length, known: dense.length, explained: result.window },
+        unknownItems: unknown,
+        explanations: explanationsJson(result.explanations ?? [], dense, knownIndexes(items, vocabulary), vocabulary),
+      });
+    }
+    return reports;
   } finally {
     await model.runner.release();
   }
