@@ -19,7 +19,7 @@ export function registerExplain(program: Command, ctx: CommandContext): void {
 }
 
 /** One block per recommended item: its score, then the history items behind it with the score each one adds. */
-export function explainText(report: ExplainReport): string {
+function explainText(report: ExplainReport): string {
   const { history } = report;
   const lines = [
     `model ${report.modelVersion}; history: ${history.given} item(s), ${history.known} known to the model, the last ${history.explained} explained`,

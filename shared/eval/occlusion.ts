@@ -23,11 +23,6 @@ export interface OcclusionPlan {
   firstIndex: number;
 }
 
-/** Most histories one explanation runs: the window (at most maxlen) plus the full history. */
-export function occlusionRows(historyLength: number, maxlen: number): number {
-  return 1 + Math.min(historyLength, maxlen);
-}
-
 /** The full history and its leave-one-out variants as one [rows, maxlen] batch (see OcclusionPlan). */
 export function occlusionInput(history: Int32Array, maxlen: number): OcclusionPlan {
   const n = history.length;
