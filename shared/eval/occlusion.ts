@@ -86,3 +86,23 @@ export function topContributors(contributions: Float32Array, window: number, r: 
   order.sort((a, b) => contributions[at + b] - contributions[at + a] || b - a);
   return order.slice(0, Math.min(limit, window)).map((j) => ({ index: firstIndex + j, contribution: contributions[at + j] }));
 }
+
+/**
+ * The same histories as occlusionInput, as arrays (oldest first, at most maxlen each) for a
+ * scorer that pads them itself: [0] the history as the model reads it, [1 + j] without window item j.
+ */
+export function leaveOneOutHistories(history: Int32Array, maxlen: number): { histories: Int32Array[]; window: number; firstIndex: number } {
+  const n = history.length;
+  const window = Math.min(n, maxlen);
+  const firstIndex = n - window;
+  const tailStart = Math.max(0, n - maxlen - 1);
+  const tail = history.subarray(tailStart);
+  const histories = [history.subarray(firstIndex)];
+  for (let j = firstIndex - tailStart; j < tail.length; j++) {
+    const without = new Int32Array(tail.length - 1);
+    without.set(tail.subarray(0, j));
+    without.set(tail.subarray(j + 1), j);
+    histories.push(without.subarray(Math.max(0, without.length - maxlen)));
+  }
+  return { histories, window, firstIndex };
+}
