@@ -377,19 +377,22 @@ function keyDeltasOf(
 }
 
 /** Everything measured, as the report: verdict, metrics, slices, ranking diff, latency, size, memory. */
+/** What the gate measured besides the candidate's evaluation. */
+interface Measured {
+  comparison?: Comparison;
+  latency: LatencyStats[][];
+  remarks: Remarks;
+  dataDrift?: ProfileDrift;
+  shifts?: RankingShift[];
+  started: number;
+}
+
 function gateReport(
   options: GateOptions,
   data: EvalData,
   candidate: { source: ModelSource; evaluation: ModelEvaluation },
   base: EvaluatedBaseline | undefined,
-  measured: {
-    comparison?: Comparison;
-    latency: LatencyStats[][];
-    remarks: Remarks;
-    dataDrift?: ProfileDrift;
-    shifts?: RankingShift[];
-    started: number;
-  },
+  measured: Measured,
 ): GateReport {
   const { rules } = options;
   const { comparison, latency, remarks } = measured;
