@@ -127,11 +127,21 @@ describe("recship demo", () => {
       expect(html).not.toMatch(/<script/i);
       expect(html).not.toMatch(/\b(?:src|href)\s*=\s*["']?\s*(?:https?:)?\/\//i);
       expect(html).not.toMatch(/<link\b|@import|url\(/i);
-      for (const id of ["overview", "validate", "train", "convert", "compress", "gate", "deploy", "monitor", "timings"])
+      for (const id of ["overview", "validate", "train", "convert", "compress", "gate", "explain", "deploy", "monitor", "timings"])
         expect(html).toContain(`<section id="${id}">`);
       expect((html.match(/<svg\b/g) ?? []).length).toBeGreaterThanOrEqual(4);
     }
     expect(second.html).toContain("previous run&#39;s promoted model");
+
+    // explanations: a few shoppers, each recommendation with the purchases behind it, in the HTML
+    for (const { report, html } of runs) {
+      const e = report.explanations!;
+      expect(e.shoppers.length).toBe(3);
+      expect(e.modelVersion).toBe(report.deploy!.canary.version);
+      for (const s of e.shoppers) for (const x of s.explanations) expect(x.because.length).toBeGreaterThan(0);
+      const c = e.shoppers[0].explanations[0].because[0];
+      expect(html).toContain(`${c.item} (purchase ${c.history_index + 1}, `);
+    }
 
     // nothing left running: every process the runs started is gone and its port closed
     expect(existsSync(statePath)).toBe(false);

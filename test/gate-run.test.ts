@@ -5,6 +5,7 @@ import { LocalBaselineStore } from "../shared/cache/local-baseline-store.js";
 import { main } from "../shared/cli/main.js";
 import { convertBundle } from "../shared/convert/convert-bundle.js";
 import { BASELINE_RECORD_FILE } from "../shared/gate/baseline-package.js";
+import { mapVocabulary } from "../shared/gate/engine.js";
 import { runGate, type GateOptions } from "../shared/gate/gate.js";
 import { writePerturbedBundle } from "../shared/gate/perturb.js";
 import { OnnxScorer } from "../shared/gate/onnx-scorer.js";
@@ -147,6 +148,8 @@ describe("benchmark-gate on real ONNX models", () => {
     expect(ndcg).toMatchObject({ relDelta: 0, ciLow: 0, ciHigh: 0, gated: true, critical: true, status: "pass" });
     expect(report.rankingDiff).toMatchObject({ meanOverlap: 1, identical: 1 });
     expect(report.rankingDiff!.meanRbo).toBeCloseTo(1, 12);
+    // no user's list changed: nothing to explain
+    expect(report.rankingShifts).toBeUndefined();
     expect(report.latency.tests.map((t) => t.batch)).toEqual([1, 8]);
     expect(report.keyDeltas["ndcg@10"]).toBe(0);
     expect(report.size.relDelta).toBe(0);
@@ -191,6 +194,37 @@ describe("benchmark-gate on real ONNX models", () => {
     expect(report.rankingDiff!.meanOverlap).toBeLessThan(0.9);
     // the perturbed copy has no data profile: nothing to compare
     expect(report.dataDrift).toBeUndefined();
+  });
+
+  it("explains, for the users whose top 10 changed most, the history items behind the change, as separate runs find them", async () => {
+    const { report, data, candidate } = await runGate(options({ candidate: degraded, baseline: bundle }));
+    const shifts = report.rankingShifts!;
+    expect(shifts).toHaveLength(3);
+    const rbos = shifts.map((s) => s.rbo);
+    expect(rbos).toEqual([...rbos].sort((a, b) => a - b));
+    for (const s of shifts) expect(s.rbo).toBeLessThan(1);
+    // the first entered item's contributors, from one candidate run per history without one item
+    const s = shifts.find((x) => x.entered && x.entered.because.length > 0)!;
+    const vocab = mapVocabulary(data.itemIds, candidate.itemIds);
+    const history = Array.from(data.cases[s.testUser].history, (d) => vocab.dataToModel[d]).filter((m) => m > 0);
+    const target = candidate.itemIds.indexOf(s.entered!.item);
+    const model = await OnnxRecommender.load(candidate.modelPath, candidate.maxlen);
+    const score = async (h: number[]) => (await model.run([Int32Array.from(h.slice(-candidate.maxlen))])).scores[target - 1];
+    const full = await score(history);
+    const first = Math.max(0, history.length - candidate.maxlen);
+    const reference: { item: string; contribution: number }[] = [];
+    for (let j = first; j < history.length; j++)
+      reference.push({
+        item: candidate.itemIds[history[j]],
+        contribution: full - (await score([...history.slice(0, j), ...history.slice(j + 1)])),
+      });
+    await model.release();
+    reference.sort((a, b) => b.contribution - a.contribution);
+    s.entered!.because.forEach((c, i) => expect(c.contribution).toBeCloseTo(reference[i].contribution, 4));
+    expect(s.entered!.because.length).toBe(Math.min(3, reference.length));
+    const md = gateMarkdown(report);
+    expect(md).toContain("<summary>Why the top 10 changed most for 3 users</summary>");
+    expect(md).toContain(`\`${s.entered!.item}\` (#${s.entered!.rank}) ← \`${s.entered!.because[0].item}\``);
   });
 
   it("reports both full-ranking protocols, and gates on the history-masked one when the rules name it", async () => {

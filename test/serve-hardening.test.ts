@@ -257,7 +257,9 @@ describe("issue 20.9: protocol and message gaps", () => {
     for (let i = 0; i < 20_000; i++) body[`unknown_field_${i}_${"z".repeat(20)}`] = i;
     const res = await postJson(`${url}/v1/recommend`, body);
     expect(res.status).toBe(400);
-    expect(res.body.error).toMatch(/^unknown field\(s\) "unknown_field_0_z+", .* and 19995 more; accepted: items, k, exclude_seen$/);
+    expect(res.body.error).toMatch(
+      /^unknown field\(s\) "unknown_field_0_z+", .* and 19995 more; accepted: items, k, exclude_seen, explain, explain_limit$/,
+    );
     expect(res.body.error.length).toBeLessThan(500);
     const feedback = await postJson(`${url}/v1/feedback`, { request_id: "s-1", item: "a", event: "click", ...body });
     expect(feedback.body.error.length).toBeLessThan(500);

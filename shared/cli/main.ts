@@ -12,6 +12,7 @@ import { registerDemo } from "./demo-command.js";
 import { registerGate } from "./gate-command.js";
 import { registerCompress } from "./compress-command.js";
 import { registerServe } from "./serve-command.js";
+import { registerExplain } from "./explain-command.js";
 import { registerDeploy } from "./deploy-command.js";
 import { registerMonitor } from "./monitor-command.js";
 import { registerValidate } from "./validate-command.js";
@@ -34,6 +35,7 @@ export async function main(argv: string[]): Promise<number> {
   registerGate(program, ctx);
   registerCompress(program, ctx);
   registerServe(program, ctx);
+  registerExplain(program, ctx);
   registerDeploy(program, ctx);
   registerMonitor(program, ctx);
   try {

@@ -27,6 +27,7 @@ export function demoHtml(r: DemoReport): string {
     convertSection(r),
     compressSection(r),
     gateSection(r),
+    explanationsSection(r),
     deploySection(r),
     monitorSection(r),
     timingSection(r),
@@ -148,6 +149,29 @@ function trainSection(r: DemoReport): string {
       x: epochs,
       series: [{ name: "loss", values: t.history.map((h) => h.loss) }],
     }),
+  ]);
+}
+
+/** Shown of a shopper's history: the most recent purchases. */
+const RECENT_SHOWN = 8;
+
+/** Why the model recommends what it does, for a few shoppers: each recommendation with the purchases behind it. */
+function explanationsSection(r: DemoReport): string {
+  const e = r.explanations;
+  if (!e) return section("explain", "Explanations", [skipped("No model to explain.")]);
+  const rows: Cell[][] = e.shoppers.flatMap((s) =>
+    s.explanations.map((x, i): Cell[] => [
+      i === 0 ? `shopper ${s.shopper}` : "",
+      i === 0 ? (s.history.length > RECENT_SHOWN ? "… " : "") + s.history.slice(-RECENT_SHOWN).join(", ") : "",
+      `${x.item} (${x.score.toFixed(3)})`,
+      x.because
+        .map((c) => `${c.item} (purchase ${c.history_index + 1}, ${c.contribution >= 0 ? "+" : "−"}${Math.abs(c.contribution).toFixed(3)})`)
+        .join(", "),
+    ]),
+  );
+  return section("explain", "Explanations", [
+    `<p>Why model ${esc(e.modelVersion)} recommends what it does (what <code>"explain": true</code> on /v1/recommend answers): each history item's contribution is the score the recommended item loses when that purchase is left out of the history (leave-one-out occlusion, every variant in one batched model run).</p>`,
+    table(["shopper", "recent purchases (oldest first)", "recommended (score)", "because of (purchase, contribution)"], rows),
   ]);
 }
 

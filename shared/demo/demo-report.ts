@@ -5,6 +5,7 @@ import type { DataReport } from "../data/quality/validate-log.js";
 import type { TrainReport } from "../train/train-model.js";
 import type { DeploySection, TrafficSection } from "./canary-stage.js";
 import type { PromotedModel } from "./demo-state.js";
+import type { ExplanationsSection } from "./explain-stage.js";
 import type { GateSection } from "./model-stages.js";
 
 /** The demo's settings, every default filled in. */
@@ -84,6 +85,8 @@ export interface DemoReport {
   convert: ConvertReport | null;
   compress: CompressReport | null;
   gate: GateSection | null;
+  /** Why the model recommends what it does, for a few shoppers (after the model stages, when there is a model). */
+  explanations: ExplanationsSection | null;
   deploy: DeploySection | null;
   monitor: MonitorReport | null;
   traffic: TrafficSection | null;

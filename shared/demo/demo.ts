@@ -12,6 +12,7 @@ import { STEP_TITLES, type DemoReport, type DemoSettings, type DemoVerdict, type
 import { demoSettings } from "./demo-settings.js";
 import { keepPromoted, readDemoState, writeDemoState } from "./demo-state.js";
 import { demoSummaryLines } from "./demo-summary.js";
+import { explainShoppers } from "./explain-stage.js";
 import { compressStage, convertStage, gateStage, trainStage, validateStage } from "./model-stages.js";
 import { purchaseHistories, writeDemoShop } from "./shop-data.js";
 
@@ -101,6 +102,7 @@ class DemoRun {
   /** The chain: the model stages, then (if the model got through) deploy, traffic and the canary's verdict. */
   async chain(): Promise<DemoVerdict> {
     const blocked = await this.modelStages();
+    await this.explain();
     return blocked ?? this.canaryStages();
   }
 
@@ -144,6 +146,19 @@ class DemoRun {
     );
     await rm(join(out, ".work"), { recursive: true, force: true });
     return report.gate.passed ? undefined : block(STEP_TITLES.gate, report.gate.headline);
+  }
+
+  /** A few shoppers' recommendations explained with the model the bundle serves; a failure here is a warning. */
+  private async explain(): Promise<void> {
+    if (!this.report.convert?.parity.passed) return;
+    try {
+      this.report.explanations = await explainShoppers(this.bundle, purchaseHistories(this.settings.users), this.options.log);
+      this.options.log.info(
+        `explained the recommendations of ${this.report.explanations.shoppers.length} shoppers (leave-one-out occlusion)`,
+      );
+    } catch (error) {
+      this.report.warnings.push(`explaining recommendations: ${(error as Error).message}`);
+    }
   }
 
   /** deploy (stable: the previous run's promoted model, else this run's fp32 export; canary at 0 %) → warm up → monitor. */
@@ -224,6 +239,7 @@ function emptyReport(options: DemoOptions, out: string, run: number, settings: D
     convert: null,
     compress: null,
     gate: null,
+    explanations: null,
     deploy: null,
     monitor: null,
     traffic: null,

@@ -15,6 +15,7 @@ import { MANIFEST_FILE } from "../bundle/manifest.js";
 import { openModelSource, type ModelSource } from "../bundle/model-source.js";
 import { OnnxScorer } from "./onnx-scorer.js";
 import { rankingDiff } from "./ranking-diff.js";
+import { rankingShifts, type RankingShift } from "./ranking-shifts.js";
 import type { GateReport, ModelInfo, SliceSummary } from "./report.js";
 import { parseMetric, SLICES, topListWidth, type GateRules } from "./rules.js";
 import { sliceLabel, sliceMembers } from "./slices.js";
@@ -376,12 +377,22 @@ function keyDeltasOf(
 }
 
 /** Everything measured, as the report: verdict, metrics, slices, ranking diff, latency, size, memory. */
+/** What the gate measured besides the candidate's evaluation. */
+interface Measured {
+  comparison?: Comparison;
+  latency: LatencyStats[][];
+  remarks: Remarks;
+  dataDrift?: ProfileDrift;
+  shifts?: RankingShift[];
+  started: number;
+}
+
 function gateReport(
   options: GateOptions,
   data: EvalData,
   candidate: { source: ModelSource; evaluation: ModelEvaluation },
   base: EvaluatedBaseline | undefined,
-  measured: { comparison?: Comparison; latency: LatencyStats[][]; remarks: Remarks; dataDrift?: ProfileDrift; started: number },
+  measured: Measured,
 ): GateReport {
   const { rules } = options;
   const { comparison, latency, remarks } = measured;
@@ -431,6 +442,7 @@ function gateReport(
           },
         }
       : {}),
+    ...(measured.shifts?.length ? { rankingShifts: measured.shifts } : {}),
     ...(measured.dataDrift ? { dataDrift: measured.dataDrift } : {}),
     latency: {
       batchSizes: rules.latency.enabled ? rules.latency.batchSizes : [],
@@ -451,6 +463,37 @@ function gateReport(
     keyDeltas: keyDeltasOf(metrics, comparison, size.relDelta),
   };
 }
+
+/** Users whose top-k changed most, explained in both models; a failure here is a warning (it never decides the gate). */
+async function shiftsOf(
+  data: EvalData,
+  cand: OpenedModel & { evaluation: ModelEvaluation },
+  base: EvaluatedBaseline,
+  rules: GateRules,
+  remarks: Remarks,
+): Promise<RankingShift[] | undefined> {
+  try {
+    return await rankingShifts(
+      data,
+      { scorer: cand.scorer, itemIds: cand.source.itemIds, top: cand.evaluation.top },
+      { scorer: base.model.scorer, itemIds: base.model.source.itemIds, top: base.evaluation.top },
+      {
+        width: cand.evaluation.topWidth,
+        k: rules.rankingDiff.k,
+        p: rules.rankingDiff.rboP,
+        users: SHIFTED_USERS,
+        limit: SHIFT_CONTRIBUTORS,
+      },
+    );
+  } catch (error) {
+    remarks.warnings.push(`explaining the users whose top ${rules.rankingDiff.k} changed most failed: ${(error as Error).message}`);
+    return undefined;
+  }
+}
+
+/** Users explained in the comment's ranking diff, and history items listed per changed item. */
+const SHIFTED_USERS = 3;
+const SHIFT_CONTRIBUTORS = 3;
 
 /**
  * benchmark-gate: evaluates the candidate (and the baseline, unless its stored evaluation
@@ -486,7 +529,8 @@ export async function runGate(options: GateOptions): Promise<GateOutcome> {
     const latency = await measureBoth(rules, base ? [cand, base.model] : [cand], data.cases.length, log);
     const comparison = base ? await compare(data, evaluation, base.evaluation, rules, latency, log) : undefined;
     const dataDrift = base ? await dataDriftOf(candidateSource.dir, base.model.source.dir, options.dataPolicy, remarks, log) : undefined;
-    const measured = { comparison, latency, remarks, dataDrift, started };
+    const shifts = base ? await shiftsOf(data, { ...cand, evaluation }, base, rules, remarks) : undefined;
+    const measured = { comparison, latency, remarks, dataDrift, shifts, started };
     const report = gateReport(options, data, { source: candidateSource, evaluation }, base, measured);
     log.info(`benchmark-gate ${report.headline}`);
     return { report, data, candidate: candidateSource, candidateEvaluation: evaluation };

@@ -1,3 +1,4 @@
+import type { RankingShift } from "./ranking-shifts.js";
 import type { ProfileDrift } from "../data/quality/profile-drift.js";
 import type { LatencyResult, MetricResult } from "./compare.js";
 import type { LatencyStats } from "./latency.js";
@@ -69,6 +70,8 @@ export interface GateReport {
   metrics: MetricResult[];
   slices: SliceSummary[];
   rankingDiff?: RankingDiff;
+  /** A few users whose top-k changed most, with the history items behind the change (leave-one-out occlusion). */
+  rankingShifts?: RankingShift[];
   /**
    * The candidate's training data against the baseline's (their data-profile.json, drift checks
    * at the validation policy's defaults): absent when either model has no profile. A drift is a

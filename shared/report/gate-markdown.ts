@@ -1,6 +1,7 @@
 import { basename } from "node:path";
 import type { LatencyResult, MetricResult } from "../gate/compare.js";
 import type { GateReport } from "../gate/report.js";
+import type { RankingShift, ShiftedItem } from "../gate/ranking-shifts.js";
 import { details, fixed, mermaidBarChart, table } from "./markdown.js";
 import { profileDriftMarkdown } from "./validate-markdown.js";
 
@@ -244,10 +245,26 @@ function rankingDiffSection(report: GateReport): Section | undefined {
       r.overlapHistogram.map((n, i) => [i, n]),
     ),
   );
+  const shifts = report.rankingShifts?.length ? `\n\n${shiftsDetails(report.rankingShifts, r.k)}` : "";
   return section(
     45,
-    `### Ranking diff (top-${r.k})\n\nMean top-${r.k} overlap **${(r.meanOverlap * 100).toFixed(1)}%**, mean rank-biased overlap (p = ${r.rboP}) **${r.meanRbo.toFixed(3)}**, identical lists for ${(r.identical * 100).toFixed(1)}% of ${r.users.toLocaleString("en-US")} users.\n\n${histogram}`,
+    `### Ranking diff (top-${r.k})\n\nMean top-${r.k} overlap **${(r.meanOverlap * 100).toFixed(1)}%**, mean rank-biased overlap (p = ${r.rboP}) **${r.meanRbo.toFixed(3)}**, identical lists for ${(r.identical * 100).toFixed(1)}% of ${r.users.toLocaleString("en-US")} users.\n\n${histogram}${shifts}`,
     `### Ranking diff\n\nMean top-${r.k} overlap ${(r.meanOverlap * 100).toFixed(1)}%, mean RBO ${r.meanRbo.toFixed(3)}.`,
+  );
+}
+
+/** The users whose top-k changed most: what entered and left, and the history items behind each (leave-one-out occlusion). */
+function shiftsDetails(shifts: readonly RankingShift[], k: number): string {
+  const item = (x: ShiftedItem | undefined) =>
+    x
+      ? `\`${x.item}\` (#${x.rank}) ← ${x.because.map((c) => `\`${c.item}\` ${c.contribution >= 0 ? "+" : "−"}${Math.abs(c.contribution).toFixed(2)}`).join(", ") || "–"}`
+      : "–";
+  return details(
+    `Why the top ${k} changed most for ${shifts.length} user${shifts.length > 1 ? "s" : ""}`,
+    `${table(
+      ["test user", "history", "shared", "entered the candidate's list ← because of", "left the baseline's list ← because of"],
+      shifts.map((s) => [s.testUser, s.historyLength, `${s.shared}/${k}`, item(s.entered), item(s.left)]),
+    )}\n\nEach item with the history items that drove it in the model that ranks it, and the score each one adds (leave-one-out occlusion: the score lost when that item is left out of the history).`,
   );
 }
 

@@ -10,10 +10,15 @@ export interface RecommendRequest {
   items: string[];
   k: number;
   excludeSeen: boolean;
+  /** `"explain": true`: the history items behind each recommendation, at most `limit` each (see explain.ts). */
+  explain?: { limit: number };
 }
 
 const DEFAULT_K = 10;
-const FIELDS = ["items", "k", "exclude_seen"];
+const FIELDS = ["items", "k", "exclude_seen", "explain", "explain_limit"];
+/** History items listed per recommended item by default, and at most. */
+export const DEFAULT_EXPLAIN_LIMIT = 3;
+export const MAX_EXPLAIN_LIMIT = 20;
 
 /** `{"items": [...], "k": 10, "exclude_seen": true}`; 400s name the bad field. */
 export function parseRecommend(body: unknown, limits: { maxK: number; maxItems: number }): RecommendRequest {
@@ -33,7 +38,19 @@ export function parseRecommend(body: unknown, limits: { maxK: number; maxItems: 
   }
   const excludeSeen = o.exclude_seen ?? true;
   if (typeof excludeSeen !== "boolean") throw badRequest(`"exclude_seen" must be true or false, got ${describe(excludeSeen)}`);
-  return { items, k, excludeSeen };
+  const explain = parseExplain(o.explain, o.explain_limit);
+  return { items, k, excludeSeen, ...(explain ? { explain } : {}) };
+}
+
+/** `"explain": true` with an optional `"explain_limit"` (1 to MAX_EXPLAIN_LIMIT); the limit alone is refused. */
+function parseExplain(explain: unknown, limit: unknown): { limit: number } | undefined {
+  if (explain !== undefined && typeof explain !== "boolean") throw badRequest(`"explain" must be true or false, got ${describe(explain)}`);
+  if (limit === undefined) return explain ? { limit: DEFAULT_EXPLAIN_LIMIT } : undefined;
+  if (!explain) throw badRequest(`"explain_limit" is only read with "explain": true`);
+  if (typeof limit !== "number" || !Number.isInteger(limit) || limit < 1 || limit > MAX_EXPLAIN_LIMIT) {
+    throw badRequest(`"explain_limit" must be a whole number from 1 to ${MAX_EXPLAIN_LIMIT}, got ${describe(limit)}`);
+  }
+  return { limit };
 }
 
 export interface Recommendations {

@@ -23,8 +23,8 @@ import {
 } from "./http-listener.js";
 import { HEAVY_RESPONSE_BYTES, HeavySlots, resolveLimits, type ServerLimits } from "./limits.js";
 import { ServeMetrics } from "./metrics.js";
-import { writeHistoryRow } from "./model-runner.js";
-import { parseRecommend, recommendNeeds, selectRecommendations } from "./recommend.js";
+import { explanationsJson, knownIndexes, recommendWithExplanations } from "./explain.js";
+import { parseRecommend } from "./recommend.js";
 import { Router, type RouteContext, type RouteResult } from "./router.js";
 import { loadServedModel, type ServedModel } from "./served-model.js";
 import type { Device } from "./ort-session.js";
@@ -437,11 +437,11 @@ export class ModelServer {
       }),
     );
     const { dense, unknown } = model.vocabulary.mapHistory(request.items);
-    const input = new BigInt64Array(shape.maxlen);
-    writeHistoryRow(input, 0, shape.maxlen, dense);
-    const seen = request.excludeSeen && dense.length ? new Set(dense) : undefined;
-    const slice = await batcher.submit(input, 1, recommendNeeds(shape.topK, request.k, seen?.size ?? 0));
-    const picked = selectRecommendations(slice, shape, request.k, seen);
+    const picked = await recommendWithExplanations((input, rows, needs) => batcher.submit(input, rows, needs), shape, dense, {
+      k: request.k,
+      excludeSeen: request.excludeSeen,
+      explainLimit: request.explain?.limit,
+    });
     const requestId = `${this.requestIdPrefix}-${randomUUID()}`;
     const items = Array.from(picked.dense, (d) => model.vocabulary.id(d));
     const scores = Array.from(picked.scores);
@@ -459,6 +459,9 @@ export class ModelServer {
         scores,
         unknown_items: unknown,
         history_used: Math.min(dense.length, shape.maxlen),
+        ...(picked.explanations
+          ? { explanations: explanationsJson(picked.explanations, dense, knownIndexes(request.items, model.vocabulary), model.vocabulary) }
+          : {}),
       },
     };
   }
