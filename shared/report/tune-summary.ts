@@ -58,13 +58,14 @@ function headline(r: TuneReport): string {
 
 /** The trials' objective by the epochs of each rung (the x axis), one series a trial. */
 function chartSeries(r: TuneReport) {
-  const x = r.rungs.map((g) => g.epochs);
+  const ran = r.rungs.filter((g) => g.rung <= r.selectedRung);
+  const x = ran.map((g) => g.epochs);
   const series = r.trials
     .filter((t) => t.rungs.some((o) => o.status === "ok"))
     .map((t) => ({
       name: t.id,
-      values: r.rungs.map((g) => t.rungs.find((o) => o.rung === g.rung)?.metric ?? Number.NaN),
-      marked: r.rungs.map((g) => t.rungs.find((o) => o.rung === g.rung)?.next !== undefined),
+      values: ran.map((g) => t.rungs.find((o) => o.rung === g.rung)?.metric ?? Number.NaN),
+      marked: ran.map((g) => t.rungs.find((o) => o.rung === g.rung)?.next !== undefined),
     }));
   return { x, series };
 }
@@ -88,8 +89,13 @@ export function tuneMarkdown(r: TuneReport): string {
     "▲ promoted to the next rung; ◆ the default configuration, carried on as the reference; failed: training failed; missing: no result (the trial crashed or did not run).",
   ];
   if (r.done && r.best) parts.push("", "train-model config of the winner:", "", "```yaml", r.best.config.trimEnd() || "# train-model's defaults", "```");
-  if (x.length > 1 && series.length > 0) {
-    parts.push("", mermaidLineChart({ title: "Objective by budget, one line a trial", xLabel: "epochs", yLabel: "NDCG@10", x, series }));
+  // Mermaid draws no gaps: the lines of the trials that ran every rung so far (the HTML report's SVG has them all)
+  const complete = series.filter((s) => s.values.every(Number.isFinite));
+  if (x.length > 1 && complete.length > 0) {
+    parts.push(
+      "",
+      mermaidLineChart({ title: `Objective by budget: ${complete.map((s) => s.name).join(", ")}`, xLabel: "epochs", yLabel: "NDCG@10", x, series: complete }),
+    );
   }
   if (r.warnings.length > 0) parts.push("", "**Warnings**", "", ...r.warnings.map((w) => `- ${w}`));
   return `${parts.join("\n")}\n`;

@@ -13,7 +13,7 @@ import type { StoreContext } from "./trial.js";
 export async function planSearch(o: Omit<PlanOptions, "name"> & StoreContext): Promise<{ plan: TunePlan; matrix: ReturnType<typeof firstMatrix> }> {
   const plan = makePlan(o);
   await putJson(o.store, entryNames.plan(o.name), plan, o.work);
-  const sizes = plan.rungs.map((r, i) => `rung ${i}: ${i === 0 ? plan.trials.length : plan.rungs[i - 1].promote}(+1) trials to epoch ${r.epochs}`);
+  const sizes = plan.rungs.map((r, i) => `rung ${i}: ${i === 0 ? plan.trials.length : `${plan.rungs[i - 1].promote} (+ the default)`} to epoch ${r.epochs}`);
   o.log.info(`search "${plan.name}": ${plan.trials.length} trials (${plan.sampler}, seed ${plan.seed}), eta ${plan.eta}; ${sizes.join("; ")}`);
   return { plan, matrix: firstMatrix(plan) };
 }
