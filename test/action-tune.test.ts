@@ -50,7 +50,19 @@ describe("tune-model fanned out as GitHub runs it: plan, a matrix of trial jobs,
       const pair = entries.slice(i, i + 2);
       runs.push(
         ...(await Promise.all(
-          pair.map((e) => job({ mode: "trial", trial: e.trial, rung: String(e.rung), data: data(e), store, "user-column": "user_id", "item-column": "item_id", "time-column": "timestamp", workers: "0" })),
+          pair.map((e) =>
+            job({
+              mode: "trial",
+              trial: e.trial,
+              rung: String(e.rung),
+              data: data(e),
+              store,
+              "user-column": "user_id",
+              "item-column": "item_id",
+              "time-column": "timestamp",
+              workers: "0",
+            }),
+          ),
         )),
       );
     }
@@ -120,7 +132,10 @@ describe("tune-model fanned out as GitHub runs it: plan, a matrix of trial jobs,
     expect(select1.outputs["best-trial"]).toBe(best.trial);
     expect(lr(best.trial)).toBe(0.01);
     expect(Number(select1.outputs["best-metric"])).toBeCloseTo(best.metric!, 6);
-    expect(parse(select1.outputs.config)).toEqual({ model: { hidden: 16, maxlen: 10 }, train: { batchTokens: 512, negatives: 128, learningRate: 0.01 } });
+    expect(parse(select1.outputs.config)).toEqual({
+      model: { hidden: 16, maxlen: 10 },
+      train: { batchTokens: 512, negatives: 128, learningRate: 0.01 },
+    });
 
     const r = JSON.parse(readFileSync(report, "utf8")) as TuneReport;
     expect(r.default?.trial).toBe("t00");

@@ -32,7 +32,9 @@ describe("tune-model: search space, sampler, rungs", () => {
   });
 
   it("maps the unit cube onto choices, int and log float ranges within their bounds", () => {
-    const space = loadSearchSpace("space:\n  model.hidden: { choices: [16, 32] }\n  model.blocks: { int: [1, 3] }\n  train.learningRate: { float: [0.0001, 0.01], log: true }");
+    const space = loadSearchSpace(
+      "space:\n  model.hidden: { choices: [16, 32] }\n  model.blocks: { int: [1, 3] }\n  train.learningRate: { float: [0.0001, 0.01], log: true }",
+    );
     expect(valuesAt(space.params, [0, 0, 0])).toEqual({ "model.hidden": 16, "model.blocks": 1, "train.learningRate": 0.0001 });
     expect(valuesAt(space.params, [0.999, 0.999, 0.5])).toEqual({ "model.hidden": 32, "model.blocks": 3, "train.learningRate": 0.001 });
   });
@@ -50,9 +52,13 @@ describe("tune-model: search space, sampler, rungs", () => {
     expect(() => loadSearchSpace("space:\n  model.hiden: { choices: [1] }")).toThrow(/model\.hiden: not a searchable setting/);
     expect(() => loadSearchSpace("space:\n  model.hidden: { choices: [1], int: [1, 2] }")).toThrow(/exactly one of choices, int or float/);
     expect(() => loadSearchSpace("space:\n  model.dropout: { float: [0.5, 0.1] }")).toThrow(/low end \(0\.5\) is above its high end/);
-    expect(() => loadSearchSpace("space:\n  model.dropout: { float: [0.1, 0.5] }\nconfig:\n  model:\n    hiden: 3")).toThrow(/unknown key "hiden"/);
+    expect(() => loadSearchSpace("space:\n  model.dropout: { float: [0.1, 0.5] }\nconfig:\n  model:\n    hiden: 3")).toThrow(
+      /unknown key "hiden"/,
+    );
     const space = loadSearchSpace("space:\n  model.dropout: { float: [0.1, 2] }");
-    expect(() => makePlan({ name: "t", space, trials: 4, eta: 2, maxEpochs: 4, sampler: "random", seed: 1 })).toThrow(/invalid config.*dropout/);
+    expect(() => makePlan({ name: "t", space, trials: 4, eta: 2, maxEpochs: 4, sampler: "random", seed: 1 })).toThrow(
+      /invalid config.*dropout/,
+    );
   });
 
   it("rungs: each keeps 1/eta of the trials and trains eta times longer, to max-epochs on the last", () => {
@@ -119,9 +125,19 @@ describe("tune-model: select", () => {
     expect(first.trials.find((t) => t.id === "t05")!.rungs[0].status).toBe("missing");
     // on rung 1, t02 has the best validation and t01 the best test figure: t02 wins
     await putJson(store, entryNames.result("s", "t00", 1), ok("t00", 1, 0.03), work);
-    await putJson(store, entryNames.result("s", "t01", 1), { ...ok("t01", 1, 0.06), test: { ndcg10: 0.9, hr10: 0, maskedNdcg10: 0.9, maskedHr10: 0 } }, work);
+    await putJson(
+      store,
+      entryNames.result("s", "t01", 1),
+      { ...ok("t01", 1, 0.06), test: { ndcg10: 0.9, hr10: 0, maskedNdcg10: 0.9, maskedHr10: 0 } },
+      work,
+    );
     await putJson(store, entryNames.result("s", "t02", 1), ok("t02", 1, 0.07), work);
-    await putJson(store, entryNames.result("s", "t04", 1), { ...ok("t04", 1, 0), status: "failed", metric: undefined, error: "diverged" }, work);
+    await putJson(
+      store,
+      entryNames.result("s", "t04", 1),
+      { ...ok("t04", 1, 0), status: "failed", metric: undefined, error: "diverged" },
+      work,
+    );
     const last = await selectRung({ ...c, rung: 1 });
     expect(last.done).toBe(true);
     expect(last.best).toMatchObject({ trial: "t02", metric: 0.07, epochs: 4 });

@@ -393,8 +393,8 @@ describe("example workflows", () => {
     {
       what: "a tune-model input-name typo",
       file: "tune.yml",
-      from: "          max-epochs: \"27\"",
-      to: "          max-epoch: \"27\"",
+      from: '          max-epochs: "27"',
+      to: '          max-epoch: "27"',
       says: /tune-model@v0 has no input max-epoch/,
     },
     {

@@ -18,9 +18,7 @@ export class ArtifactTuneStore implements TuneStore {
   readonly description = "the workflow run's artifacts";
   private readonly client = new DefaultArtifactClient();
 
-  constructor(
-    private readonly options: { retentionDays?: number; log: Logger },
-  ) {}
+  constructor(private readonly options: { retentionDays?: number; log: Logger }) {}
 
   async put(name: string, dir: string): Promise<void> {
     const root = resolve(dir);
@@ -30,7 +28,10 @@ export class ArtifactTuneStore implements TuneStore {
     } catch (error) {
       if (!(error instanceof ArtifactNotFoundError)) this.options.log.info(`artifact ${name}: ${(error as Error).message}`);
     }
-    await this.client.uploadArtifact(name, await filesUnder(root), root, { retentionDays: this.options.retentionDays ?? 7, compressionLevel: 1 });
+    await this.client.uploadArtifact(name, await filesUnder(root), root, {
+      retentionDays: this.options.retentionDays ?? 7,
+      compressionLevel: 1,
+    });
   }
 
   async get(name: string, into: string): Promise<boolean> {

@@ -63,7 +63,9 @@ async function runMode(options: TuneOptions, o: OptionReader, source: OptionSour
 export function registerTune(program: Command, ctx: CommandContext): void {
   const command = program
     .command("tune")
-    .description("search model/training settings: successive halving over quasi-random trials, on this machine or as plan/trial/select jobs");
+    .description(
+      "search model/training settings: successive halving over quasi-random trials, on this machine or as plan/trial/select jobs",
+    );
   registerOptions(command, TUNE_OPTIONS).action(async (values: Record<string, unknown>) => {
     const source = cliSource(TUNE_OPTIONS, values);
     const o = new OptionReader(TUNE_OPTIONS, source);

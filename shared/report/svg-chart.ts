@@ -122,7 +122,9 @@ export function svgLineChart(o: {
     for (const [xv, v] of points) parts.push(`<circle cx="${x(xv).toFixed(1)}" cy="${y(v).toFixed(1)}" r="2.5" fill="${color}"/>`);
     o.x.forEach((xv, j) => {
       if (s.marked?.[j] && Number.isFinite(s.values[j]))
-        parts.push(`<circle cx="${x(xv).toFixed(1)}" cy="${y(s.values[j]).toFixed(1)}" r="6" fill="none" stroke="${color}" stroke-width="2"/>`);
+        parts.push(
+          `<circle cx="${x(xv).toFixed(1)}" cy="${y(s.values[j]).toFixed(1)}" r="6" fill="none" stroke="${color}" stroke-width="2"/>`,
+        );
     });
   });
   if (o.series.length > 1)

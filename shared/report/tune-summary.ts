@@ -5,7 +5,7 @@ import { escapeXml as esc, svgLineChart } from "./svg-chart.js";
 const valueText = (v: string | number | boolean) => (typeof v === "number" ? String(Number(v.toPrecision(4))) : String(v));
 
 /** A trial's settings in one line ("default" for the default configuration). */
-export function settingsText(t: Pick<TrialSummary, "isDefault" | "values">): string {
+function settingsText(t: Pick<TrialSummary, "isDefault" | "values">): string {
   const entries = Object.entries(t.values);
   if (entries.length === 0) return t.isDefault ? "default" : "(shared settings only)";
   return entries.map(([k, v]) => `${k.replace(/^(model|train)\./, "")}=${valueText(v)}`).join(" ");
@@ -47,10 +47,22 @@ function finalistRows(r: TuneReport): string[][] {
   return [row(r.done ? "winner" : "best so far", r.best), row("default configuration", r.default)];
 }
 
-const FINALIST_HEADER = ["", "epochs", "objective", "valid NDCG@10", "valid masked NDCG@10", "test NDCG@10", "test masked NDCG@10", "test HR@10"];
+const FINALIST_HEADER = [
+  "",
+  "epochs",
+  "objective",
+  "valid NDCG@10",
+  "valid masked NDCG@10",
+  "test NDCG@10",
+  "test masked NDCG@10",
+  "test HR@10",
+];
 
 function headline(r: TuneReport): string {
-  const gain = r.gainOverDefault === undefined ? "" : ` (${r.gainOverDefault >= 0 ? "+" : ""}${(r.gainOverDefault * 100).toFixed(1)}% over the default on the objective)`;
+  const gain =
+    r.gainOverDefault === undefined
+      ? ""
+      : ` (${r.gainOverDefault >= 0 ? "+" : ""}${(r.gainOverDefault * 100).toFixed(1)}% over the default on the objective)`;
   if (r.done && r.best) return `Winner: **${r.best.trial}** with ${fixed(r.best.metric)}${gain}.`;
   const next = r.matrix?.include.map((m) => m.trial).join(", ") ?? "";
   return `Rung ${r.selectedRung} selected: ${next} go on to rung ${r.selectedRung + 1}.`;
@@ -88,13 +100,20 @@ export function tuneMarkdown(r: TuneReport): string {
     "",
     "▲ promoted to the next rung; ◆ the default configuration, carried on as the reference; failed: training failed; missing: no result (the trial crashed or did not run).",
   ];
-  if (r.done && r.best) parts.push("", "train-model config of the winner:", "", "```yaml", r.best.config.trimEnd() || "# train-model's defaults", "```");
+  if (r.done && r.best)
+    parts.push("", "train-model config of the winner:", "", "```yaml", r.best.config.trimEnd() || "# train-model's defaults", "```");
   // Mermaid draws no gaps: the lines of the trials that ran every rung so far (the HTML report's SVG has them all)
   const complete = series.filter((s) => s.values.every(Number.isFinite));
   if (x.length > 1 && complete.length > 0) {
     parts.push(
       "",
-      mermaidLineChart({ title: `Objective by budget: ${complete.map((s) => s.name).join(", ")}`, xLabel: "epochs", yLabel: "NDCG@10", x, series: complete }),
+      mermaidLineChart({
+        title: `Objective by budget: ${complete.map((s) => s.name).join(", ")}`,
+        xLabel: "epochs",
+        yLabel: "NDCG@10",
+        x,
+        series: complete,
+      }),
     );
   }
   if (r.warnings.length > 0) parts.push("", "**Warnings**", "", ...r.warnings.map((w) => `- ${w}`));

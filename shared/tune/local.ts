@@ -10,16 +10,22 @@ import { entryNames, putJson } from "./store.js";
 import type { StoreContext } from "./trial.js";
 
 /** plan: makes the search's plan, stores it for the trial and select jobs; the first rung's matrix. */
-export async function planSearch(o: Omit<PlanOptions, "name"> & StoreContext): Promise<{ plan: TunePlan; matrix: ReturnType<typeof firstMatrix> }> {
+export async function planSearch(
+  o: Omit<PlanOptions, "name"> & StoreContext,
+): Promise<{ plan: TunePlan; matrix: ReturnType<typeof firstMatrix> }> {
   const plan = makePlan(o);
   await putJson(o.store, entryNames.plan(o.name), plan, o.work);
-  const sizes = plan.rungs.map((r, i) => `rung ${i}: ${i === 0 ? plan.trials.length : `${plan.rungs[i - 1].promote} (+ the default)`} to epoch ${r.epochs}`);
-  o.log.info(`search "${plan.name}": ${plan.trials.length} trials (${plan.sampler}, seed ${plan.seed}), eta ${plan.eta}; ${sizes.join("; ")}`);
+  const sizes = plan.rungs.map(
+    (r, i) => `rung ${i}: ${i === 0 ? plan.trials.length : `${plan.rungs[i - 1].promote} (+ the default)`} to epoch ${r.epochs}`,
+  );
+  o.log.info(
+    `search "${plan.name}": ${plan.trials.length} trials (${plan.sampler}, seed ${plan.seed}), eta ${plan.eta}; ${sizes.join("; ")}`,
+  );
   return { plan, matrix: firstMatrix(plan) };
 }
 
 /** One trial job to run: the launcher starts it (a child process in the CLI) and resolves when it has ended, however. */
-export interface TrialJob {
+interface TrialJob {
   trial: string;
   rung: number;
   /** Training worker threads for the trial (0: its main thread). */
@@ -65,7 +71,8 @@ export async function tuneLocal(o: LocalTuneOptions): Promise<TuneReport> {
   const deadline = o.budgetMinutes ? started + o.budgetMinutes * 60_000 : undefined;
   const cores = o.cores ?? usableCores();
   const { slots, workers } = localSlots(o.parallel, o.workers, cores);
-  if (slots < o.parallel) o.log.warn(`--parallel ${o.parallel} with ${workers} training workers a trial exceeds ${cores} cores: ${slots} at a time`);
+  if (slots < o.parallel)
+    o.log.warn(`--parallel ${o.parallel} with ${workers} training workers a trial exceeds ${cores} cores: ${slots} at a time`);
   const { plan, matrix } = await planSearch(o);
   let include = matrix.include;
   for (let rung = 0; ; rung++) {

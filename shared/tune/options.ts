@@ -6,8 +6,8 @@ import { SAMPLERS, type Sampler } from "./sampler.js";
 import { loadSearchSpace, type SearchSpace } from "./space.js";
 import type { ReadOptions } from "../data/readers.js";
 
-export const TUNE_MODES = ["local", "plan", "trial", "select"] as const;
-export type TuneMode = (typeof TUNE_MODES)[number];
+const TUNE_MODES = ["local", "plan", "trial", "select"] as const;
+type TuneMode = (typeof TUNE_MODES)[number];
 
 const MODE_DESCRIPTION =
   "plan (sample the trials, emit the first rung's matrix), trial (train one matrix entry to its rung's epochs) or select (gather a rung, promote the best 1/eta or name the winner)";
@@ -43,14 +43,40 @@ export const TUNE_OPTIONS: readonly OptionSpec[] = [
     description:
       "Search space (plan): inline YAML or a file with `space:` (model.*/train.* settings as choices, int or float ranges, log: true) and `config:` (settings every trial shares); empty = the default space (actions/tune-model/space.example.yml)",
   },
-  { name: "trials", kind: "int", default: "9", description: "Trials on the first rung, the default configuration included (plan; 2 to 256)" },
-  { name: "eta", kind: "int", default: "3", description: "Reduction factor (plan): each rung keeps the best 1/eta of its trials and trains them eta times longer" },
-  { name: "max-epochs", kind: "int", default: "27", description: "Epochs of the last rung (plan); rung r trains to max-epochs / eta^(last - r)" },
+  {
+    name: "trials",
+    kind: "int",
+    default: "9",
+    description: "Trials on the first rung, the default configuration included (plan; 2 to 256)",
+  },
+  {
+    name: "eta",
+    kind: "int",
+    default: "3",
+    description: "Reduction factor (plan): each rung keeps the best 1/eta of its trials and trains them eta times longer",
+  },
+  {
+    name: "max-epochs",
+    kind: "int",
+    default: "27",
+    description: "Epochs of the last rung (plan); rung r trains to max-epochs / eta^(last - r)",
+  },
   { name: "rungs", kind: "int", description: "Rungs (plan); empty = as many as halving trials by eta allows, down to one trial" },
-  { name: "sampler", kind: "choice", choices: SAMPLERS, default: "halton", description: "How trials are drawn (plan): halton (quasi-random, even coverage) or random" },
+  {
+    name: "sampler",
+    kind: "choice",
+    choices: SAMPLERS,
+    default: "halton",
+    description: "How trials are drawn (plan): halton (quasi-random, even coverage) or random",
+  },
   { name: "seed", kind: "int", default: "1", description: "Seed of the sampler (plan): the same seed and options give the same plan" },
   { name: "trial", kind: "text", description: "The trial to train (trial mode): `matrix.trial`" },
-  { name: "rung", kind: "int", default: "0", description: "The rung (trial and select modes): `matrix.rung` in a trial job, the rung whose trials ran in a select job" },
+  {
+    name: "rung",
+    kind: "int",
+    default: "0",
+    description: "The rung (trial and select modes): `matrix.rung` in a trial job, the rung whose trials ran in a select job",
+  },
   {
     name: "data",
     kind: "text",
@@ -93,7 +119,13 @@ export const TUNE_OPTIONS: readonly OptionSpec[] = [
     description:
       "Folder that holds the plan, rungs and trial results between jobs (a disk every job sees); empty = the workflow run's artifacts (action), <work>/store (CLI)",
   },
-  { name: "work", kind: "text", default: "recship-tune", placeholder: "dir", description: "Folder for this job's files (trial bundles, downloads)" },
+  {
+    name: "work",
+    kind: "text",
+    default: "recship-tune",
+    placeholder: "dir",
+    description: "Folder for this job's files (trial bundles, downloads)",
+  },
   {
     name: "comment",
     kind: "boolean",
@@ -108,16 +140,40 @@ export const TUNE_OPTIONS: readonly OptionSpec[] = [
     frontEnds: ["action"],
     description: "Token for the pull-request comment (needs `pull-requests: write`)",
   },
-  { name: "report", kind: "text", placeholder: "file", description: "Also write select's JSON report (trials, best, default) to this path" },
-  { name: "html", kind: "text", placeholder: "file", description: "Also write select's report as a self-contained HTML page (table and SVG chart)" },
-  { name: "markdown", kind: "text", placeholder: "file", frontEnds: ["cli"], description: "Also write select's Markdown report to this file" },
+  {
+    name: "report",
+    kind: "text",
+    placeholder: "file",
+    description: "Also write select's JSON report (trials, best, default) to this path",
+  },
+  {
+    name: "html",
+    kind: "text",
+    placeholder: "file",
+    description: "Also write select's report as a self-contained HTML page (table and SVG chart)",
+  },
+  {
+    name: "markdown",
+    kind: "text",
+    placeholder: "file",
+    frontEnds: ["cli"],
+    description: "Also write select's Markdown report to this file",
+  },
 ];
 
 export interface TuneOptions extends ReadOptions {
   mode: TuneMode;
   name: string;
   /** The plan's settings (read in plan and local modes only: the space is checked there). */
-  planSettings: () => { space: SearchSpace; trials: number; eta: number; maxEpochs: number; rungs?: number; sampler: Sampler; seed: number };
+  planSettings: () => {
+    space: SearchSpace;
+    trials: number;
+    eta: number;
+    maxEpochs: number;
+    rungs?: number;
+    sampler: Sampler;
+    seed: number;
+  };
   trial?: string;
   rung: number;
   data?: string;

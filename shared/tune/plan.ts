@@ -58,7 +58,8 @@ function checkPlanOptions(o: PlanOptions): void {
   if (!(Number.isInteger(o.trials) && o.trials >= 2 && o.trials <= 256))
     throw bad(`trials must be a whole number from 2 to 256 (a GitHub matrix holds 256 jobs), got ${o.trials}`, "give --trials 2..256");
   if (!(Number.isInteger(o.eta) && o.eta >= 2)) throw bad(`eta must be a whole number of 2 or more, got ${o.eta}`, "3 is the usual choice");
-  if (!(Number.isInteger(o.maxEpochs) && o.maxEpochs >= 1)) throw bad(`max-epochs must be a whole number ≥ 1, got ${o.maxEpochs}`, "give it");
+  if (!(Number.isInteger(o.maxEpochs) && o.maxEpochs >= 1))
+    throw bad(`max-epochs must be a whole number ≥ 1, got ${o.maxEpochs}`, "give it");
   if (o.rungs !== undefined && !(Number.isInteger(o.rungs) && o.rungs >= 1))
     throw bad(`rungs must be a whole number ≥ 1, got ${o.rungs}`, "leave it out to derive it from trials and eta");
 }

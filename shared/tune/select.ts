@@ -5,7 +5,7 @@ import { entryNames, getJson, putJson } from "./store.js";
 import { fetchPlan, rungMembers, type NdcgFigures, type RungMembers, type StoreContext, type TrialResult } from "./trial.js";
 
 /** A trial on one rung as the report shows it (a trial with no stored result crashed or never ran). */
-export interface RungOutcome {
+interface RungOutcome {
   rung: number;
   epochs: number;
   status: "ok" | "failed" | "missing";
@@ -50,7 +50,16 @@ export interface TuneReport {
   seed: number;
   sampler: string;
   eta: number;
-  rungs: { rung: number; epochs: number; trials: string[]; promoted: string[]; reference?: string; ok: number; failed: number; missing: number }[];
+  rungs: {
+    rung: number;
+    epochs: number;
+    trials: string[];
+    promoted: string[];
+    reference?: string;
+    ok: number;
+    failed: number;
+    missing: number;
+  }[];
   /** The rung select gathered. */
   selectedRung: number;
   /** True when that was the last rung: `best` is the winner. */
@@ -67,7 +76,7 @@ export interface TuneReport {
   warnings: string[];
 }
 
-export const OBJECTIVE_LABELS: Record<Objective, string> = {
+const OBJECTIVE_LABELS: Record<Objective, string> = {
   masked: "validation NDCG@10, all items ranked with the user's history masked (train-model's selectBy: masked)",
   full: "validation NDCG@10, all items ranked (train-model's selectBy: full)",
 };
@@ -191,7 +200,13 @@ export async function selectRung(c: StoreContext & { rung: number }): Promise<Tu
   return reportOf(plan, c.rung, members, all, warnings);
 }
 
-function reportOf(plan: TunePlan, rung: number, members: RungMembers[], all: Map<string, TrialResult | undefined>[], warnings: string[]): TuneReport {
+function reportOf(
+  plan: TunePlan,
+  rung: number,
+  members: RungMembers[],
+  all: Map<string, TrialResult | undefined>[],
+  warnings: string[],
+): TuneReport {
   const done = rung === plan.rungs.length - 1;
   const { best, default: reference } = finalists(plan, all);
   const count = (r: number, status: RungOutcome["status"]) =>

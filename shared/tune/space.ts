@@ -1,13 +1,7 @@
 import { Ajv } from "ajv";
 import { stringify } from "yaml";
 import { RecshipError } from "../errors.js";
-import {
-  loadConfig,
-  MODEL_CONFIG_PROPERTIES,
-  TRAIN_CONFIG_PROPERTIES,
-  type ConfigOverrides,
-  type RecshipConfig,
-} from "../model/config.js";
+import { loadConfig, MODEL_CONFIG_PROPERTIES, TRAIN_CONFIG_PROPERTIES, type ConfigOverrides, type RecshipConfig } from "../model/config.js";
 import { readYamlDocument } from "../util/yaml-document.js";
 
 /** One searched setting: a list of choices, or an int/float range (optionally on a log scale). */
