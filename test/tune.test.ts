@@ -12,6 +12,8 @@ import type { TrialResult } from "../shared/tune/trial.js";
 import { tuneMarkdown, tuneHtml } from "../shared/report/tune-summary.js";
 import { readFileSync } from "node:fs";
 import { tempDir } from "./helpers/tmp.js";
+import { syntheticCsv } from "./helpers/synthetic.js";
+import { trainModel } from "../shared/train/train-model.js";
 
 const root = new URL("..", import.meta.url).pathname;
 
@@ -153,4 +155,22 @@ describe("tune-model: select", () => {
     expect(html).toMatch(/<svg[^>]*role="img"/);
     expect((html.match(/r="6" fill="none"/g) ?? []).length).toBe(4);
   });
+});
+
+describe("train-model's checkpoint folder: a later call trains on to a later epoch (tune-model's rungs)", () => {
+  const dir = tempDir();
+
+  it("keeps the checkpoint after the bundle is written, resumes from it to epoch 3, and the history continues the first run's", async () => {
+    const csv = await syntheticCsv(dir, 300, 4);
+    const config = "model:\n  hidden: 16\n  maxlen: 10\ntrain:\n  batchTokens: 512\n  negatives: 64";
+    const checkpoint = join(dir, "checkpoint");
+    const common = { ...csv, config, validate: false, workers: 0, checkpoint, overwrite: true, log: silentLogger };
+    const first = await trainModel({ ...common, out: join(dir, "b1"), overrides: { train: { epochs: 1 } } });
+    expect(first.epochs).toBe(1);
+    expect(JSON.parse(readFileSync(join(checkpoint, "state.json"), "utf8")).epoch).toBe(0);
+    const second = await trainModel({ ...common, out: join(dir, "b2"), overrides: { train: { epochs: 3 } }, resume: true });
+    expect(second.history.map((h) => h.epoch)).toEqual([1, 2, 3]);
+    expect(second.history[0]).toEqual(first.history[0]);
+    expect(JSON.parse(readFileSync(join(checkpoint, "state.json"), "utf8")).epoch).toBe(2);
+  }, 60_000);
 });
