@@ -19,6 +19,7 @@ const ACTIONS: Record<string, () => Promise<unknown>> = {
   "deploy-k8s": () => import("./deploy-k8s/index.js"),
   "monitor-canary": () => import("./monitor-canary/index.js"),
   "validate-data": () => import("./validate-data/index.js"),
+  "tune-model": () => import("./tune-model/index.js"),
 };
 
 async function runUmbrella(): Promise<void> {

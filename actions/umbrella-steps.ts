@@ -8,4 +8,5 @@ export const UMBRELLA_STEPS: Record<string, string> = {
   deploy: "deploy-k8s",
   monitor: "monitor-canary",
   validate: "validate-data",
+  tune: "tune-model",
 };

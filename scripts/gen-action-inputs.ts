@@ -11,6 +11,7 @@ import { DEPLOY_OPTIONS } from "../shared/deploy/options.js";
 import { MONITOR_OPTIONS } from "../shared/canary/options.js";
 import { TRAIN_OPTIONS } from "../shared/train/options.js";
 import { VALIDATE_OPTIONS } from "../shared/validate/options.js";
+import { TUNE_OPTIONS } from "../shared/tune/options.js";
 import { actionInputsYaml, type OptionSpec } from "../shared/util/option-spec.js";
 
 const SPECS: Record<string, readonly OptionSpec[]> = {
@@ -21,6 +22,7 @@ const SPECS: Record<string, readonly OptionSpec[]> = {
   "deploy-k8s": DEPLOY_OPTIONS,
   "monitor-canary": MONITOR_OPTIONS,
   "validate-data": VALIDATE_OPTIONS,
+  "tune-model": TUNE_OPTIONS,
 };
 
 const root = new URL("..", import.meta.url).pathname;

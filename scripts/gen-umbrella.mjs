@@ -14,6 +14,7 @@ const STEP_NAMES = {
   "deploy-k8s": "deploy",
   "monitor-canary": "monitor",
   "validate-data": "validate",
+  "tune-model": "tune",
 };
 const steps = {};
 const inputs = {};

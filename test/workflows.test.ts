@@ -364,7 +364,7 @@ const stepsUsing = (file: string, action: string) =>
 
 describe("example workflows", () => {
   it("has the examples", () => {
-    expect(examples).toEqual(expect.arrayContaining(["retrain-on-merge.yml", "pr-benchmark.yml", "promote.yml"]));
+    expect(examples).toEqual(expect.arrayContaining(["retrain-on-merge.yml", "pr-benchmark.yml", "promote.yml", "tune.yml"]));
   });
 
   for (const file of examples) {
@@ -383,6 +383,20 @@ describe("example workflows", () => {
   });
 
   const mistakes: { what: string; file: string; from: string | RegExp; to: string; says: RegExp }[] = [
+    {
+      what: "a rung's matrix taken from an output select does not declare",
+      file: "tune.yml",
+      from: "matrix: ${{ fromJSON(needs.select-0.outputs.matrix) }}",
+      to: "matrix: ${{ fromJSON(needs.select-0.outputs.matrx) }}",
+      says: /job select-0 declares no output matrx/,
+    },
+    {
+      what: "a tune-model input-name typo",
+      file: "tune.yml",
+      from: '          max-epochs: "27"',
+      to: '          max-epoch: "27"',
+      says: /tune-model@v0 has no input max-epoch/,
+    },
     {
       what: "an input-name typo",
       file: "pr-benchmark.yml",

@@ -16,6 +16,7 @@ import { registerExplain } from "./explain-command.js";
 import { registerDeploy } from "./deploy-command.js";
 import { registerMonitor } from "./monitor-command.js";
 import { registerValidate } from "./validate-command.js";
+import { registerTune } from "./tune-command.js";
 
 /** `recship <step> [options]`: every action's logic, runnable on a laptop. */
 export async function main(argv: string[]): Promise<number> {
@@ -29,6 +30,7 @@ export async function main(argv: string[]): Promise<number> {
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
   registerValidate(program, ctx);
   registerTrain(program, ctx);
+  registerTune(program, ctx);
   registerSynth(program, ctx);
   registerConvert(program, ctx);
   registerDemo(program, ctx);

@@ -21,9 +21,9 @@ export interface StickyResult {
   removedDuplicates?: number;
 }
 
-/** The hidden line that marks the gate's comment, one per model on a pull request. */
-export function commentMarker(id: string): string {
-  return `<!-- recship:benchmark-gate:${id.replace(/--+>?/g, "-")} -->`;
+/** The hidden line that marks a step's comment (the gate's by default), one per model or search on a pull request. */
+export function commentMarker(id: string, step = "benchmark-gate"): string {
+  return `<!-- recship:${step}:${id.replace(/--+>?/g, "-")} -->`;
 }
 
 function status(error: unknown): number | undefined {

@@ -323,6 +323,11 @@ export async function train(options: TrainerOptions): Promise<TrainOutcome> {
         break;
       }
       if (options.stopAfterEpochs !== undefined && epochsThisCall >= options.stopAfterEpochs) break;
+      // a resumed run that had stopped early stays stopped (more epochs would not be kept)
+      if (progress.sinceBest >= trainConfig.patience) {
+        stoppedBy = "early-stopping";
+        break;
+      }
       const { record, valid } = await log.group(`epoch ${epoch + 1}/${trainConfig.epochs}`, () =>
         trainAndValidate(engine, options, examples, epoch, negatives),
       );

@@ -82,6 +82,8 @@ function legend(entries: [name: string, color: string][], x: number, y: number):
 export interface LineSeries {
   name: string;
   values: number[];
+  /** Points drawn with a ring around them (e.g. a trial promoted from that rung). */
+  marked?: boolean[];
 }
 
 /** Lines over a numeric x (e.g. epochs); NaN points are left out. */
@@ -118,6 +120,12 @@ export function svgLineChart(o: {
       );
     }
     for (const [xv, v] of points) parts.push(`<circle cx="${x(xv).toFixed(1)}" cy="${y(v).toFixed(1)}" r="2.5" fill="${color}"/>`);
+    o.x.forEach((xv, j) => {
+      if (s.marked?.[j] && Number.isFinite(s.values[j]))
+        parts.push(
+          `<circle cx="${x(xv).toFixed(1)}" cy="${y(s.values[j]).toFixed(1)}" r="6" fill="none" stroke="${color}" stroke-width="2"/>`,
+        );
+    });
   });
   if (o.series.length > 1)
     parts.push(

@@ -35,6 +35,13 @@ export interface TrainModelOptions extends ReadOptions {
   workers?: number;
   kCore?: number;
   resume?: boolean;
+  /**
+   * Keep the training state (every finished epoch's checkpoint) in this folder instead of in
+   * `<out>.partial`, and leave it there once the bundle is written: a later call with `resume`
+   * and a larger `train.epochs` trains on from where this one stopped, up to that epoch (the
+   * rungs of tune-model). Without it the checkpoint goes with the finished run.
+   */
+  checkpoint?: string;
   /** Replace an existing bundle in `out` (the old one is kept until the new one is complete). */
   overwrite?: boolean;
   git?: { sha?: string; ref?: string; repository?: string };
@@ -324,6 +331,7 @@ export async function trainModel(options: TrainModelOptions): Promise<TrainRepor
     await rm(work, { recursive: true, force: true });
   }
   await mkdir(work, { recursive: true });
+  const checkpointDir = options.checkpoint ? resolve(options.checkpoint) : join(work, "checkpoint");
   const outcome = await train({
     model: config.model,
     train: config.train,
@@ -332,7 +340,7 @@ export async function trainModel(options: TrainModelOptions): Promise<TrainRepor
     validation: validSubset,
     log,
     deadline: options.maxMinutes ? started + options.maxMinutes * 60_000 : undefined,
-    checkpointDir: join(work, "checkpoint"),
+    checkpointDir,
     resume: options.resume,
     workers: workerCount(options.workers, backend.name),
     backend: workerBackend(backend.name, options.backend ?? "auto"),

@@ -1,0 +1,127 @@
+import { spawn } from "node:child_process";
+import { createWriteStream } from "node:fs";
+import { mkdir } from "node:fs/promises";
+import { dirname, join, resolve } from "node:path";
+import { usableCores } from "../util/cpu-budget.js";
+import { formatDuration } from "../util/format.js";
+import { makePlan, type PlanOptions, type TunePlan } from "./plan.js";
+import { firstMatrix, selectRung, type TuneReport } from "./select.js";
+import { entryNames, putJson } from "./store.js";
+import type { StoreContext } from "./trial.js";
+
+/** plan: makes the search's plan, stores it for the trial and select jobs; the first rung's matrix. */
+export async function planSearch(
+  o: Omit<PlanOptions, "name"> & StoreContext,
+): Promise<{ plan: TunePlan; matrix: ReturnType<typeof firstMatrix> }> {
+  const plan = makePlan(o);
+  await putJson(o.store, entryNames.plan(o.name), plan, o.work);
+  const sizes = plan.rungs.map(
+    (r, i) => `rung ${i}: ${i === 0 ? plan.trials.length : `${plan.rungs[i - 1].promote} (+ the default)`} to epoch ${r.epochs}`,
+  );
+  o.log.info(
+    `search "${plan.name}": ${plan.trials.length} trials (${plan.sampler}, seed ${plan.seed}), eta ${plan.eta}; ${sizes.join("; ")}`,
+  );
+  return { plan, matrix: firstMatrix(plan) };
+}
+
+/** One trial job to run: the launcher starts it (a child process in the CLI) and resolves when it has ended, however. */
+interface TrialJob {
+  trial: string;
+  rung: number;
+  /** Training worker threads for the trial (0: its main thread). */
+  workers: number;
+  maxMinutes?: number;
+  /** The trial's own folder. */
+  work: string;
+}
+export type TrialLauncher = (job: TrialJob) => Promise<void>;
+
+export interface LocalTuneOptions extends Omit<PlanOptions, "name">, StoreContext {
+  /** Trials at a time (capped by the usable cores: a trial with W training workers counts W). */
+  parallel: number;
+  /** Training workers per trial (default: the cores shared among `parallel` trials; below 2 each, the trial's main thread). */
+  workers?: number;
+  /** Wall-clock budget of the whole search: a trial that would start after it is not run (select records it). */
+  budgetMinutes?: number;
+  launch: TrialLauncher;
+  cores?: number;
+}
+
+/** How many trials run at once, and with how many training workers each, within the cores. */
+export function localSlots(parallel: number, workers: number | undefined, cores: number): { slots: number; workers: number } {
+  const w = workers ?? (Math.floor(cores / parallel) >= 2 ? Math.floor(cores / parallel) : 0);
+  return { slots: Math.max(1, Math.min(parallel, Math.floor(cores / Math.max(1, w)))), workers: w };
+}
+
+async function runPool<T>(items: T[], slots: number, run: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const lane = async () => {
+    while (next < items.length) await run(items[next++]);
+  };
+  await Promise.all(Array.from({ length: Math.min(slots, items.length) }, lane));
+}
+
+/**
+ * The local mode: plan → trials of a rung, `slots` at a time → select → the next rung, on this
+ * machine, with the same store entries as the jobs of a workflow. Trials run as separate
+ * processes (the launcher's): a crash is recorded and the search goes on.
+ */
+export async function tuneLocal(o: LocalTuneOptions): Promise<TuneReport> {
+  const started = Date.now();
+  const deadline = o.budgetMinutes ? started + o.budgetMinutes * 60_000 : undefined;
+  const cores = o.cores ?? usableCores();
+  const { slots, workers } = localSlots(o.parallel, o.workers, cores);
+  if (slots < o.parallel)
+    o.log.warn(`--parallel ${o.parallel} with ${workers} training workers a trial exceeds ${cores} cores: ${slots} at a time`);
+  const { plan, matrix } = await planSearch(o);
+  let include = matrix.include;
+  for (let rung = 0; ; rung++) {
+    const skipped: string[] = [];
+    await runPool(include, slots, async ({ trial }) => {
+      const left = deadline ? (deadline - Date.now()) / 60_000 : undefined;
+      if (left !== undefined && left <= 0.05) return void skipped.push(trial);
+      o.log.info(`trial ${trial}, rung ${rung} (up to epoch ${plan.rungs[rung].epochs}) started`);
+      await o.launch({ trial, rung, workers, maxMinutes: left, work: resolve(o.work, "trials", trial) });
+    });
+    if (skipped.length > 0) o.log.warn(`the budget ran out: ${skipped.join(", ")} not run on rung ${rung}`);
+    const report = await selectRung({ ...o, rung });
+    if (report.done || !report.matrix) {
+      o.log.info(`search "${plan.name}" done in ${formatDuration((Date.now() - started) / 1000)}`);
+      return report;
+    }
+    include = report.matrix.include;
+  }
+}
+
+/**
+ * A launcher that runs each trial as `<command...> tune --mode trial ...` (the CLI re-running
+ * itself), its output in `<trial folder>/r<rung>.log`.
+ */
+export function childTrialLauncher(c: { command: string[]; forwarded: string[]; name: string; store: string }): TrialLauncher {
+  return async (job) => {
+    const logFile = join(job.work, `r${job.rung}.log`);
+    await mkdir(dirname(logFile), { recursive: true });
+    const args = [
+      ...c.command.slice(1),
+      "tune",
+      "--mode",
+      "trial",
+      ...["--name", c.name, "--store", c.store, "--work", job.work, "--trial", job.trial, "--rung", String(job.rung)],
+      ...["--workers", String(job.workers)],
+      ...(job.maxMinutes !== undefined ? ["--max-minutes", job.maxMinutes.toFixed(3)] : []),
+      ...c.forwarded,
+    ];
+    const out = createWriteStream(logFile);
+    await new Promise<void>((done) => {
+      const child = spawn(c.command[0], args, { stdio: ["ignore", "pipe", "pipe"] });
+      child.stdout.pipe(out, { end: false });
+      child.stderr.pipe(out, { end: false });
+      child.on("error", (error) => {
+        out.write(`could not start the trial: ${error.message}\n`);
+        done();
+      });
+      child.on("close", () => done());
+    });
+    await new Promise<void>((done) => out.end(done));
+  };
+}

@@ -1,0 +1,114 @@
+import { RecshipError } from "../errors.js";
+import type { ConfigOverrides } from "../model/config.js";
+import { unitPoints, valuesAt, type Sampler } from "./sampler.js";
+import { trialConfig, trialOverrides, type ParamValues, type SearchSpace } from "./space.js";
+
+export interface PlannedTrial {
+  id: string;
+  /** The default configuration (the space's shared settings alone): carried to every rung as the reference. */
+  isDefault: boolean;
+  values: ParamValues;
+  /** train-model's config for the trial (its epochs are the rung's). */
+  config: ConfigOverrides;
+}
+
+export interface Rung {
+  rung: number;
+  /** Epochs trained by the end of the rung (a promoted trial continues from its previous rung's checkpoint). */
+  epochs: number;
+  /** How many of the rung's trials go on to the next (0 on the last rung). */
+  promote: number;
+}
+
+/** Which validation NDCG@10 ranks trials: the one train-model selects its epochs by (train.selectBy). */
+export type Objective = "masked" | "full";
+
+export interface TunePlan {
+  version: 1;
+  name: string;
+  seed: number;
+  sampler: Sampler;
+  eta: number;
+  objective: Objective;
+  space: string;
+  rungs: Rung[];
+  trials: PlannedTrial[];
+}
+
+export interface PlanOptions {
+  name: string;
+  space: SearchSpace;
+  /** Trials on the first rung, the default configuration included. */
+  trials: number;
+  /** Successive halving's reduction factor: 1/eta of a rung's trials go on, with eta times the epochs. */
+  eta: number;
+  /** Epochs of the last rung. */
+  maxEpochs: number;
+  /** Rungs (default: as many as halving `trials` by `eta` allows, down to one trial). */
+  rungs?: number;
+  sampler: Sampler;
+  seed: number;
+}
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+
+function checkPlanOptions(o: PlanOptions): void {
+  const bad = (what: string, fix: string) => new RecshipError(what, { fix });
+  if (!NAME.test(o.name)) throw bad(`the search name "${o.name}" is not usable in artifact names`, "use letters, digits, - _ . (up to 64)");
+  if (!(Number.isInteger(o.trials) && o.trials >= 2 && o.trials <= 256))
+    throw bad(`trials must be a whole number from 2 to 256 (a GitHub matrix holds 256 jobs), got ${o.trials}`, "give --trials 2..256");
+  if (!(Number.isInteger(o.eta) && o.eta >= 2)) throw bad(`eta must be a whole number of 2 or more, got ${o.eta}`, "3 is the usual choice");
+  if (!(Number.isInteger(o.maxEpochs) && o.maxEpochs >= 1))
+    throw bad(`max-epochs must be a whole number ≥ 1, got ${o.maxEpochs}`, "give it");
+  if (o.rungs !== undefined && !(Number.isInteger(o.rungs) && o.rungs >= 1))
+    throw bad(`rungs must be a whole number ≥ 1, got ${o.rungs}`, "leave it out to derive it from trials and eta");
+}
+
+/** Rung r trains to maxEpochs / eta^(last - r) epochs; each rung keeps 1/eta of its trials. */
+export function rungSchedule(trials: number, eta: number, maxEpochs: number, rungs?: number): Rung[] {
+  let count = rungs ?? 1;
+  if (rungs === undefined) while (Math.floor(trials / eta ** count) >= 1) count++;
+  const schedule: Rung[] = [];
+  let size = trials;
+  for (let r = 0; r < count; r++) {
+    const epochs = Math.max(1, Math.round(maxEpochs / eta ** (count - 1 - r)));
+    const next = r === count - 1 ? 0 : Math.max(1, Math.floor(size / eta));
+    schedule.push({ rung: r, epochs, promote: next });
+    size = next;
+  }
+  // rounding may make two rungs train to the same epoch: each rung must train more than the last
+  for (let r = 1; r < schedule.length; r++) schedule[r].epochs = Math.max(schedule[r].epochs, schedule[r - 1].epochs + 1);
+  return schedule;
+}
+
+/**
+ * The search: the default configuration as trial t00 and `trials - 1` configurations drawn by
+ * the sampler from the seed (the same options give the same plan), each checked as train-model
+ * would check it, and the rungs of successive halving.
+ */
+export function makePlan(o: PlanOptions): TunePlan {
+  checkPlanOptions(o);
+  const width = String(o.trials - 1).length < 2 ? 2 : String(o.trials - 1).length;
+  const id = (i: number) => `t${String(i).padStart(width, "0")}`;
+  const points = unitPoints(o.sampler, o.trials - 1, o.space.params.length, o.seed);
+  const drawn = points.map((u) => valuesAt(o.space.params, u));
+  const trials: PlannedTrial[] = [{}, ...drawn].map((values, i) => ({
+    id: id(i),
+    isDefault: i === 0,
+    values,
+    config: trialOverrides(o.space, values),
+  }));
+  const selectBy = trialConfig(trials[0].config, o.space.where).train.selectBy;
+  for (const t of trials) trialConfig(t.config, o.space.where);
+  return {
+    version: 1,
+    name: o.name,
+    seed: o.seed,
+    sampler: o.sampler,
+    eta: o.eta,
+    objective: selectBy === "full" ? "full" : "masked",
+    space: o.space.where,
+    rungs: rungSchedule(o.trials, o.eta, o.maxEpochs, o.rungs),
+    trials,
+  };
+}

@@ -1,0 +1,176 @@
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { silentLogger } from "../shared/log.js";
+import { localSlots } from "../shared/tune/local.js";
+import { makePlan, rungSchedule } from "../shared/tune/plan.js";
+import { radicalInverse, unitPoints, valuesAt } from "../shared/tune/sampler.js";
+import { promote, selectRung } from "../shared/tune/select.js";
+import { DEFAULT_SPACE_YAML, loadSearchSpace } from "../shared/tune/space.js";
+import { entryNames, LocalTuneStore, putJson } from "../shared/tune/store.js";
+import type { TrialResult } from "../shared/tune/trial.js";
+import { tuneMarkdown, tuneHtml } from "../shared/report/tune-summary.js";
+import { readFileSync } from "node:fs";
+import { tempDir } from "./helpers/tmp.js";
+import { syntheticCsv } from "./helpers/synthetic.js";
+import { trainModel } from "../shared/train/train-model.js";
+
+const root = new URL("..", import.meta.url).pathname;
+
+describe("tune-model: search space, sampler, rungs", () => {
+  it("Halton's radical inverse mirrors the digits: base 2 gives 1/2, 1/4, 3/4, 1/8; base 3 gives 1/3, 2/3, 1/9", () => {
+    expect([1, 2, 3, 4].map((i) => radicalInverse(i, 2))).toEqual([0.5, 0.25, 0.75, 0.125]);
+    expect([1, 2, 3].map((i) => radicalInverse(i, 3))).toEqual([1 / 3, 2 / 3, 1 / 9]);
+  });
+
+  it("Halton points cover each dimension evenly (one point in each 1/n stretch of the first), whatever the seed", () => {
+    for (const seed of [1, 2, 3]) {
+      const points = unitPoints("halton", 8, 3, seed);
+      const cells = new Set(points.map((p) => Math.floor(p[0] * 8)));
+      expect(cells.size).toBe(8);
+    }
+    expect(unitPoints("halton", 4, 2, 1)).not.toEqual(unitPoints("halton", 4, 2, 2));
+    expect(unitPoints("random", 4, 2, 7)).toEqual(unitPoints("random", 4, 2, 7));
+  });
+
+  it("maps the unit cube onto choices, int and log float ranges within their bounds", () => {
+    const space = loadSearchSpace(
+      "space:\n  model.hidden: { choices: [16, 32] }\n  model.blocks: { int: [1, 3] }\n  train.learningRate: { float: [0.0001, 0.01], log: true }",
+    );
+    expect(valuesAt(space.params, [0, 0, 0])).toEqual({ "model.hidden": 16, "model.blocks": 1, "train.learningRate": 0.0001 });
+    expect(valuesAt(space.params, [0.999, 0.999, 0.5])).toEqual({ "model.hidden": 32, "model.blocks": 3, "train.learningRate": 0.001 });
+  });
+
+  it("the default space is the example file, loads, and every trial it plans is a valid train-model config", () => {
+    expect(readFileSync(join(root, "actions", "tune-model", "space.example.yml"), "utf8")).toBe(DEFAULT_SPACE_YAML);
+    const plan = makePlan({ name: "t", space: loadSearchSpace(undefined), trials: 27, eta: 3, maxEpochs: 27, sampler: "halton", seed: 1 });
+    expect(plan.trials).toHaveLength(27);
+    expect(plan.trials[0]).toMatchObject({ id: "t00", isDefault: true, values: {} });
+    expect(new Set(plan.trials.map((t) => t.values["model.hidden"]))).toEqual(new Set([undefined, 32, 64, 128]));
+    expect(plan.objective).toBe("masked");
+  });
+
+  it("refuses an unknown setting, two kinds at once, a bad range and a bad shared setting, naming them", () => {
+    expect(() => loadSearchSpace("space:\n  model.hiden: { choices: [1] }")).toThrow(/model\.hiden: not a searchable setting/);
+    expect(() => loadSearchSpace("space:\n  model.hidden: { choices: [1], int: [1, 2] }")).toThrow(/exactly one of choices, int or float/);
+    expect(() => loadSearchSpace("space:\n  model.dropout: { float: [0.5, 0.1] }")).toThrow(/low end \(0\.5\) is above its high end/);
+    expect(() => loadSearchSpace("space:\n  model.dropout: { float: [0.1, 0.5] }\nconfig:\n  model:\n    hiden: 3")).toThrow(
+      /unknown key "hiden"/,
+    );
+    const space = loadSearchSpace("space:\n  model.dropout: { float: [0.1, 2] }");
+    expect(() => makePlan({ name: "t", space, trials: 4, eta: 2, maxEpochs: 4, sampler: "random", seed: 1 })).toThrow(
+      /invalid config.*dropout/,
+    );
+  });
+
+  it("rungs: each keeps 1/eta of the trials and trains eta times longer, to max-epochs on the last", () => {
+    expect(rungSchedule(9, 3, 27)).toEqual([
+      { rung: 0, epochs: 3, promote: 3 },
+      { rung: 1, epochs: 9, promote: 1 },
+      { rung: 2, epochs: 27, promote: 0 },
+    ]);
+    expect(rungSchedule(5, 2, 12, 2)).toEqual([
+      { rung: 0, epochs: 6, promote: 2 },
+      { rung: 1, epochs: 12, promote: 0 },
+    ]);
+    expect(rungSchedule(27, 3, 4).map((r) => r.epochs)).toEqual([1, 2, 3, 4]);
+  });
+
+  it("local slots: --parallel within the cores, a trial with W workers counting W", () => {
+    expect(localSlots(2, undefined, 2)).toEqual({ slots: 2, workers: 0 });
+    expect(localSlots(2, undefined, 8)).toEqual({ slots: 2, workers: 4 });
+    expect(localSlots(4, 2, 4)).toEqual({ slots: 2, workers: 2 });
+  });
+});
+
+describe("tune-model: select", () => {
+  const dir = tempDir();
+  const space = loadSearchSpace("space:\n  train.learningRate: { choices: [0.001, 0.01] }");
+  const plan = makePlan({ name: "s", space, trials: 6, eta: 2, maxEpochs: 4, rungs: 2, sampler: "halton", seed: 3 });
+  const ok = (trial: string, rung: number, metric: number): TrialResult => ({
+    trial,
+    rung,
+    epochs: plan.rungs[rung].epochs,
+    status: "ok",
+    metric,
+    valid: { ndcg10: metric, hr10: 0, maskedNdcg10: metric, maskedHr10: 0 },
+    test: { ndcg10: metric / 2, hr10: 0, maskedNdcg10: metric / 2, maskedHr10: 0 },
+    seconds: 1,
+  });
+
+  it("promotes the best by the objective, skips failed ones, carries the default as the reference", () => {
+    const results = new Map<string, TrialResult | undefined>([
+      ["t00", ok("t00", 0, 0.01)],
+      ["t01", ok("t01", 0, 0.05)],
+      ["t02", { ...ok("t02", 0, 0.9), status: "failed", metric: undefined }],
+      ["t03", undefined],
+      ["t04", ok("t04", 0, 0.03)],
+      ["t05", ok("t05", 0, 0.02)],
+    ]);
+    expect(promote(plan, results, 2)).toEqual({ trials: ["t00", "t01", "t04"], promoted: ["t01", "t04"], reference: "t00" });
+    results.set("t00", ok("t00", 0, 0.06));
+    expect(promote(plan, results, 2)).toEqual({ trials: ["t00", "t01"], promoted: ["t00", "t01"], reference: undefined });
+  });
+
+  it("gathers two rungs from the store: the winner by validation (not test), a crash recorded, the reports", async () => {
+    const store = new LocalTuneStore(join(dir, "store"));
+    const work = join(dir, "work");
+    mkdirSync(work, { recursive: true });
+    const c = { name: "s", store, work, log: silentLogger };
+    await putJson(store, entryNames.plan("s"), plan, work);
+    const metrics = [0.02, 0.05, 0.04, 0.01, 0.03];
+    for (const [i, m] of metrics.entries()) await putJson(store, entryNames.result("s", `t0${i}`, 0), ok(`t0${i}`, 0, m), work);
+    const first = await selectRung({ ...c, rung: 0 });
+    expect(first.done).toBe(false);
+    expect(first.matrix).toEqual({ include: ["t00", "t01", "t02", "t04"].map((trial) => ({ trial, rung: 1 })) });
+    expect(first.warnings).toEqual(["trial t05 stored no result on rung 0: it crashed or did not run"]);
+    expect(first.trials.find((t) => t.id === "t05")!.rungs[0].status).toBe("missing");
+    // on rung 1, t02 has the best validation and t01 the best test figure: t02 wins
+    await putJson(store, entryNames.result("s", "t00", 1), ok("t00", 1, 0.03), work);
+    await putJson(
+      store,
+      entryNames.result("s", "t01", 1),
+      { ...ok("t01", 1, 0.06), test: { ndcg10: 0.9, hr10: 0, maskedNdcg10: 0.9, maskedHr10: 0 } },
+      work,
+    );
+    await putJson(store, entryNames.result("s", "t02", 1), ok("t02", 1, 0.07), work);
+    await putJson(
+      store,
+      entryNames.result("s", "t04", 1),
+      { ...ok("t04", 1, 0), status: "failed", metric: undefined, error: "diverged" },
+      work,
+    );
+    const last = await selectRung({ ...c, rung: 1 });
+    expect(last.done).toBe(true);
+    expect(last.best).toMatchObject({ trial: "t02", metric: 0.07, epochs: 4 });
+    expect(last.default).toMatchObject({ trial: "t00", metric: 0.03, epochs: 4 });
+    expect(last.gainOverDefault).toBeCloseTo(0.07 / 0.03 - 1, 10);
+    expect(last.best!.config).toMatch(/learningRate: 0\.0\d+/);
+    expect(last.warnings).toEqual(["trial t04 failed on rung 1: diverged"]);
+    const md = tuneMarkdown(last);
+    expect(md).toMatch(/Winner: \*\*t02\*\*/);
+    expect(md).toMatch(/\| t04 \| learningRate=[\d.]+ \| 0\.0300 ▲ \| failed \|/);
+    expect(md).toMatch(/\| t00 \(default\) \| default \| 0\.0200 ◆ \| 0\.0300 \|/);
+    const html = tuneHtml(last);
+    expect(html).toMatch(/<svg[^>]*role="img"/);
+    expect((html.match(/r="6" fill="none"/g) ?? []).length).toBe(4);
+  });
+});
+
+describe("train-model's checkpoint folder: a later call trains on to a later epoch (tune-model's rungs)", () => {
+  const dir = tempDir();
+
+  it("keeps the checkpoint after the bundle is written, resumes from it to epoch 3, and the history continues the first run's", async () => {
+    const csv = await syntheticCsv(dir, 300, 4);
+    const config = "model:\n  hidden: 16\n  maxlen: 10\ntrain:\n  batchTokens: 512\n  negatives: 64";
+    const checkpoint = join(dir, "checkpoint");
+    const common = { ...csv, config, validate: false, workers: 0, checkpoint, overwrite: true, log: silentLogger };
+    const first = await trainModel({ ...common, out: join(dir, "b1"), overrides: { train: { epochs: 1 } } });
+    expect(first.epochs).toBe(1);
+    expect(JSON.parse(readFileSync(join(checkpoint, "state.json"), "utf8")).epoch).toBe(0);
+    const second = await trainModel({ ...common, out: join(dir, "b2"), overrides: { train: { epochs: 3 } }, resume: true });
+    expect(second.history.map((h) => h.epoch)).toEqual([1, 2, 3]);
+    expect(second.history[0]).toEqual(first.history[0]);
+    expect(JSON.parse(readFileSync(join(checkpoint, "state.json"), "utf8")).epoch).toBe(2);
+  }, 60_000);
+});
