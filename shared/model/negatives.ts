@@ -11,7 +11,7 @@ export const NEGATIVE_SAMPLERS = ["uniform", "popularity", "in-batch"] as const;
 export type NegativeSampler = (typeof NEGATIVE_SAMPLERS)[number];
 
 /** A batch's negatives and, with the log-Q correction, log(K·q(j)) to subtract from each one's logit. */
-export interface NegativeDraw {
+interface NegativeDraw {
   negatives: Int32Array;
   /** Empty without the correction. */
   logQ: Float32Array;
