@@ -22,6 +22,8 @@ import { RECSHIP_VERSION } from "../version.js";
 import { invalidDataError, logChecks } from "../data/quality/outcome.js";
 import { PROFILE_FILE } from "../data/quality/profile.js";
 import { readProfile, validateLog, type DataReport } from "../data/quality/validate-log.js";
+import { MONITORING_ARTIFACT, writeMonitoringReference, type MonitoringReference } from "../bundle/monitoring-reference.js";
+import { monitoringReferenceOf } from "./monitoring.js";
 
 export interface TrainModelOptions extends ReadOptions {
   data: string;
@@ -240,6 +242,8 @@ interface BundleContents {
   itemIds: string[];
   kept: { validation: EvalResult; test: EvalResult };
   popularity: { validation: EvalResult; test: EvalResult };
+  /** What the model recommends to validation users (production monitoring's baseline). */
+  monitoring: MonitoringReference;
   git?: TrainModelOptions["git"];
 }
 
@@ -251,6 +255,7 @@ async function writeBundle(work: string, b: BundleContents): Promise<number> {
   await writeFile(join(work, "weights.bin"), weights.data);
   await writeFile(join(work, "items.txt"), vocabulary);
   await writeFile(join(work, "training-log.jsonl"), outcome.history.map((h) => JSON.stringify(h)).join("\n") + "\n");
+  const monitoring = await writeMonitoringReference(work, b.monitoring);
   const parameters = countParameters(outcome.model.params);
   const manifest: BundleManifest = {
     schemaVersion: BUNDLE_SCHEMA_VERSION,
@@ -275,7 +280,7 @@ async function writeBundle(work: string, b: BundleContents): Promise<number> {
       test: metricsBlock(b.kept.test),
       popularity: { validation: metricsBlock(b.popularity.validation), test: metricsBlock(b.popularity.test) },
     },
-    artifacts: {},
+    artifacts: { [MONITORING_ARTIFACT]: monitoring },
   };
   await writeManifest(work, manifest);
   return parameters;
@@ -339,6 +344,11 @@ export async function trainModel(options: TrainModelOptions): Promise<TrainRepor
   });
   const kept = await evaluateKept(outcome, cases, validSubset === cases.validation, seed, log);
   const data = dataRecord(options, read, interactions, cases.split);
+  const monitoring = await monitoringReferenceOf(
+    { numItems: outcome.model.numItems, score: (h: Int32Array[]) => outcome.model.scoreAsync(h) },
+    cases.validation,
+    cases.split.train,
+  );
   const parameters = await writeBundle(work, {
     config,
     backend,
@@ -347,6 +357,7 @@ export async function trainModel(options: TrainModelOptions): Promise<TrainRepor
     itemIds: interactions.itemIds,
     kept,
     popularity,
+    monitoring,
     git: options.git,
   });
   outcome.model.dispose();
