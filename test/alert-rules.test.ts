@@ -4,7 +4,9 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { stringify } from "yaml";
 import { POPULARITY_BUCKETS, SCORE_BUCKETS } from "../shared/bundle/monitoring-reference.js";
+import { Ajv } from "ajv";
 import { DEFAULT_THRESHOLDS, renderRuleGroups, type PromRule } from "../shared/deploy/monitoring/alert-rules.js";
+import { renderDashboard } from "../shared/deploy/monitoring/dashboard.js";
 import { prometheusInstalled } from "./helpers/prometheus.js";
 import { tempDir } from "./helpers/tmp.js";
 
@@ -104,15 +106,24 @@ function scenarios(): Scenario[] {
     {
       alert: "RecshipHighErrorRate",
       evalMinutes: 20,
-      fault: [counter("recship_http_requests_total", { ...recommend, status: "200" }, 60, 30), counter("recship_http_requests_total", { ...recommend, status: "500" }, 6, 30)],
-      healthy: [counter("recship_http_requests_total", { ...recommend, status: "200" }, 60, 30), counter("recship_http_requests_total", { ...recommend, status: "500" }, 0.3, 30)],
+      fault: [
+        counter("recship_http_requests_total", { ...recommend, status: "200" }, 60, 30),
+        counter("recship_http_requests_total", { ...recommend, status: "500" }, 6, 30),
+      ],
+      healthy: [
+        counter("recship_http_requests_total", { ...recommend, status: "200" }, 60, 30),
+        counter("recship_http_requests_total", { ...recommend, status: "500" }, 0.3, 30),
+      ],
     },
     { alert: "RecshipHighLatencyP99", evalMinutes: 25, fault: latency(30), healthy: latency(60) },
     {
       alert: "RecshipNoTraffic",
       evalMinutes: 45,
       // traffic stops after 10 minutes; healthy: it goes on
-      fault: [gauge("recship_model_ready", {}, 1, 50), { series: name("recship_http_requests_total", { ...POD, ...recommend, status: "200" }), values: "0+60x10 600+0x40" }],
+      fault: [
+        gauge("recship_model_ready", {}, 1, 50),
+        { series: name("recship_http_requests_total", { ...POD, ...recommend, status: "200" }), values: "0+60x10 600+0x40" },
+      ],
       healthy: [gauge("recship_model_ready", {}, 1, 50), counter("recship_http_requests_total", { ...recommend, status: "200" }, 60, 50)],
     },
     {
@@ -134,9 +145,19 @@ function scenarios(): Scenario[] {
       healthy: [gauge("nodejs_eventloop_lag_p99_seconds", {}, 0.012, 30)],
     },
     // scores 3 buckets higher than validation's (e.g. a broken feature makes every item look certain)
-    { alert: "RecshipScoreDrift", evalMinutes: 100, fault: score(bell(SCORE_BUCKETS.length + 1, 12, 2.5)), healthy: score(jitter(scoreRef)) },
+    {
+      alert: "RecshipScoreDrift",
+      evalMinutes: 100,
+      fault: score(bell(SCORE_BUCKETS.length + 1, 12, 2.5)),
+      healthy: score(jitter(scoreRef)),
+    },
     // recommendations collapse onto the head of the catalogue
-    { alert: "RecshipPopularityDrift", evalMinutes: 100, fault: popularity(bell(POPULARITY_BUCKETS.length + 1, 1, 1)), healthy: popularity(jitter(popularityRef)) },
+    {
+      alert: "RecshipPopularityDrift",
+      evalMinutes: 100,
+      fault: popularity(bell(POPULARITY_BUCKETS.length + 1, 1, 1)),
+      healthy: popularity(jitter(popularityRef)),
+    },
     {
       alert: "RecshipCoverageDrop",
       evalMinutes: 60,
@@ -177,7 +198,10 @@ describe.runIf(prometheusInstalled())("the alert rules deploy-k8s ships (promtoo
   });
 
   it("each alert fires on its fault and stays silent on a healthy series (promtool test rules)", () => {
-    writeFileSync(join(dir, "rules-under-test.yml"), stringify({ groups: groups.map((g) => ({ ...g, rules: g.rules.map(withoutAnnotations) })) }, { lineWidth: 0 }));
+    writeFileSync(
+      join(dir, "rules-under-test.yml"),
+      stringify({ groups: groups.map((g) => ({ ...g, rules: g.rules.map(withoutAnnotations) })) }, { lineWidth: 0 }),
+    );
     const cases = scenarios();
     expect(cases.map((c) => c.alert).sort()).toEqual(alerts.map((a) => a.alert).sort());
     const test = (c: Scenario, series: InputSeries[], fires: boolean) => ({
@@ -202,6 +226,92 @@ describe.runIf(prometheusInstalled())("the alert rules deploy-k8s ships (promtoo
     expect(r.status).toBe(0);
     expect(file.tests).toHaveLength(2 * alerts.length);
   }, 120_000);
+});
+
+/** The part of Grafana's dashboard JSON model recship writes, strict: a misspelt field fails here. */
+const DASHBOARD_SCHEMA = {
+  type: "object",
+  required: ["uid", "title", "schemaVersion", "panels", "templating"],
+  properties: {
+    uid: { type: "string", pattern: "^[A-Za-z0-9_-]{1,40}$" },
+    title: { type: "string", minLength: 1 },
+    schemaVersion: { type: "integer", minimum: 36 },
+    templating: {
+      type: "object",
+      properties: {
+        list: { type: "array", contains: { type: "object", properties: { name: { const: "datasource" }, type: { const: "datasource" } } } },
+      },
+    },
+    panels: {
+      type: "array",
+      minItems: 1,
+      items: {
+        type: "object",
+        required: ["id", "type", "title", "datasource", "gridPos", "targets"],
+        properties: {
+          id: { type: "integer" },
+          type: { enum: ["timeseries", "stat", "gauge", "table"] },
+          datasource: {
+            type: "object",
+            required: ["type", "uid"],
+            properties: { type: { const: "prometheus" }, uid: { const: "${datasource}" } },
+          },
+          gridPos: {
+            type: "object",
+            required: ["x", "y", "w", "h"],
+            properties: {
+              x: { type: "integer", minimum: 0, maximum: 23 },
+              w: { type: "integer", minimum: 1, maximum: 24 },
+              y: { type: "integer", minimum: 0 },
+              h: { type: "integer", minimum: 1 },
+            },
+          },
+          targets: {
+            type: "array",
+            minItems: 1,
+            items: {
+              type: "object",
+              required: ["refId", "expr"],
+              properties: { refId: { type: "string", pattern: "^[A-Z]$" }, expr: { type: "string", minLength: 1 } },
+            },
+          },
+        },
+      },
+    },
+  },
+};
+
+describe.runIf(prometheusInstalled())("the Grafana dashboard deploy-k8s ships", () => {
+  const dir = tempDir("recship-dashboard-");
+  const dashboard = renderDashboard({ app: "recship", selector: SELECTOR, thresholds: DEFAULT_THRESHOLDS });
+
+  it("has the dashboard JSON shape, unique panel ids and no overlapping panels", () => {
+    const validate = new Ajv({ strict: false }).compile(DASHBOARD_SCHEMA);
+    expect(validate(JSON.parse(JSON.stringify(dashboard))), JSON.stringify(validate.errors)).toBe(true);
+    expect(new Set(dashboard.panels.map((p) => p.id)).size).toBe(dashboard.panels.length);
+    const cells = dashboard.panels.flatMap((p) =>
+      Array.from(
+        { length: p.gridPos.w * p.gridPos.h },
+        (_, i) => `${p.gridPos.x + (i % p.gridPos.w)},${p.gridPos.y + Math.floor(i / p.gridPos.w)}`,
+      ),
+    );
+    expect(new Set(cells).size).toBe(cells.length);
+  });
+
+  it("every panel query parses as PromQL (promtool check rules on a recording rule per query)", () => {
+    const exprs = dashboard.panels.flatMap((p) => p.targets.map((t) => t.expr));
+    const rules = exprs.map((expr, i) => ({ record: `recship:dashboard_query_${i}`, expr }));
+    writeFileSync(join(dir, "queries.yml"), stringify({ groups: [{ name: "dashboard-queries", rules }] }, { lineWidth: 0 }));
+    const r = promtool(["check", "rules", "queries.yml"], dir);
+    expect(r.output).toContain(`SUCCESS: ${exprs.length} rules found`);
+    expect(r.status).toBe(0);
+    // and a broken query would not: the check is not vacuous
+    writeFileSync(
+      join(dir, "broken.yml"),
+      stringify({ groups: [{ name: "b", rules: [{ record: "recship:broken", expr: `${exprs[0]})` }] }] }),
+    );
+    expect(promtool(["check", "rules", "broken.yml"], dir).status).not.toBe(0);
+  });
 });
 
 /** The labels an alert carries from its expression: the model group, without the version where it compares across versions. */

@@ -66,7 +66,11 @@ function floored(expr: string): string {
  * PSI = Σ_i (p_i − q_i)·ln(p_i / q_i) over the buckets, p the recorded live shares and q the
  * reference's (both series labelled bucket_le), matched bucket by bucket within the group.
  */
-export function psi(recorded: string, reference: string, o: { recordedSelector: string; selector: string; group: readonly string[] }): string {
+export function psi(
+  recorded: string,
+  reference: string,
+  o: { recordedSelector: string; selector: string; group: readonly string[] },
+): string {
   const { selector, group } = o;
   const on = `on(${[...group, "bucket_le"].join(", ")})`;
   const p = floored(series(recorded, o.recordedSelector));
@@ -81,7 +85,8 @@ export function observations(metric: string, selector: string, window: string, g
 
 /** Σ 5xx / Σ answered, over the model routes: the error rate. */
 export function errorRate(selector: string, window: string, group: readonly string[]): string {
-  const requests = (status: string) => `sum ${by(group)} (rate(${series("recship_http_requests_total", selector, MODEL_ROUTES, status)}[${window}]))`;
+  const requests = (status: string) =>
+    `sum ${by(group)} (rate(${series("recship_http_requests_total", selector, MODEL_ROUTES, status)}[${window}]))`;
   return `${requests('status=~"5.."')} / ${requests('status!="aborted"')}`;
 }
 

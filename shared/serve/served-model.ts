@@ -72,7 +72,8 @@ export async function loadServedModel(options: {
     : await openInProcess(source.modelPath, source.maxlen, source.itemIds.length - 1, { ...options, threads, manifest });
   if (options.workers) options.log.info(`model runs in ${options.workers} worker thread(s), each with its own session`);
   const reference = await readMonitoringReference(source.dir, source.manifest, verifyChecksums);
-  if (!reference) options.log.warn("the bundle has no monitoring reference (trained by an older recship): the drift alerts stay silent for it");
+  if (!reference)
+    options.log.warn("the bundle has no monitoring reference (trained by an older recship): the drift alerts stay silent for it");
   return {
     runner,
     ...(reference ? { monitoring: { reference, popularity: popularityShares(reference.itemCounts) } } : {}),

@@ -214,7 +214,11 @@ export class ModelServer {
     this.metrics.registry.setDefaultLabels({ model: this.name, version: model.version, variant: this.variant });
     const reference = model.monitoring?.reference;
     if (reference) this.metrics.setReference(reference);
-    this.coverage = new CoverageWindow(shape.numItems, reference?.coverage.requests ?? COVERAGE_REQUESTS, reference?.listLength ?? LIST_LENGTH);
+    this.coverage = new CoverageWindow(
+      shape.numItems,
+      reference?.coverage.requests ?? COVERAGE_REQUESTS,
+      reference?.listLength ?? LIST_LENGTH,
+    );
     this.metrics.coverageShare.set(NaN);
     this.metrics.info.set(
       {

@@ -19,7 +19,11 @@ function spaced(cases: readonly EvalCase[], n: number): EvalCase[] {
  * LIST_LENGTH recommendations for validation users, their history excluded as the server does by
  * default (exclude_seen), and each item's interactions in the training part of the log.
  */
-export async function monitoringReferenceOf(scorer: Scorer, validation: readonly EvalCase[], train: readonly Int32Array[]): Promise<MonitoringReference> {
+export async function monitoringReferenceOf(
+  scorer: Scorer,
+  validation: readonly EvalCase[],
+  train: readonly Int32Array[],
+): Promise<MonitoringReference> {
   const { numItems } = scorer;
   const cases = spaced(validation, REFERENCE_USERS);
   const lists = new Int32Array(cases.length * LIST_LENGTH);

@@ -77,7 +77,14 @@ export interface AlertSettings {
 const G = MODEL_GROUP;
 const who = "{{ $labels.model }} {{ $labels.version }} ({{ $labels.variant }}, namespace {{ $labels.namespace }})";
 
-function alert(name: string, severity: "critical" | "warning", expr: string, forDuration: string, summary: string, description: string): PromRule {
+function alert(
+  name: string,
+  severity: "critical" | "warning",
+  expr: string,
+  forDuration: string,
+  summary: string,
+  description: string,
+): PromRule {
   return { alert: name, expr, for: forDuration, labels: { severity, app: "recship" }, annotations: { summary, description } };
 }
 
@@ -177,7 +184,14 @@ function qualityAlerts(s: AlertSettings): PromRule[] {
   const before = clickThrough(s.selector, "1d", H, t.ctrWindow);
   const served = `sum ${by(H)} (increase(${series("recship_recommendations_served_total", s.selector)}[${t.ctrWindow}]))`;
   return [
-    psiAlert("RecshipScoreDrift", "score of the first recommendation", RECORDED.topScoreShare, "recship_reference_top_score_share", "recship_recommendation_top_score", s),
+    psiAlert(
+      "RecshipScoreDrift",
+      "score of the first recommendation",
+      RECORDED.topScoreShare,
+      "recship_reference_top_score_share",
+      "recship_recommendation_top_score",
+      s,
+    ),
     psiAlert(
       "RecshipPopularityDrift",
       "popularity of the recommended items",
