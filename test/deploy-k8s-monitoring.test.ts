@@ -61,7 +61,9 @@ describe("deploy-k8s ships alert rules and a dashboard beside the model", () => 
     expect(e.names("v1", "ConfigMap", "shop")).toEqual(["recs-dashboard"]);
 
     const deleted = await teardownKubernetes({ kubeconfig: e.kubeconfig(), tempDir: dir, name: "recs", log: memoryLogger() });
-    expect(deleted.map((d) => `${d.kind}/${d.name}`)).toEqual(expect.arrayContaining(["PrometheusRule/recs-alerts", "ConfigMap/recs-dashboard"]));
+    expect(deleted.map((d) => `${d.kind}/${d.name}`)).toEqual(
+      expect.arrayContaining(["PrometheusRule/recs-alerts", "ConfigMap/recs-dashboard"]),
+    );
     expect(e.names(...RULE, "shop")).toEqual([]);
   });
 
