@@ -4,7 +4,9 @@ import { parse } from "yaml";
 import { deployKubernetes, teardownKubernetes } from "../shared/deploy/k8s/deploy.js";
 import type { KubernetesDeployOptions, ModelSource } from "../shared/deploy/k8s/types.js";
 import { DEFAULT_THRESHOLDS, renderRuleGroups } from "../shared/deploy/monitoring/alert-rules.js";
-import type { AlertOptions } from "../shared/deploy/monitoring/options.js";
+import { localAlertSettings, type AlertOptions } from "../shared/deploy/monitoring/options.js";
+import { renderMonitoringFiles, writeMonitoringFiles } from "../shared/deploy/monitoring/files.js";
+import { readFileSync } from "node:fs";
 import { isRecshipError } from "../shared/errors.js";
 import { memoryLogger } from "../shared/log.js";
 import { KubeEmulator, type EmulatorOptions } from "./helpers/k8s-emulator.js";
@@ -93,5 +95,19 @@ describe("deploy-k8s ships alert rules and a dashboard beside the model", () => 
     expect(result.monitoring).toBeUndefined();
     expect(e.names(...RULE, "shop")).toEqual([]);
     expect(e.names("v1", "ConfigMap", "shop")).toEqual([]);
+  });
+
+  it("the local target's files pick the served model's series by its name and are written as a rule file and dashboard JSON", async () => {
+    const settings = localAlertSettings(alerts("auto"), "shop-recs");
+    expect(settings).toMatchObject({ app: "shop-recs", selector: 'model="shop-recs"' });
+    const paths = await writeMonitoringFiles(dir, renderMonitoringFiles(settings));
+    expect(paths.rules).toMatch(/recship-alerts\.rules\.yml$/);
+    const rules = parse(readFileSync(paths.rules, "utf8"));
+    expect(rules.groups[0].rules.find((r: { alert?: string }) => r.alert === "RecshipHighErrorRate").expr).toContain('model="shop-recs"');
+    expect(JSON.parse(readFileSync(paths.dashboard, "utf8")).panels[0].targets[0].expr).toContain('model="shop-recs"');
+    expect(localAlertSettings(alerts("auto", { selector: 'job="x"' }), undefined)).toMatchObject({
+      app: "recommender",
+      selector: 'job="x"',
+    });
   });
 });

@@ -30,7 +30,7 @@ export interface MonitoringReference {
 }
 
 export const MONITORING_ARTIFACT = "monitoring";
-export const MONITORING_FILE = "monitoring-reference.json";
+const MONITORING_FILE = "monitoring-reference.json";
 
 /** Items of an answer the popularity and coverage statistics count (answers are k = 10 by default). */
 export const LIST_LENGTH = 10;
@@ -146,7 +146,7 @@ const validate = new Ajv({ strict: false }).compile({
 });
 
 /** Checks a parsed reference: its shape, buckets equal to this recship's, one count per item. */
-export function checkMonitoringReference(value: unknown, items: number, where: string): MonitoringReference {
+function checkMonitoringReference(value: unknown, items: number, where: string): MonitoringReference {
   const fix = "re-create it with train-model (the file is damaged, edited, or from another recship)";
   if (!validate(value)) {
     const e = validate.errors![0];

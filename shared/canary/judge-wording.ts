@@ -10,7 +10,7 @@ export const num = (v: number | null, digits = 3) => (v === null ? "–" : Numbe
 const level = (alpha: number) => `${((1 - alpha) * 100).toFixed(0)}%`;
 
 /** A p-value as shown: 4 decimals, or 1 significant digit in scientific notation below 10⁻⁴. */
-export function formatP(p: number): string {
+function formatP(p: number): string {
   return p < 1e-4 ? p.toExponential(1) : p.toFixed(4);
 }
 

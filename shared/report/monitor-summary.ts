@@ -86,6 +86,19 @@ function checksTable(checks: readonly CheckResult[], alpha: number): string {
   );
 }
 
+/** The checks at the last look, with the legend of the evidence columns. */
+function checksSection(report: MonitorReport): string[] {
+  const alpha = 1 - report.settings.confidence;
+  return [
+    "### Checks at the last look",
+    "",
+    ...(report.checks.length
+      ? [checksTable(report.checks, alpha), "", `<sub>${evidenceLegend(alpha)}</sub>`]
+      : ["_No interval was measured._"]),
+    "",
+  ];
+}
+
 /**
  * The verdict and why, as Markdown for the job summary, the PR or commit comment and the CLI:
  * the verdict and its reason, every check at the last look, the steps interval by interval,
@@ -104,15 +117,7 @@ export function monitorMarkdown(report: MonitorReport, options: { runUrl?: strin
     "",
   ];
   if (report.warnings.length) head.push(...report.warnings.map((w) => `> ⚠️ ${w}`), "");
-  const alpha = 1 - report.settings.confidence;
-  const body = [
-    "### Checks at the last look",
-    "",
-    ...(report.checks.length
-      ? [checksTable(report.checks, alpha), "", `<sub>${evidenceLegend(alpha)}</sub>`]
-      : ["_No interval was measured._"]),
-    "",
-  ];
+  const body = checksSection(report);
   const intervals = report.steps.flatMap((s) => s.intervals);
   const names = report.checks.map((c) => c.name);
   if (intervals.length) {

@@ -16,7 +16,7 @@ export const RECORDED = {
 } as const;
 
 /** A floor for shares inside a logarithm: an empty bucket adds a large but finite PSI term. */
-export const SHARE_FLOOR = 1e-4;
+const SHARE_FLOOR = 1e-4;
 
 /** `metric{m1,m2}` with the empty matchers left out. */
 export function series(metric: string, ...matchers: (string | undefined)[]): string {
@@ -34,7 +34,7 @@ export function boundLabel(bound: number): string {
 }
 
 /** The `le` matcher of a bucket: whole bounds also as "1.0", the spelling Prometheus 3 normalises them to. */
-export function leMatcher(bound: number): string {
+function leMatcher(bound: number): string {
   const label = boundLabel(bound);
   return Number.isInteger(bound) ? `le=~"${label}|${label}\\\\.0"` : `le="${label}"`;
 }

@@ -22,7 +22,7 @@ import { RECSHIP_VERSION } from "../version.js";
 import { invalidDataError, logChecks } from "../data/quality/outcome.js";
 import { PROFILE_FILE } from "../data/quality/profile.js";
 import { readProfile, validateLog, type DataReport } from "../data/quality/validate-log.js";
-import { MONITORING_ARTIFACT, writeMonitoringReference, type MonitoringReference } from "../bundle/monitoring-reference.js";
+import { MONITORING_ARTIFACT, writeMonitoringReference } from "../bundle/monitoring-reference.js";
 import { monitoringReferenceOf } from "./monitoring.js";
 
 export interface TrainModelOptions extends ReadOptions {
@@ -242,8 +242,8 @@ interface BundleContents {
   itemIds: string[];
   kept: { validation: EvalResult; test: EvalResult };
   popularity: { validation: EvalResult; test: EvalResult };
-  /** What the model recommends to validation users (production monitoring's baseline). */
-  monitoring: MonitoringReference;
+  /** The validation cases the monitoring reference summarises (production monitoring's baseline). */
+  cases: Cases;
   git?: TrainModelOptions["git"];
 }
 
@@ -255,7 +255,13 @@ async function writeBundle(work: string, b: BundleContents): Promise<number> {
   await writeFile(join(work, "weights.bin"), weights.data);
   await writeFile(join(work, "items.txt"), vocabulary);
   await writeFile(join(work, "training-log.jsonl"), outcome.history.map((h) => JSON.stringify(h)).join("\n") + "\n");
-  const monitoring = await writeMonitoringReference(work, b.monitoring);
+  const model = outcome.model;
+  const reference = await monitoringReferenceOf(
+    { numItems: model.numItems, score: (h) => model.scoreAsync(h) },
+    b.cases.validation,
+    b.cases.split.train,
+  );
+  const monitoring = await writeMonitoringReference(work, reference);
   const parameters = countParameters(outcome.model.params);
   const manifest: BundleManifest = {
     schemaVersion: BUNDLE_SCHEMA_VERSION,
@@ -344,11 +350,6 @@ export async function trainModel(options: TrainModelOptions): Promise<TrainRepor
   });
   const kept = await evaluateKept(outcome, cases, validSubset === cases.validation, seed, log);
   const data = dataRecord(options, read, interactions, cases.split);
-  const monitoring = await monitoringReferenceOf(
-    { numItems: outcome.model.numItems, score: (h: Int32Array[]) => outcome.model.scoreAsync(h) },
-    cases.validation,
-    cases.split.train,
-  );
   const parameters = await writeBundle(work, {
     config,
     backend,
@@ -357,7 +358,7 @@ export async function trainModel(options: TrainModelOptions): Promise<TrainRepor
     itemIds: interactions.itemIds,
     kept,
     popularity,
-    monitoring,
+    cases,
     git: options.git,
   });
   outcome.model.dispose();

@@ -11,7 +11,7 @@ import { waitForRollout, type RolloutOutcome } from "./rollout.js";
 import { deployStatus, readState } from "./state.js";
 import type { KubernetesDeployOptions, KubernetesDeployResult, KubernetesSpec, KubernetesState, Variant, VariantState } from "./types.js";
 import { validateManifests } from "./validate.js";
-import type { MonitoringOutcome } from "./monitoring.js";
+import type { MonitoringOutcome } from "../monitoring/files.js";
 
 /** One deploy in progress: the cluster's state when it started, the settings it renders with, what it has done. */
 export interface DeployRun {

@@ -1,10 +1,10 @@
 import { RecshipError } from "../../errors.js";
 import { renderRuleGroups, type AlertSettings } from "../monitoring/alert-rules.js";
 import { renderDashboard } from "../monitoring/dashboard.js";
-import { DASHBOARD_FILE, renderMonitoringFiles, type MonitoringFiles } from "../monitoring/files.js";
+import { DASHBOARD_FILE, renderMonitoringFiles, type MonitoringOutcome } from "../monitoring/files.js";
 import type { AlertOptions } from "../monitoring/options.js";
 import type { KubeObject, KubeRef } from "./client.js";
-import type { DeployRun } from "./deploy-run.js";
+import type { Applier } from "./apply.js";
 import { commonLabels, objectNames } from "./names.js";
 import type { KubernetesSpec } from "./types.js";
 import { validateManifests } from "./validate.js";
@@ -13,20 +13,20 @@ const PROMETHEUS_RULE = { apiVersion: "monitoring.coreos.com/v1", kind: "Prometh
 /** The label the Grafana sidecar (kube-prometheus-stack's, grafana's Helm chart) loads dashboards from. */
 const DASHBOARD_LABEL = "grafana_dashboard";
 
-/** What deploy did about the alerts and the dashboard. */
-export interface MonitoringOutcome extends MonitoringFiles {
-  /** The objects applied (kind/name), or none. */
-  applied: string[];
-  /** Why something was left out (no PrometheusRule in the cluster, no permission...). */
-  note?: string;
+/** What of a deploy run the monitoring objects need (a DeployRun is one). */
+interface MonitoringRun {
+  spec: KubernetesSpec;
+  applier: Applier;
+  client: { server: string };
+  warnings: string[];
 }
 
 /** The alert settings for an app: the selector given, else its namespace. */
-export function kubernetesAlertSettings(spec: KubernetesSpec, alerts: AlertOptions): AlertSettings {
+function kubernetesAlertSettings(spec: KubernetesSpec, alerts: AlertOptions): AlertSettings {
   return { app: spec.name, selector: alerts.selector ?? `namespace="${spec.namespace}"`, thresholds: alerts.thresholds };
 }
 
-export function renderPrometheusRule(spec: KubernetesSpec, settings: AlertSettings, extraLabels: Record<string, string>): KubeObject {
+function renderPrometheusRule(spec: KubernetesSpec, settings: AlertSettings, extraLabels: Record<string, string>): KubeObject {
   return {
     ...PROMETHEUS_RULE,
     metadata: { name: objectNames(spec.name).alerts, namespace: spec.namespace, labels: { ...extraLabels, ...commonLabels(spec.name) } },
@@ -34,7 +34,7 @@ export function renderPrometheusRule(spec: KubernetesSpec, settings: AlertSettin
   };
 }
 
-export function renderDashboardConfigMap(spec: KubernetesSpec, settings: AlertSettings): KubeObject {
+function renderDashboardConfigMap(spec: KubernetesSpec, settings: AlertSettings): KubeObject {
   return {
     apiVersion: "v1",
     kind: "ConfigMap",
@@ -57,7 +57,7 @@ export function monitoringRefs(spec: KubernetesSpec): KubeRef[] {
 }
 
 /** alerts required: refuses a cluster without PrometheusRule before anything changes. */
-export async function requireMonitoringKinds(run: DeployRun, alerts: AlertOptions): Promise<void> {
+export async function requireMonitoringKinds(run: MonitoringRun, alerts: AlertOptions): Promise<void> {
   if (alerts.mode !== "required") return;
   if (await run.applier.serves(PROMETHEUS_RULE.apiVersion, PROMETHEUS_RULE.kind)) return;
   throw new RecshipError(`the cluster at ${run.client.server} does not serve PrometheusRule (monitoring.coreos.com/v1)`, {
@@ -71,7 +71,7 @@ export async function requireMonitoringKinds(run: DeployRun, alerts: AlertOption
  * auto: a cluster without the Prometheus Operator, or an API refusal, leaves them out with a note
  * (the model is deployed by then); required: either fails the step.
  */
-export async function applyMonitoring(run: DeployRun, alerts: AlertOptions): Promise<MonitoringOutcome> {
+export async function applyMonitoring(run: MonitoringRun, alerts: AlertOptions): Promise<MonitoringOutcome> {
   const settings = kubernetesAlertSettings(run.spec, alerts);
   const files = renderMonitoringFiles(settings);
   const rule = renderPrometheusRule(run.spec, settings, alerts.ruleLabels);

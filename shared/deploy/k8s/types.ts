@@ -2,7 +2,7 @@ import type { Logger } from "../../log.js";
 import type { DeployMode } from "../../rollout/target.js";
 import type { KubeClient } from "./client.js";
 import type { AlertOptions } from "../monitoring/options.js";
-import type { MonitoringOutcome } from "./monitoring.js";
+import type { MonitoringOutcome } from "../monitoring/files.js";
 
 /** The five modes (canary, promote, rollback, direct, set-weight) are the target-neutral ones of shared/deploy/types.ts. */
 export type Variant = "stable" | "canary";

@@ -44,13 +44,18 @@ export interface GrafanaDashboard {
 
 const MODEL = "{{model}} {{version}} {{variant}}";
 
-/** The panels: what each shows and its queries, laid out two to a row. */
-function panelSpecs(s: AlertSettings): { title: string; description: string; unit: string; targets: [string, string][] }[] {
+interface PanelSpec {
+  title: string;
+  description: string;
+  unit: string;
+  /** [PromQL, legend] */
+  targets: [string, string][];
+}
+
+/** Traffic, errors, latency and resources. */
+function servicePanels(s: AlertSettings): PanelSpec[] {
   const S = s.selector;
   const G = MODEL_GROUP;
-  const w = s.thresholds.driftWindow;
-  const psiOf = (recorded: string, reference: string) =>
-    psi(recorded, reference, { recordedSelector: `recship_app="${s.app}"`, selector: S, group: G });
   return [
     {
       title: "Model requests",
@@ -100,6 +105,17 @@ function panelSpecs(s: AlertSettings): { title: string; description: string; uni
       unit: "s",
       targets: [[series("nodejs_eventloop_lag_p99_seconds", S), "{{pod}} {{instance}}"]],
     },
+  ];
+}
+
+/** What the model recommends: drift from validation, coverage, clicks and feedback. */
+function qualityPanels(s: AlertSettings): PanelSpec[] {
+  const S = s.selector;
+  const G = MODEL_GROUP;
+  const w = s.thresholds.driftWindow;
+  const psiOf = (recorded: string, reference: string) =>
+    psi(recorded, reference, { recordedSelector: `recship_app="${s.app}"`, selector: S, group: G });
+  return [
     {
       title: "Drift from validation (PSI)",
       description: `Population stability index over ${w} between live and validation: first recommendation's score, recommended items' popularity (0.1 small, 0.25 large)`,
@@ -140,7 +156,7 @@ function panelSpecs(s: AlertSettings): { title: string; description: string; uni
 
 /** The dashboard for an app: every panel's PromQL uses the alerts' selector and windows. */
 export function renderDashboard(s: AlertSettings): GrafanaDashboard {
-  const panels: Panel[] = panelSpecs(s).map((p, i) => ({
+  const panels: Panel[] = [...servicePanels(s), ...qualityPanels(s)].map((p, i) => ({
     id: i + 1,
     type: "timeseries",
     title: p.title,

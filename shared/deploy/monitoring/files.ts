@@ -5,7 +5,7 @@ import { renderRuleGroups, type AlertSettings } from "./alert-rules.js";
 import { renderDashboard } from "./dashboard.js";
 
 /** The alert rules as a Prometheus rule file (rule_files:) and the dashboard as Grafana JSON, for setups without the operator or the sidecar. */
-export const RULES_FILE = "recship-alerts.rules.yml";
+const RULES_FILE = "recship-alerts.rules.yml";
 export const DASHBOARD_FILE = "recship-dashboard.json";
 
 export interface MonitoringFiles {
@@ -20,6 +20,14 @@ export function renderMonitoringFiles(settings: AlertSettings): MonitoringFiles 
     rules: stringify({ groups: renderRuleGroups(settings) }, { lineWidth: 0 }),
     dashboard: `${JSON.stringify(renderDashboard(settings), null, 2)}\n`,
   };
+}
+
+/** What deploy did about the alerts and the dashboard: the files, the objects applied, why something was left out. */
+export interface MonitoringOutcome extends MonitoringFiles {
+  /** The objects applied (kind/name), or none. */
+  applied: string[];
+  /** Why something was left out (no PrometheusRule in the cluster, no permission...). */
+  note?: string;
 }
 
 /** Writes both files into `dir`; their paths. */

@@ -3,8 +3,8 @@ import type { OptionReader, OptionSpec } from "../../util/option-spec.js";
 import { DEFAULT_THRESHOLDS, type AlertSettings, type AlertThresholds } from "./alert-rules.js";
 
 /** kubernetes: whether the PrometheusRule is applied (auto: when the cluster serves it), required, or left out. */
-export const ALERT_MODES = ["auto", "required", "none"] as const;
-export type AlertMode = (typeof ALERT_MODES)[number];
+const ALERT_MODES = ["auto", "required", "none"] as const;
+type AlertMode = (typeof ALERT_MODES)[number];
 
 const d = DEFAULT_THRESHOLDS;
 
