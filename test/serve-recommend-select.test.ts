@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { BatchSlice } from "../shared/serve/batcher.js";
 import { recommendNeeds, selectRecommendations } from "../shared/serve/recommend.js";
-import { topK } from "../shared/serve/topk.js";
+import { topK } from "../shared/eval/topk.js";
 import { Rng } from "../shared/util/random.js";
 
 const NUM_ITEMS = 60;

@@ -14,12 +14,23 @@ import { deployResultSummary, kubernetesDeploySummary } from "../../shared/repor
 import { actionLogger, inputSource } from "../common/runtime.js";
 import { openKubeconfig } from "../common/kubeconfig-session.js";
 import { besideModule } from "../../shared/util/beside.js";
+import { renderMonitoringFiles, writeMonitoringFiles, type MonitoringFiles } from "../../shared/deploy/monitoring/files.js";
+import { alertOptionsFrom, localAlertSettings } from "../../shared/deploy/monitoring/options.js";
+
+/** The alert rule file and dashboard JSON beside the report (outputs alert-rules and dashboard). */
+async function writeMonitoring(files: MonitoringFiles | undefined, reportPath: string): Promise<void> {
+  if (!files) return;
+  const paths = await writeMonitoringFiles(dirname(resolve(reportPath)), files);
+  core.setOutput("alert-rules", paths.rules);
+  core.setOutput("dashboard", paths.dashboard);
+}
 
 async function writeOutputs(result: KubernetesDeployResult, reportPath: string): Promise<void> {
   const manifestsPath = join(dirname(resolve(reportPath)), "deploy-manifests.yaml");
   await mkdir(dirname(manifestsPath), { recursive: true });
   await writeFile(manifestsPath, result.manifests);
   await writeJsonReport(reportPath, result);
+  await writeMonitoring(result.monitoring, reportPath);
   core.setOutput("outcome", result.outcome);
   core.setOutput("service-url", result.serviceUrl);
   core.setOutput("external-url", result.externalUrl ?? "");
@@ -58,6 +69,10 @@ async function runLocal(o: OptionReader, mode: DeployMode, log: Logger, reportPa
   const target = new LocalTarget({ ...localTargetOptionsFrom(o), command: [process.execPath, cli], log });
   const result = await target.deploy(localRequestFrom(o, mode));
   await writeJsonReport(reportPath, result);
+  const alerts = alertOptionsFrom(o);
+  if ((mode === "canary" || mode === "direct") && alerts.mode !== "none") {
+    await writeMonitoring(renderMonitoringFiles(localAlertSettings(alerts, o.text("name"))), reportPath);
+  }
   core.setOutput("outcome", "deployed");
   core.setOutput("service-url", result.after.endpoint ?? "");
   core.setOutput("stable-version", result.after.stable?.version ?? "");

@@ -9,6 +9,33 @@ const ms = (v: number | null) => (v === null ? "–" : `${(v * 1000).toFixed(v <
 export const num = (v: number | null, digits = 3) => (v === null ? "–" : Number(v.toPrecision(digits)).toString());
 const level = (alpha: number) => `${((1 - alpha) * 100).toFixed(0)}%`;
 
+/** A p-value as shown: 4 decimals, or 1 significant digit in scientific notation below 10⁻⁴. */
+function formatP(p: number): string {
+  return p < 1e-4 ? p.toExponential(1) : p.toFixed(4);
+}
+
+/**
+ * How strongly the data support a claim, from its one-sided always-valid p-value read against
+ * the run's α: strong (p ≤ α: the judge acts on it), weak (p < 0.5: a hint, not enough to act
+ * on) or none. A p-value is small when the data would be unlikely were the claim false, so
+ * p = 1 means "no sign of it at all", never "certainly".
+ */
+export function evidence(p: number | null, alpha: number): string {
+  if (p === null) return "–";
+  const level = p <= alpha ? "strong" : p < 0.5 ? "weak" : "none";
+  return `${level} (p = ${formatP(p)})`;
+}
+
+/** The legend under every table of checks: what the evidence columns mean. */
+export function evidenceLegend(alpha: number): string {
+  return (
+    `Evidence columns: how strongly the data so far say the canary is worse than stable beyond the margin (for drift: drifted beyond the threshold), ` +
+    `and that it is within the margin. strong: p ≤ α = ${num(alpha)}, the judge acts on it; weak: p < 0.5, a hint only; none: no sign of it. ` +
+    `p is an always-valid one-sided p-value (Holm-adjusted over the critical checks for "worse"): the chance of data at least this telling if the claim were false. ` +
+    `"none (p = 1.0000)" under "worse" means no sign of harm, not certain harm.`
+  );
+}
+
 export function proportionStatisticName(absolute: boolean): string {
   return absolute ? "z (difference of rates, Agresti–Caffo)" : "z (log rate ratio)";
 }
@@ -87,15 +114,16 @@ export function rungMessage(
   o: { drift: boolean; explain: string; pWorse: number; pBetter: number | null; alpha: number; tooLittle: string },
 ): string {
   const { explain, alpha } = o;
-  const ps = `p(worse) = ${num(o.pWorse)}, p(within margin) = ${num(o.pBetter)}`;
+  const ps = `evidence canary is worse: ${evidence(o.pWorse, alpha)}; evidence it is within the margin: ${evidence(o.pBetter, alpha)}`;
   if (o.drift) {
     if (rung === "worse") return `Scores drifted: ${explain}.`;
     if (rung === "too-little") return `${o.tooLittle} ${explain}.`;
     if (rung === "within") return `No drift beyond the threshold: ${explain}.`;
     return `PSI above the threshold but not yet significant: ${explain}.`;
   }
-  if (rung === "worse") return `Canary worse beyond the margin: ${explain}; p = ${num(o.pWorse)} ≤ α = ${num(alpha)}.`;
+  if (rung === "worse")
+    return `Canary worse beyond the margin: ${explain}; evidence canary is worse: ${evidence(o.pWorse, alpha)}, p ≤ α = ${num(alpha)}.`;
   if (rung === "too-little") return `${o.tooLittle} So far: ${explain}.`;
-  if (rung === "within") return `Canary within the margin: ${explain}; ${ps} ≤ α.`;
-  return `Not decided yet: ${explain}; ${ps}, both above α = ${num(alpha)}.`;
+  if (rung === "within") return `Canary within the margin: ${explain}; ${ps}.`;
+  return `Not decided yet: ${explain}; ${ps} (strong needs p ≤ α = ${num(alpha)}).`;
 }

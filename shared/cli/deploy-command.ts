@@ -12,6 +12,15 @@ import { OptionReader } from "../util/option-spec.js";
 import { int } from "../util/parse.js";
 import { type CommandContext } from "./common.js";
 import { cliSource, registerOptions } from "./options.js";
+import { renderMonitoringFiles, writeMonitoringFiles, type MonitoringFiles } from "../deploy/monitoring/files.js";
+import { alertOptionsFrom, localAlertSettings } from "../deploy/monitoring/options.js";
+import { dirname, resolve } from "node:path";
+
+/** Writes the alert rule file and dashboard JSON into `dir` and says where. */
+async function writeMonitoring(files: MonitoringFiles, dir: string, ctx: CommandContext): Promise<void> {
+  const paths = await writeMonitoringFiles(dir, files);
+  ctx.log.info(`alert rules: ${paths.rules}; Grafana dashboard: ${paths.dashboard}`);
+}
 
 /**
  * How this CLI starts itself in a child process: RECSHIP_COMMAND (a JSON array of argv) if
@@ -66,6 +75,7 @@ async function deployToKubernetes(o: OptionReader, mode: LocalMode, ctx: Command
       `${result.outcome}: stable ${result.stableVersion ?? "-"}, canary ${result.canaryVersion ?? "-"} at ${result.canaryWeight}%`,
     );
     await ctx.writeReport(report, result);
+    if (result.monitoring && report) await writeMonitoring(result.monitoring, dirname(resolve(report)), ctx);
   } catch (error) {
     if (error instanceof DeployFailure) await ctx.writeReport(report, error.result);
     throw error;
@@ -83,6 +93,11 @@ async function deployLocally(o: OptionReader, mode: LocalMode, ctx: CommandConte
   }
   if (mode === "stop") return target.teardown();
   await ctx.writeReport(report, await target.deploy(localRequestFrom(o, mode)));
+  const alerts = alertOptionsFrom(o);
+  if ((mode === "canary" || mode === "direct") && alerts.mode !== "none") {
+    const files = renderMonitoringFiles(localAlertSettings(alerts, o.text("name")));
+    await writeMonitoring(files, dirname(resolve(o.requiredText("state"))), ctx);
+  }
 }
 
 export function registerDeploy(program: Command, ctx: CommandContext): void {

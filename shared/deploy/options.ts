@@ -4,6 +4,7 @@ import { DEPLOY_MODES, type DeployMode, type DeployRequest } from "../rollout/ta
 import type { OptionReader, OptionSpec } from "../util/option-spec.js";
 import type { LocalTargetOptions } from "./local/local-target.js";
 import { parseServerArgs } from "./server-args.js";
+import { ALERT_OPTIONS } from "./monitoring/options.js";
 import { KUBERNETES_CONNECTION_OPTIONS, KUBERNETES_MODEL_OPTIONS, KUBERNETES_SETTING_OPTIONS } from "./k8s/options.js";
 
 /** The CLI's local target also reports and tears down. */
@@ -95,6 +96,7 @@ export const DEPLOY_OPTIONS: readonly OptionSpec[] = [
     placeholder: "seconds",
     description: "local: longest wait for a new server to turn ready",
   },
+  ...ALERT_OPTIONS,
   {
     name: "report",
     kind: "text",

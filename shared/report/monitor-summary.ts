@@ -2,6 +2,7 @@ import type { CheckResult, VariantResult } from "../canary/judge.js";
 import type { MonitorReport } from "../canary/report.js";
 import type { Decision } from "../canary/types.js";
 import { table } from "./markdown.js";
+import { evidence, evidenceLegend } from "../canary/judge-wording.js";
 
 const VERDICT: Record<MonitorReport["verdict"], string> = {
   promoted: "✅ promoted",
@@ -55,14 +56,21 @@ function margin(c: CheckResult): string {
   return `${c.direction === "lower" ? "+" : "−"}${(c.margin * 100).toFixed(0)}%`;
 }
 
-function p(v: number | null): string {
-  if (v === null) return "–";
-  return v < 1e-4 ? v.toExponential(1) : v.toFixed(4);
-}
-
-function checksTable(checks: readonly CheckResult[]): string {
+/** The checks at the last look; the evidence columns read the one-sided p-values against α (see evidenceLegend). */
+function checksTable(checks: readonly CheckResult[], alpha: number): string {
   return table(
-    ["check", "critical", "canary", "stable", "effect [always-valid interval]", "margin", "statistic", "p(worse)", "decision"],
+    [
+      "check",
+      "critical",
+      "canary",
+      "stable",
+      "effect [always-valid interval]",
+      "margin",
+      "statistic",
+      "evidence canary is worse",
+      "evidence within margin",
+      "decision",
+    ],
     checks.map((c) => [
       c.name,
       c.critical ? "yes" : "no",
@@ -71,10 +79,24 @@ function checksTable(checks: readonly CheckResult[]): string {
       effect(c),
       margin(c),
       c.statistic === null ? "–" : `${c.statisticName.split(" ")[0]} ${num(c.statistic)}`,
-      p(c.pAdjusted ?? c.pValue),
+      evidence(c.pAdjusted ?? c.pValue, alpha),
+      c.kind === "drift" ? "–" : evidence(c.pBetter, alpha),
       DECISION[c.decision],
     ]),
   );
+}
+
+/** The checks at the last look, with the legend of the evidence columns. */
+function checksSection(report: MonitorReport): string[] {
+  const alpha = 1 - report.settings.confidence;
+  return [
+    "### Checks at the last look",
+    "",
+    ...(report.checks.length
+      ? [checksTable(report.checks, alpha), "", `<sub>${evidenceLegend(alpha)}</sub>`]
+      : ["_No interval was measured._"]),
+    "",
+  ];
 }
 
 /**
@@ -95,7 +117,7 @@ export function monitorMarkdown(report: MonitorReport, options: { runUrl?: strin
     "",
   ];
   if (report.warnings.length) head.push(...report.warnings.map((w) => `> ⚠️ ${w}`), "");
-  const body = ["### Checks at the last look", "", report.checks.length ? checksTable(report.checks) : "_No interval was measured._", ""];
+  const body = checksSection(report);
   const intervals = report.steps.flatMap((s) => s.intervals);
   const names = report.checks.map((c) => c.name);
   if (intervals.length) {

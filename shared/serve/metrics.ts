@@ -1,4 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry, exponentialBuckets } from "prom-client";
+import { POPULARITY_BUCKETS, SCORE_BUCKETS, type MonitoringReference } from "../bundle/monitoring-reference.js";
 
 /**
  * Request latency buckets: 25 % apart from 0.25 ms to ~42 ms (where a recommendation request
@@ -80,6 +81,57 @@ export class ServeMetrics {
   readonly recommendations: Counter;
   readonly unknownItems: Counter;
   readonly feedback: Counter<"event" | "outcome">;
+  /** Model requests handed to the batcher and not answered yet (waiting for a run, or in one). */
+  readonly queueDepth = new Gauge({
+    name: "recship_model_queue_requests",
+    help: "Requests handed to the model and not answered yet (waiting for a run, or in one)",
+    registers: [this.registry],
+  });
+  /** Popularity of the first items of each answer: the share of the catalogue more popular than the item (0: the most popular). */
+  readonly popularity = new Histogram({
+    name: "recship_recommended_item_popularity",
+    help: "Popularity of the first 10 items of each /v1/recommend answer: the share of the catalogue with more training interactions (0 = the most popular item)",
+    buckets: [...POPULARITY_BUCKETS],
+    registers: [this.registry],
+  });
+  readonly coverageShare = new Gauge({
+    name: "recship_recommended_items_distinct_share",
+    help: "Distinct items among the first 10 of the last recship_coverage_window_requests answers, as a share of the catalogue (NaN until the window is full)",
+    registers: [this.registry],
+  });
+  readonly coverageWindow = new Gauge({
+    name: "recship_coverage_window_requests",
+    help: "Answers the coverage window holds (it is full at the size the model's monitoring reference was computed with)",
+    registers: [this.registry],
+  });
+  /** The cgroup's CPU quota in cores (else the cores this process may use), and its memory limit (else the machine's memory). */
+  readonly cpuLimit = new Gauge({
+    name: "recship_cpu_limit_cores",
+    help: "CPU the server may use, in cores: its cgroup quota (a Kubernetes CPU limit), else the cores it can run on",
+    registers: [this.registry],
+  });
+  readonly memoryLimit = new Gauge({
+    name: "recship_memory_limit_bytes",
+    help: "Memory the server may use: its cgroup limit (a Kubernetes memory limit), else the machine's memory",
+    registers: [this.registry],
+  });
+  readonly referenceTopScore = new Gauge({
+    name: "recship_reference_top_score_share",
+    help: "Monitoring reference from validation: share of users whose first recommendation's score fell in the bucket ending at bucket_le (not cumulative)",
+    labelNames: ["bucket_le"] as const,
+    registers: [this.registry],
+  });
+  readonly referencePopularity = new Gauge({
+    name: "recship_reference_popularity_share",
+    help: "Monitoring reference from validation: share of recommended items whose popularity fell in the bucket ending at bucket_le (not cumulative)",
+    labelNames: ["bucket_le"] as const,
+    registers: [this.registry],
+  });
+  readonly referenceCoverage = new Gauge({
+    name: "recship_reference_distinct_share",
+    help: "Monitoring reference from validation: recship_recommended_items_distinct_share over as many validation users as the window holds answers",
+    registers: [this.registry],
+  });
   readonly ready: Gauge;
   readonly info: Gauge<"artifact" | "device" | "created_at" | "weights_sha256">;
 
@@ -119,7 +171,7 @@ export class ServeMetrics {
       buckets: [0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1],
       registers,
     });
-    const scoreBuckets = [-10, -5, -2, -1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 15, 20, 30, 50];
+    const scoreBuckets = [...SCORE_BUCKETS];
     this.scores = new Histogram({
       name: "recship_recommendation_score",
       help: "Model scores of every recommended item (drift: compare the distribution between versions and over time)",
@@ -159,5 +211,13 @@ export class ServeMetrics {
     for (const event of FEEDBACK_EVENTS) {
       for (const outcome of ["recommended", "not_recommended", "unknown_request"]) this.feedback.inc({ event, outcome }, 0);
     }
+  }
+
+  /** Exports the model's monitoring reference beside the live series, so a rule compares each version with its own. */
+  setReference(ref: MonitoringReference): void {
+    const label = (buckets: readonly number[], i: number) => (i < buckets.length ? String(buckets[i]) : "+Inf");
+    ref.topScore.shares.forEach((share, i) => this.referenceTopScore.set({ bucket_le: label(ref.topScore.buckets, i) }, share));
+    ref.popularity.shares.forEach((share, i) => this.referencePopularity.set({ bucket_le: label(ref.popularity.buckets, i) }, share));
+    this.referenceCoverage.set(ref.coverage.distinctShare);
   }
 }

@@ -3,7 +3,7 @@ import type { BatchSlice } from "./batcher.js";
 import { badRequest } from "./http-error.js";
 import { SERVED_OUTPUTS } from "../onnx/ort-recommender.js";
 import { fetched, type OutputName } from "./model-runner.js";
-import { topK } from "./topk.js";
+import { topK } from "../eval/topk.js";
 
 export interface RecommendRequest {
   /** The shop's item ids, oldest first. */

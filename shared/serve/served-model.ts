@@ -1,6 +1,7 @@
 import { join } from "node:path";
 import { MANIFEST_FILE, type BundleManifest } from "../bundle/manifest.js";
 import { openModelSource } from "../bundle/model-source.js";
+import { popularityShares, readMonitoringReference, type MonitoringReference } from "../bundle/monitoring-reference.js";
 import type { Logger } from "../log.js";
 import { defaultSessionThreads, usableCores } from "../util/cpu-budget.js";
 import { ModelRunner } from "./model-runner.js";
@@ -20,6 +21,8 @@ export interface ServedModel {
   /** First 12 hex digits of the served ONNX file's sha256: differs between a model and its compressed variant. */
   version: string;
   device: Device;
+  /** The bundle's monitoring reference and each item's popularity share from it (absent for bundles trained without one). */
+  monitoring?: { reference: MonitoringReference; popularity: Float32Array };
 }
 
 function modelVersion(onnxSha256: string): string {
@@ -68,8 +71,12 @@ export async function loadServedModel(options: {
       })
     : await openInProcess(source.modelPath, source.maxlen, source.itemIds.length - 1, { ...options, threads, manifest });
   if (options.workers) options.log.info(`model runs in ${options.workers} worker thread(s), each with its own session`);
+  const reference = await readMonitoringReference(source.dir, source.manifest, verifyChecksums);
+  if (!reference)
+    options.log.warn("the bundle has no monitoring reference (trained by an older recship): the drift alerts stay silent for it");
   return {
     runner,
+    ...(reference ? { monitoring: { reference, popularity: popularityShares(reference.itemCounts) } } : {}),
     vocabulary: new ItemVocabulary(source.itemIds),
     manifest: source.manifest,
     modelPath: source.modelPath,

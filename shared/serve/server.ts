@@ -24,6 +24,9 @@ import {
 import { HEAVY_RESPONSE_BYTES, HeavySlots, resolveLimits, type ServerLimits } from "./limits.js";
 import { ServeMetrics } from "./metrics.js";
 import { explanationsJson, knownIndexes, recommendWithExplanations } from "./explain.js";
+import { CoverageWindow } from "./coverage.js";
+import { COVERAGE_REQUESTS, LIST_LENGTH } from "../bundle/monitoring-reference.js";
+import { cgroupCpuQuota, memoryLimitBytes, usableCores } from "../util/cpu-budget.js";
 import { parseRecommend } from "./recommend.js";
 import { Router, type RouteContext, type RouteResult } from "./router.js";
 import { loadServedModel, type ServedModel } from "./served-model.js";
@@ -99,6 +102,8 @@ export class ModelServer {
   private readonly router = new Router();
   private readonly recent = new RecentRecommendations();
   private model: ServedModel | undefined;
+  /** Distinct items among the last answers (see CoverageWindow), once the model is loaded. */
+  private coverage: CoverageWindow | undefined;
   private batcher: Batcher | undefined;
   private isReady = false;
   private draining = false;
@@ -119,6 +124,8 @@ export class ModelServer {
     }
     this.limits = resolveLimits(options);
     this.metrics = new ServeMetrics({ model: this.name, version: "", variant: this.variant });
+    this.metrics.cpuLimit.set(cgroupCpuQuota() ?? usableCores());
+    this.metrics.memoryLimit.set(memoryLimitBytes());
     this.heavy = new HeavySlots(this.limits.maxHeavyRequests, (used) => this.metrics.heavyInflight.set(used));
     this.listener = createListener(this.limits, this.metrics, (req, res) => void this.handle(req, res));
     this.routes();
@@ -205,6 +212,14 @@ export class ModelServer {
             onBatch,
           });
     this.metrics.registry.setDefaultLabels({ model: this.name, version: model.version, variant: this.variant });
+    const reference = model.monitoring?.reference;
+    if (reference) this.metrics.setReference(reference);
+    this.coverage = new CoverageWindow(
+      shape.numItems,
+      reference?.coverage.requests ?? COVERAGE_REQUESTS,
+      reference?.listLength ?? LIST_LENGTH,
+    );
+    this.metrics.coverageShare.set(NaN);
     this.metrics.info.set(
       {
         artifact: model.artifact,
@@ -408,7 +423,7 @@ export class ModelServer {
       }),
     );
     if (request.responseBytes >= HEAVY_RESPONSE_BYTES) this.holdHeavySlot(res, request.responseBytes);
-    const slice = await batcher.submit(request.input, request.rows, request.outputs);
+    const slice = await this.toModel(() => batcher.submit(request.input, request.rows, request.outputs));
     const envelope = {
       model_name: this.name,
       model_version: model.version,
@@ -437,11 +452,13 @@ export class ModelServer {
       }),
     );
     const { dense, unknown } = model.vocabulary.mapHistory(request.items);
-    const picked = await recommendWithExplanations((input, rows, needs) => batcher.submit(input, rows, needs), shape, dense, {
-      k: request.k,
-      excludeSeen: request.excludeSeen,
-      explainLimit: request.explain?.limit,
-    });
+    const picked = await recommendWithExplanations(
+      (input, rows, needs) => this.toModel(() => batcher.submit(input, rows, needs)),
+      shape,
+      dense,
+      { k: request.k, excludeSeen: request.excludeSeen, explainLimit: request.explain?.limit },
+    );
+    this.observeAnswer(model, picked.dense);
     const requestId = `${this.requestIdPrefix}-${randomUUID()}`;
     const items = Array.from(picked.dense, (d) => model.vocabulary.id(d));
     const scores = Array.from(picked.scores);
@@ -464,6 +481,29 @@ export class ModelServer {
           : {}),
       },
     };
+  }
+
+  /** A model request counted in the queue depth until it is answered. */
+  private async toModel<T>(run: () => Promise<T>): Promise<T> {
+    this.metrics.queueDepth.inc();
+    try {
+      return await run();
+    } finally {
+      this.metrics.queueDepth.dec();
+    }
+  }
+
+  /** The popularity of an answer's first items and the coverage window (bounded: no per-item series). */
+  private observeAnswer(model: ServedModel, dense: Int32Array): void {
+    const coverage = this.coverage!;
+    const popularity = model.monitoring?.popularity;
+    if (popularity) {
+      const n = Math.min(dense.length, coverage.listLength);
+      for (let j = 0; j < n; j++) this.metrics.popularity.observe(popularity[dense[j] - 1]);
+    }
+    coverage.add(dense);
+    this.metrics.coverageWindow.set(coverage.size);
+    this.metrics.coverageShare.set(coverage.distinctShare);
   }
 
   private async feedback({ req }: RouteContext): Promise<RouteResult> {

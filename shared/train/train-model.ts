@@ -22,6 +22,8 @@ import { RECSHIP_VERSION } from "../version.js";
 import { invalidDataError, logChecks } from "../data/quality/outcome.js";
 import { PROFILE_FILE } from "../data/quality/profile.js";
 import { readProfile, validateLog, type DataReport } from "../data/quality/validate-log.js";
+import { MONITORING_ARTIFACT, writeMonitoringReference } from "../bundle/monitoring-reference.js";
+import { monitoringReferenceOf } from "./monitoring.js";
 
 export interface TrainModelOptions extends ReadOptions {
   data: string;
@@ -247,6 +249,8 @@ interface BundleContents {
   itemIds: string[];
   kept: { validation: EvalResult; test: EvalResult };
   popularity: { validation: EvalResult; test: EvalResult };
+  /** The validation cases the monitoring reference summarises (production monitoring's baseline). */
+  cases: Cases;
   git?: TrainModelOptions["git"];
 }
 
@@ -258,6 +262,13 @@ async function writeBundle(work: string, b: BundleContents): Promise<number> {
   await writeFile(join(work, "weights.bin"), weights.data);
   await writeFile(join(work, "items.txt"), vocabulary);
   await writeFile(join(work, "training-log.jsonl"), outcome.history.map((h) => JSON.stringify(h)).join("\n") + "\n");
+  const model = outcome.model;
+  const reference = await monitoringReferenceOf(
+    { numItems: model.numItems, score: (h) => model.scoreAsync(h) },
+    b.cases.validation,
+    b.cases.split.train,
+  );
+  const monitoring = await writeMonitoringReference(work, reference);
   const parameters = countParameters(outcome.model.params);
   const manifest: BundleManifest = {
     schemaVersion: BUNDLE_SCHEMA_VERSION,
@@ -282,7 +293,7 @@ async function writeBundle(work: string, b: BundleContents): Promise<number> {
       test: metricsBlock(b.kept.test),
       popularity: { validation: metricsBlock(b.popularity.validation), test: metricsBlock(b.popularity.test) },
     },
-    artifacts: {},
+    artifacts: { [MONITORING_ARTIFACT]: monitoring },
   };
   await writeManifest(work, manifest);
   return parameters;
@@ -355,6 +366,7 @@ export async function trainModel(options: TrainModelOptions): Promise<TrainRepor
     itemIds: interactions.itemIds,
     kept,
     popularity,
+    cases,
     git: options.git,
   });
   outcome.model.dispose();

@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { availableParallelism } from "node:os";
+import { availableParallelism, totalmem } from "node:os";
 
 /**
  * The CPU quota of this process's cgroup (v2 `cpu.max`, as Kubernetes writes a container's CPU
@@ -15,6 +15,21 @@ export function cgroupCpuQuota(cpuMax = "/sys/fs/cgroup/cpu.max"): number | unde
     return undefined;
   }
   return parseCpuMax(text);
+}
+
+/**
+ * The memory this process's cgroup may use (v2 `memory.max`, a Kubernetes memory limit), else the
+ * machine's memory.
+ */
+export function memoryLimitBytes(memoryMax = "/sys/fs/cgroup/memory.max"): number {
+  let text = "max";
+  try {
+    text = readFileSync(memoryMax, "utf8").trim();
+  } catch {
+    // no cgroup v2 file: the machine's memory
+  }
+  const limit = Number(text);
+  return text !== "max" && Number.isFinite(limit) && limit > 0 ? Math.min(limit, totalmem()) : totalmem();
 }
 
 /** `"200000 100000"` → 2 cores; `"max 100000"` → undefined (no limit). */

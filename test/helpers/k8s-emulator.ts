@@ -44,7 +44,7 @@ export class KubeEmulator {
   private timer: NodeJS.Timeout | undefined;
 
   private constructor(options: EmulatorOptions) {
-    this.store = new KubeStore([...BUILT_IN_TYPES, ...Object.values(CRD_TYPES)]);
+    this.store = new KubeStore([...BUILT_IN_TYPES, ...Object.values(CRD_TYPES).flat()]);
     const ns = this.store.typeOf("v1", "Namespace")!;
     for (const name of options.namespaces ?? ["default", "shop"])
       this.store.put(ns, { apiVersion: "v1", kind: "Namespace", metadata: { name } });
@@ -62,7 +62,7 @@ export class KubeEmulator {
       token: emulator.token,
       store: emulator.store,
       requests: emulator.requests,
-      served: () => [...BUILT_IN_TYPES, ...[...emulator.installed].map((c) => CRD_TYPES[c])],
+      served: () => [...BUILT_IN_TYPES, ...[...emulator.installed].flatMap((c) => CRD_TYPES[c])],
     });
     emulator.server = server;
     emulator.url = url;

@@ -118,3 +118,40 @@ export const SERVICE_MONITOR_SCHEMA = resource(
     ["selector", "endpoints"],
   ),
 );
+
+const duration: Schema = {
+  type: "string",
+  pattern: "^(0|(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?(([0-9]+)ms)?)$",
+};
+
+/** Prometheus Operator v1 PrometheusRule: rule groups as in a Prometheus rule file (a rule records or alerts). */
+export const PROMETHEUS_RULE_SCHEMA = resource(
+  "monitoring.coreos.com/v1",
+  "PrometheusRule",
+  obj(
+    {
+      groups: {
+        type: "array",
+        minItems: 1,
+        items: obj(
+          {
+            name: str,
+            interval: duration,
+            rules: {
+              type: "array",
+              items: {
+                ...obj({ record: str, alert: str, expr: str, for: duration, labels, annotations: labels }, ["expr"]),
+                oneOf: [
+                  { properties: { record: str }, required: ["record"] },
+                  { properties: { alert: str }, required: ["alert"] },
+                ],
+              },
+            },
+          },
+          ["name", "rules"],
+        ),
+      },
+    },
+    ["groups"],
+  ),
+);

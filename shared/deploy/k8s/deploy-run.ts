@@ -11,6 +11,7 @@ import { waitForRollout, type RolloutOutcome } from "./rollout.js";
 import { deployStatus, readState } from "./state.js";
 import type { KubernetesDeployOptions, KubernetesDeployResult, KubernetesSpec, KubernetesState, Variant, VariantState } from "./types.js";
 import { validateManifests } from "./validate.js";
+import type { MonitoringOutcome } from "../monitoring/files.js";
 
 /** One deploy in progress: the cluster's state when it started, the settings it renders with, what it has done. */
 export interface DeployRun {
@@ -228,7 +229,7 @@ async function logOutcome(run: DeployRun, outcome: ModeOutcome, manifests: strin
 }
 
 /** The step's result; a failed (and undone) rollout becomes a DeployFailure carrying it. */
-export async function finishRun(run: DeployRun, outcome: ModeOutcome): Promise<KubernetesDeployResult> {
+export async function finishRun(run: DeployRun, outcome: ModeOutcome, monitoring?: MonitoringOutcome): Promise<KubernetesDeployResult> {
   const { spec, dryRun, namespace } = run;
   const { final, failure } = outcome;
   const manifests = toYaml(outcome.applied);
@@ -253,6 +254,7 @@ export async function finishRun(run: DeployRun, outcome: ModeOutcome): Promise<K
     manifests,
     ...(dryRun ? { diff } : {}),
     ...(failure ? { failure: { reason: failure.reason, details: failure.details } } : {}),
+    ...(monitoring ? { monitoring } : {}),
     warnings: run.warnings,
   };
   if (failure) {

@@ -10,6 +10,7 @@ import { decodeKubeconfig, kubeconfigSecrets, redact, writeKubeconfig, type Kube
 import { finishRun, openRun, serviceUrl, type DeployRun, type ModeOutcome } from "./deploy-run.js";
 import { replaceStable, rollBack, setWeight, startCanary } from "./modes.js";
 import { managedRefs } from "./render.js";
+import { applyMonitoring, monitoringRefs, requireMonitoringKinds } from "./monitoring.js";
 import { readRecordedSpec } from "./recorded-spec.js";
 import { deployStatus, readState } from "./state.js";
 import type { DeployMode, DeployStatus } from "../../rollout/target.js";
@@ -90,7 +91,7 @@ export async function teardownKubernetes(options: ConnectionOptions & { name?: s
     const spec = resolveSpec({ mode: "rollback", log, name: options.name }, options.namespace ?? client.defaultNamespace);
     const applier = new Applier(client, { force: false, dryRun: false, log });
     const warnings: string[] = [];
-    await applier.prune(managedRefs(spec), [], warnings);
+    await applier.prune([...managedRefs(spec), ...monitoringRefs(spec)], [], warnings);
     for (const w of warnings) log.warn(w);
     return applier.changes;
   });
@@ -121,5 +122,10 @@ async function runDeploy(client: KubeClient, options: KubernetesDeployOptions, l
     "set-weight": setWeight,
     rollback: rollBack,
   };
-  return finishRun(run, await modes[run.mode](run));
+  const alerts = options.alerts;
+  const shipsModel = run.mode === "canary" || run.mode === "direct";
+  if (shipsModel && alerts) await requireMonitoringKinds(run, alerts);
+  const outcome = await modes[run.mode](run);
+  const monitoring = !outcome.failure && shipsModel && alerts && alerts.mode !== "none" ? await applyMonitoring(run, alerts) : undefined;
+  return finishRun(run, outcome, monitoring);
 }

@@ -40,6 +40,9 @@ export function objectNames(app: string) {
     pdb: `${app}-stable`,
     route: app,
     serviceMonitor: app,
+    /** The PrometheusRule with the app's alerts, and the ConfigMap holding its Grafana dashboard. */
+    alerts: `${app}-alerts`,
+    dashboard: `${app}-dashboard`,
   };
 }
 

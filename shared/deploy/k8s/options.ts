@@ -3,6 +3,7 @@ import { RecshipError } from "../../errors.js";
 import type { Logger } from "../../log.js";
 import type { DeployMode } from "../../rollout/target.js";
 import type { OptionReader, OptionSpec } from "../../util/option-spec.js";
+import { alertOptionsFrom } from "../monitoring/options.js";
 import { METRICS_MODES, TRAFFIC_SPLITS, type KubernetesDeployOptions, type ModelFile, type ModelSource } from "./types.js";
 
 // The Kubernetes options deploy-k8s and monitor-canary share, declared once: the connection and
@@ -240,7 +241,7 @@ function autoscalingFrom(o: OptionReader): KubernetesDeployOptions["autoscaling"
 
 /** How the model is run (not what, nor where the cluster is). */
 export type KubernetesSettings = Partial<
-  Omit<KubernetesDeployOptions, "mode" | "model" | "canaryWeight" | "image" | "log" | "kubeconfig" | "tempDir">
+  Omit<KubernetesDeployOptions, "mode" | "model" | "canaryWeight" | "image" | "log" | "kubeconfig" | "tempDir" | "alerts">
 >;
 
 /** The settings given (see KUBERNETES_SETTING_OPTIONS: what is not given stays unset). */
@@ -289,6 +290,7 @@ export function kubernetesOptionsFrom(
     ...kubernetesSettingsFrom(o),
     forceConflicts: o.boolean("force-conflicts"),
     dryRun: o.boolean("dry-run"),
+    alerts: alertOptionsFrom(o),
     log,
   };
 }

@@ -1,6 +1,8 @@
 import type { Logger } from "../../log.js";
 import type { DeployMode } from "../../rollout/target.js";
 import type { KubeClient } from "./client.js";
+import type { AlertOptions } from "../monitoring/options.js";
+import type { MonitoringOutcome } from "../monitoring/files.js";
 
 /** The five modes (canary, promote, rollback, direct, set-weight) are the target-neutral ones of shared/deploy/types.ts. */
 export type Variant = "stable" | "canary";
@@ -151,6 +153,8 @@ export interface KubernetesDeployOptions {
   forceConflicts?: boolean;
   /** Render, server-side dry-run and diff against the live objects; change nothing. */
   dryRun?: boolean;
+  /** canary and direct: the alert rules and dashboard applied beside the model (unset: none). */
+  alerts?: AlertOptions;
   /** How often the rollout is polled (default 2000 ms). */
   pollIntervalMs?: number;
   /** Give up waiting for a rollout after this long (default progressDeadlineSeconds + 60 s). */
@@ -215,5 +219,7 @@ export interface KubernetesDeployResult {
   /** Dry run: unified diff of the live objects against the server's dry-run result. */
   diff?: string;
   failure?: RolloutFailure;
+  /** canary and direct: the alert rules and dashboard rendered (and what was applied of them). */
+  monitoring?: MonitoringOutcome;
   warnings: string[];
 }

@@ -3,10 +3,11 @@ import { Ajv, type ValidateFunction } from "ajv";
 import { Deployment } from "kubernetes-models/apps/v1/Deployment";
 import { HorizontalPodAutoscaler } from "kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler";
 import { PodDisruptionBudget } from "kubernetes-models/policy/v1/PodDisruptionBudget";
+import { ConfigMap } from "kubernetes-models/v1/ConfigMap";
 import { Service } from "kubernetes-models/v1/Service";
 import { RecshipError } from "../../errors.js";
 import type { KubeObject } from "./client.js";
-import { HTTP_ROUTE_SCHEMA, SERVICE_MONITOR_SCHEMA, VIRTUAL_SERVICE_SCHEMA } from "./crd-schemas.js";
+import { HTTP_ROUTE_SCHEMA, PROMETHEUS_RULE_SCHEMA, SERVICE_MONITOR_SCHEMA, VIRTUAL_SERVICE_SCHEMA } from "./crd-schemas.js";
 
 interface BuiltIn {
   /** kubernetes-models: the OpenAPI schema's types, formats, enums and required fields. */
@@ -18,6 +19,7 @@ interface BuiltIn {
 const BUILT_IN: Record<string, BuiltIn> = {
   "apps/v1/Deployment": { model: Deployment as never, typeName: "V1Deployment" },
   "v1/Service": { model: Service as never, typeName: "V1Service" },
+  "v1/ConfigMap": { model: ConfigMap as never, typeName: "V1ConfigMap" },
   "autoscaling/v2/HorizontalPodAutoscaler": { model: HorizontalPodAutoscaler as never, typeName: "V2HorizontalPodAutoscaler" },
   "policy/v1/PodDisruptionBudget": { model: PodDisruptionBudget as never, typeName: "V1PodDisruptionBudget" },
 };
@@ -27,6 +29,7 @@ const CUSTOM: Record<string, ValidateFunction> = {
   "gateway.networking.k8s.io/v1/HTTPRoute": ajv.compile(HTTP_ROUTE_SCHEMA),
   "networking.istio.io/v1/VirtualService": ajv.compile(VIRTUAL_SERVICE_SCHEMA),
   "monitoring.coreos.com/v1/ServiceMonitor": ajv.compile(SERVICE_MONITOR_SCHEMA),
+  "monitoring.coreos.com/v1/PrometheusRule": ajv.compile(PROMETHEUS_RULE_SCHEMA),
 };
 
 interface AttributeType {

@@ -41,33 +41,24 @@ export const BUILT_IN_TYPES: ResourceType[] = [
   { group: "policy", version: "v1", kind: "PodDisruptionBudget", plural: "poddisruptionbudgets", namespaced: true, generation: true },
 ];
 
-/** Custom resources a test can install. */
+const custom = (group: string, kind: string, plural: string): ResourceType => ({
+  group,
+  version: "v1",
+  kind,
+  plural,
+  namespaced: true,
+  generation: true,
+});
+
+/** Custom resources a test can install, as their projects ship them (the Prometheus Operator's CRDs come together). */
 export const CRD_TYPES = {
-  "gateway-api": {
-    group: "gateway.networking.k8s.io",
-    version: "v1",
-    kind: "HTTPRoute",
-    plural: "httproutes",
-    namespaced: true,
-    generation: true,
-  },
-  istio: {
-    group: "networking.istio.io",
-    version: "v1",
-    kind: "VirtualService",
-    plural: "virtualservices",
-    namespaced: true,
-    generation: true,
-  },
-  "prometheus-operator": {
-    group: "monitoring.coreos.com",
-    version: "v1",
-    kind: "ServiceMonitor",
-    plural: "servicemonitors",
-    namespaced: true,
-    generation: true,
-  },
-} satisfies Record<string, ResourceType>;
+  "gateway-api": [custom("gateway.networking.k8s.io", "HTTPRoute", "httproutes")],
+  istio: [custom("networking.istio.io", "VirtualService", "virtualservices")],
+  "prometheus-operator": [
+    custom("monitoring.coreos.com", "ServiceMonitor", "servicemonitors"),
+    custom("monitoring.coreos.com", "PrometheusRule", "prometheusrules"),
+  ],
+} satisfies Record<string, ResourceType[]>;
 export type CrdName = keyof typeof CRD_TYPES;
 
 function setDefault(o: JsonObject, key: string, value: JsonObject[string]): void {
