@@ -315,6 +315,15 @@ async function swapIntoPlace(work: string, out: string): Promise<void> {
   await rm(previous, { recursive: true, force: true });
 }
 
+/** The `<out>.partial` folder: kept to resume, else an unfinished run's is discarded (with a warning). */
+async function openWorkFolder(work: string, resume: boolean | undefined, warn: (message: string) => void): Promise<void> {
+  if (!resume && existsSync(work)) {
+    warn(`discarding the unfinished run in ${work} (pass --resume to continue it instead)`);
+    await rm(work, { recursive: true, force: true });
+  }
+  await mkdir(work, { recursive: true });
+}
+
 /** train-model: read an interaction log, train SASRec, evaluate it beside popularity, write a bundle. */
 export async function trainModel(options: TrainModelOptions): Promise<TrainReport> {
   const started = Date.now();
@@ -337,11 +346,7 @@ export async function trainModel(options: TrainModelOptions): Promise<TrainRepor
   const popularity = await popularityBaseline(cases, seed, log);
   const validSubset = validationSubset(cases.validation, config.train.validationUsers);
 
-  if (!options.resume && existsSync(work)) {
-    warn(`discarding the unfinished run in ${work} (pass --resume to continue it instead)`);
-    await rm(work, { recursive: true, force: true });
-  }
-  await mkdir(work, { recursive: true });
+  await openWorkFolder(work, options.resume, warn);
   const checkpointDir = options.checkpoint ? resolve(options.checkpoint) : join(work, "checkpoint");
   const outcome = await train({
     model: config.model,
