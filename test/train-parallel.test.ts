@@ -18,7 +18,7 @@ import { indexedBatches, teacherTargets } from "../shared/compress/distill/teach
 import { rowSplit, WorkerEngine } from "../shared/model/parallel/worker-engine.js";
 import { SasrecModel } from "../shared/model/sasrec-model.js";
 import { initialValues, itemTable, paramSpecs } from "../shared/model/sasrec.js";
-import { train } from "../shared/model/trainer.js";
+import { scheduledRate, train } from "../shared/model/trainer.js";
 import { defaultTrainWorkers } from "../shared/util/cpu-budget.js";
 import { Rng } from "../shared/util/random.js";
 import { syntheticCsv, TINY_CONFIG, validationCases } from "./helpers/synthetic.js";
@@ -238,6 +238,35 @@ describe("data-parallel training", () => {
     expect(compared).toBeGreaterThan(1000);
     // and the weights moved
     expect(maxDifference(two.values, engineOptions("sampled-ce", 2).values)).toBeGreaterThan(0.005);
+  });
+
+  for (const workers of [0, 2]) {
+    it(`a lowered learning rate reaches the update (${workers === 0 ? "main thread" : "2 workers"}): equal to an engine started at that rate`, async () => {
+      const inputs = [globalBatch("sampled-ce", 4), globalBatch("sampled-ce", 6)];
+      const run = async (start: number, lowered?: number) => {
+        const options = { ...engineOptions("sampled-ce", workers), adam: { learningRate: start, ...ADAM_DEFAULTS } };
+        const engine = workers > 0 ? await WorkerEngine.open(options) : new LocalEngine(options);
+        try {
+          if (lowered !== undefined) engine.setLearningRate(lowered);
+          for (const input of inputs) await engine.step({ kind: "sasrec", input });
+          return engine.values();
+        } finally {
+          await engine.close();
+        }
+      };
+      const decayed = await run(0.01, 0.001);
+      expect(maxDifference(decayed, await run(0.001))).toBeLessThan(1e-7);
+      expect(maxDifference(decayed, await run(0.01))).toBeGreaterThan(1e-4);
+    });
+  }
+
+  it("the plateau schedule lowers the rate after every lrPatience epochs without progress, and only then", () => {
+    const train = { ...configFor("sampled-ce").train, lrSchedule: "plateau" as const, lrDecay: 0.5, lrPatience: 2 };
+    expect(scheduledRate(train, { sinceBest: 1, learningRate: 0.004 })).toBe(0.004);
+    expect(scheduledRate(train, { sinceBest: 2, learningRate: 0.004 })).toBe(0.002);
+    expect(scheduledRate(train, { sinceBest: 3, learningRate: 0.002 })).toBe(0.002);
+    expect(scheduledRate(train, { sinceBest: 4, learningRate: 0.002 })).toBe(0.001);
+    expect(scheduledRate({ ...train, lrSchedule: "constant" }, { sinceBest: 2, learningRate: 0.004 })).toBe(0.004);
   });
 
   it("more workers than rows: the idle workers add nothing", async () => {

@@ -57,6 +57,13 @@ export interface TrainConfig {
   /** Early stopping: epochs without a better validation NDCG@10. */
   patience: number;
   /**
+   * Learning-rate schedule (absent: constant): "plateau" multiplies the rate by lrDecay after
+   * every lrPatience epochs without a better validation score.
+   */
+  lrSchedule?: "constant" | "plateau";
+  lrDecay?: number;
+  lrPatience?: number;
+  /**
    * Which validation NDCG@10 picks the best epoch and stops early: all items ranked ("full"),
    * or the user's history masked ("masked", the protocol of published results and of a server
    * answering with exclude_seen; the default, by measurement: README "Model selection"). Absent
@@ -131,6 +138,9 @@ export const TRAIN_CONFIG_PROPERTIES = {
   batchTokens: { type: "integer", minimum: 16 },
   epochs: positiveInt,
   patience: positiveInt,
+  lrSchedule: { enum: ["constant", "plateau"] },
+  lrDecay: { type: "number", exclusiveMinimum: 0, exclusiveMaximum: 1 },
+  lrPatience: positiveInt,
   selectBy: { enum: ["full", "masked"] },
   validationUsers: { type: "integer", minimum: 0 },
   seed: { type: "integer" },

@@ -95,6 +95,8 @@ interface CheckpointState {
   optimizerSteps: number;
   /** Worker threads of the run that wrote it (a resume with another count is equivalent, not bit-identical). */
   workers: number;
+  /** The schedule's learning rate after this epoch (absent in checkpoints written before schedules). */
+  learningRate?: number;
 }
 
 function configHashOf(model: SasrecConfig, train: TrainConfig, numItems: number): string {
@@ -136,6 +138,8 @@ interface Progress {
   bestScore: number;
   sinceBest: number;
   best: Map<string, Float32Array>;
+  /** The learning rate the next epoch trains with. */
+  learningRate: number;
 }
 
 /** Reads the checkpoint of an interrupted run into the engine; its progress. */
@@ -170,6 +174,7 @@ async function resumeFrom(options: TrainerOptions, configHash: string, engine: T
     bestScore: state.bestScore,
     sinceBest: state.sinceBest,
     best: await read("best.bin", state.params),
+    learningRate: state.learningRate ?? options.train.learningRate,
   };
 }
 
@@ -206,6 +211,7 @@ async function saveCheckpoint(
     optimizer: opt.tensors,
     optimizerSteps: steps,
     workers: engine.workers,
+    learningRate: progress.learningRate,
   };
   await writeCheckpoint(dir, state, params.data, bestData.data, opt.data);
 }
@@ -307,8 +313,17 @@ export async function train(options: TrainerOptions): Promise<TrainOutcome> {
   const engine = await engineFor(options, initialValues(specs, trainConfig.seed));
   if (engine.workers > 0) log.info(`data-parallel training on ${engine.workers} worker threads`);
   try {
-    let progress: Progress = { startEpoch: 0, history: [], bestEpoch: -1, bestScore: -Infinity, sinceBest: 0, best: engine.values() };
+    let progress: Progress = {
+      startEpoch: 0,
+      history: [],
+      bestEpoch: -1,
+      bestScore: -Infinity,
+      sinceBest: 0,
+      best: engine.values(),
+      learningRate: trainConfig.learningRate,
+    };
     if (options.resume) progress = await resumeFrom(options, configHash, engine);
+    engine.setLearningRate(progress.learningRate);
     const { history, startEpoch } = progress;
     let stoppedBy: StopReason = "epochs";
     let bestValidation: EvalResult | undefined;
@@ -333,14 +348,8 @@ export async function train(options: TrainerOptions): Promise<TrainOutcome> {
       );
       history.push(record);
       epochsThisCall++;
-      const score = trainConfig.selectBy === "masked" ? record.valid.maskedNdcg10 : record.valid.ndcg10;
-      const improved = score > progress.bestScore;
-      if (improved) {
-        progress = { ...progress, bestScore: score, bestEpoch: epoch, sinceBest: 0, best: engine.values() };
-        bestValidation = valid;
-      } else {
-        progress.sinceBest++;
-      }
+      const improved = keepBest(engine, trainConfig, progress, record, epoch, log);
+      if (improved) bestValidation = valid;
       logEpoch(log, record, trainConfig.epochs, improved, started, options.deadline);
       if (options.checkpointDir) await saveCheckpoint(options.checkpointDir, engine, shapes, progress, epoch, configHash);
       if (progress.sinceBest >= trainConfig.patience) {
@@ -368,6 +377,39 @@ export async function train(options: TrainerOptions): Promise<TrainOutcome> {
   } finally {
     await engine.close();
   }
+}
+
+/**
+ * Book-keeping after an epoch's validation: a better score keeps these weights; otherwise one
+ * more epoch without progress, and the schedule's learning rate. Whether the epoch improved.
+ */
+function keepBest(
+  engine: TrainingEngine,
+  train: TrainConfig,
+  progress: Progress,
+  record: EpochRecord,
+  epoch: number,
+  log: Logger,
+): boolean {
+  const score = train.selectBy === "masked" ? record.valid.maskedNdcg10 : record.valid.ndcg10;
+  if (score > progress.bestScore) {
+    Object.assign(progress, { bestScore: score, bestEpoch: epoch, sinceBest: 0, best: engine.values() });
+    return true;
+  }
+  progress.sinceBest++;
+  progress.learningRate = scheduledRate(train, progress, log);
+  engine.setLearningRate(progress.learningRate);
+  return false;
+}
+
+/** The plateau schedule: the rate × lrDecay after every lrPatience epochs without a better score. */
+export function scheduledRate(train: TrainConfig, progress: Pick<Progress, "sinceBest" | "learningRate">, log?: Logger): number {
+  if (train.lrSchedule !== "plateau" || progress.sinceBest % (train.lrPatience ?? 3) !== 0) return progress.learningRate;
+  const next = progress.learningRate * (train.lrDecay ?? 0.5);
+  log?.info(
+    `learning rate ${progress.learningRate.toPrecision(3)} → ${next.toPrecision(3)}: no better validation score for ${progress.sinceBest} epochs`,
+  );
+  return next;
 }
 
 function logEpoch(log: Logger, record: EpochRecord, epochs: number, improved: boolean, started: number, deadline?: number): void {

@@ -35,6 +35,8 @@ export interface TrainingEngine extends Scorer {
   optimizerState(): OptimizerState;
   /** Sets the weights and the optimizer state (a resumed checkpoint). */
   restore(values: Map<string, Float32Array>, state: OptimizerState): Promise<void>;
+  /** Adam's learning rate for the steps sent from now on (a schedule's decay). */
+  setLearningRate(learningRate: number): void;
   close(): Promise<void>;
 }
 
@@ -113,8 +115,10 @@ export class LocalEngine implements TrainingEngine {
   private readonly grad: Float32Array;
   private state: OptimizerState;
   private readonly fixed: Map<string, Float32Array>;
+  private adam: AdamSettings;
 
   constructor(private readonly options: EngineOptions) {
+    this.adam = options.adam;
     const layout = engineLayout(options);
     const distill = options.distill ? prepareDistill(options.distill, options.model.hidden) : undefined;
     this.ctx = { model: options.model, train: options.train, numItems: options.numItems, layout, distill };
@@ -140,13 +144,17 @@ export class LocalEngine implements TrainingEngine {
   private async runStep(input: StepInput): Promise<number> {
     const loss = await sliceGradients(this.model.params, this.ctx, input, this.grad);
     this.state.steps++;
-    adamUpdate(this.options.adam, this.state.steps, [0, this.layout.total], this.weights, this.state.m, this.state.v, [this.grad]);
+    adamUpdate(this.adam, this.state.steps, [0, this.layout.total], this.weights, this.state.m, this.state.v, [this.grad]);
     loadFlat(this.model.params, this.layout, this.weights);
     return loss;
   }
 
   score(histories: Int32Array[]): Promise<Float32Array> {
     return this.model.scoreAsync(histories);
+  }
+
+  setLearningRate(learningRate: number): void {
+    this.adam = { ...this.options.adam, learningRate };
   }
 
   /** From the flat vector this engine updates: no read back from the device. */

@@ -32,7 +32,8 @@ export interface SharedBuffers {
 }
 
 export type ToTrainWorker =
-  | { type: "step"; t: number; input: StepInput }
+  /** `learningRate`: Adam's for this step (a schedule may lower it during training). */
+  | { type: "step"; t: number; learningRate: number; input: StepInput }
   /** The shared weights were replaced (a resumed checkpoint): load them. */
   | { type: "sync" }
   | { type: "score"; id: number; histories: Int32Array[] };

@@ -39,10 +39,10 @@ export async function runTrainWorker(): Promise<void> {
     const model = new SasrecModel(data.model, data.numItems, values);
     const shard = shardOf(total, data.index, data.workers);
 
-    const step = async (t: number, input: Extract<ToTrainWorker, { type: "step" }>["input"]): Promise<number> => {
+    const step = async ({ t, learningRate, input }: Extract<ToTrainWorker, { type: "step" }>): Promise<number> => {
       const loss = await sliceGradients(model.params, ctx, input, grads[data.index]);
       arriveAndWait(control, data.workers); // every gradient is written
-      adamUpdate(data.adam, t, shard, weights, m, v, grads);
+      adamUpdate({ ...data.adam, learningRate }, t, shard, weights, m, v, grads);
       arriveAndWait(control, data.workers); // every shard is updated
       loadFlat(model.params, data.layout, weights);
       return loss;
@@ -55,7 +55,7 @@ export async function runTrainWorker(): Promise<void> {
     });
     const handle = async (message: ToTrainWorker) => {
       try {
-        if (message.type === "step") send({ type: "stepped", loss: await step(message.t, message.input) });
+        if (message.type === "step") send({ type: "stepped", loss: await step(message) });
         else if (message.type === "sync") {
           loadFlat(model.params, data.layout, weights);
           send({ type: "synced" });

@@ -46,6 +46,7 @@ export class WorkerEngine implements TrainingEngine {
   private readonly fixed: Map<string, Float32Array>;
   private readonly control: Int32Array;
   private steps = 0;
+  private learningRate: number;
   private nextId = 1;
   private readonly idle: Worker[];
   private readonly waiting: ((worker: Worker) => void)[] = [];
@@ -60,7 +61,9 @@ export class WorkerEngine implements TrainingEngine {
     fixed: Map<string, Float32Array>,
     numItems: number,
     private readonly distill: DistillSetup | undefined,
+    learningRate: number,
   ) {
+    this.learningRate = learningRate;
     this.layout = layout;
     this.numItems = numItems;
     this.weights = new Float32Array(shared.weights);
@@ -140,7 +143,7 @@ export class WorkerEngine implements TrainingEngine {
       await Promise.all(workers.map((w) => w.terminate()));
       throw error;
     }
-    return new WorkerEngine(workers, layout, shared, fixed, options.numItems, options.distill);
+    return new WorkerEngine(workers, layout, shared, fixed, options.numItems, options.distill, options.adam.learningRate);
   }
 
   /**
@@ -180,7 +183,7 @@ export class WorkerEngine implements TrainingEngine {
     // the barrier were the same (~3 ms a step, noise from the two cores' shared caches)
     const messages = this.workersList.map((_, k): ToTrainWorker => {
       const [start, end] = rowSplit(stepRows(input), k, n);
-      return { type: "step", t, input: sliceStep(input, start, end, this.distill) };
+      return { type: "step", t, learningRate: this.learningRate, input: sliceStep(input, start, end, this.distill) };
     });
     const stepped = (m: FromTrainWorker): m is Extract<FromTrainWorker, { type: "stepped" }> => m.type === "stepped";
     const answers = await Promise.all(this.workersList.map((worker, k) => this.request(worker, messages[k], stepped)));
@@ -200,6 +203,10 @@ export class WorkerEngine implements TrainingEngine {
       if (next) next(worker);
       else this.idle.push(worker);
     }
+  }
+
+  setLearningRate(learningRate: number): void {
+    this.learningRate = learningRate;
   }
 
   values(): Map<string, Float32Array> {
