@@ -91,6 +91,17 @@ function listFiles(dir) {
 
 const dist = join(root, "dist");
 const built = listFiles(target);
+// ncc copies any folder it takes a path expression to point at (resolve(dir, `${x}`) once shipped
+// node_modules/ as "assets" whose runtime paths pointed into the bundle): only its own files belong here
+const strays = built.filter((f) => f.includes("/") && !/^recship\/[^/]+$/.test(f) && !/^[a-z0-9-]+\/index\.js$/.test(f));
+if (strays.length > 0) {
+  console.error(`the bundle holds files ncc copied as assets: ${strays.slice(0, 5).join(", ")}${strays.length > 5 ? ", ..." : ""}`);
+  console.error(
+    "A path expression in the source made ncc ship a folder: find it with `grep -o '.ab+\"[^\"]*' dist/recship/*.js` and build the path as a plain string.",
+  );
+  rmSync(target, { recursive: true, force: true });
+  process.exit(1);
+}
 if (check) {
   const committed = existsSync(dist) ? listFiles(dist) : [];
   const stale = [];

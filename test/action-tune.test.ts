@@ -5,14 +5,13 @@ import { parse } from "yaml";
 import type { TunePlan } from "../shared/tune/plan.js";
 import type { TuneReport } from "../shared/tune/select.js";
 import type { TrialResult } from "../shared/tune/trial.js";
-import { runSourceAction, type ActionRun } from "./helpers/run-action.js";
+import { runDistAction, type ActionRun } from "./helpers/run-action.js";
 import { syntheticCsv } from "./helpers/synthetic.js";
 import { tempDir } from "./helpers/tmp.js";
 
 // The search as a workflow runs it: each job a process of its own with INPUT_* variables, in a
-// folder of its own (its own runner), the entries moving through the store folder. The actions
-// run from source (tsx): dist/ is rebuilt by the lead after merging.
-// TODO(lead): after `npm run build`, run the plan job with runDistAction("tune-model", ...).
+// folder of its own (its own runner), the entries moving through the store folder. Every job runs
+// the dist bundle, as the runner does (a bundling fault, e.g. a path ncc rewrites, fails here).
 const SPACE = `
 space:
   train.learningRate: { choices: [0.00001, 0.01] }
@@ -38,7 +37,7 @@ describe("tune-model fanned out as GitHub runs it: plan, a matrix of trial jobs,
   const job = (inputs: Record<string, string>): Promise<ActionRun> => {
     const work = join(dir, "jobs", String(++jobs));
     mkdirSync(work, { recursive: true });
-    return runSourceAction("tune-model", { name: "s", ...inputs }, work);
+    return runDistAction("tune-model", { name: "s", ...inputs }, work);
   };
   const readEntry = <T>(storeDir: string, name: string): T => JSON.parse(readFileSync(join(storeDir, name, "entry.json"), "utf8")) as T;
   const planInputs = { mode: "plan", space: SPACE, trials: "5", eta: "2", "max-epochs": "12", rungs: "2", seed: "7" };

@@ -18,7 +18,7 @@ const actionDirs = readdirSync(join(root, "actions")).filter((name) => existsSyn
 
 describe("dist/ layout: one shared bundle, a stub per entry", () => {
   it("every action.yml runs a stub that names its own action and imports the shared bundle", () => {
-    expect(actionDirs.length).toBe(7);
+    expect(actionDirs.length).toBe(8);
     for (const name of actionDirs) {
       const action = parse(readFileSync(join(root, "actions", name, "action.yml"), "utf8"));
       expect(action.runs.using).toBe("node24");

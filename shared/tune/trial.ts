@@ -1,6 +1,6 @@
 import { existsSync } from "node:fs";
 import { mkdir, rm, writeFile } from "node:fs/promises";
-import { join, resolve } from "node:path";
+import { join, resolve, sep } from "node:path";
 import { RecshipError } from "../errors.js";
 import type { Logger } from "../log.js";
 import type { ReadOptions } from "../data/readers.js";
@@ -143,7 +143,8 @@ export async function runTrial(o: TrialOptions): Promise<TrialResult> {
   if (!members.trials.includes(o.trial)) {
     throw new RecshipError(`trial ${o.trial} was not promoted to rung ${o.rung}`, { fix: "take trial and rung from select's matrix" });
   }
-  const dir = resolve(o.work, `${o.trial}-r${o.rung}`);
+  // a plain string join: ncc reads resolve(dynamic, template) as a path into the bundle and ships that folder
+  const dir = `${resolve(o.work)}${sep}${o.trial}-r${o.rung}`;
   await mkdir(dir, { recursive: true });
   const base = { trial: o.trial, rung: o.rung, epochs: plan.rungs[o.rung].epochs };
   let result: TrialResult;
