@@ -92,9 +92,11 @@ export const DEFAULT_CONFIG: RecshipConfig = {
     norm: "pre",
     activation: "gelu",
     layerNormEpsilon: 1e-6,
+    // measured on Beauty and Video Games: README "Model quality"
+    frequencyFilter: { cutoff: 5, alpha: 0.7 },
   },
   train: {
-    loss: "sampled-ce",
+    loss: "ce",
     negatives: 1024,
     learningRate: 0.003,
     batchTokens: 1024,
@@ -122,7 +124,8 @@ export const MODEL_CONFIG_PROPERTIES = {
   activation: { enum: ["relu", "gelu"] },
   layerNormEpsilon: { type: "number", exclusiveMinimum: 0 },
   frequencyFilter: {
-    type: "object",
+    // null turns the default filter off (plain SASRec)
+    type: ["object", "null"],
     additionalProperties: false,
     required: ["cutoff", "alpha"],
     properties: { cutoff: positiveInt, alpha: { type: "number", minimum: 0, maximum: 1 } },
@@ -187,6 +190,7 @@ export function loadConfig(source: string | undefined, overrides: ConfigOverride
     model: { ...DEFAULT_CONFIG.model, ...given.model, ...overrides.model },
     train: { ...DEFAULT_CONFIG.train, ...given.train, ...overrides.train },
   };
+  if ((config.model.frequencyFilter as FrequencyFilterConfig | null) === null) delete config.model.frequencyFilter;
   if (config.model.hidden % config.model.heads !== 0) {
     throw new RecshipError(
       `invalid config: model.hidden (${config.model.hidden}) must be divisible by model.heads (${config.model.heads})`,
