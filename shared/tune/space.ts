@@ -23,8 +23,9 @@ export type ParamValues = Record<string, string | number | boolean>;
 /**
  * The search space a user can start from (README "tune-model"): the settings that matter most
  * for SASRec on shop data, in ranges that train on a CPU runner. The default configuration
- * (train-model's defaults: hidden 64, 2 blocks, dropout 0.5, learning rate 0.003, 1024
- * negatives, 1024 batch tokens) lies inside it and is always one trial of the search.
+ * (train-model's defaults: hidden 64, 2 blocks, 1 head, dropout 0.5, learning rate 0.003, 1024
+ * batch tokens; full-catalogue CE, so no negatives to search) lies inside it and is always one
+ * trial of the search.
  */
 export const DEFAULT_SPACE_YAML = `# recship tune-model search space: each key under space: is a train-model config setting
 # (model.* or train.*), searched as choices, an int range or a float range (log: true samples
@@ -35,7 +36,7 @@ space:
   model.dropout: { float: [0.1, 0.7] }
   model.hidden: { choices: [32, 64, 128] }
   model.blocks: { choices: [1, 2, 3] }
-  train.negatives: { choices: [256, 512, 1024, 2048] }
+  model.heads: { choices: [1, 2] }
   train.batchTokens: { choices: [512, 1024, 2048] }
 # config:
 #   model:
