@@ -18,7 +18,7 @@ space:
   model.dropout: { float: [0.1, 0.7] }
   model.hidden: { choices: [32, 64, 128] }
   model.blocks: { choices: [1, 2, 3] }
-  train.negatives: { choices: [256, 512, 1024, 2048] }
+  model.heads: { choices: [1, 2] }
   train.batchTokens: { choices: [512, 1024, 2048] }
 # config:
 #   model:
