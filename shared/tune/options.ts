@@ -3,8 +3,9 @@ import { RecshipError } from "../errors.js";
 import { BACKEND_PREFERENCES, type BackendPreference } from "../model/backend.js";
 import type { OptionReader, OptionSpec } from "../util/option-spec.js";
 import { SAMPLERS, type Sampler } from "./sampler.js";
-import { loadSearchSpace, type SearchSpace } from "./space.js";
+import { loadSearchSpace } from "./space.js";
 import type { ReadOptions } from "../data/readers.js";
+import type { PlanOptions } from "./plan.js";
 
 const TUNE_MODES = ["local", "plan", "trial", "select"] as const;
 type TuneMode = (typeof TUNE_MODES)[number];
@@ -165,15 +166,7 @@ export interface TuneOptions extends ReadOptions {
   mode: TuneMode;
   name: string;
   /** The plan's settings (read in plan and local modes only: the space is checked there). */
-  planSettings: () => {
-    space: SearchSpace;
-    trials: number;
-    eta: number;
-    maxEpochs: number;
-    rungs?: number;
-    sampler: Sampler;
-    seed: number;
-  };
+  planSettings: () => Omit<PlanOptions, "name">;
   trial?: string;
   rung: number;
   data?: string;
