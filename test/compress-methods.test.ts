@@ -342,6 +342,8 @@ describe("methods on an exported SASRec graph, against the dequantized reference
     expect(maxAbsDiff(out.scores, ref.scores)).toBeLessThan(1e-4);
     // the -1e9 attention mask constant cannot be fp16 and stays float32
     expect(model.graph!.initializer!.find((t) => t.name === "mask_blocked")?.dataType).toBe(1);
+    // the frequency filter's table is derived from the config, not learned: kept exact
+    expect(model.graph!.initializer!.find((t) => t.name === "filter_weight_table")?.dataType).toBe(1);
     expectValidOnnx(model, "sasrec-fp16");
   });
 

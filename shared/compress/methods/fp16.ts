@@ -5,6 +5,11 @@ import { dimsOf, float16Tensor } from "../graph/tensors.js";
 const FP16_MAX = 65504;
 /** Smaller constants (scalars, shapes) stay float32: nothing to gain. */
 const MIN_ELEMENTS = 16;
+/**
+ * Constants the graph derives from the config, not learned weights (the frequency filter's
+ * low-pass table, shared/onnx/sasrec-graph.ts): kept exact, so fp16 changes the weights only.
+ */
+const DERIVED_CONSTANTS = new Set(["filter_weight_table"]);
 
 export interface Fp16Summary {
   tensors: number;
@@ -24,7 +29,7 @@ export function storeFloat16(g: EditableGraph): Fp16Summary {
   let after = 0;
   const casts: OnnxProto.INodeProto[] = [];
   for (const [name, t] of [...g.initializers.entries()]) {
-    if (t.dataType !== DataType.FLOAT) continue;
+    if (t.dataType !== DataType.FLOAT || DERIVED_CONSTANTS.has(name)) continue;
     const f = g.floatInitializer(name)!;
     if (f.values.length < MIN_ELEMENTS || f.values.some((v) => !Number.isFinite(v) || Math.abs(v) > FP16_MAX)) continue;
     if (g.consumers(name).length === 0) continue;
