@@ -13,7 +13,8 @@
 // 2. Latency: `recship serve` in a child process, sequential requests alternating plain and
 //    `explain: true` (same histories, k = 10), p50/p99 of each. The machine's 2 cores are shared
 //    with other work: indicative figures.
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
+import { spawnServe } from "./serve-process.js";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { dirname, join } from "node:path";
@@ -117,23 +118,7 @@ async function faithfulness(model: ServedModel, histories: { dense: Int32Array }
 }
 
 function startServer(): Promise<{ child: ChildProcess; url: string }> {
-  const entry = [...process.execArgv, join(root, "shared", "cli", "main.ts")];
-  const child = spawn(process.execPath, [...entry, "serve", "--bundle", bundle, "--port", "0"], { stdio: ["ignore", "pipe", "pipe"] });
-  let output = "";
-  child.stderr!.on("data", (d: Buffer) => (output += d.toString()));
-  child.stdout!.on("data", (d: Buffer) => (output += d.toString()));
-  return new Promise((resolve, reject) => {
-    const timer = setInterval(() => {
-      const m = /listening on (http:\/\/[^\s]+)/.exec(output);
-      if (child.exitCode !== null) {
-        clearInterval(timer);
-        reject(new Error(`recship serve exited:\n${output}`));
-      } else if (m && /ready: /.test(output)) {
-        clearInterval(timer);
-        resolve({ child, url: m[1] });
-      }
-    }, 100);
-  });
+  return spawnServe([...process.execArgv, join(root, "shared", "cli", "main.ts")], ["--bundle", bundle, "--port", "0"]);
 }
 
 const quantile = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];

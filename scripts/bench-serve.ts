@@ -7,7 +7,8 @@
 // The closed-loop generator is wrk (C, one thread; `apt-get install wrk`) when it is on the PATH,
 // else autocannon (Node): at thousands of requests/s autocannon itself needs most of a core,
 // which on a 2-core machine is taken from the server it measures.
-import { execFile, spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { execFile, spawnSync, type ChildProcess } from "node:child_process";
+import { spawnServe } from "./serve-process.js";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { Agent, request as httpRequest } from "node:http";
 import { createRequire } from "node:module";
@@ -76,36 +77,11 @@ const bodies = Array.from({ length: 2000 }, () => {
 // ---- the server ---------------------------------------------------------------------------
 function startServer(): Promise<{ child: ChildProcess; url: string }> {
   const entry = args.dist ? [join(root, "dist", "cli", "index.js")] : [...process.execArgv, join(root, "shared", "cli", "main.ts")];
-  const serveArgs = [
-    "serve",
-    "--bundle",
-    bundle,
-    "--port",
-    "0",
-    "--max-batch",
-    args["max-batch"]!,
-    "--max-delay-ms",
-    args["max-delay-ms"]!,
-  ];
+  const serveArgs = ["--bundle", bundle, "--port", "0", "--max-batch", args["max-batch"]!, "--max-delay-ms", args["max-delay-ms"]!];
   if (args.threads) serveArgs.push("--threads", args.threads);
   serveArgs.push("--workers", args.workers!);
   if (args["serve-args"]) serveArgs.push(...args["serve-args"].split(/\s+/).filter(Boolean));
-  const child = spawn(process.execPath, [...entry, ...serveArgs], { stdio: ["ignore", "pipe", "pipe"] });
-  let output = "";
-  child.stderr!.on("data", (d: Buffer) => (output += d.toString()));
-  child.stdout!.on("data", (d: Buffer) => (output += d.toString()));
-  return new Promise((resolve, reject) => {
-    const timer = setInterval(async () => {
-      const m = /listening on (http:\/\/[^\s]+)/.exec(output);
-      if (child.exitCode !== null) {
-        clearInterval(timer);
-        reject(new Error(`recship serve exited:\n${output}`));
-      } else if (m && /ready: /.test(output)) {
-        clearInterval(timer);
-        resolve({ child, url: m[1] });
-      }
-    }, 100);
-  });
+  return spawnServe(entry, serveArgs);
 }
 
 /** The server's batch-size histogram and CPU time (all its threads), from /metrics. */

@@ -205,6 +205,15 @@ export function forward(
 
 type Mixer = (input: tf.Tensor, prefix: string) => tf.Tensor;
 
+/** The filter's weight table per (maxlen, cutoff): computed once, not on every forward pass. */
+const filterTables = new Map<string, Float32Array>();
+function cachedFilterTable(maxlen: number, cutoff: number): Float32Array {
+  const key = `${maxlen}:${cutoff}`;
+  let table = filterTables.get(key);
+  if (!table) filterTables.set(key, (table = filterWeightTable(maxlen, cutoff)));
+  return table;
+}
+
 /**
  * What mixes positions in a block: self-attention alone, or with the frequency filter
  * α·(low + β²⊙(y − low)) + (1 − α)·attention(y), where low = M·y is the causal low-pass of y.
@@ -212,7 +221,7 @@ type Mixer = (input: tf.Tensor, prefix: string) => tf.Tensor;
 function tokenMixer(config: SasrecConfig, params: Params, items: Int32Array, batch: number, length: number, attention: Mixer): Mixer {
   const filter = config.frequencyFilter;
   if (!filter) return attention;
-  const table = filterWeightTable(config.maxlen, filter.cutoff);
+  const table = cachedFilterTable(config.maxlen, filter.cutoff);
   const lowPass = tf.tensor3d(filterMatrix(items, batch, length, config.maxlen, table), [batch, length, length]);
   return (y, prefix) => {
     const low = mm(lowPass, y);
