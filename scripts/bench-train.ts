@@ -3,6 +3,7 @@
 // all in one run so the figures compare (this machine's speed drifts by up to 25 % within
 // minutes). Optionally the data-loading benchmark (--load-rows N: a synthetic N-row CSV).
 //   npm run bench:train -- --workers 1,2 --report bench/train.json [--data FILE] [--epochs 1] [--repeat 1] [--load-rows 10000000] [--ceiling]
+//     [--config YAML]   (train-model's config: inline YAML or a file; default: train-model's defaults)
 // --ceiling also measures what the machine allows: one main-thread training alone, then two
 // independent ones at the same time (separate processes sharing nothing): their combined speed
 // over one alone bounds any data-parallel speed-up on these cores (caches, memory bandwidth).
@@ -23,6 +24,7 @@ const { values: args } = parseArgs({
     backend: { type: "string", default: "wasm" },
     "load-rows": { type: "string" },
     ceiling: { type: "boolean", default: false },
+    config: { type: "string" },
     child: { type: "string" },
     file: { type: "string" },
   },
@@ -56,7 +58,7 @@ async function trainChild(count: number): Promise<WorkerFigures> {
   const backend = args.backend as "wasm" | "cpu";
   await initBackend(backend, silentLogger);
   const split = leaveOneOut((await readInteractions(args.data!)).log);
-  const config = loadConfig(undefined);
+  const config = loadConfig(args.config);
   const examples = trainingExamples(split.train, config.model.maxlen);
   const settings = {
     workers: count,
@@ -120,6 +122,14 @@ async function loadChild(file: string) {
   };
 }
 
+/** The model and the training settings a step depends on, as measured (`--config` over train-model's defaults). */
+async function measuredConfig() {
+  const { loadConfig } = await import("../shared/model/config.js");
+  const { model, train } = loadConfig(args.config);
+  const { loss, negatives, negativeSampler, batchTokens } = train;
+  return { given: args.config ?? "train-model's defaults", model, train: { loss, negatives, negativeSampler, batchTokens } };
+}
+
 async function child(extra: string[]): Promise<unknown> {
   const script = new URL(import.meta.url).pathname;
   const { stdout } = await promisify(execFile)(process.execPath, [...process.execArgv, script, ...process.argv.slice(2), ...extra], {
@@ -161,7 +171,7 @@ if (args.child === "train") {
   const base = workers.find((w) => w.count === 1) ?? workers[0];
   const report: Record<string, unknown> = {
     machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryGB: Math.round(totalmem() / 2 ** 30), node: process.version },
-    config: "default (hidden 64, 2 blocks, maxlen 50, dropout 0.5, sampled-ce 1024 negatives, 1024 tokens per batch)",
+    config: await measuredConfig(),
     data: args.data,
     backend: args.backend,
     epochsMeasured: Number(args.epochs),
