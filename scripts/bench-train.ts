@@ -130,6 +130,16 @@ async function measuredConfig() {
   return { given: args.config ?? "train-model's defaults", model, train: { loss, negatives, negativeSampler, batchTokens } };
 }
 
+/** Writes a CSV log as Parquet with DuckDB (zstd, the warehouses' usual export). */
+async function csvToParquet(csv: string, parquet: string): Promise<void> {
+  const { duckDb } = await import("../shared/data/duckdb-runtime.js");
+  const instance = await duckDb().DuckDBInstance.create(":memory:");
+  const con = await instance.connect();
+  await con.run(`COPY (SELECT * FROM read_csv('${csv}', header = true)) TO '${parquet}' (FORMAT parquet, COMPRESSION zstd)`);
+  con.closeSync();
+  instance.closeSync();
+}
+
 async function child(extra: string[]): Promise<unknown> {
   const script = new URL(import.meta.url).pathname;
   const { stdout } = await promisify(execFile)(process.execPath, [...process.execArgv, script, ...process.argv.slice(2), ...extra], {
@@ -203,6 +213,10 @@ if (args.child === "train") {
       await writeRandomLogCsv(big, rows);
     }
     report.load = await child(["--child", "load", "--file", big]);
+    // the same rows as Parquet (written once by DuckDB), read through DuckDB: the warehouse path
+    const parquet = big.replace(/\.csv$/, ".parquet");
+    if (!existsSync(parquet)) await csvToParquet(big, parquet);
+    report.loadParquet = await child(["--child", "load", "--file", parquet]);
   }
   mkdirSync(dirname(args.report!), { recursive: true });
   writeFileSync(args.report!, `${JSON.stringify(report, null, 2)}\n`);

@@ -15,6 +15,7 @@ import { OptionReader } from "../../shared/util/option-spec.js";
 import { commentMarker, upsertStickyComment } from "../../shared/github/sticky-comment.js";
 import { gateMarkdown } from "../../shared/report/gate-markdown.js";
 import { ActionsCacheBaselineStore } from "../common/baseline-cache.js";
+import { ensureDuckDbFor } from "../common/duckdb.js";
 import { ensureOnnxRuntime } from "../common/onnxruntime.js";
 import { actionLogger, inputSource } from "../common/runtime.js";
 import { commentIfWanted, SUMMARY_LIMIT } from "../common/comment.js";
@@ -44,6 +45,7 @@ export async function runBenchmarkGate(): Promise<void> {
   );
 
   await ensureOnnxRuntime(log);
+  await ensureDuckDbFor(options.data, options.read, log);
   const work = await mkdtemp(join(process.env.RUNNER_TEMP ?? tmpdir(), "recship-gate-"));
   try {
     const outcome = await gateWithBaseline({

@@ -6,6 +6,7 @@ import { OptionReader } from "../../shared/util/option-spec.js";
 import { compressBundle, CompressFailure } from "../../shared/compress/compress-bundle.js";
 import type { CompressReport } from "../../shared/compress/report.js";
 import { compressSummaryMarkdown } from "../../shared/report/compress-summary.js";
+import { ensureDuckDbFor } from "../common/duckdb.js";
 import { ensureOnnxRuntime } from "../common/onnxruntime.js";
 import { actionLogger, inputSource } from "../common/runtime.js";
 
@@ -21,6 +22,7 @@ export async function runCompressModel(): Promise<void> {
   const options = { ...compressOptionsFrom(o), log };
   const reportPath = o.text("report") ?? join(resolve(options.bundle), "compress-report.json");
   await ensureOnnxRuntime(log);
+  await ensureDuckDbFor(options.data?.path, options.data ?? {}, log);
   let report: CompressReport;
   try {
     report = await compressBundle(options);

@@ -6,6 +6,7 @@ import { convertSummaryMarkdown } from "../../shared/report/convert-summary.js";
 import { OptionReader } from "../../shared/util/option-spec.js";
 import { writeJsonReport } from "../../shared/util/json-report.js";
 import { actionLogger, inputSource } from "../common/runtime.js";
+import { ensureDuckDbFor } from "../common/duckdb.js";
 import { ensureOnnxRuntime } from "../common/onnxruntime.js";
 
 export async function runConvertOnnx(): Promise<void> {
@@ -14,6 +15,7 @@ export async function runConvertOnnx(): Promise<void> {
   const options = { ...convertOptionsFrom(o), log };
   const reportPath = o.text("report") ?? join(resolve(options.bundle), "convert-report.json");
   await ensureOnnxRuntime(log);
+  await ensureDuckDbFor(options.data?.path, options.data ?? {}, log);
   let report: ConvertReport;
   try {
     report = await convertBundle(options);

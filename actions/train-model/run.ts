@@ -7,13 +7,16 @@ import { OptionReader } from "../../shared/util/option-spec.js";
 import { writeJsonReport } from "../../shared/util/json-report.js";
 import { actionLogger, inputSource } from "../common/runtime.js";
 import { installTfjsNodeGpu } from "../common/tfjs-node-gpu.js";
+import { ensureDuckDbFor } from "../common/duckdb.js";
 
 export async function runTrainModel(): Promise<void> {
   const log = actionLogger();
   const o = new OptionReader(TRAIN_OPTIONS, inputSource);
   if (o.boolean("install-gpu-backend")) process.env.RECSHIP_TFJS_NODE_DIR = await installTfjsNodeGpu(log);
+  const options = trainOptionsFrom(o);
+  await ensureDuckDbFor(options.data, options, log);
   const report = await trainModel({
-    ...trainOptionsFrom(o),
+    ...options,
     git: { sha: process.env.GITHUB_SHA, ref: process.env.GITHUB_REF, repository: process.env.GITHUB_REPOSITORY },
     log,
   });

@@ -1,3 +1,4 @@
+import { ensureDuckDbFor } from "../common/duckdb.js";
 import * as core from "@actions/core";
 import { context } from "@actions/github";
 import { writeFile } from "node:fs/promises";
@@ -50,6 +51,7 @@ export async function runTuneModel(): Promise<void> {
   const log = actionLogger();
   const o = new OptionReader(TUNE_OPTIONS, inputSource);
   const options = tuneOptionsFrom(o);
+  await ensureDuckDbFor(options.data, options, log);
   const work = resolve(process.env.RUNNER_TEMP ?? ".", options.work);
   const c = { name: options.name, store: tuneStore(options.store, log), work, log };
   log.info(`tune-model ${options.mode}: search "${options.name}", entries in ${c.store.description}`);

@@ -38,7 +38,16 @@ export interface BundleManifest {
     kCore?: number;
     eventFilter?: string[];
     /** How the log was read, so later steps can read the same file the same way. */
-    read?: { format: string; userColumn?: string; itemColumn?: string; timeColumn?: string; eventColumn?: string; eventFilter?: string[] };
+    read?: {
+      format: string;
+      userColumn?: string;
+      itemColumn?: string;
+      timeColumn?: string;
+      eventColumn?: string;
+      eventFilter?: string[];
+      /** The SQL the log was read through (DuckDB), when one was given. */
+      query?: string;
+    };
   };
   git?: { sha?: string; ref?: string; repository?: string };
   weights: { file: string; sha256: string; bytes: number; tensors: TensorEntry[] };

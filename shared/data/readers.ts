@@ -1,4 +1,5 @@
 import { RecshipError } from "../errors.js";
+import { readsThroughDuckDb, readWithDuckDb } from "./duckdb-reader.js";
 import { InteractionCollector, type InteractionLog } from "./interaction-log.js";
 import { scanRows, timeOf, type FileFormat, type ReadOptions, type RowProblem } from "./row-scanner.js";
 
@@ -29,8 +30,12 @@ function refuse(problem: RowProblem): void {
   throw new RecshipError(problem.message, { where: problem.where, fix: problem.fix });
 }
 
-/** Reads an interaction log in any supported format (gzip or not) into dense ids and per-user sequences. */
+/**
+ * Reads an interaction log in any supported format (gzip or not) into dense ids and per-user
+ * sequences: text logs with recship's own one-pass scanner, Parquet and SQL queries through DuckDB.
+ */
 export async function readInteractions(path: string, options: ReadOptions = {}): Promise<ReadResult> {
+  if (readsThroughDuckDb(path, options)) return readWithDuckDb(path, options);
   const collector = new InteractionCollector();
   const filter = options.eventFilter && options.eventFilter.length > 0 ? new Set(options.eventFilter) : undefined;
   const { timeColumn, eventColumn } = options;

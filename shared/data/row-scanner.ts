@@ -6,7 +6,7 @@ import { createGunzip } from "node:zlib";
 import type { Readable } from "node:stream";
 import { RecshipError } from "../errors.js";
 
-export const DATA_FORMATS = ["auto", "csv", "tsv", "jsonl", "pairs", "seq"] as const;
+export const DATA_FORMATS = ["auto", "csv", "tsv", "jsonl", "pairs", "seq", "parquet"] as const;
 export type DataFormat = (typeof DATA_FORMATS)[number];
 export type FileFormat = Exclude<DataFormat, "auto">;
 
@@ -20,6 +20,11 @@ export interface ReadOptions {
   /** Optional event-type column; with `eventFilter`, only rows whose event is listed are kept. */
   eventColumn?: string;
   eventFilter?: string[];
+  /**
+   * SQL over the log (DuckDB), which it sees as the view \`log\`: selects, renames and filters rows;
+   * the column options then name the query's columns. Parquet is always read through DuckDB.
+   */
+  query?: string;
 }
 
 /**
@@ -66,6 +71,7 @@ export interface ScanInfo {
 
 export function formatFromPath(path: string): FileFormat {
   const name = path.toLowerCase().replace(/\.gz$/, "");
+  if (name.endsWith(".parquet") || name.endsWith(".pq")) return "parquet";
   if (name.endsWith(".csv")) return "csv";
   if (name.endsWith(".tsv") || name.endsWith(".tab")) return "tsv";
   if (name.endsWith(".jsonl") || name.endsWith(".ndjson")) return "jsonl";
@@ -353,6 +359,11 @@ function delimitedHandler(
  */
 export async function scanRows(path: string, options: ReadOptions, visitor: RowVisitor): Promise<ScanInfo> {
   const format = !options.format || options.format === "auto" ? formatFromPath(path) : options.format;
+  if (format === "parquet" || options.query) {
+    throw new RecshipError(`${path}: Parquet files and SQL queries are read through DuckDB, which this step does not use`, {
+      fix: "export the log as CSV, TSV or JSON Lines for this step, or read it with train-model, convert-onnx, compress-model or benchmark-gate",
+    });
+  }
   const { stream, digest, bytes, gzip } = await openInput(path);
   const csv = format === "csv" || format === "tsv" ? delimitedHandler(path, format, options, visitor) : undefined;
   const handler =

@@ -65,6 +65,7 @@ function dataFingerprint(parts: {
     time: parts.read.timeColumn,
     event: parts.read.eventColumn,
     eventFilter: parts.read.eventFilter?.length ? parts.read.eventFilter : undefined,
+    query: parts.read.query?.trim() || undefined,
     kCore: parts.kCore > 1 ? parts.kCore : 0,
     excludeSeen: parts.excludeSeen,
     sampledNegatives: parts.sampledNegatives,

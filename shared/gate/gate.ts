@@ -178,6 +178,7 @@ export async function evalDataFor(
     timeColumn: given.timeColumn ?? recorded?.timeColumn,
     eventColumn: given.eventColumn ?? recorded?.eventColumn,
     eventFilter: given.eventFilter ?? recorded?.eventFilter,
+    query: given.query ?? recorded?.query,
   };
   return loadEvalData({
     ...read,

@@ -13,7 +13,7 @@ export const VALIDATE_OPTIONS: readonly OptionSpec[] = [
     description:
       "Interaction log to validate, read as train-model reads it: CSV/TSV with a header, JSON Lines, `user item` pairs or one sequence per line; gzip ok",
   },
-  ...readOptionSpecs(),
+  ...readOptionSpecs("", { sql: false }),
   ...POLICY_OPTIONS,
   {
     name: "profile-out",
@@ -40,7 +40,7 @@ export const VALIDATE_OPTIONS: readonly OptionSpec[] = [
 export function validateOptionsFrom(o: OptionReader): Omit<ValidateDataOptions, "log"> {
   return {
     data: o.requiredText("data"),
-    ...readOptionsFrom(o),
+    ...readOptionsFrom(o, { sql: false }),
     policy: o.text("policy"),
     catalogue: o.text("catalogue"),
     baselineProfile: o.text("baseline-profile"),

@@ -1,0 +1,289 @@
+/**
+ * Interaction logs at warehouse scale through DuckDB (embedded, no server): Parquet files, a
+ * folder or a glob of them, and any log with a SQL `query` over it. The work that grows with the
+ * rows happens in SQL (casting, the event filter, dense ids, the per-user time order); JavaScript
+ * receives two INTEGER columns in vectors of 2,048 and fills typed arrays, one string per user
+ * and per item and no object per row. Ids and order equal the text readers': dense ids by first
+ * appearance in file order, each user's rows by time, ties (or no time column) in file order.
+ */
+import { createHash } from "node:crypto";
+import { createReadStream, readdirSync, statSync } from "node:fs";
+import { join } from "node:path";
+import type { DuckDBConnection } from "@duckdb/node-api";
+import { RecshipError } from "../errors.js";
+import { duckDb } from "./duckdb-runtime.js";
+import type { InteractionLog } from "./interaction-log.js";
+import { formatFromPath, type FileFormat, type ReadOptions } from "./row-scanner.js";
+
+export interface DuckDbRead {
+  log: InteractionLog;
+  format: FileFormat;
+  sha256: string;
+  bytes: number;
+  rowsRead: number;
+  rowsSkippedByFilter: number;
+}
+
+const GLOB = /[*?[]/;
+
+/** Whether a log is read through DuckDB: Parquet (a file, a folder or a glob of them) or any log with a query. */
+export function readsThroughDuckDb(path: string, options: ReadOptions): boolean {
+  if (options.query?.trim()) return true;
+  if (options.format && options.format !== "auto") return options.format === "parquet";
+  if (GLOB.test(path)) return true;
+  return isDirectory(path) || /\.(parquet|pq)$/i.test(path);
+}
+
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/** A SQL string literal. */
+const literal = (text: string) => `'${text.replace(/'/g, "''")}'`;
+/** A SQL identifier (a column name as given). */
+const ident = (name: string) => `"${name.replace(/"/g, '""')}"`;
+
+/** The files a path names, in a fixed order: a file, every Parquet file under a folder, or a glob's matches. */
+async function sourceFiles(con: DuckDBConnection, path: string): Promise<string[]> {
+  let files: string[];
+  if (GLOB.test(path)) {
+    const rows = (await con.runAndReadAll(`SELECT file FROM glob(${literal(path)}) ORDER BY file`)).getRows();
+    files = rows.map((r) => String(r[0]));
+  } else if (isDirectory(path)) {
+    files = (readdirSync(path, { recursive: true }) as string[])
+      .filter((f) => /\.(parquet|pq)$/i.test(f))
+      .map((f) => join(path, f))
+      .sort();
+  } else {
+    files = [path];
+  }
+  if (files.length === 0) {
+    throw new RecshipError(`no files match "${path}"`, {
+      fix: "check the path; a folder is read as every *.parquet file under it, a glob such as exports/*.parquet as its matches",
+    });
+  }
+  for (const f of files) {
+    try {
+      if (statSync(f).size === 0) throw new RecshipError("the file is empty", { where: f, fix: "point at a log with interactions" });
+    } catch (cause) {
+      if (cause instanceof RecshipError) throw cause;
+      throw new RecshipError(`cannot read the interaction log "${f}"`, {
+        fix: "check the path (it is resolved from the current directory)",
+        cause,
+      });
+    }
+  }
+  return files;
+}
+
+/** The format of the files: as given, else from the (first) file's name; a folder holds Parquet. */
+function formatOf(files: string[], options: ReadOptions): FileFormat {
+  if (options.format && options.format !== "auto") return options.format;
+  return formatFromPath(files[0]);
+}
+
+/** DuckDB's table function over the files in a format. */
+function tableFunction(files: string[], format: FileFormat): string {
+  const list = `[${files.map(literal).join(", ")}]`;
+  switch (format) {
+    case "parquet":
+      return `read_parquet(${list}, union_by_name = true)`;
+    case "csv":
+      return `read_csv(${list}, header = true, all_varchar = true)`;
+    case "tsv":
+      return `read_csv(${list}, header = true, delim = '\\t', all_varchar = true)`;
+    case "jsonl":
+      return `read_json(${list}, format = 'newline_delimited')`;
+    default:
+      throw new RecshipError(`a query reads CSV, TSV, JSON Lines or Parquet, not "${format}"`, {
+        fix: "drop the query (the seq and pairs readers need none), or convert the log to one of those formats",
+      });
+  }
+}
+
+/** sha256 of the stored bytes: the file's own for one file, else of the files' digests in order. */
+async function digestFiles(files: string[]): Promise<{ sha256: string; bytes: number }> {
+  const digests: string[] = [];
+  let bytes = 0;
+  for (const file of files) {
+    const hash = createHash("sha256");
+    for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 })) hash.update(chunk as Buffer);
+    digests.push(hash.digest("hex"));
+    bytes += statSync(file).size;
+  }
+  const sha256 = digests.length === 1 ? digests[0] : createHash("sha256").update(digests.join("\n")).digest("hex");
+  return { sha256, bytes };
+}
+
+/** The query's columns and their DuckDB types. */
+async function describe(con: DuckDBConnection, relation: string, where: string): Promise<Map<string, string>> {
+  try {
+    const rows = (await con.runAndReadAll(`DESCRIBE ${relation}`)).getRows();
+    return new Map(rows.map((r) => [String(r[0]), String(r[1])]));
+  } catch (cause) {
+    throw new RecshipError(`DuckDB cannot read the log: ${(cause as Error).message.split("\n")[0]}`, {
+      where,
+      fix: "check the query (the log is the view `log`) and the files' format",
+      cause,
+    });
+  }
+}
+
+/** A column the options name, checked against what the query returns. */
+function column(columns: Map<string, string>, name: string, role: string, where: string): string {
+  if (columns.has(name)) return ident(name);
+  throw new RecshipError(`the ${role} column "${name}" is not in the log (columns: ${[...columns.keys()].join(", ")})`, {
+    where,
+    fix: `name the ${role} column with --${role}-col (input ${role}-column), or select it as "${name}" in the query`,
+  });
+}
+
+/** The time column as seconds (DOUBLE): numbers as given, dates and timestamps from the epoch, text as either. */
+function timeExpression(name: string, type: string): string {
+  if (/^(TIMESTAMP|DATE)/.test(type)) return `epoch(${name})`;
+  if (/^(VARCHAR|JSON)/.test(type)) return `COALESCE(TRY_CAST(${name} AS DOUBLE), epoch(TRY_CAST(${name} AS TIMESTAMPTZ)))`;
+  return `CAST(${name} AS DOUBLE)`;
+}
+
+interface Plan {
+  source: string;
+  where: string;
+  options: ReadOptions;
+}
+
+/** Materialises the rows (file order kept: rowid) as raw(u, i, t, e, rawTime) and checks ids and times. */
+async function loadRaw(con: DuckDBConnection, plan: Plan): Promise<void> {
+  const { options, where } = plan;
+  const columns = await describe(con, plan.source, where);
+  const user = column(columns, options.userColumn ?? "user", "user", where);
+  const item = column(columns, options.itemColumn ?? "item", "item", where);
+  const time = options.timeColumn ? column(columns, options.timeColumn, "time", where) : undefined;
+  const event = options.eventColumn ? column(columns, options.eventColumn, "event", where) : undefined;
+  const t = time ? timeExpression(time, columns.get(options.timeColumn!)!) : "NULL::DOUBLE";
+  await con.run(
+    `CREATE TEMP TABLE raw AS SELECT CAST(${user} AS VARCHAR) AS u, CAST(${item} AS VARCHAR) AS i, ${t} AS t, ` +
+      `${time ? `CAST(${time} AS VARCHAR)` : "NULL"} AS rawTime, ${event ? `CAST(${event} AS VARCHAR)` : "NULL"} AS e FROM (${plan.source})`,
+  );
+  await refuseBadRows(con, plan, Boolean(time));
+}
+
+/** The first row with an empty id or an unreadable time, as the text readers refuse it. */
+async function refuseBadRows(con: DuckDBConnection, plan: Plan, timed: boolean): Promise<void> {
+  const empty = (
+    await con.runAndReadAll(`SELECT rowid + 1, u, i FROM raw WHERE u IS NULL OR i IS NULL OR u = '' OR i = '' ORDER BY rowid LIMIT 1`)
+  ).getRows();
+  if (empty.length > 0) {
+    const [row, u] = empty[0];
+    throw new RecshipError(`row ${String(row)} has an empty ${u === null || u === "" ? "user" : "item"} id`, {
+      where: plan.where,
+      fix: "drop rows without ids in the query (WHERE ... IS NOT NULL) or fix the export",
+    });
+  }
+  if (!timed) return;
+  const bad = (
+    await con.runAndReadAll(`SELECT rowid + 1, rawTime FROM raw WHERE t IS NULL OR isnan(t) OR isinf(t) ORDER BY rowid LIMIT 1`)
+  ).getRows();
+  if (bad.length > 0) {
+    const [row, raw] = bad[0];
+    throw new RecshipError(
+      `timestamp ${JSON.stringify(raw)} in column "${plan.options.timeColumn}" (row ${String(row)}) is not a number (or an ISO-8601 date)`,
+      {
+        where: plan.where,
+        fix: "use Unix seconds/milliseconds, dates or ISO-8601 timestamps, or drop the time column to use file order",
+      },
+    );
+  }
+}
+
+/** Applies the event filter in SQL; returns the rows it dropped. */
+async function filterEvents(con: DuckDBConnection, options: ReadOptions): Promise<number> {
+  const keep = options.eventFilter?.filter((e) => e !== "");
+  if (!keep?.length || !options.eventColumn) return 0;
+  const before = await count(con, "raw");
+  await con.run(`DELETE FROM raw WHERE e IS NULL OR e NOT IN (${keep.map(literal).join(", ")})`);
+  return before - (await count(con, "raw"));
+}
+
+async function count(con: DuckDBConnection, table: string): Promise<number> {
+  return Number((await con.runAndReadAll(`SELECT count(*) FROM ${table}`)).getRows()[0][0]);
+}
+
+/** Dense ids by first appearance in file order: users from 0, items from 1 (0 is padding). */
+async function denseIds(con: DuckDBConnection): Promise<{ userIds: string[]; itemIds: string[] }> {
+  await con.run(`CREATE TEMP TABLE users AS SELECT u, (row_number() OVER (ORDER BY min(rowid)) - 1)::INTEGER AS uid FROM raw GROUP BY u`);
+  await con.run(`CREATE TEMP TABLE items AS SELECT i, (row_number() OVER (ORDER BY min(rowid)))::INTEGER AS iid FROM raw GROUP BY i`);
+  const userIds = await strings(con, `SELECT u FROM users ORDER BY uid`);
+  const itemIds = ["", ...(await strings(con, `SELECT i FROM items ORDER BY iid`))];
+  return { userIds, itemIds };
+}
+
+async function strings(con: DuckDBConnection, sql: string): Promise<string[]> {
+  const out: string[] = [];
+  const result = await con.stream(sql);
+  for (let chunk = await result.fetchChunk(); chunk && chunk.rowCount > 0; chunk = await result.fetchChunk()) {
+    const v = chunk.getColumnVector(0);
+    for (let r = 0; r < chunk.rowCount; r++) out.push(v.getItem(r) as string);
+  }
+  return out;
+}
+
+/** Each user's items, oldest first (ties and untimed rows in file order), streamed into one typed array. */
+async function sequences(con: DuckDBConnection, users: number, rows: number): Promise<Int32Array[]> {
+  const items = new Int32Array(rows);
+  const starts = new Int32Array(users + 1);
+  const result = await con.stream(
+    `SELECT uid, iid FROM (SELECT users.uid, items.iid, raw.t, raw.rowid AS r FROM raw JOIN users USING (u) JOIN items USING (i)) ORDER BY uid, t, r`,
+  );
+  let n = 0;
+  for (let chunk = await result.fetchChunk(); chunk && chunk.rowCount > 0; chunk = await result.fetchChunk()) {
+    const uid = chunk.getColumnVector(0);
+    const iid = chunk.getColumnVector(1);
+    for (let r = 0; r < chunk.rowCount; r++, n++) {
+      starts[(uid.getItem(r) as number) + 1]++;
+      items[n] = iid.getItem(r) as number;
+    }
+  }
+  for (let u = 0; u < users; u++) starts[u + 1] += starts[u];
+  const out: Int32Array[] = new Array(users);
+  for (let u = 0; u < users; u++) out[u] = items.slice(starts[u], starts[u + 1]);
+  return out;
+}
+
+/** Reads a log through DuckDB into dense ids and per-user sequences (see the file's comment). */
+export async function readWithDuckDb(path: string, options: ReadOptions): Promise<DuckDbRead> {
+  const { DuckDBInstance } = duckDb();
+  const instance = await DuckDBInstance.create(":memory:", { preserve_insertion_order: "true" });
+  const con = await instance.connect();
+  try {
+    const files = await sourceFiles(con, path);
+    const format = formatOf(files, options);
+    await con.run(`CREATE TEMP VIEW log AS SELECT * FROM ${tableFunction(files, format)}`);
+    const query = options.query?.trim();
+    const plan = { source: query ? query.replace(/;\s*$/, "") : "SELECT * FROM log", where: query ? `${path} (query)` : path, options };
+    await loadRaw(con, plan);
+    const rowsRead = await count(con, "raw");
+    const rowsSkippedByFilter = await filterEvents(con, options);
+    const rows = rowsRead - rowsSkippedByFilter;
+    if (rows === 0) {
+      throw new RecshipError(
+        rowsSkippedByFilter > 0
+          ? `no interactions left after the event filter (${rowsSkippedByFilter} rows skipped)`
+          : "the log holds no interactions",
+        {
+          where: plan.where,
+          fix: rowsSkippedByFilter > 0 ? "check --event-filter against the event values in the log" : "point at a log with interactions",
+        },
+      );
+    }
+    const { userIds, itemIds } = await denseIds(con);
+    const log: InteractionLog = { userIds, itemIds, sequences: await sequences(con, userIds.length, rows), interactions: rows };
+    return { log, format, ...(await digestFiles(files)), rowsRead, rowsSkippedByFilter };
+  } finally {
+    con.closeSync();
+    instance.closeSync();
+  }
+}
