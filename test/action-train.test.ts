@@ -1,7 +1,9 @@
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { readManifest } from "../shared/bundle/bundle-io.js";
+import { duckDb } from "../shared/data/duckdb-runtime.js";
+import { readInteractions } from "../shared/data/readers.js";
 import { runDistAction } from "./helpers/run-action.js";
 import { syntheticCsv } from "./helpers/synthetic.js";
 import { tempDir } from "./helpers/tmp.js";
@@ -40,6 +42,49 @@ describe("train-model action from its dist bundle", () => {
     expect(run.summary).toMatch(/```mermaid\nxychart-beta/);
     const manifest = await readManifest(run.outputs.bundle);
     expect(manifest.git?.sha).toBe("0123456789abcdef0123456789abcdef01234567");
+  });
+
+  it("reads a folder of Parquet files through a SQL query (DuckDB, loaded outside the bundle) and records the query", async () => {
+    const csv = await syntheticCsv(dir, 300, 11);
+    const folder = join(dir, "export");
+    mkdirSync(folder);
+    const { DuckDBInstance } = duckDb();
+    const instance = await DuckDBInstance.create(":memory:");
+    const con = await instance.connect();
+    await con.run(
+      `COPY (SELECT * FROM read_csv('${csv.data}', header = true)) TO '${folder}' (FORMAT parquet, PARTITION_BY (event), OVERWRITE_OR_IGNORE)`,
+    );
+    con.closeSync();
+    instance.closeSync();
+    const query = "SELECT user_id AS shopper, item_id AS sku, timestamp AS at, event FROM log WHERE event = 'purchase'";
+    const run = await runDistAction(
+      "train-model",
+      {
+        data: folder,
+        query,
+        "user-column": "shopper",
+        "item-column": "sku",
+        "time-column": "at",
+        config: "model:\n  hidden: 16\n  maxlen: 10",
+        epochs: "1",
+        out: "bundle-pq",
+      },
+      dir,
+    );
+    expect(run.stderr).toBe("");
+    expect(run.code).toBe(0);
+    const manifest = await readManifest(run.outputs.bundle);
+    expect(manifest.data.format).toBe("parquet");
+    expect(manifest.data.read?.query).toBe(query);
+    const viaCsv = await readInteractions(csv.data, {
+      userColumn: "user_id",
+      itemColumn: "item_id",
+      timeColumn: "timestamp",
+      eventColumn: "event",
+      eventFilter: ["purchase"],
+    });
+    expect(manifest.data.interactions).toBe(viaCsv.log.interactions);
+    expect(manifest.data.users).toBe(viaCsv.log.userIds.length);
   });
 
   it("install-gpu-backend: an install that fails (here the registry is unreachable) fails the step with what to do, leaves no half-installed tool folder and no bundle", async () => {

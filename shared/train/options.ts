@@ -12,7 +12,8 @@ export const TRAIN_OPTIONS: readonly OptionSpec[] = [
     kind: "text",
     required: true,
     placeholder: "file",
-    description: "Interaction log: CSV/TSV with a header, JSON Lines, `user item` pairs or one sequence per line; gzip ok",
+    description:
+      "Interaction log: CSV/TSV with a header, JSON Lines, `user item` pairs or one sequence per line (gzip ok), or Parquet (a file, a folder or a glob)",
   },
   ...readOptionSpecs(),
   {
