@@ -53,7 +53,7 @@ const normal = freshHistories(11, 300, 300);
 
 async function shop(histories: string[][], seed: number): Promise<void> {
   await shopper?.stop();
-  shopper = startShopper({ endpoint, items: bundle.items, histories, rate: 80, k: 10, seed });
+  shopper = startShopper({ endpoint, items: bundle.items, histories, rate: 120, k: 10, seed });
 }
 
 /** Sleeps until `extraMs` after the next window boundary at or after `from` (windows end at multiples of their length). */
@@ -61,6 +61,19 @@ async function afterBoundary(extraMs: number, from = Date.now()): Promise<number
   const boundary = Math.ceil(from / (WINDOW * 1000)) * WINDOW * 1000;
   await new Promise((r) => setTimeout(r, Math.max(0, boundary + extraMs - Date.now())));
   return boundary;
+}
+
+/** Waits until Prometheus has scraped the server's model requests (its first scrapes can take seconds on a busy machine). */
+async function untilScraped(): Promise<void> {
+  const query = encodeURIComponent('sum(recship_http_requests_total{variant="stable",route="/v1/recommend"})');
+  for (let i = 0; i < 300; i++) {
+    const body = (await (await fetch(`${prometheus.url}/api/v1/query?query=${query}`)).json()) as {
+      data: { result: { value: [number, string] }[] };
+    };
+    if (Number(body.data.result[0]?.value[1] ?? 0) > 0) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error("Prometheus scraped no model requests within 30 s");
 }
 
 /** One watch run as the action runs it, through the library: the window judged, then the issue. */
@@ -138,9 +151,11 @@ afterAll(async () => {
 
 describe("the drift watch on the local target with a real Prometheus", () => {
   it("unchanged traffic: healthy, nothing opened; a catalogue change opens the issue and dispatches retraining; it is updated, then closed", async () => {
-    // two whole windows of unchanged traffic: the last and the one before it
+    // two whole windows of unchanged traffic, scraped: the last and the one before it
+    await untilScraped();
     await afterBoundary(1500, Date.now() + 2 * WINDOW * 1000);
     const unchanged = await watchOnce();
+    writeFileSync("/tmp/watch-exp/unchanged.md", watchMarkdown(unchanged.report));
     expect(unchanged.report.status, unchanged.report.reason).toBe("healthy");
     expect(unchanged.report.stable).toEqual({ version: (await target.status()).stable!.version, from: "prometheus" });
     expect(unchanged.report.checks.find((c) => c.name === "top-score-vs-validation")).toMatchObject({ decision: "pass", judged: true });
@@ -162,6 +177,8 @@ describe("the drift watch on the local target with a real Prometheus", () => {
       "retrain-inputs": "reason=drift watch",
       report: join(dir, "watch-report.json"),
     });
+    writeFileSync("/tmp/watch-exp/summary.md", action.summary);
+    writeFileSync("/tmp/watch-exp/action-out.txt", action.out);
     expect(action.code, action.out).toBe(0);
     expect(action.outputs).toMatchObject({
       status: "drift",
@@ -193,6 +210,7 @@ describe("the drift watch on the local target with a real Prometheus", () => {
     const healthy = await watchOnce();
     expect(healthy.report.status, healthy.report.reason).toBe("healthy");
     expect(healthy.issue).toMatchObject({ action: "closed", number: 1 });
+    writeFileSync("/tmp/watch-exp/issue.json", JSON.stringify({ issues: github.issues, comments: github.comments }, null, 1));
     expect(github.issues[0]).toMatchObject({ state: "closed", state_reason: "completed" });
   });
 });

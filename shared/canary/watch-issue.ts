@@ -117,13 +117,14 @@ export async function publishWatch(client: GitHubClient, report: WatchReport, o:
   const marker = watchIssueMarker(o.model);
   if (report.status === "inconclusive") return { action: "none", message: "inconclusive: the issue, if there is one, is left as it is" };
   if (report.status === "healthy") {
-    const [open] = await ownOpenMarkedIssues(client, o.repo, marker).catch((e: unknown) => {
+    const open = await ownOpenMarkedIssues(client, o.repo, marker).catch((e: unknown) => {
       throw githubError(e, "list the open issues", o.repo, "issues: write");
     });
-    if (!open) return { action: "none", message: "healthy, and no drift issue is open" };
+    if (!open.length) return { action: "none", message: "healthy, and no drift issue is open" };
     const comment = `✅ **Healthy again**: the window ending ${utc(report.window.end)} held every critical check${o.runUrl ? ` ([watch run](${o.runUrl}))` : ""}. Closing.\n\n${o.body(undefined)}`;
-    await closeIssue(client, o.repo, open, comment, o.log);
-    return { action: "closed", number: open.number, url: open.html_url, message: `healthy again: closed issue #${open.number}` };
+    // every copy concurrent runs may have left goes too; the oldest is the one reported
+    for (const issue of open) await closeIssue(client, o.repo, issue, comment, o.log);
+    return { action: "closed", number: open[0].number, url: open[0].html_url, message: `healthy again: closed issue #${open[0].number}` };
   }
   const [found] = await ownOpenMarkedIssues(client, o.repo, marker).catch((e: unknown) => {
     throw githubError(e, "list the open issues", o.repo, "issues: write");

@@ -95,7 +95,7 @@ function followQueries(checks: readonly CheckSpec[], selector: string, window: s
   const G = MODEL_GROUP;
   const out: WatchReport["follow"] = [];
   const names = new Set(checks.map((c) => c.name));
-  const rules = "needs the recording rules deploy-k8s ships (recship:*_share)";
+  const rules = "needs the recording rules deploy-k8s ships: recship:*_share";
   if (names.has("top-score-vs-validation"))
     out.push({
       name: "top-score-vs-validation",
@@ -261,7 +261,11 @@ async function productionVersion(
   if (o.version) return { version: o.version, from: "given" };
   const status = o.target ? await o.target.status() : undefined;
   if (status?.stable?.version) return { version: status.stable.version, from: "target" };
-  if (o.target) throw new RecshipError(`no stable model runs on the ${o.target.name} target`, { fix: "deploy one, or pass its version" });
+  if (o.target) {
+    throw new RecshipError(`no stable model runs on the ${o.target.name} target`, {
+      fix: "deploy one, pass stable-version, or use target none (the stable version Prometheus saw answer most in the window)",
+    });
+  }
   const version = await busiestStableVersion(o.source, vars, at);
   return version ? { version, from: "prometheus" } : undefined;
 }
