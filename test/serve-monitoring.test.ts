@@ -93,6 +93,8 @@ describe("the bundle's monitoring reference, served", () => {
       expect(metricValue(m0, "recship_reference_top_score_share", { bucket_le: le })).toBeCloseTo(share, 6);
     });
     expect(metricValue(m0, "recship_reference_distinct_share")).toBeCloseTo(reference.coverage.distinctShare, 6);
+    expect(metricValue(m0, "recship_reference_observations", { histogram: "top_score" })).toBe(reference.users);
+    expect(metricValue(m0, "recship_reference_observations", { histogram: "popularity" })).toBe(reference.users * reference.listLength);
     expect(metricValue(m0, "recship_cpu_limit_cores")).toBeGreaterThan(0);
     expect(metricValue(m0, "recship_memory_limit_bytes")).toBeGreaterThan(0);
 

@@ -495,7 +495,7 @@ describe("example workflows", () => {
 
   it("retrain-on-merge: the whole chain on merges to main, the rollout serialised with promote.yml", () => {
     const wf = parse(example("retrain-on-merge.yml")) as Workflow;
-    expect(Object.keys(wf.on)).toEqual(["push"]);
+    expect(Object.keys(wf.on)).toEqual(["push", "workflow_dispatch"]); // dispatched by watch.yml on drift
     expect((wf.on.push as { branches?: string[] }).branches).toEqual(["main"]);
     const { train, rollout } = wf.jobs;
     expect(train["runs-on"]).toEqual(["self-hosted", "gpu"]);
@@ -562,10 +562,29 @@ describe("example workflows", () => {
     expect(audit.run).toMatch(/\$\{OUTCOME/);
   });
 
+  it("watch: hourly and by hand, may write issues and dispatch; the workflow it dispatches takes the inputs it gives", () => {
+    const wf = parse(example("watch.yml")) as Workflow & { permissions: Record<string, string> };
+    expect(Object.keys(wf.on)).toEqual(["schedule", "workflow_dispatch"]);
+    expect((wf.on.schedule as unknown as { cron: string }[])[0].cron).toMatch(/^\d+ \* \* \* \*$/);
+    expect(wf.permissions).toEqual({ contents: "read", issues: "write", actions: "write" });
+    const [step] = stepsUsing("watch.yml", "monitor-canary");
+    expect(step.with).toMatchObject({ mode: "watch", window: "1h", "prometheus-url": "${{ vars.PROMETHEUS_URL }}" });
+    const dispatched = parse(example(String(step.with!["retrain-workflow"]))) as Workflow;
+    const declared = Object.keys(dispatched.on.workflow_dispatch?.inputs ?? {});
+    expect(dispatched.on).toHaveProperty("workflow_dispatch");
+    const given = String(step.with!["retrain-inputs"])
+      .trim()
+      .split("\n")
+      .map((l) => l.slice(0, l.indexOf("=")));
+    expect(given.length).toBeGreaterThan(0);
+    for (const name of given) expect(declared).toContain(name);
+  });
+
   it("every example uses our actions at one version, one app name, the kubeconfig secret", () => {
     const ours = examples.flatMap((f) => Object.values(jobsOf(f)).flatMap((j) => (j.steps ?? []).filter((s) => OURS.test(s.uses ?? ""))));
     expect(new Set(ours.map((s) => OURS.exec(s.uses!)![2]))).toEqual(new Set(["v0"]));
-    const k8s = ours.filter((s) => /deploy-k8s|monitor-canary/.test(s.uses!));
+    // the drift watch reads Prometheus only: no cluster credentials
+    const k8s = ours.filter((s) => /deploy-k8s|monitor-canary/.test(s.uses!) && s.with?.mode !== "watch");
     expect(k8s.length).toBeGreaterThanOrEqual(5);
     expect(new Set(k8s.map((s) => s.with?.name))).toEqual(new Set(["shop-recs"]));
     expect(new Set(k8s.map((s) => s.with?.kubeconfig))).toEqual(new Set(["${{ secrets.KUBECONFIG }}"]));

@@ -3,55 +3,22 @@ import { context } from "@actions/github";
 import { monitorCanary } from "../../shared/canary/analysis.js";
 import { loadChecks } from "../../shared/canary/checks-file.js";
 import { monitorCommentMarker, publishVerdict } from "../../shared/canary/publish.js";
-import {
-  MONITOR_OPTIONS,
-  kubernetesTargetOptionsFrom,
-  monitorSettingsFrom,
-  sourceOptionsFrom,
-  type MonitorTarget,
-} from "../../shared/canary/options.js";
-import type { MonitorMode } from "../../shared/canary/settings.js";
+import { MONITOR_OPTIONS, monitorSettingsFrom, sourceOptionsFrom } from "../../shared/canary/options.js";
 import { createSource } from "../../shared/canary/setup.js";
 import { OptionReader } from "../../shared/util/option-spec.js";
 import { writeJsonReport } from "../../shared/util/json-report.js";
-import { KubernetesTarget } from "../../shared/deploy/k8s/target.js";
-import { LocalTarget } from "../../shared/deploy/local/local-target.js";
-import type { DeployTarget } from "../../shared/rollout/target.js";
-import { RecshipError } from "../../shared/errors.js";
 import { runContext } from "../../shared/github/event.js";
-import type { Logger } from "../../shared/log.js";
 import { monitorMarkdown } from "../../shared/report/monitor-summary.js";
-import { openKubeconfig } from "../common/kubeconfig-session.js";
 import { actionLogger, inputSource } from "../common/runtime.js";
 import { commentIfWanted, SUMMARY_LIMIT } from "../common/comment.js";
-import { besideModule } from "../../shared/util/beside.js";
-
-/** The deploy target from the inputs, and what to clean up afterwards (a kubeconfig written for this step). */
-function targetFromInputs(o: OptionReader, mode: MonitorMode, log: Logger): { target?: DeployTarget; cleanup: () => void } {
-  const name = o.choice<MonitorTarget>("target")!;
-  if (name === "none") {
-    if (mode === "auto")
-      throw new RecshipError("input target none can only observe", { fix: "mode: observe, or target: local or kubernetes" });
-    return { cleanup: () => {} };
-  }
-  if (name === "local") {
-    const cli = besideModule("../cli/index.js", import.meta.url);
-    return {
-      target: new LocalTarget({ state: o.requiredText("state"), command: [process.execPath, cli], port: 0, log }),
-      cleanup: () => {},
-    };
-  }
-  const session = openKubeconfig("recship-monitor-");
-  return {
-    target: new KubernetesTarget({ ...kubernetesTargetOptionsFrom(o, log), kubeconfig: session.kubeconfig, tempDir: session.dir }),
-    cleanup: session.close,
-  };
-}
+import { targetFromInputs } from "./target.js";
+import { runWatch } from "./watch.js";
 
 export async function runMonitorCanary(): Promise<void> {
   const log = actionLogger();
   const ctx = runContext(process.env, context.payload);
   const o = new OptionReader(MONITOR_OPTIONS, inputSource);
+  if (o.choice("mode") === "watch") return runWatch(o, ctx, log);
   const checks = loadChecks(o.text("checks"));
   const settings = monitorSettingsFrom(o);
   const auth = o.text("prometheus-auth");

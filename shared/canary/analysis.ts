@@ -57,6 +57,7 @@ export async function monitorCanary(o: MonitorOptions): Promise<MonitorReport> {
 
 /** The versions compared: given, else the target's; auto mode needs a target with a canary. */
 function checkedVersions(o: MonitorOptions, status: DeployStatus | undefined): Record<Variant, string> {
+  if (o.settings.mode === "watch") throw new Error("mode watch runs watchProduction (watch.ts), not the canary analysis");
   if (o.settings.mode === "auto" && !o.target)
     throw new RecshipError("mode auto needs a deploy target to move traffic", { fix: "pass the deploy target, or use mode observe" });
   if (o.settings.mode === "auto" && !status?.canary) {

@@ -105,6 +105,68 @@ export function builtinChecks(): CheckSpec[] {
   ]);
 }
 
+/**
+ * A drift watch check: the last window's histogram of `metric` against the model's validation
+ * reference, which every server exports beside its live series (so each version is compared
+ * with its own). PSI above the margin and significant (χ² against the reference's observations)
+ * is drift.
+ */
+function referenceDrift(name: string, metric: string, reference: string, histogram: string, description: string): CheckSpec {
+  return {
+    name,
+    kind: "drift",
+    description,
+    direction: "lower",
+    margin: 0.2,
+    marginKind: "absolute",
+    critical: true,
+    minSamples: 200,
+    queries: {
+      kind: "drift",
+      buckets: `sum by (le) (increase(${metric}_bucket{${SELECT}}[$interval]))`,
+      reference: {
+        shares: `max by (bucket_le) (${reference}{${SELECT}})`,
+        observations: `max(recship_reference_observations{histogram="${histogram}",${SELECT}})`,
+      },
+    },
+    against: "reference",
+    builtin: true,
+  };
+}
+
+/**
+ * The drift watch's built-ins (monitor-canary mode watch): the canary's, each comparing the last
+ * window with the one before it, plus two against the model's validation reference. Latency is
+ * shown, not raised: it follows the load, which differs from one window to the next.
+ */
+export function watchBuiltinChecks(): CheckSpec[] {
+  const fromCanary = builtinChecks().map((c): CheckSpec => {
+    const check: CheckSpec = { ...c };
+    delete check.fromWeight; // every window carries the whole stable traffic
+    if (c.name === "latency-p99")
+      return { ...check, critical: false, description: `${c.description}; load differs between windows, so shown, not raised` };
+    if (c.name === "score-drift") return { ...check, description: "PSI between the recommendation score histograms of the two windows" };
+    return check;
+  });
+  return [
+    ...fromCanary,
+    referenceDrift(
+      "top-score-vs-validation",
+      "recship_recommendation_top_score",
+      "recship_reference_top_score_share",
+      "top_score",
+      "PSI between the first recommendation's score in the window and for the model's validation users",
+    ),
+    referenceDrift(
+      "popularity-vs-validation",
+      "recship_recommended_item_popularity",
+      "recship_reference_popularity_share",
+      "popularity",
+      "PSI between the popularity of the recommended items in the window and for the model's validation users",
+    ),
+  ];
+}
+
 /** The query a report shows first for a check (numerator, buckets or the series query). */
 export function mainQuery(spec: CheckSpec): string {
   const q = spec.queries;

@@ -1,7 +1,7 @@
 import { Ajv } from "ajv";
 import { readYamlDocument } from "../util/yaml-document.js";
 import { RecshipError } from "../errors.js";
-import { builtinChecks } from "./builtin-checks.js";
+import { builtinChecks, watchBuiltinChecks } from "./builtin-checks.js";
 import { checkTemplate } from "./template.js";
 import type { CheckKind, CheckQueries, CheckSpec, Direction, MarginKind } from "./types.js";
 
@@ -32,9 +32,10 @@ const schema = {
     builtins: {
       type: "object",
       additionalProperties: false,
+      // one file may serve the canary and the watch: either's built-ins may be set
       properties: Object.fromEntries(
-        builtinChecks().map((c) => [
-          c.name,
+        [...new Set([...builtinChecks(), ...watchBuiltinChecks()].map((c) => c.name))].map((name) => [
+          name,
           {
             anyOf: [
               { type: "boolean" },
@@ -163,9 +164,11 @@ function userCheck(raw: RawCheck, where: string): CheckSpec {
  * flag or minimum sample count under `builtins:`) plus the user's `checks:`, from inline YAML
  * or a YAML file. Every query is a PromQL template with $variant, $version, $namespace and
  * $interval. Unknown keys, bad values and queries that ignore $variant are errors naming the key.
+ * `for: "watch"` starts from the drift watch's built-ins; a setting for a built-in of the other
+ * set is ignored, so one file can serve both.
  */
-export function loadChecks(source: string | undefined): CheckSpec[] {
-  let checks = builtinChecks();
+export function loadChecks(source: string | undefined, options: { for?: "canary" | "watch" } = {}): CheckSpec[] {
+  let checks = options.for === "watch" ? watchBuiltinChecks() : builtinChecks();
   if (!source || source.trim() === "") return checks;
   const { raw, where } = readYamlDocument(source, {
     noun: "checks",

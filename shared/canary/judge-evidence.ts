@@ -32,8 +32,13 @@ export interface Evidence {
   hodgesLehmann?: number | null;
 }
 
-/** Proportion checks (error rate, click-through): the rates' difference or log ratio, sequentially. */
-export function proportionEvidence(acc: Record<"canary" | "stable", Accumulated>, spec: CheckSpec, alpha: number) {
+/** Proportion checks (error rate, click-through): the rates' difference or log ratio, sequentially; `names` the two sides. */
+export function proportionEvidence(
+  acc: Record<"canary" | "stable", Accumulated>,
+  spec: CheckSpec,
+  alpha: number,
+  names: { subject: string; baseline: string } = { subject: "canary", baseline: "stable" },
+) {
   const e = proportionEffect(acc.canary, acc.stable, spec);
   const seq = sequentialLook(e, alpha);
   const absolute = spec.marginKind === "absolute";
@@ -46,7 +51,7 @@ export function proportionEvidence(acc: Record<"canary" | "stable", Accumulated>
     pWorse: seq.pWorse,
     pBetter: seq.pBetter,
     effect: {
-      name: absolute ? "canary − stable" : "canary ÷ stable",
+      name: `${names.subject} ${absolute ? "−" : "÷"} ${names.baseline}`,
       estimate: finite(show(e.estimate)),
       lower: finite(lo),
       upper: finite(hi),

@@ -3,6 +3,7 @@ import { addBuckets, bucketQuantile, totalCount } from "../stats/histogram.js";
 import { mainQuery } from "./builtin-checks.js";
 import { driftEvidence, finite, median, proportionEvidence, rankEvidence, type Accumulated, type Evidence } from "./judge-evidence.js";
 import {
+  CANARY_SIDES,
   explainDrift,
   explainProportion,
   explainRank,
@@ -11,11 +12,12 @@ import {
   notYetJudged,
   num,
   proportionStatisticName,
-  RANK_STATISTIC_NAME,
   rankEffectName,
+  rankStatisticName,
   rungMessage,
   tooLittle,
   type Rung,
+  type Sides,
 } from "./judge-wording.js";
 import type { CheckKind, CheckSpec, Decision, Direction, MarginKind, MeasuredVariant, Measurement, Variant, Window } from "./types.js";
 
@@ -97,13 +99,16 @@ function samplesOf(m: Measurement): number {
 export class Judge {
   private readonly state = new Map<string, { acc: Record<Variant, Accumulated>; pWorse: number; pBetter: number; looks: number }>();
   readonly alpha: number;
+  /** What each check's two sides are called in its messages (the "canary" side is the one judged). */
+  private readonly sides: (spec: CheckSpec) => Sides;
 
   constructor(
     readonly checks: readonly CheckSpec[],
-    options: { confidence: number; plannedLooks: number },
+    options: { confidence: number; plannedLooks: number; sides?: (spec: CheckSpec) => Sides },
   ) {
     this.alpha = 1 - options.confidence;
     this.plannedLooks = Math.max(1, options.plannedLooks);
+    this.sides = options.sides ?? (() => CANARY_SIDES);
     for (const c of checks) this.state.set(c.name, { acc: { stable: empty(), canary: empty() }, pWorse: 1, pBetter: 1, looks: 0 });
   }
 
@@ -164,6 +169,7 @@ export class Judge {
             ? "within"
             : "open";
     const pBetter = drift ? null : st.pBetter;
+    const sides = this.sides(spec);
     return {
       ...result,
       statistic: evidence.statistic,
@@ -173,7 +179,15 @@ export class Judge {
       effect: evidence.effect,
       ...(evidence.hodgesLehmann !== undefined ? { hodgesLehmann: evidence.hodgesLehmann } : {}),
       decision: rung === "worse" ? "fail" : rung === "within" ? "pass" : "inconclusive",
-      message: rungMessage(rung, { drift, explain, pWorse: st.pWorse, pBetter, alpha: this.alpha, tooLittle: tooLittle(spec, interval) }),
+      message: rungMessage(rung, {
+        drift,
+        explain,
+        pWorse: st.pWorse,
+        pBetter,
+        alpha: this.alpha,
+        tooLittle: tooLittle(spec, interval, sides),
+        sides,
+      }),
     };
   }
 
@@ -188,7 +202,10 @@ export class Judge {
     const { acc } = st;
     if (!judged && st.pWorse > this.alpha) return { decision: "inconclusive", noData: false, message: notYetJudged(spec, weight) };
     if (acc.canary.samples === 0 || acc.stable.samples === 0) {
-      const which = [acc.canary.samples === 0 ? "canary" : "", acc.stable.samples === 0 ? "stable" : ""].filter(Boolean).join(" and ");
+      const sides = this.sides(spec);
+      const which = [acc.canary.samples === 0 ? sides.subject : "", acc.stable.samples === 0 ? sides.baseline : ""]
+        .filter(Boolean)
+        .join(" and ");
       const reason = [m.canary, m.stable].map((x) => (x.measurement.kind === "none" ? x.measurement.reason : "")).find(Boolean);
       return { decision: "inconclusive", noData: true, message: noDataYet(which, reason) };
     }
@@ -200,18 +217,23 @@ export class Judge {
 
   /** The kind's statistics, and how they are named and said. */
   private evidence(spec: CheckSpec, acc: Record<Variant, Accumulated>): { evidence: Evidence; statisticName: string; explain: string } {
+    const sides = this.sides(spec);
     switch (spec.kind) {
       case "proportion": {
-        const p = proportionEvidence(acc, spec, this.alpha);
-        return { evidence: p.evidence, statisticName: proportionStatisticName(p.absolute), explain: explainProportion(p, acc, this.alpha) };
+        const p = proportionEvidence(acc, spec, this.alpha, sides);
+        return {
+          evidence: p.evidence,
+          statisticName: proportionStatisticName(p.absolute),
+          explain: explainProportion(p, acc, this.alpha, sides),
+        };
       }
       case "histogram":
       case "series": {
         const r = rankEvidence(acc, spec, this.alpha);
         return {
-          evidence: { ...r.evidence, effect: { ...r.evidence.effect, name: rankEffectName(spec) } },
-          statisticName: RANK_STATISTIC_NAME,
-          explain: explainRank(r, spec, this.alpha),
+          evidence: { ...r.evidence, effect: { ...r.evidence.effect, name: rankEffectName(spec, sides) } },
+          statisticName: rankStatisticName(sides),
+          explain: explainRank(r, spec, this.alpha, sides),
         };
       }
       case "drift": {

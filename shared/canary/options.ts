@@ -2,7 +2,18 @@ import { KUBERNETES_CONNECTION_OPTIONS, KUBERNETES_SETTING_OPTIONS, kubernetesSe
 import type { KubernetesTargetOptions } from "../deploy/k8s/target.js";
 import type { Logger } from "../log.js";
 import type { OptionReader, OptionSpec } from "../util/option-spec.js";
-import { DEFAULT_STEPS, MONITOR_MODES, defaultSettings, parseSteps, type MonitorMode, type MonitorSettings } from "./settings.js";
+import { RecshipError } from "../errors.js";
+import {
+  DEFAULT_STEPS,
+  MONITOR_MODES,
+  defaultSettings,
+  parseSteps,
+  parseWindow,
+  watchSettings,
+  type MonitorMode,
+  type MonitorSettings,
+  type WatchSettings,
+} from "./settings.js";
 import { parseEndpoints, parseHeaders, type SourceOptions } from "./setup.js";
 
 const MONITOR_TARGETS = ["local", "kubernetes", "none"] as const;
@@ -113,14 +124,24 @@ export const MONITOR_OPTIONS: readonly OptionSpec[] = [
     kind: "choice",
     choices: MONITOR_MODES,
     default: "auto",
-    description: "auto (move traffic, promote or roll back) or observe (measure and report only)",
+    description:
+      "auto (move traffic, promote or roll back), observe (measure and report only) or watch (the drift watch, for a schedule: production's last window against the one before it and the model's validation reference; moves no traffic)",
+  },
+  {
+    name: "window",
+    kind: "text",
+    default: "1h",
+    placeholder: "duration",
+    description:
+      "watch: the window judged, e.g. 1h, 30m or 600 (seconds); windows end at multiples of it (UTC), so a late scheduled run judges the same window",
   },
   {
     name: "target",
     kind: "choice",
     choices: MONITOR_TARGETS,
     default: "local",
-    description: "Deploy target that moves the traffic: local or kubernetes (as deploy-k8s), or none (observe mode with explicit versions)",
+    description:
+      "Deploy target that moves the traffic: local or kubernetes (as deploy-k8s), or none (observe with explicit versions; watch: the version Prometheus saw serve)",
   },
   {
     name: "state",
@@ -142,28 +163,73 @@ export const MONITOR_OPTIONS: readonly OptionSpec[] = [
       ? { ...s, description: `${OFFERED_SETTINGS[s.name]} (only for Deployments without recorded settings)` }
       : { ...s, frontEnds: [] },
   ),
-  { name: "stable-version", kind: "text", description: "Stable's model version (default: from the deploy target)" },
+  {
+    name: "stable-version",
+    kind: "text",
+    description:
+      "Stable's model version (default: from the deploy target; watch without one: the stable version that answered most in the window)",
+  },
   { name: "canary-version", kind: "text", description: "Canary's model version (default: from the deploy target)" },
   {
     name: "model-name",
     kind: "text",
     default: "default",
     frontEnds: ["action"],
-    description: "Name in the comment marker (one sticky comment per model)",
+    description: "Name in the comment and issue markers (one sticky comment, one drift issue per model)",
   },
   {
     name: "comment",
     kind: "boolean",
     default: "true",
     frontEnds: ["action"],
-    description: "Post or update the sticky comment on the pull request or commit the deployment came from",
+    description: "auto and observe: post or update the sticky comment on the pull request or commit the deployment came from",
   },
   {
     name: "github-token",
     kind: "text",
     default: "${{ github.token }}",
     frontEnds: ["action"],
-    description: "Token for the comment (pull-requests: write, or contents: write for commit comments)",
+    description:
+      "Token for the comment (pull-requests: write, or contents: write for commit comments); watch: for the issue (issues: write) and the retraining (actions: write)",
+  },
+  {
+    name: "issue",
+    kind: "boolean",
+    default: "true",
+    frontEnds: ["action"],
+    description: "watch: open or update one issue per model-name on drift, comment and close it when a window is healthy again",
+  },
+  {
+    name: "issue-labels",
+    kind: "list",
+    frontEnds: ["action"],
+    description: "watch: labels of a new drift issue (GitHub applies them only when the token may push)",
+  },
+  {
+    name: "retrain-workflow",
+    kind: "text",
+    frontEnds: ["action"],
+    description:
+      "watch: a workflow (file name or id, with an `on: workflow_dispatch` trigger) to dispatch when drift opens an issue; once per issue",
+  },
+  {
+    name: "retrain-ref",
+    kind: "text",
+    frontEnds: ["action"],
+    description: "watch: the branch or tag to run it on (default: this run's branch)",
+  },
+  {
+    name: "retrain-inputs",
+    kind: "lines",
+    frontEnds: ["action"],
+    description: "watch: its workflow_dispatch inputs, one `name=value` a line",
+  },
+  {
+    name: "fail-on-drift",
+    kind: "boolean",
+    default: "false",
+    frontEnds: ["action"],
+    description: "watch: fail the job when a window has drifted (the issue is the alert; the CLI always exits 1)",
   },
   {
     name: "fail-on-rollback",
@@ -176,7 +242,8 @@ export const MONITOR_OPTIONS: readonly OptionSpec[] = [
     name: "fail-on-inconclusive",
     kind: "boolean",
     default: "false",
-    description: "Fail the job (exit 1) when the canary is held (inconclusive), not only when it is rolled back",
+    description:
+      "Fail the job (exit 1) when the canary is held (inconclusive), not only when it is rolled back; watch: when the window is inconclusive",
   },
   {
     name: "report",
@@ -206,6 +273,29 @@ export function monitorSettingsFrom(o: OptionReader): MonitorSettings {
     mode: o.choice<MonitorMode>("mode"),
     namespace: o.text("query-namespace") ?? escapeRegex(o.text("namespace")) ?? ".*",
   });
+}
+
+/** The drift watch's settings (window, confidence, $namespace), checked. */
+export function watchSettingsFrom(o: OptionReader): WatchSettings {
+  return watchSettings({
+    windowSeconds: parseWindow(o.requiredText("window"), o.where("window")),
+    confidence: o.positive("confidence")!,
+    namespace: o.text("query-namespace") ?? escapeRegex(o.text("namespace")) ?? ".*",
+  });
+}
+
+/** `name=value` lines (a workflow_dispatch's inputs), checked. */
+export function parseInputs(lines: readonly string[], where: string): Record<string, string> {
+  const inputs: Record<string, string> = {};
+  for (const line of lines) {
+    const i = line.indexOf("=");
+    const name = i > 0 ? line.slice(0, i).trim() : "";
+    if (!/^[A-Za-z_][A-Za-z0-9_-]*$/.test(name)) {
+      throw new RecshipError(`"${line}" is not name=value`, { where, fix: "one input a line, e.g. reason=drift watch" });
+    }
+    inputs[name] = line.slice(i + 1).trim();
+  }
+  return inputs;
 }
 
 /** A namespace as the regular expression that matches it alone. */

@@ -1,6 +1,6 @@
 import { RecshipError } from "../errors.js";
 
-export const MONITOR_MODES = ["auto", "observe"] as const;
+export const MONITOR_MODES = ["auto", "observe", "watch"] as const;
 export type MonitorMode = (typeof MONITOR_MODES)[number];
 
 export interface MonitorSettings {
@@ -18,7 +18,7 @@ export interface MonitorSettings {
   sourceFailureLimit: number;
   /** Longest wait for the source to see both variants before the first interval. */
   warmupSeconds: number;
-  /** auto: move traffic, promote or roll back; observe: measure and report only. */
+  /** auto: move traffic, promote or roll back; observe: measure and report only; watch: the drift watch (watch.ts). */
   mode: MonitorMode;
   /** $namespace (a regular expression; default any). */
   namespace: string;
@@ -86,4 +86,47 @@ function checkSettings(s: MonitorSettings): void {
   }
   if (!Number.isInteger(s.sourceFailureLimit) || s.sourceFailureLimit < 0) throw new RecshipError("source failure limit must be 0 or more");
   if (!(s.warmupSeconds >= 0)) throw new RecshipError("warm-up must be 0 or more seconds");
+}
+
+/** The drift watch's settings (mode watch): one window judged per run. */
+export interface WatchSettings {
+  /** The window judged, in seconds; windows end at multiples of it (UTC). */
+  windowSeconds: number;
+  /** Confidence of every decision (each window's false alarm at most 1 − confidence per check family). */
+  confidence: number;
+  /** $namespace (a regular expression; default any). */
+  namespace: string;
+}
+
+const UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400, w: 604800 };
+/** The shortest window: a few scrapes at least. */
+const MIN_WINDOW_SECONDS = 5;
+/** The longest: the window and the one before it must fit in Prometheus' default retention (15 days). */
+const MAX_WINDOW_SECONDS = 7 * 86400;
+
+/** "1h", "30m", "1h30m", "90s", "1d" (Prometheus durations without ms and y) or plain seconds, checked. */
+export function parseWindow(text: string, where = "window"): number {
+  const t = text.trim();
+  let seconds = NaN;
+  if (/^\d+(\.\d+)?$/.test(t)) seconds = Number(t);
+  else if (/^(\d+[smhdw])+$/.test(t)) {
+    seconds = 0;
+    for (const [, n, unit] of t.matchAll(/(\d+)([smhdw])/g)) seconds += Number(n) * UNIT_SECONDS[unit];
+  }
+  if (!Number.isFinite(seconds))
+    throw new RecshipError(`"${text}" is not a duration`, { where, fix: "e.g. 1h, 30m, 1h30m or 600 (seconds)" });
+  if (seconds < MIN_WINDOW_SECONDS || seconds > MAX_WINDOW_SECONDS) {
+    throw new RecshipError(`the window must be from ${MIN_WINDOW_SECONDS} s to 7 days, got ${text}`, {
+      where,
+      fix: "e.g. 1h; the watch compares it with the window before it, so Prometheus must keep twice as much history",
+    });
+  }
+  return seconds;
+}
+
+export function watchSettings(given: WatchSettings): WatchSettings {
+  if (!(given.confidence >= 0.5 && given.confidence < 1)) {
+    throw new RecshipError(`confidence must be from 0.5 to below 1 (e.g. 0.98), got ${given.confidence}`, { where: "confidence" });
+  }
+  return { ...given, windowSeconds: parseWindow(String(given.windowSeconds)) };
 }

@@ -72,3 +72,13 @@ export function createSource(o: SourceOptions, status?: DeployStatus, targetName
     ...(o.retries !== undefined ? { retries: o.retries } : {}),
   });
 }
+
+/** The drift watch's source: it judges a past window against the one before it, which only Prometheus keeps. */
+export function createWatchSource(o: SourceOptions): PrometheusSource {
+  if (!o.prometheusUrl) {
+    throw new RecshipError("mode watch needs Prometheus: it judges the last window against the one before it, from Prometheus' history", {
+      fix: "pass the Prometheus URL that scrapes the model servers (prometheus-url / --prometheus-url)",
+    });
+  }
+  return createSource(o) as PrometheusSource;
+}

@@ -32,11 +32,26 @@ export interface SeriesSelector {
   labels: Record<string, LabelMatch>;
 }
 
+/**
+ * The model's validation reference as the server exports it (recship_reference_*): each bucket's
+ * share (labelled bucket_le, not cumulative) and the observations behind the shares.
+ */
+interface ReferenceQueries {
+  shares: string;
+  observations: string;
+}
+
 export type CheckQueries =
   | { kind: "proportion"; numerator: string; denominator: string }
   | { kind: "histogram"; buckets: string; quantile?: string }
-  | { kind: "drift"; buckets: string }
+  | { kind: "drift"; buckets: string; reference?: ReferenceQueries }
   | { kind: "series"; query: string };
+
+/**
+ * The drift watch's baselines: the window before the one judged (the same query, one window
+ * earlier), or the model's validation reference (drift checks whose queries read it).
+ */
+export type Baseline = "previous-window" | "reference";
 
 type ScrapeSpec =
   { kind: "proportion"; numerator: SeriesSelector; denominator: SeriesSelector } | { kind: "histogram" | "drift"; buckets: SeriesSelector };
@@ -67,6 +82,8 @@ export interface CheckSpec {
   queries: CheckQueries;
   /** How the embedded scrape source measures it; user checks have none (they need Prometheus). */
   scrape?: ScrapeSpec;
+  /** The drift watch: what the last window is compared with (default the previous window). */
+  against?: Baseline;
   builtin: boolean;
 }
 

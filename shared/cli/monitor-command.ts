@@ -7,10 +7,13 @@ import {
   kubernetesTargetOptionsFrom,
   monitorSettingsFrom,
   sourceOptionsFrom,
+  watchSettingsFrom,
   type MonitorTarget,
 } from "../canary/options.js";
 import type { MonitorMode } from "../canary/settings.js";
-import { createSource } from "../canary/setup.js";
+import { createSource, createWatchSource } from "../canary/setup.js";
+import { watchProduction } from "../canary/watch.js";
+import { watchMarkdown } from "../report/watch-summary.js";
 import type { MonitorReport } from "../canary/report.js";
 import { KubernetesTarget } from "../deploy/k8s/target.js";
 import { LocalTarget } from "../deploy/local/local-target.js";
@@ -60,14 +63,50 @@ function exitOn(report: MonitorReport, failOnInconclusive: boolean): void {
   }
 }
 
+/** Production has drifted: exit status 1, so a cron job or a scheduler can alert on it. */
+class ProductionDrifted extends RecshipError {}
+
+/** --mode watch: one window judged, the report printed and written; drift exits 1. */
+async function watchCommand(o: OptionReader, ctx: CommandContext): Promise<void> {
+  const settings = watchSettingsFrom(o);
+  const checks = loadChecks(o.text("checks"), { for: "watch" });
+  const source = createWatchSource(sourceOptionsFrom(o, process.env.RECSHIP_PROMETHEUS_AUTHORIZATION));
+  const { target, close } = targetFrom(o, "watch", ctx);
+  try {
+    const report = await watchProduction({
+      source,
+      checks,
+      settings,
+      ...(target ? { target } : {}),
+      version: o.text("stable-version"),
+      log: ctx.log,
+    });
+    const markdown = watchMarkdown(report, { maxChars: 1_000_000 });
+    const markdownPath = o.text("markdown");
+    if (markdownPath) await writeFile(markdownPath, markdown);
+    else process.stdout.write(markdown);
+    await ctx.writeReport(o.text("report"), report);
+    if (report.status === "drift")
+      throw new ProductionDrifted(`production has drifted: ${report.reason}`, {
+        fix: "see the report; retrain the model, or look for what changed in the traffic",
+      });
+    if (report.status === "inconclusive" && o.boolean("fail-on-inconclusive")) {
+      throw new RecshipError(`the drift watch is inconclusive: ${report.reason}`, { fix: "see the report" });
+    }
+  } finally {
+    await close();
+  }
+}
+
 export function registerMonitor(program: Command, ctx: CommandContext): void {
   const command = program
     .command("monitor")
     .description(
-      "monitor-canary: move traffic to the canary step by step, compare it with stable each interval (sequential tests), then promote, roll back or hold",
+      "monitor-canary: move traffic to the canary step by step, compare it with stable each interval (sequential tests), then promote, roll back or hold; --mode watch: judge production's last window for drift",
     );
   registerOptions(command, MONITOR_OPTIONS).action(async (values: Record<string, unknown>) => {
     const o = new OptionReader(MONITOR_OPTIONS, cliSource(MONITOR_OPTIONS, values));
+    if (o.choice("mode") === "watch") return watchCommand(o, ctx);
     const settings = monitorSettingsFrom(o);
     const checks = loadChecks(o.text("checks"));
     const { target, close } = targetFrom(o, settings.mode, ctx);

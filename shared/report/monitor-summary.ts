@@ -17,7 +17,8 @@ const DECISION: Record<Decision, string> = {
   skipped: "– skipped",
 };
 
-function value(check: CheckResult, v: VariantResult): string {
+/** A side's value over the data judged, with its sample count, in the check's unit. */
+export function value(check: Pick<CheckResult, "kind" | "quantile">, v: VariantResult): string {
   const x = v.cumulativeValue;
   if (x === null) return `no data (${v.cumulativeSamples})`;
   const n = v.cumulativeSamples.toFixed(0);
@@ -37,7 +38,10 @@ function num(v: number | null, digits = 3): string {
   return v === null ? "–" : Number(v.toPrecision(digits)).toString();
 }
 
-function effect(c: CheckResult): string {
+type Shown = Pick<CheckResult, "kind" | "effect" | "marginKind" | "margin" | "direction" | "hodgesLehmann" | "statistic" | "statisticName">;
+
+/** The effect with its always-valid interval, in the check's unit. */
+export function effect(c: Shown): string {
   const e = c.effect;
   if (e.estimate === null) return "–";
   if (c.kind === "proportion" && c.marginKind === "absolute") {
@@ -49,11 +53,17 @@ function effect(c: CheckResult): string {
   return `HL ×${num(c.hodgesLehmann ?? null)}; P−½ ${num(e.estimate, 2)} [${num(e.lower, 2)}, ${num(e.upper, 2)}]`;
 }
 
-function margin(c: CheckResult): string {
+/** The margin (or PSI threshold) as the effect column states it. */
+export function margin(c: Shown): string {
   if (c.kind === "drift") return `PSI ≤ ${c.margin}`;
   if (c.kind === "proportion" && c.marginKind === "absolute")
     return `${c.direction === "lower" ? "+" : "−"}${(c.margin * 100).toFixed(2)} pp`;
   return `${c.direction === "lower" ? "+" : "−"}${(c.margin * 100).toFixed(0)}%`;
+}
+
+/** The test statistic, by its short name ("z 2.1", "PSI 0.04"). */
+export function statistic(c: Shown): string {
+  return c.statistic === null ? "–" : `${c.statisticName.split(" ")[0]} ${num(c.statistic)}`;
 }
 
 /** The checks at the last look; the evidence columns read the one-sided p-values against α (see evidenceLegend). */
@@ -78,7 +88,7 @@ function checksTable(checks: readonly CheckResult[], alpha: number): string {
       value(c, c.stable),
       effect(c),
       margin(c),
-      c.statistic === null ? "–" : `${c.statisticName.split(" ")[0]} ${num(c.statistic)}`,
+      statistic(c),
       evidence(c.pAdjusted ?? c.pValue, alpha),
       c.kind === "drift" ? "–" : evidence(c.pBetter, alpha),
       DECISION[c.decision],

@@ -127,6 +127,12 @@ export class ServeMetrics {
     labelNames: ["bucket_le"] as const,
     registers: [this.registry],
   });
+  readonly referenceObservations = new Gauge({
+    name: "recship_reference_observations",
+    help: "Monitoring reference from validation: observations behind its shares (histogram top_score: validation users; popularity: the items recommended to them)",
+    labelNames: ["histogram"] as const,
+    registers: [this.registry],
+  });
   readonly referenceCoverage = new Gauge({
     name: "recship_reference_distinct_share",
     help: "Monitoring reference from validation: recship_recommended_items_distinct_share over as many validation users as the window holds answers",
@@ -219,5 +225,7 @@ export class ServeMetrics {
     ref.topScore.shares.forEach((share, i) => this.referenceTopScore.set({ bucket_le: label(ref.topScore.buckets, i) }, share));
     ref.popularity.shares.forEach((share, i) => this.referencePopularity.set({ bucket_le: label(ref.popularity.buckets, i) }, share));
     this.referenceCoverage.set(ref.coverage.distinctShare);
+    this.referenceObservations.set({ histogram: "top_score" }, ref.users);
+    this.referenceObservations.set({ histogram: "popularity" }, ref.users * ref.listLength);
   }
 }
