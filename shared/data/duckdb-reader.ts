@@ -13,16 +13,7 @@ import type { DuckDBConnection } from "@duckdb/node-api";
 import { RecshipError } from "../errors.js";
 import { duckDb } from "./duckdb-runtime.js";
 import type { InteractionLog } from "./interaction-log.js";
-import { formatFromPath, type FileFormat, type ReadOptions } from "./row-scanner.js";
-
-export interface DuckDbRead {
-  log: InteractionLog;
-  format: FileFormat;
-  sha256: string;
-  bytes: number;
-  rowsRead: number;
-  rowsSkippedByFilter: number;
-}
+import { formatFromPath, type FileFormat, type ReadOptions, type ReadResult } from "./row-scanner.js";
 
 const GLOB = /[*?[]/;
 
@@ -254,7 +245,7 @@ async function sequences(con: DuckDBConnection, users: number, rows: number): Pr
 }
 
 /** Reads a log through DuckDB into dense ids and per-user sequences (see the file's comment). */
-export async function readWithDuckDb(path: string, options: ReadOptions): Promise<DuckDbRead> {
+export async function readWithDuckDb(path: string, options: ReadOptions): Promise<ReadResult> {
   const { DuckDBInstance } = duckDb();
   const instance = await DuckDBInstance.create(":memory:", { preserve_insertion_order: "true" });
   const con = await instance.connect();

@@ -1,19 +1,9 @@
 import { RecshipError } from "../errors.js";
 import { readsThroughDuckDb, readWithDuckDb } from "./duckdb-reader.js";
-import { InteractionCollector, type InteractionLog } from "./interaction-log.js";
-import { scanRows, timeOf, type FileFormat, type ReadOptions, type RowProblem } from "./row-scanner.js";
+import { InteractionCollector } from "./interaction-log.js";
+import { scanRows, timeOf, type ReadOptions, type ReadResult, type RowProblem } from "./row-scanner.js";
 
-export { DATA_FORMATS, formatFromPath, type DataFormat, type ReadOptions } from "./row-scanner.js";
-
-export interface ReadResult {
-  log: InteractionLog;
-  format: FileFormat;
-  /** sha256 of the file's bytes as stored (compressed or not). */
-  sha256: string;
-  bytes: number;
-  rowsRead: number;
-  rowsSkippedByFilter: number;
-}
+export { DATA_FORMATS, formatFromPath, type DataFormat, type ReadOptions, type ReadResult } from "./row-scanner.js";
 
 function parseTime(raw: unknown, where: string, column: string): number {
   const t = timeOf(raw);

@@ -5,6 +5,7 @@ import { StringDecoder } from "node:string_decoder";
 import { createGunzip } from "node:zlib";
 import type { Readable } from "node:stream";
 import { RecshipError } from "../errors.js";
+import type { InteractionLog } from "./interaction-log.js";
 
 export const DATA_FORMATS = ["auto", "csv", "tsv", "jsonl", "pairs", "seq", "parquet"] as const;
 export type DataFormat = (typeof DATA_FORMATS)[number];
@@ -25,6 +26,17 @@ export interface ReadOptions {
    * the column options then name the query's columns. Parquet is always read through DuckDB.
    */
   query?: string;
+}
+
+/** A log as read: dense ids and per-user sequences, and what was read (for bundle.json `data`). */
+export interface ReadResult {
+  log: InteractionLog;
+  format: FileFormat;
+  /** sha256 of the file's bytes as stored (compressed or not). */
+  sha256: string;
+  bytes: number;
+  rowsRead: number;
+  rowsSkippedByFilter: number;
 }
 
 /**
