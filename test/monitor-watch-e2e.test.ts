@@ -155,7 +155,6 @@ describe("the drift watch on the local target with a real Prometheus", () => {
     await untilScraped();
     await afterBoundary(1500, Date.now() + 2 * WINDOW * 1000);
     const unchanged = await watchOnce();
-    writeFileSync("/tmp/watch-exp/unchanged.md", watchMarkdown(unchanged.report));
     expect(unchanged.report.status, unchanged.report.reason).toBe("healthy");
     expect(unchanged.report.stable).toEqual({ version: (await target.status()).stable!.version, from: "prometheus" });
     expect(unchanged.report.checks.find((c) => c.name === "top-score-vs-validation")).toMatchObject({ decision: "pass", judged: true });
@@ -177,8 +176,6 @@ describe("the drift watch on the local target with a real Prometheus", () => {
       "retrain-inputs": "reason=drift watch",
       report: join(dir, "watch-report.json"),
     });
-    writeFileSync("/tmp/watch-exp/summary.md", action.summary);
-    writeFileSync("/tmp/watch-exp/action-out.txt", action.out);
     expect(action.code, action.out).toBe(0);
     expect(action.outputs).toMatchObject({
       status: "drift",
@@ -210,7 +207,6 @@ describe("the drift watch on the local target with a real Prometheus", () => {
     const healthy = await watchOnce();
     expect(healthy.report.status, healthy.report.reason).toBe("healthy");
     expect(healthy.issue).toMatchObject({ action: "closed", number: 1 });
-    writeFileSync("/tmp/watch-exp/issue.json", JSON.stringify({ issues: github.issues, comments: github.comments }, null, 1));
     expect(github.issues[0]).toMatchObject({ state: "closed", state_reason: "completed" });
   });
 });
