@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { duckDb } from "../shared/data/duckdb-runtime.js";
 import { readInteractions } from "../shared/data/readers.js";
 import { scanRows } from "../shared/data/row-scanner.js";
-import { TRAIN_OPTIONS } from "../shared/train/options.js";
+import { validateLog } from "../shared/data/quality/validate-log.js";
 import { VALIDATE_OPTIONS } from "../shared/validate/options.js";
 import { writeSyntheticShopCsv } from "../shared/data/synthetic.js";
 import { RecshipError } from "../shared/errors.js";
@@ -135,14 +135,41 @@ describe("interaction logs through DuckDB (Parquet, folders, globs, SQL)", () =>
     await expectRefusal(readInteractions(seq, { query: "SELECT * FROM log" }), /a query reads CSV, TSV, JSON Lines or Parquet, not "seq"/);
   });
 
-  it("is offered where a step reads the log through it, and refused plainly where it is not", async () => {
-    expect(TRAIN_OPTIONS.find((o) => o.name === "query")?.kind).toBe("text");
-    expect(VALIDATE_OPTIONS.find((o) => o.name === "query")).toBeUndefined();
+  it("validate-data checks a Parquet log (and a query) as it checks the same rows as CSV", async () => {
+    expect(VALIDATE_OPTIONS.find((o) => o.name === "query")?.kind).toBe("text");
+    const csv = join(dir, "shop-v.csv");
+    await writeSyntheticShopCsv(csv, { users: 200, seed: 5, viewNoise: 0.2 });
+    const parquet = await writeParquet(
+      join(dir, "shop-v.parquet"),
+      `SELECT user_id, item_id, to_timestamp(CAST("timestamp" AS DOUBLE)) AS ts, event FROM read_csv('${csv}', header = true, all_varchar = true)`,
+    );
+    const columns = { userColumn: "user_id", itemColumn: "item_id", eventColumn: "event", eventFilter: ["purchase"] };
+    const text = await validateLog({ data: csv, ...columns, timeColumn: "timestamp", now: 2e9 });
+    const viaDuckDb = await validateLog({ data: parquet, ...columns, timeColumn: "ts", now: 2e9 });
+    expect(viaDuckDb.format).toBe("parquet");
+    expect([viaDuckDb.rows, viaDuckDb.users, viaDuckDb.items, viaDuckDb.skippedByFilter]).toEqual([
+      text.rows,
+      text.users,
+      text.items,
+      text.skippedByFilter,
+    ]);
+    expect(viaDuckDb.checks.map((c) => [c.name, c.status, c.value])).toEqual(text.checks.map((c) => [c.name, c.status, c.value]));
+    // an empty id is the same one-row problem; a missing column ends the scan with the columns listed
+    const holes = await writeParquet(
+      join(dir, "holes.parquet"),
+      `SELECT * FROM (VALUES ('u1', 'a'), ('u1', NULL), ('u2', 'b')) t("user", item)`,
+    );
+    const report = await validateLog({ data: holes, now: 2e9 });
+    expect(report.rows).toBe(2);
+    expect(JSON.stringify(report.checks)).toMatch(/empty item id/);
+    const missing = await validateLog({ data: holes, userColumn: "customer", now: 2e9 });
+    expect(missing.passed).toBe(false);
+    expect(JSON.stringify(missing.checks)).toMatch(/the user column \\"customer\\" is not in the log \(columns: user, item\)/);
+  });
+
+  it("the text scanner refuses Parquet plainly instead of reading it as text", async () => {
     const parquet = await writeParquet(join(dir, "v.parquet"), `SELECT 'u' AS "user", 'i' AS item`);
     const visitor = { record: () => undefined, row: () => undefined, problem: () => undefined };
-    await expectRefusal(
-      scanRows(parquet, {}, visitor),
-      /Parquet files and SQL queries are read through DuckDB, which this step does not use/,
-    );
+    await expectRefusal(scanRows(parquet, {}, visitor), /Parquet files and SQL queries are read through DuckDB/);
   });
 });

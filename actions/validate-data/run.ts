@@ -3,6 +3,7 @@ import { validateMarkdown } from "../../shared/report/validate-markdown.js";
 import { writeJsonReport } from "../../shared/util/json-report.js";
 import { OptionReader } from "../../shared/util/option-spec.js";
 import { VALIDATE_OPTIONS, validateOptionsFrom } from "../../shared/validate/options.js";
+import { ensureDuckDbFor } from "../common/duckdb.js";
 import { invalidDataError } from "../../shared/data/quality/outcome.js";
 import { validateData } from "../../shared/validate/validate-data.js";
 import { actionLogger, inputSource } from "../common/runtime.js";
@@ -12,6 +13,7 @@ export async function runValidateData(): Promise<void> {
   const log = actionLogger();
   const o = new OptionReader(VALIDATE_OPTIONS, inputSource);
   const options = validateOptionsFrom(o);
+  await ensureDuckDbFor(options.data, options, log);
   // annotations on the offending lines come from the logger (warnings with file and line)
   const report = await validateData({ ...options, log });
   const reportPath = o.text("report") ?? "validate-data-report.json";

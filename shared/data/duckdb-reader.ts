@@ -13,7 +13,7 @@ import type { DuckDBConnection } from "@duckdb/node-api";
 import { RecshipError } from "../errors.js";
 import { duckDb } from "./duckdb-runtime.js";
 import type { InteractionLog } from "./interaction-log.js";
-import { formatFromPath, type FileFormat, type ReadOptions, type ReadResult } from "./row-scanner.js";
+import { formatFromPath, type FileFormat, type ReadOptions, type ReadResult, type RowVisitor, type ScanInfo } from "./row-scanner.js";
 
 const GLOB = /[*?[]/;
 
@@ -277,4 +277,82 @@ export async function readWithDuckDb(path: string, options: ReadOptions): Promis
     con.closeSync();
     instance.closeSync();
   }
+}
+
+/** The columns a scan hands the visitor, as SQL over the source, or the problem that stops it. */
+async function scanColumns(con: DuckDBConnection, plan: Plan): Promise<string> {
+  const { options, where } = plan;
+  const columns = await describe(con, plan.source, where);
+  const user = column(columns, options.userColumn ?? "user", "user", where);
+  const item = column(columns, options.itemColumn ?? "item", "item", where);
+  const time = options.timeColumn ? column(columns, options.timeColumn, "time", where) : undefined;
+  const event = options.eventColumn ? column(columns, options.eventColumn, "event", where) : undefined;
+  // text times go to the checks as written (they parse numbers and ISO-8601); typed ones as seconds
+  const type = time ? columns.get(options.timeColumn!)! : "";
+  const t = !time ? "NULL" : /^(VARCHAR|JSON)/.test(type) ? `CAST(${time} AS VARCHAR)` : timeExpression(time, type);
+  return `SELECT CAST(${user} AS VARCHAR), CAST(${item} AS VARCHAR), ${t}, ${event ? `CAST(${event} AS VARCHAR)` : "NULL"} FROM (${plan.source})`;
+}
+
+/**
+ * validate-data's pass over a log read through DuckDB: every row, in file order, handed to the
+ * same visitor the text scanner feeds (row numbers stand for lines). A column the options name
+ * but the log lacks is the scan-ending \`columns\` problem, as a missing CSV header column is.
+ */
+export async function scanWithDuckDb(path: string, options: ReadOptions, visitor: RowVisitor): Promise<ScanInfo> {
+  const { DuckDBInstance } = duckDb();
+  const instance = await DuckDBInstance.create(":memory:", { preserve_insertion_order: "true" });
+  const con = await instance.connect();
+  try {
+    const files = await sourceFiles(con, path);
+    const format = formatOf(files, options);
+    const digest = await digestFiles(files);
+    await con.run(`CREATE TEMP VIEW log AS SELECT * FROM ${tableFunction(files, format)}`);
+    const query = options.query?.trim();
+    const plan = { source: query ? query.replace(/;\s*$/, "") : "SELECT * FROM log", where: query ? `${path} (query)` : path, options };
+    let sql: string;
+    try {
+      sql = await scanColumns(con, plan);
+    } catch (error) {
+      if (!(error instanceof RecshipError) || !/ column ".*" is not in the log/.test(error.message)) throw error;
+      visitor.problem({ kind: "columns", line: 1, where: plan.where, value: "", message: error.message, fix: error.fix ?? "" });
+      return { format, ...digest, gzip: false, lines: 0 };
+    }
+    const lines = await visitRows(con, sql, plan.where, visitor);
+    return { format, ...digest, gzip: false, lines };
+  } finally {
+    con.closeSync();
+    instance.closeSync();
+  }
+}
+
+/** Streams the scan's rows into the visitor; an empty id is a one-row problem, as in a text log. */
+async function visitRows(con: DuckDBConnection, sql: string, where: string, visitor: RowVisitor): Promise<number> {
+  const result = await con.stream(sql);
+  let line = 0;
+  for (let chunk = await result.fetchChunk(); chunk && chunk.rowCount > 0; chunk = await result.fetchChunk()) {
+    const [users, items, times, events] = [0, 1, 2, 3].map((c) => chunk.getColumnVector(c));
+    for (let r = 0; r < chunk.rowCount; r++) {
+      line++;
+      const user = users.getItem(r) as string | null;
+      const item = items.getItem(r) as string | null;
+      if (!user || !item) {
+        const message = `empty ${!user ? "user" : "item"} id`;
+        visitor.problem({
+          kind: "empty-id",
+          line,
+          where: `${where}: row ${line}`,
+          value: `${user ?? ""} ${item ?? ""}`,
+          message,
+          fix: "remove or repair the row",
+        });
+        continue;
+      }
+      const time = times.getItem(r) ?? undefined;
+      const event = (events.getItem(r) as string | null) ?? undefined;
+      // the record's text is what duplicate-row checks compare: the row's values as read
+      visitor.record(`${user}\t${item}\t${String(time ?? "")}\t${event ?? ""}`, line);
+      visitor.row(user, item, time, event, line);
+    }
+  }
+  return line;
 }

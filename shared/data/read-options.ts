@@ -6,7 +6,7 @@ import { DATA_FORMATS, type DataFormat, type ReadOptions } from "./readers.js";
  * their short names). `of` names the log in the descriptions when the step's main input is not
  * the log itself (convert-onnx's `data`).
  */
-export function readOptionSpecs(of = "", options: { columnDefaults?: boolean; sql?: boolean } = {}): OptionSpec[] {
+export function readOptionSpecs(of = "", options: { columnDefaults?: boolean } = {}): OptionSpec[] {
   const suffix = of ? ` of ${of}` : "";
   // without column defaults, a step falls back to how the bundle's training log was read
   const col = (value: string) => (options.columnDefaults === false ? {} : { default: value });
@@ -38,20 +38,16 @@ export function readOptionSpecs(of = "", options: { columnDefaults?: boolean; sq
       kind: "list",
       description: `Comma-separated event types to keep${of ? ` from ${of}` : ""} (e.g. purchase,add_to_cart)`,
     },
-    ...(options.sql === false
-      ? []
-      : [
-          {
-            name: "query",
-            kind: "text",
-            placeholder: "sql",
-            description: `SQL over the log${suffix}, run by DuckDB, which sees it as the view \`log\`: selects, renames and filters rows (the column options then name its columns), e.g. SELECT customer_id AS user, sku AS item, ts AS time FROM log WHERE country = 'DE'`,
-          } satisfies OptionSpec,
-        ]),
+    {
+      name: "query",
+      kind: "text",
+      placeholder: "sql",
+      description: `SQL over the log${suffix}, run by DuckDB, which sees it as the view \`log\`: selects, renames and filters rows (the column options then name its columns), e.g. SELECT customer_id AS user, sku AS item, ts AS time FROM log WHERE country = 'DE'`,
+    },
   ];
 }
 
-export function readOptionsFrom(o: OptionReader, options: { sql?: boolean } = {}): ReadOptions {
+export function readOptionsFrom(o: OptionReader): ReadOptions {
   return {
     format: o.choice<DataFormat>("format"),
     userColumn: o.text("user-column"),
@@ -59,6 +55,6 @@ export function readOptionsFrom(o: OptionReader, options: { sql?: boolean } = {}
     timeColumn: o.text("time-column"),
     eventColumn: o.text("event-column"),
     eventFilter: o.list("event-filter"),
-    query: options.sql === false ? undefined : o.text("query"),
+    query: o.text("query"),
   };
 }

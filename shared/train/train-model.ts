@@ -21,7 +21,6 @@ import { workerBackend, workerCount } from "../model/parallel/open-engine.js";
 import { RECSHIP_VERSION } from "../version.js";
 import { invalidDataError, logChecks } from "../data/quality/outcome.js";
 import { PROFILE_FILE } from "../data/quality/profile.js";
-import { readsThroughDuckDb } from "../data/duckdb-reader.js";
 import { readProfile, validateLog, type DataReport } from "../data/quality/validate-log.js";
 import { MONITORING_ARTIFACT, writeMonitoringReference } from "../bundle/monitoring-reference.js";
 import { monitoringReferenceOf } from "./monitoring.js";
@@ -106,11 +105,6 @@ async function refuseOccupiedOut(out: string, given: string, overwrite: boolean 
  */
 async function checkData(options: TrainModelOptions, out: string): Promise<DataReport | undefined> {
   if (options.validate === false) return undefined;
-  if (!options.validated && readsThroughDuckDb(options.data, options)) {
-    // validate-data scans text logs row by row; at warehouse scale the checks belong in SQL (not yet)
-    options.log.warn(`data checks skipped: validate-data reads text logs, not Parquet or a SQL query (${options.data})`);
-    return undefined;
-  }
   if (options.validated) {
     if (!options.validated.passed) throw invalidDataError(options.validated);
     return options.validated;

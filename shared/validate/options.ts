@@ -11,9 +11,9 @@ export const VALIDATE_OPTIONS: readonly OptionSpec[] = [
     required: true,
     placeholder: "file",
     description:
-      "Interaction log to validate, read as train-model reads it: CSV/TSV with a header, JSON Lines, `user item` pairs or one sequence per line; gzip ok",
+      "Interaction log to validate, read as train-model reads it: CSV/TSV with a header, JSON Lines, `user item` pairs or one sequence per line (gzip ok), or Parquet (a file, a folder or a glob)",
   },
-  ...readOptionSpecs("", { sql: false }),
+  ...readOptionSpecs(),
   ...POLICY_OPTIONS,
   {
     name: "profile-out",
@@ -40,7 +40,7 @@ export const VALIDATE_OPTIONS: readonly OptionSpec[] = [
 export function validateOptionsFrom(o: OptionReader): Omit<ValidateDataOptions, "log"> {
   return {
     data: o.requiredText("data"),
-    ...readOptionsFrom(o, { sql: false }),
+    ...readOptionsFrom(o),
     policy: o.text("policy"),
     catalogue: o.text("catalogue"),
     baselineProfile: o.text("baseline-profile"),

@@ -1,6 +1,7 @@
 import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { RecshipError } from "../../errors.js";
+import { readsThroughDuckDb, scanWithDuckDb } from "../duckdb-reader.js";
 import { scanRows, type ReadOptions, type ScanInfo } from "../row-scanner.js";
 import { contentChecks, driftChecks, schemaChecks, type CheckResult } from "./checks.js";
 import { loadPolicy, type ValidationPolicy } from "./policy.js";
@@ -99,7 +100,9 @@ export async function validateLog(options: ValidateLogOptions): Promise<DataRepo
     now: options.now ?? Date.now() / 1000,
     toleranceHours: policy["future-timestamps"]["tolerance-hours"] ?? 24,
   });
-  const info = await scanRows(options.data, options, scan);
+  const info = readsThroughDuckDb(options.data, options)
+    ? await scanWithDuckDb(options.data, options, scan)
+    : await scanRows(options.data, options, scan);
   const { checks, profile, drift } = allChecks(scan, info, options, policy, catalogue);
   return {
     step: "validate",
