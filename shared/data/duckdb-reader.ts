@@ -140,21 +140,50 @@ function timeExpression(name: string, type: string): string {
   return `CAST(${name} AS DOUBLE)`;
 }
 
+/** The log as DuckDB sees it: its files and format, the SQL of its rows (the query, or the view), and how to name it. */
 interface Plan {
+  files: string[];
+  format: FileFormat;
   source: string;
   where: string;
   options: ReadOptions;
 }
 
-/** Materialises the rows (file order kept: rowid) as raw(u, i, t, e, rawTime) and checks ids and times. */
-async function loadRaw(con: DuckDBConnection, plan: Plan): Promise<void> {
+/** The columns the options name, checked against the log's (quoted), with the time column's type. */
+async function resolveColumns(con: DuckDBConnection, plan: Plan) {
   const { options, where } = plan;
   const columns = await describe(con, plan.source, where);
-  const user = column(columns, options.userColumn ?? "user", "user", where);
-  const item = column(columns, options.itemColumn ?? "item", "item", where);
-  const time = options.timeColumn ? column(columns, options.timeColumn, "time", where) : undefined;
-  const event = options.eventColumn ? column(columns, options.eventColumn, "event", where) : undefined;
-  const t = time ? timeExpression(time, columns.get(options.timeColumn!)!) : "NULL::DOUBLE";
+  return {
+    user: column(columns, options.userColumn ?? "user", "user", where),
+    item: column(columns, options.itemColumn ?? "item", "item", where),
+    time: options.timeColumn ? column(columns, options.timeColumn, "time", where) : undefined,
+    timeType: options.timeColumn ? (columns.get(options.timeColumn) ?? "") : "",
+    event: options.eventColumn ? column(columns, options.eventColumn, "event", where) : undefined,
+  };
+}
+
+/** Opens DuckDB over the files a path names (file order kept), runs `use`, and closes it. */
+async function withLog<T>(path: string, options: ReadOptions, use: (con: DuckDBConnection, plan: Plan) => Promise<T>): Promise<T> {
+  const { DuckDBInstance } = duckDb();
+  const instance = await DuckDBInstance.create(":memory:", { preserve_insertion_order: "true" });
+  const con = await instance.connect();
+  try {
+    const files = await sourceFiles(con, path);
+    const format = formatOf(files, options);
+    await con.run(`CREATE TEMP VIEW log AS SELECT * FROM ${tableFunction(files, format)}`);
+    const query = options.query?.trim();
+    const source = query ? query.replace(/;\s*$/, "") : "SELECT * FROM log";
+    return await use(con, { files, format, source, where: query ? `${path} (query)` : path, options });
+  } finally {
+    con.closeSync();
+    instance.closeSync();
+  }
+}
+
+/** Materialises the rows (file order kept: rowid) as raw(u, i, t, e, rawTime) and checks ids and times. */
+async function loadRaw(con: DuckDBConnection, plan: Plan): Promise<void> {
+  const { user, item, time, timeType, event } = await resolveColumns(con, plan);
+  const t = time ? timeExpression(time, timeType) : "NULL::DOUBLE";
   await con.run(
     `CREATE TEMP TABLE raw AS SELECT CAST(${user} AS VARCHAR) AS u, CAST(${item} AS VARCHAR) AS i, ${t} AS t, ` +
       `${time ? `CAST(${time} AS VARCHAR)` : "NULL"} AS rawTime, ${event ? `CAST(${event} AS VARCHAR)` : "NULL"} AS e FROM (${plan.source})`,
@@ -246,15 +275,7 @@ async function sequences(con: DuckDBConnection, users: number, rows: number): Pr
 
 /** Reads a log through DuckDB into dense ids and per-user sequences (see the file's comment). */
 export async function readWithDuckDb(path: string, options: ReadOptions): Promise<ReadResult> {
-  const { DuckDBInstance } = duckDb();
-  const instance = await DuckDBInstance.create(":memory:", { preserve_insertion_order: "true" });
-  const con = await instance.connect();
-  try {
-    const files = await sourceFiles(con, path);
-    const format = formatOf(files, options);
-    await con.run(`CREATE TEMP VIEW log AS SELECT * FROM ${tableFunction(files, format)}`);
-    const query = options.query?.trim();
-    const plan = { source: query ? query.replace(/;\s*$/, "") : "SELECT * FROM log", where: query ? `${path} (query)` : path, options };
+  return withLog(path, options, async (con, plan) => {
     await loadRaw(con, plan);
     const rowsRead = await count(con, "raw");
     const rowsSkippedByFilter = await filterEvents(con, options);
@@ -272,24 +293,15 @@ export async function readWithDuckDb(path: string, options: ReadOptions): Promis
     }
     const { userIds, itemIds } = await denseIds(con);
     const log: InteractionLog = { userIds, itemIds, sequences: await sequences(con, userIds.length, rows), interactions: rows };
-    return { log, format, ...(await digestFiles(files)), rowsRead, rowsSkippedByFilter };
-  } finally {
-    con.closeSync();
-    instance.closeSync();
-  }
+    return { log, format: plan.format, ...(await digestFiles(plan.files)), rowsRead, rowsSkippedByFilter };
+  });
 }
 
 /** The columns a scan hands the visitor, as SQL over the source, or the problem that stops it. */
 async function scanColumns(con: DuckDBConnection, plan: Plan): Promise<string> {
-  const { options, where } = plan;
-  const columns = await describe(con, plan.source, where);
-  const user = column(columns, options.userColumn ?? "user", "user", where);
-  const item = column(columns, options.itemColumn ?? "item", "item", where);
-  const time = options.timeColumn ? column(columns, options.timeColumn, "time", where) : undefined;
-  const event = options.eventColumn ? column(columns, options.eventColumn, "event", where) : undefined;
+  const { user, item, time, timeType, event } = await resolveColumns(con, plan);
   // text times go to the checks as written (they parse numbers and ISO-8601); typed ones as seconds
-  const type = time ? columns.get(options.timeColumn!)! : "";
-  const t = !time ? "NULL" : /^(VARCHAR|JSON)/.test(type) ? `CAST(${time} AS VARCHAR)` : timeExpression(time, type);
+  const t = !time ? "NULL" : /^(VARCHAR|JSON)/.test(timeType) ? `CAST(${time} AS VARCHAR)` : timeExpression(time, timeType);
   return `SELECT CAST(${user} AS VARCHAR), CAST(${item} AS VARCHAR), ${t}, ${event ? `CAST(${event} AS VARCHAR)` : "NULL"} FROM (${plan.source})`;
 }
 
@@ -299,30 +311,18 @@ async function scanColumns(con: DuckDBConnection, plan: Plan): Promise<string> {
  * but the log lacks is the scan-ending \`columns\` problem, as a missing CSV header column is.
  */
 export async function scanWithDuckDb(path: string, options: ReadOptions, visitor: RowVisitor): Promise<ScanInfo> {
-  const { DuckDBInstance } = duckDb();
-  const instance = await DuckDBInstance.create(":memory:", { preserve_insertion_order: "true" });
-  const con = await instance.connect();
-  try {
-    const files = await sourceFiles(con, path);
-    const format = formatOf(files, options);
-    const digest = await digestFiles(files);
-    await con.run(`CREATE TEMP VIEW log AS SELECT * FROM ${tableFunction(files, format)}`);
-    const query = options.query?.trim();
-    const plan = { source: query ? query.replace(/;\s*$/, "") : "SELECT * FROM log", where: query ? `${path} (query)` : path, options };
+  return withLog(path, options, async (con, plan) => {
+    const info = { format: plan.format, ...(await digestFiles(plan.files)), gzip: false };
     let sql: string;
     try {
       sql = await scanColumns(con, plan);
     } catch (error) {
       if (!(error instanceof RecshipError) || !/ column ".*" is not in the log/.test(error.message)) throw error;
       visitor.problem({ kind: "columns", line: 1, where: plan.where, value: "", message: error.message, fix: error.fix ?? "" });
-      return { format, ...digest, gzip: false, lines: 0 };
+      return { ...info, lines: 0 };
     }
-    const lines = await visitRows(con, sql, plan.where, visitor);
-    return { format, ...digest, gzip: false, lines };
-  } finally {
-    con.closeSync();
-    instance.closeSync();
-  }
+    return { ...info, lines: await visitRows(con, sql, plan.where, visitor) };
+  });
 }
 
 /** Streams the scan's rows into the visitor; an empty id is a one-row problem, as in a text log. */
