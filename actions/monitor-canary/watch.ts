@@ -1,8 +1,6 @@
 import * as core from "@actions/core";
-import { loadChecks } from "../../shared/canary/checks-file.js";
-import { parseInputs, sourceOptionsFrom, watchSettingsFrom } from "../../shared/canary/options.js";
-import { createWatchSource } from "../../shared/canary/setup.js";
-import { watchProduction } from "../../shared/canary/watch.js";
+import { parseInputs } from "../../shared/canary/options.js";
+import { watchOptionsFrom, watchProduction } from "../../shared/canary/watch.js";
 import type { WatchReport } from "../../shared/canary/watch-decision.js";
 import { publishWatch, type WatchPublishResult } from "../../shared/canary/watch-issue.js";
 import { RecshipError } from "../../shared/errors.js";
@@ -69,22 +67,12 @@ async function issueIfWanted(
 
 /** monitor-canary mode watch: one window judged, the report written, the issue kept, the outputs set. */
 export async function runWatch(o: OptionReader, ctx: RunContext, log: Logger): Promise<void> {
-  const settings = watchSettingsFrom(o);
-  const checks = loadChecks(o.text("checks"), { for: "watch" });
   const auth = o.text("prometheus-auth");
   if (auth) core.setSecret(auth);
-  const source = createWatchSource(sourceOptionsFrom(o, auth));
   const retrain = retrainFrom(o, ctx);
   const { target, cleanup } = targetFromInputs(o, "watch", log);
   try {
-    const report = await watchProduction({
-      source,
-      checks,
-      settings,
-      ...(target ? { target } : {}),
-      version: o.text("stable-version"),
-      log,
-    });
+    const report = await watchProduction(watchOptionsFrom(o, auth, { target, log }));
     const reportPath = o.text("report") ?? "monitor-canary-report.json";
     await writeJsonReport(reportPath, report);
     let issue: WatchPublishResult | undefined;

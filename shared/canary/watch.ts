@@ -12,8 +12,12 @@ import {
 } from "../rollout/monitoring-promql.js";
 import type { DeployTarget } from "../rollout/target.js";
 import { RECSHIP_VERSION } from "../version.js";
+import type { OptionReader } from "../util/option-spec.js";
+import { loadChecks } from "./checks-file.js";
 import { realClock, type Clock } from "./clock.js";
 import { Judge } from "./judge.js";
+import { sourceOptionsFrom, watchSettingsFrom } from "./options.js";
+import { createWatchSource } from "./setup.js";
 import type { WatchSettings } from "./settings.js";
 import type { PrometheusSource } from "./sources/prometheus-source.js";
 import { SourceUnavailable } from "./sources/source.js";
@@ -268,4 +272,23 @@ async function productionVersion(
   }
   const version = await busiestStableVersion(o.source, vars, at);
   return version ? { version, from: "prometheus" } : undefined;
+}
+
+/**
+ * What a watch run reads from monitor-canary's options, for both front ends: its settings, its
+ * checks and the Prometheus source (the deploy target and the issue stay with the front end).
+ */
+export function watchOptionsFrom(
+  o: OptionReader,
+  authorization: string | undefined,
+  rest: Pick<WatchOptions, "target" | "log">,
+): WatchOptions {
+  return {
+    settings: watchSettingsFrom(o),
+    checks: loadChecks(o.text("checks"), { for: "watch" }),
+    source: createWatchSource(sourceOptionsFrom(o, authorization)),
+    ...(rest.target ? { target: rest.target } : {}),
+    version: o.text("stable-version"),
+    log: rest.log,
+  };
 }

@@ -7,12 +7,11 @@ import {
   kubernetesTargetOptionsFrom,
   monitorSettingsFrom,
   sourceOptionsFrom,
-  watchSettingsFrom,
   type MonitorTarget,
 } from "../canary/options.js";
 import type { MonitorMode } from "../canary/settings.js";
-import { createSource, createWatchSource } from "../canary/setup.js";
-import { watchProduction } from "../canary/watch.js";
+import { createSource } from "../canary/setup.js";
+import { watchOptionsFrom, watchProduction } from "../canary/watch.js";
 import { watchMarkdown } from "../report/watch-summary.js";
 import type { MonitorReport } from "../canary/report.js";
 import { KubernetesTarget } from "../deploy/k8s/target.js";
@@ -68,19 +67,9 @@ class ProductionDrifted extends RecshipError {}
 
 /** --mode watch: one window judged, the report printed and written; drift exits 1. */
 async function watchCommand(o: OptionReader, ctx: CommandContext): Promise<void> {
-  const settings = watchSettingsFrom(o);
-  const checks = loadChecks(o.text("checks"), { for: "watch" });
-  const source = createWatchSource(sourceOptionsFrom(o, process.env.RECSHIP_PROMETHEUS_AUTHORIZATION));
   const { target, close } = targetFrom(o, "watch", ctx);
   try {
-    const report = await watchProduction({
-      source,
-      checks,
-      settings,
-      ...(target ? { target } : {}),
-      version: o.text("stable-version"),
-      log: ctx.log,
-    });
+    const report = await watchProduction(watchOptionsFrom(o, process.env.RECSHIP_PROMETHEUS_AUTHORIZATION, { target, log: ctx.log }));
     const markdown = watchMarkdown(report, { maxChars: 1_000_000 });
     const markdownPath = o.text("markdown");
     if (markdownPath) await writeFile(markdownPath, markdown);

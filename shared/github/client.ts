@@ -10,3 +10,9 @@ export type GitHubClient = ReturnType<typeof getOctokit>;
 export function githubClient(token: string, apiUrl?: string): GitHubClient {
   return getOctokit(token, apiUrl ? { baseUrl: apiUrl.replace(/\/+$/, "") } : {});
 }
+
+/** The HTTP status of a failed Octokit call (undefined for a failure that never got a response). */
+export function httpStatus(error: unknown): number | undefined {
+  const s = (error as { status?: unknown })?.status;
+  return typeof s === "number" ? s : undefined;
+}

@@ -1,4 +1,4 @@
-import type { GitHubClient } from "./client.js";
+import { httpStatus, type GitHubClient } from "./client.js";
 
 /** The author GitHub shows on what a workflow's GITHUB_TOKEN writes. */
 const ACTIONS_BOT = "github-actions[bot]";
@@ -13,7 +13,7 @@ export async function tokenLogin(client: GitHubClient): Promise<string> {
   try {
     return (await client.rest.users.getAuthenticated()).data.login;
   } catch (error) {
-    if ((error as { status?: unknown })?.status === 403) return ACTIONS_BOT;
+    if (httpStatus(error) === 403) return ACTIONS_BOT;
     throw error;
   }
 }

@@ -1,5 +1,5 @@
 import type { Logger } from "../log.js";
-import type { GitHubClient } from "./client.js";
+import { httpStatus, type GitHubClient } from "./client.js";
 import { isOwnMarkedComment, tokenLogin } from "./identity.js";
 
 /** GitHub rejects issue comments longer than this. */
@@ -24,11 +24,6 @@ export interface StickyResult {
 /** The hidden line that marks a step's comment (the gate's by default), one per model or search on a pull request. */
 export function commentMarker(id: string, step = "benchmark-gate"): string {
   return `<!-- recship:${step}:${id.replace(/--+>?/g, "-")} -->`;
-}
-
-function status(error: unknown): number | undefined {
-  const s = (error as { status?: unknown })?.status;
-  return typeof s === "number" ? s : undefined;
 }
 
 /** `marker` and `body` as one comment, cut to GitHub's limit. */
@@ -111,7 +106,7 @@ export async function upsertStickyComment(
     log.info(`commented on ${where}: ${r.data.html_url}`);
     return { action: "created", commentId: r.data.id, url: r.data.html_url, removedDuplicates: removed };
   } catch (error) {
-    const code = status(error);
+    const code = httpStatus(error);
     const message = (error as Error)?.message?.split("\n")[0] ?? String(error);
     const reason =
       code === 403 || code === 401

@@ -1,6 +1,6 @@
 import { RecshipError } from "../errors.js";
 import type { Logger } from "../log.js";
-import type { GitHubClient } from "./client.js";
+import { httpStatus, type GitHubClient } from "./client.js";
 import { isOwnMarkedComment, tokenLogin } from "./identity.js";
 import { markedBody } from "./sticky-comment.js";
 
@@ -23,18 +23,13 @@ export interface IssueResult {
   closedDuplicates: number;
 }
 
-function status(error: unknown): number | undefined {
-  const s = (error as { status?: unknown })?.status;
-  return typeof s === "number" ? s : undefined;
-}
-
 /**
  * A failed GitHub call as a RecshipError that says what to do: the permission the job needs
  * (403), a token GitHub refuses (401), a repository it cannot see (404), issues switched off (410).
  */
 export function githubError(error: unknown, what: string, at: RepoRef, permission: string): RecshipError {
   if (error instanceof RecshipError) return error;
-  const code = status(error);
+  const code = httpStatus(error);
   const message = (error as Error)?.message?.split("\n")[0] ?? String(error);
   const where = `${at.owner}/${at.repo}`;
   const http = code ? `HTTP ${code}: ${message}` : message;

@@ -1,5 +1,5 @@
 import { RecshipError } from "../errors.js";
-import type { GitHubClient } from "./client.js";
+import { httpStatus, type GitHubClient } from "./client.js";
 import { githubError, type RepoRef } from "./sticky-issue.js";
 
 export interface WorkflowDispatch {
@@ -21,7 +21,7 @@ export async function dispatchWorkflow(client: GitHubClient, at: RepoRef, d: Wor
   try {
     await client.rest.actions.createWorkflowDispatch({ ...at, workflow_id: workflow, ref: d.ref, inputs: d.inputs });
   } catch (error) {
-    if ((error as { status?: unknown })?.status === 422) {
+    if (httpStatus(error) === 422) {
       throw new RecshipError(`GitHub refused to start workflow ${d.workflow} on ${d.ref}: ${(error as Error).message.split("\n")[0]}`, {
         where: `${at.owner}/${at.repo}`,
         fix: "the workflow needs an `on: workflow_dispatch` trigger declaring every input given, and the ref must exist",
