@@ -3,6 +3,7 @@ import { Ajv } from "ajv";
 import { RecshipError } from "../errors.js";
 import { MODEL_CONFIG_PROPERTIES, TRAIN_CONFIG_PROPERTIES, type SasrecConfig, type TrainConfig } from "../model/config.js";
 import type { TensorEntry } from "../model/weights-file.js";
+import type { ReadOptions } from "../data/row-scanner.js";
 
 export const BUNDLE_SCHEMA_VERSION = 1;
 export const MANIFEST_FILE = "bundle.json";
@@ -38,16 +39,7 @@ export interface BundleManifest {
     kCore?: number;
     eventFilter?: string[];
     /** How the log was read, so later steps can read the same file the same way. */
-    read?: {
-      format: string;
-      userColumn?: string;
-      itemColumn?: string;
-      timeColumn?: string;
-      eventColumn?: string;
-      eventFilter?: string[];
-      /** The SQL the log was read through (DuckDB), when one was given. */
-      query?: string;
-    };
+    read?: Omit<ReadOptions, "format"> & { format: string };
   };
   git?: { sha?: string; ref?: string; repository?: string };
   weights: { file: string; sha256: string; bytes: number; tensors: TensorEntry[] };
