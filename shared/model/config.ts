@@ -40,6 +40,8 @@ export interface QuantizedItemTable {
 }
 
 type SelectBy = "full" | "masked";
+export const OPTIMIZERS = ["adam", "lazy-adam"] as const;
+export type Optimizer = (typeof OPTIMIZERS)[number];
 
 /** How the model is trained (stored in the bundle for lineage). */
 export interface TrainConfig {
@@ -51,6 +53,12 @@ export interface TrainConfig {
   /** Subtract log(K·q) from each sampled negative's logit (absent: false). */
   logQ?: boolean;
   learningRate: number;
+  /**
+   * adam (absent): every value each step. lazy-adam: the item table's rows a step reads and the
+   * rest of the model (TensorFlow Addons' LazyAdam): a step's cost and memory traffic no longer
+   * grow with the catalogue. Needs a sampled loss (ce's gradient reaches every row).
+   */
+  optimizer?: Optimizer;
   /** Padded tokens per batch (sequences are length-bucketed, so batches hold up to this many positions). */
   batchTokens: number;
   epochs: number;
@@ -142,6 +150,7 @@ export const TRAIN_CONFIG_PROPERTIES = {
   negativeSampler: { enum: [...NEGATIVE_SAMPLERS] },
   logQ: { type: "boolean" },
   learningRate: { type: "number", exclusiveMinimum: 0, maximum: 1 },
+  optimizer: { enum: [...OPTIMIZERS] },
   batchTokens: { type: "integer", minimum: 16 },
   epochs: positiveInt,
   patience: positiveInt,
@@ -204,5 +213,23 @@ export function loadConfig(source: string | undefined, overrides: ConfigOverride
     );
   }
   if (given.model?.ffnDim === undefined && overrides.model?.ffnDim === undefined) config.model.ffnDim = config.model.hidden;
+  checkOptimizer(config, where);
   return config;
+}
+
+/** lazy-adam updates the rows a step reads: a sampled loss over a dense item table. */
+function checkOptimizer(config: RecshipConfig, where: string): void {
+  if (config.train.optimizer !== "lazy-adam") return;
+  if (config.train.loss === "ce") {
+    throw new RecshipError("invalid config: train.optimizer lazy-adam needs a sampled loss, but train.loss is ce", {
+      where,
+      fix: "full cross-entropy's gradient reaches every item row: set train.loss: sampled-ce (or bce) for lazy-adam, or train.optimizer: adam",
+    });
+  }
+  if (config.model.itemTable) {
+    throw new RecshipError("invalid config: train.optimizer lazy-adam needs a dense item table, but model.itemTable is product-quantized", {
+      where,
+      fix: "drop model.itemTable, or use train.optimizer: adam (a quantized table has few rows to update)",
+    });
+  }
 }

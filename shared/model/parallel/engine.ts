@@ -2,11 +2,12 @@ import type { Scorer } from "../../eval/evaluator.js";
 import type { Logger } from "../../log.js";
 import type { BackendPreference } from "../backend.js";
 import type { SasrecConfig, TrainConfig } from "../config.js";
-import { adamUpdate, flatLayout, packInto, unpack, type AdamSettings, type FlatLayout } from "../flat-params.js";
+import { flatLayout, packInto, unpack, type AdamSettings, type FlatLayout } from "../flat-params.js";
 import { disposeDistill, prepareDistill, type DistillSetup } from "../distill-objective.js";
 import { SasrecModel } from "../sasrec-model.js";
 import { isLearned, paramSpecs, type ParamSpec } from "../sasrec.js";
-import { loadFlat, sliceGradients, type StepContext, type StepInput } from "./gradients.js";
+import { loadFlat, loadTable, sliceGradients, type StepContext, type StepInput } from "./gradients.js";
+import { applyUpdate, updatePlan } from "./update-plan.js";
 
 /** Adam's state besides the weights: the step count and the two moment vectors (flat layout). */
 export interface OptimizerState {
@@ -141,15 +142,28 @@ export class LocalEngine implements TrainingEngine {
     return done;
   }
 
+  /** The model's table variable lags the flat weights (lazy steps leave it alone). */
+  private tableStale = false;
+
+  private syncTable(): void {
+    if (this.tableStale) loadTable(this.model.params, this.layout, this.weights);
+    this.tableStale = false;
+  }
+
   private async runStep(input: StepInput): Promise<number> {
-    const loss = await sliceGradients(this.model.params, this.ctx, input, this.grad);
+    const plan = updatePlan(this.options.train, this.layout, input);
+    if (!plan.table) this.syncTable();
+    const lazy = plan.table ? { rows: plan.table.rows, weights: this.weights } : undefined;
+    const loss = await sliceGradients(this.model.params, this.ctx, input, this.grad, lazy);
     this.state.steps++;
-    adamUpdate(this.adam, this.state.steps, [0, this.layout.total], this.weights, this.state.m, this.state.v, [this.grad]);
-    loadFlat(this.model.params, this.layout, this.weights);
+    applyUpdate(this.adam, this.state.steps, plan, { index: 0, count: 1 }, { weights: this.weights, ...this.state }, [this.grad]);
+    loadFlat(this.model.params, this.layout, this.weights, lazy ? "item_emb" : undefined);
+    this.tableStale = lazy !== undefined;
     return loss;
   }
 
   score(histories: Int32Array[]): Promise<Float32Array> {
+    this.syncTable();
     return this.model.scoreAsync(histories);
   }
 
@@ -168,6 +182,7 @@ export class LocalEngine implements TrainingEngine {
 
   async restore(values: Map<string, Float32Array>, state: OptimizerState): Promise<void> {
     this.model.assign(values);
+    this.tableStale = false;
     packInto(this.layout, values, this.weights);
     this.state = { steps: state.steps, m: state.m.slice(), v: state.v.slice() };
   }

@@ -39,19 +39,60 @@ export function sliceStep(step: StepInput, start: number, end: number, distill?:
 }
 
 /**
- * The loss of a batch slice and its gradient, written into `out` (flat layout). A parameter the
- * loss does not reach gets zeros. Returns the slice's loss (its share of the global mean).
+ * A lazy step's item table (lazy Adam, ./update-plan.ts): the rows the whole global batch reads,
+ * and the flat weights the slice's rows are read from (the model's table variable is not kept
+ * up to date between lazy steps: loading 64 M values a step is what lazy updates avoid).
  */
-export async function sliceGradients(params: Params, ctx: StepContext, step: StepInput, out: Float32Array): Promise<number> {
+export interface LazyTable {
+  rows: Int32Array;
+  weights: Float32Array;
+}
+
+/**
+ * The loss of a batch slice and its gradient, written into `out` (flat layout). A parameter the
+ * loss does not reach gets zeros; on a lazy step only the global batch's table rows are written
+ * (the optimizer reads no others). Returns the slice's loss (its share of the global mean).
+ */
+export async function sliceGradients(
+  params: Params,
+  ctx: StepContext,
+  step: StepInput,
+  out: Float32Array,
+  lazy?: LazyTable,
+): Promise<number> {
+  const table = ctx.layout.entries.find((e) => e.name === "item_emb");
   if (stepRows(step) === 0) {
-    out.fill(0);
+    if (lazy && table) {
+      out.fill(0, 0, table.offset);
+      out.fill(0, table.offset + table.size);
+      zeroRows(out, table, lazy.rows);
+    } else out.fill(0);
     return 0;
   }
   if (step.kind === "distill") return distillGradients(params, ctx, step.input, out);
   const input = step.input;
-  const table = ctx.layout.entries.find((e) => e.name === "item_emb");
-  if (table && ctx.train.loss !== "ce") return sparseTableGradients(params, ctx, input, out, table);
+  if (table && ctx.train.loss !== "ce") return sparseTableGradients(params, ctx, input, out, table, lazy);
   return gradientsOf(params, ctx, (p) => batchLoss(p, ctx.model, ctx.train, input), out, new Map());
+}
+
+type TableEntry = FlatLayout["entries"][number];
+
+/** Zeros the table's `rows` in the flat vector. */
+function zeroRows(out: Float32Array, table: TableEntry, rows: Int32Array): void {
+  const d = table.shape[1];
+  for (const r of rows) out.fill(0, table.offset + r * d, table.offset + (r + 1) * d);
+}
+
+/** The table's `rows` as a [rows, d] tensor: from the flat weights (a lazy step) or the model's variable. */
+function tableRows(params: Params, table: TableEntry, rows: Int32Array, lazy: LazyTable | undefined): tf.Tensor2D {
+  if (!lazy) return tf.gather(params.get("item_emb")!, tf.tensor1d(rows, "int32")) as tf.Tensor2D;
+  const d = table.shape[1];
+  const values = new Float32Array(rows.length * d);
+  for (let r = 0; r < rows.length; r++) {
+    const start = table.offset + rows[r] * d;
+    values.set(lazy.weights.subarray(start, start + d), r * d);
+  }
+  return tf.tensor2d(values, [rows.length, d]);
 }
 
 /** A distillation slice: the teacher's logits (and hint targets) first, off the tape, then the student's gradient. */
@@ -107,7 +148,8 @@ async function sparseTableGradients(
   ctx: StepContext,
   input: LossInput,
   out: Float32Array,
-  table: FlatLayout["entries"][number],
+  table: TableEntry,
+  lazy?: LazyTable,
 ): Promise<number> {
   const { rows, renumber } = usedRows([input.batch.items, input.batch.targets, input.draws.negatives]);
   const local: LossInput = {
@@ -116,12 +158,13 @@ async function sparseTableGradients(
     draws: { ...input.draws, negatives: renumber(input.draws.negatives) },
   };
   const d = table.shape[1];
-  const small = tf.tidy(() => tf.variable(tf.gather(params.get("item_emb")!, tf.tensor1d(rows, "int32")), true));
+  const small = tf.tidy(() => tf.variable(tableRows(params, table, rows, lazy), true));
   const view: Params = new Map(params);
   view.set("item_emb", small);
   try {
     const scatter = (g: Float32Array) => {
-      out.fill(0, table.offset, table.offset + table.size);
+      if (lazy) zeroRows(out, table, lazy.rows);
+      else out.fill(0, table.offset, table.offset + table.size);
       for (let r = 0; r < rows.length; r++) out.set(g.subarray(r * d, (r + 1) * d), table.offset + rows[r] * d);
     };
     return await gradientsOf(view, ctx, (p) => batchLoss(p, ctx.model, ctx.train, local), out, new Map([["item_emb", scatter]]));
@@ -138,9 +181,17 @@ function usedRows(lists: Int32Array[]): { rows: Int32Array; renumber: (ids: Int3
   return { rows, renumber: (ids) => ids.map((id) => place.get(id)!) };
 }
 
-/** Sets the model's learned variables to the flat vector's values. */
-export function loadFlat(params: Params, layout: FlatLayout, flat: Float32Array): void {
+/** Sets the model's item table variable to the flat vector's (after lazy steps: before scoring or a dense step). */
+export function loadTable(params: Params, layout: FlatLayout, flat: Float32Array): void {
+  const e = layout.entries.find((entry) => entry.name === "item_emb");
+  if (!e) return;
+  tf.tidy(() => params.get(e.name)!.assign(tf.tensor(flat.subarray(e.offset, e.offset + e.size), e.shape, "float32")));
+}
+
+/** Sets the model's learned variables to the flat vector's values (but `skip`'s: a lazy step's table). */
+export function loadFlat(params: Params, layout: FlatLayout, flat: Float32Array, skip?: string): void {
   for (const e of layout.entries) {
+    if (e.name === skip) continue;
     const v = params.get(e.name)!;
     tf.tidy(() => v.assign(tf.tensor(flat.subarray(e.offset, e.offset + e.size), e.shape, "float32")));
   }

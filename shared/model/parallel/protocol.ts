@@ -3,6 +3,7 @@ import type { SasrecConfig, TrainConfig } from "../config.js";
 import type { AdamSettings, FlatLayout } from "../flat-params.js";
 import type { DistillSetup } from "../distill-objective.js";
 import type { StepInput } from "./gradients.js";
+import type { UpdatePlan } from "./update-plan.js";
 
 /** What a training worker thread starts with (structured-cloned; the buffers are shared, not copied). */
 export interface TrainWorkerData {
@@ -32,8 +33,8 @@ export interface SharedBuffers {
 }
 
 export type ToTrainWorker =
-  /** `learningRate`: Adam's for this step (a schedule may lower it during training). */
-  | { type: "step"; t: number; learningRate: number; input: StepInput }
+  /** `learningRate`: Adam's for this step (a schedule may lower it during training); `plan`: what it updates (every worker its share). */
+  | { type: "step"; t: number; learningRate: number; input: StepInput; plan: UpdatePlan }
   /** The shared weights were replaced (a resumed checkpoint): load them. */
   | { type: "sync" }
   | { type: "score"; id: number; histories: Int32Array[] };

@@ -2,11 +2,12 @@ import { parentPort, workerData } from "node:worker_threads";
 import { RecshipError } from "../../errors.js";
 import type { Logger } from "../../log.js";
 import { initBackend } from "../backend.js";
-import { adamUpdate, shardOf } from "../flat-params.js";
+
 import { SasrecModel } from "../sasrec-model.js";
 import { prepareDistill } from "../distill-objective.js";
 import { abortBarrier, arriveAndWait } from "./barrier.js";
-import { loadFlat, sliceGradients, type StepContext } from "./gradients.js";
+import { loadFlat, loadTable, sliceGradients, type StepContext } from "./gradients.js";
+import { applyUpdate } from "./update-plan.js";
 import type { FromTrainWorker, ToTrainWorker, TrainWorkerData } from "./protocol.js";
 
 /**
@@ -37,14 +38,22 @@ export async function runTrainWorker(): Promise<void> {
     const values = new Map(data.fixed);
     for (const e of data.layout.entries) values.set(e.name, weights.slice(e.offset, e.offset + e.size));
     const model = new SasrecModel(data.model, data.numItems, values);
-    const shard = shardOf(total, data.index, data.workers);
+    const part = { index: data.index, count: data.workers };
+    let tableStale = false; // lazy steps leave the model's table variable behind the shared weights
+    const syncTable = () => {
+      if (tableStale) loadTable(model.params, data.layout, weights);
+      tableStale = false;
+    };
 
-    const step = async ({ t, learningRate, input }: Extract<ToTrainWorker, { type: "step" }>): Promise<number> => {
-      const loss = await sliceGradients(model.params, ctx, input, grads[data.index]);
+    const step = async ({ t, learningRate, input, plan }: Extract<ToTrainWorker, { type: "step" }>): Promise<number> => {
+      if (!plan.table) syncTable();
+      const lazy = plan.table ? { rows: plan.table.rows, weights } : undefined;
+      const loss = await sliceGradients(model.params, ctx, input, grads[data.index], lazy);
       arriveAndWait(control, data.workers); // every gradient is written
-      adamUpdate({ ...data.adam, learningRate }, t, shard, weights, m, v, grads);
+      applyUpdate({ ...data.adam, learningRate }, t, plan, part, { weights, m, v }, grads);
       arriveAndWait(control, data.workers); // every shard is updated
-      loadFlat(model.params, data.layout, weights);
+      loadFlat(model.params, data.layout, weights, lazy ? "item_emb" : undefined);
+      tableStale = lazy !== undefined;
       return loss;
     };
 
@@ -58,8 +67,10 @@ export async function runTrainWorker(): Promise<void> {
         if (message.type === "step") send({ type: "stepped", loss: await step(message) });
         else if (message.type === "sync") {
           loadFlat(model.params, data.layout, weights);
+          tableStale = false;
           send({ type: "synced" });
         } else if (message.type === "score") {
+          syncTable();
           const scores = model.score(message.histories);
           const whole = scores.byteOffset === 0 && scores.byteLength === scores.buffer.byteLength;
           send({ type: "scored", id: message.id, scores }, whole ? [scores.buffer as ArrayBuffer] : []);

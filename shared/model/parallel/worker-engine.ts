@@ -8,6 +8,7 @@ import type { DistillSetup } from "../distill-objective.js";
 import { abortBarrier, BARRIER_INTS } from "./barrier.js";
 import { sliceStep, stepRows, type StepInput } from "./gradients.js";
 import { engineLayout, fixedValues, type EngineOptions, type OptimizerState, type TrainingEngine } from "./engine.js";
+import { updatePlan } from "./update-plan.js";
 import type { FromTrainWorker, SharedBuffers, ToTrainWorker, TrainWorkerData } from "./protocol.js";
 
 /** Where a training worker's code is: the dist bundle's dispatcher, or the TypeScript entry under tsx. */
@@ -62,6 +63,7 @@ export class WorkerEngine implements TrainingEngine {
     numItems: number,
     private readonly distill: DistillSetup | undefined,
     learningRate: number,
+    private readonly train: EngineOptions["train"],
   ) {
     this.learningRate = learningRate;
     this.layout = layout;
@@ -143,7 +145,7 @@ export class WorkerEngine implements TrainingEngine {
       await Promise.all(workers.map((w) => w.terminate()));
       throw error;
     }
-    return new WorkerEngine(workers, layout, shared, fixed, options.numItems, options.distill, options.adam.learningRate);
+    return new WorkerEngine(workers, layout, shared, fixed, options.numItems, options.distill, options.adam.learningRate, options.train);
   }
 
   /**
@@ -179,11 +181,12 @@ export class WorkerEngine implements TrainingEngine {
   async step(input: StepInput): Promise<number> {
     const t = ++this.steps;
     const n = this.workersList.length;
+    const plan = updatePlan(this.train, this.layout, input);
     // an even row split: measured against one weighted by real targets, the workers' waits at
     // the barrier were the same (~3 ms a step, noise from the two cores' shared caches)
     const messages = this.workersList.map((_, k): ToTrainWorker => {
       const [start, end] = rowSplit(stepRows(input), k, n);
-      return { type: "step", t, learningRate: this.learningRate, input: sliceStep(input, start, end, this.distill) };
+      return { type: "step", t, learningRate: this.learningRate, input: sliceStep(input, start, end, this.distill), plan };
     });
     const stepped = (m: FromTrainWorker): m is Extract<FromTrainWorker, { type: "stepped" }> => m.type === "stepped";
     const answers = await Promise.all(this.workersList.map((worker, k) => this.request(worker, messages[k], stepped)));
