@@ -6,8 +6,9 @@
  * and per item and no object per row. Ids and order equal the text readers': dense ids by first
  * appearance in file order, each user's rows by time, ties (or no time column) in file order.
  */
-import { createHash } from "node:crypto";
-import { createReadStream, readdirSync, statSync } from "node:fs";
+import { createHash, randomUUID } from "node:crypto";
+import { createReadStream, readdirSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { DuckDBConnection } from "@duckdb/node-api";
 import { RecshipError } from "../errors.js";
@@ -158,14 +159,45 @@ async function resolveColumns(con: DuckDBConnection, plan: Plan) {
     item: column(columns, options.itemColumn ?? "item", "item", where),
     time: options.timeColumn ? column(columns, options.timeColumn, "time", where) : undefined,
     timeType: options.timeColumn ? (columns.get(options.timeColumn) ?? "") : "",
+    userType: columns.get(options.userColumn ?? "user") ?? "",
+    itemType: columns.get(options.itemColumn ?? "item") ?? "",
     event: options.eventColumn ? column(columns, options.eventColumn, "event", where) : undefined,
+  };
+}
+
+/**
+ * DuckDB's memory for a read: RECSHIP_DUCKDB_MEMORY_LIMIT (DuckDB's syntax, "4GB") or 2 GB, past
+ * which it spills to a temporary folder instead of growing: a 10^8-row log then needs ~2 GB of
+ * DuckDB beside the typed arrays, not the ~17 GB it would hold unbounded.
+ */
+export function duckDbSettings(
+  env: NodeJS.ProcessEnv = process.env,
+  tempRoot: string = tmpdir(),
+): { settings: Record<string, string>; tempDir: string } {
+  const tempDir = join(tempRoot, `recship-duckdb-${process.pid}-${randomUUID().slice(0, 8)}`);
+  return {
+    settings: {
+      preserve_insertion_order: "true",
+      memory_limit: env.RECSHIP_DUCKDB_MEMORY_LIMIT?.trim() || "2GB",
+      temp_directory: tempDir,
+    },
+    tempDir,
   };
 }
 
 /** Opens DuckDB over the files a path names (file order kept), runs `use`, and closes it. */
 async function withLog<T>(path: string, options: ReadOptions, use: (con: DuckDBConnection, plan: Plan) => Promise<T>): Promise<T> {
   const { DuckDBInstance } = duckDb();
-  const instance = await DuckDBInstance.create(":memory:", { preserve_insertion_order: "true" });
+  const { settings, tempDir } = duckDbSettings();
+  let instance: Awaited<ReturnType<typeof DuckDBInstance.create>>;
+  try {
+    instance = await DuckDBInstance.create(":memory:", settings);
+  } catch (cause) {
+    throw new RecshipError(`DuckDB does not start: ${(cause as Error).message.split("\n")[0]}`, {
+      fix: "check RECSHIP_DUCKDB_MEMORY_LIMIT (DuckDB's syntax, for example 4GB)",
+      cause,
+    });
+  }
   const con = await instance.connect();
   try {
     const files = await sourceFiles(con, path);
@@ -177,40 +209,64 @@ async function withLog<T>(path: string, options: ReadOptions, use: (con: DuckDBC
   } finally {
     con.closeSync();
     instance.closeSync();
+    rmSync(tempDir, { recursive: true, force: true });
   }
 }
 
-/** Materialises the rows (file order kept: rowid) as raw(u, i, t, e, rawTime) and checks ids and times. */
+/** DuckDB types whose values are text (ids of these types may be empty strings; times of these types are parsed). */
+const TEXT_TYPE = /^(VARCHAR|JSON)/;
+
+/**
+ * Materialises the rows (file order kept: rowid) as raw(u, i, t[, rawTime][, e]) and checks ids
+ * and times. Ids keep their own type (8 bytes a BIGINT id instead of a string per row: at 10^8
+ * rows this table is most of the reader's memory); they become text once per distinct id.
+ * rawTime, the time as written, is kept only for text times (what an error quotes).
+ */
 async function loadRaw(con: DuckDBConnection, plan: Plan): Promise<void> {
-  const { user, item, time, timeType, event } = await resolveColumns(con, plan);
+  const { user, item, time, timeType, event, userType, itemType } = await resolveColumns(con, plan);
   const t = time ? timeExpression(time, timeType) : "NULL::DOUBLE";
+  const rawTime = time && TEXT_TYPE.test(timeType) ? `, CAST(${time} AS VARCHAR) AS rawTime` : "";
   await con.run(
-    `CREATE TEMP TABLE raw AS SELECT CAST(${user} AS VARCHAR) AS u, CAST(${item} AS VARCHAR) AS i, ${t} AS t, ` +
-      `${time ? `CAST(${time} AS VARCHAR)` : "NULL"} AS rawTime, ${event ? `CAST(${event} AS VARCHAR)` : "NULL"} AS e FROM (${plan.source})`,
+    `CREATE TEMP TABLE raw AS SELECT ${user} AS u, ${item} AS i, ${t} AS t${rawTime}` +
+      `${event ? `, CAST(${event} AS VARCHAR) AS e` : ""} FROM (${plan.source})`,
   );
-  await refuseBadRows(con, plan, Boolean(time));
+  await refuseBadRows(con, plan, {
+    timed: Boolean(time),
+    rawTime: rawTime !== "",
+    textIds: [TEXT_TYPE.test(userType), TEXT_TYPE.test(itemType)],
+  });
 }
 
 /** The first row with an empty id or an unreadable time, as the text readers refuse it. */
-async function refuseBadRows(con: DuckDBConnection, plan: Plan, timed: boolean): Promise<void> {
+async function refuseBadRows(
+  con: DuckDBConnection,
+  plan: Plan,
+  raw: { timed: boolean; rawTime: boolean; textIds: [boolean, boolean] },
+): Promise<void> {
+  const emptyText = (column: string, text: boolean) => (text ? ` OR ${column} = ''` : "");
   const empty = (
-    await con.runAndReadAll(`SELECT rowid + 1, u, i FROM raw WHERE u IS NULL OR i IS NULL OR u = '' OR i = '' ORDER BY rowid LIMIT 1`)
+    await con.runAndReadAll(
+      `SELECT rowid + 1, u IS NULL${emptyText("u", raw.textIds[0])} FROM raw WHERE u IS NULL OR i IS NULL` +
+        `${emptyText("u", raw.textIds[0])}${emptyText("i", raw.textIds[1])} ORDER BY rowid LIMIT 1`,
+    )
   ).getRows();
   if (empty.length > 0) {
-    const [row, u] = empty[0];
-    throw new RecshipError(`row ${String(row)} has an empty ${u === null || u === "" ? "user" : "item"} id`, {
+    const [row, userEmpty] = empty[0];
+    throw new RecshipError(`row ${String(row)} has an empty ${userEmpty ? "user" : "item"} id`, {
       where: plan.where,
       fix: "drop rows without ids in the query (WHERE ... IS NOT NULL) or fix the export",
     });
   }
-  if (!timed) return;
+  if (!raw.timed) return;
   const bad = (
-    await con.runAndReadAll(`SELECT rowid + 1, rawTime FROM raw WHERE t IS NULL OR isnan(t) OR isinf(t) ORDER BY rowid LIMIT 1`)
+    await con.runAndReadAll(
+      `SELECT rowid + 1, ${raw.rawTime ? "rawTime" : "NULL"} FROM raw WHERE t IS NULL OR isnan(t) OR isinf(t) ORDER BY rowid LIMIT 1`,
+    )
   ).getRows();
   if (bad.length > 0) {
-    const [row, raw] = bad[0];
+    const [row, written] = bad[0];
     throw new RecshipError(
-      `timestamp ${JSON.stringify(raw)} in column "${plan.options.timeColumn}" (row ${String(row)}) is not a number (or an ISO-8601 date)`,
+      `timestamp ${JSON.stringify(written)} in column "${plan.options.timeColumn}" (row ${String(row)}) is not a number (or an ISO-8601 date)`,
       {
         where: plan.where,
         fix: "use Unix seconds/milliseconds, dates or ISO-8601 timestamps, or drop the time column to use file order",
@@ -236,8 +292,8 @@ async function count(con: DuckDBConnection, table: string): Promise<number> {
 async function denseIds(con: DuckDBConnection): Promise<{ userIds: string[]; itemIds: string[] }> {
   await con.run(`CREATE TEMP TABLE users AS SELECT u, (row_number() OVER (ORDER BY min(rowid)) - 1)::INTEGER AS uid FROM raw GROUP BY u`);
   await con.run(`CREATE TEMP TABLE items AS SELECT i, (row_number() OVER (ORDER BY min(rowid)))::INTEGER AS iid FROM raw GROUP BY i`);
-  const userIds = await strings(con, `SELECT u FROM users ORDER BY uid`);
-  const itemIds = ["", ...(await strings(con, `SELECT i FROM items ORDER BY iid`))];
+  const userIds = await strings(con, `SELECT CAST(u AS VARCHAR) FROM users ORDER BY uid`);
+  const itemIds = ["", ...(await strings(con, `SELECT CAST(i AS VARCHAR) FROM items ORDER BY iid`))];
   return { userIds, itemIds };
 }
 
@@ -269,7 +325,7 @@ async function sequences(con: DuckDBConnection, users: number, rows: number): Pr
   }
   for (let u = 0; u < users; u++) starts[u + 1] += starts[u];
   const out: Int32Array[] = new Array(users);
-  for (let u = 0; u < users; u++) out[u] = items.slice(starts[u], starts[u + 1]);
+  for (let u = 0; u < users; u++) out[u] = items.subarray(starts[u], starts[u + 1]); // views of one buffer, no copy per user
   return out;
 }
 
@@ -301,7 +357,7 @@ export async function readWithDuckDb(path: string, options: ReadOptions): Promis
 async function scanColumns(con: DuckDBConnection, plan: Plan): Promise<string> {
   const { user, item, time, timeType, event } = await resolveColumns(con, plan);
   // text times go to the checks as written (they parse numbers and ISO-8601); typed ones as seconds
-  const t = !time ? "NULL" : /^(VARCHAR|JSON)/.test(timeType) ? `CAST(${time} AS VARCHAR)` : timeExpression(time, timeType);
+  const t = !time ? "NULL" : TEXT_TYPE.test(timeType) ? `CAST(${time} AS VARCHAR)` : timeExpression(time, timeType);
   return `SELECT CAST(${user} AS VARCHAR), CAST(${item} AS VARCHAR), ${t}, ${event ? `CAST(${event} AS VARCHAR)` : "NULL"} FROM (${plan.source})`;
 }
 
