@@ -26,6 +26,11 @@ export interface EpochRecord {
   trainSeconds: number;
   validSeconds: number;
   sequencesPerSecond: number;
+  /**
+   * Share of the epoch's sequences trained, when the time budget cut it short (absent: all): at
+   * millions of users one epoch can outlast a budget, and a budget is kept mid-epoch.
+   */
+  partial?: number;
   valid: {
     ndcg10: number;
     hr10: number;
@@ -51,7 +56,10 @@ export interface TrainerOptions {
   /** Validation cases (history = training part, target = second-to-last item). */
   validation: EvalCase[];
   log: Logger;
-  /** Stop before an epoch that would end after this time (ms since epoch, Date.now()). */
+  /**
+   * The time budget's end (ms since epoch, Date.now()): no epoch starts that would end after it,
+   * and an epoch still running when only its validation's time is left stops there (partial).
+   */
   deadline?: number;
   /** Where the state of every finished epoch goes; `resume` continues from it exactly. */
   checkpointDir?: string;
@@ -223,7 +231,8 @@ async function runEpoch(
   examples: Int32Array[],
   epoch: number,
   negatives: NegativeSource,
-): Promise<number> {
+  stopAt?: number,
+): Promise<{ loss: number; sequences: number }> {
   const { train: trainConfig, numItems, log } = options;
   const rng = new Rng(`epoch:${trainConfig.seed}:${epoch}`);
   const batches = epochBatches(examples, trainConfig.batchTokens, rng);
@@ -247,9 +256,15 @@ async function runEpoch(
       );
     }
   });
+  let sequences = 0;
   try {
     for (let b = 0; b < batches.length; b++) {
       const batch = batches[b];
+      if (stopAt !== undefined && b > 0 && Date.now() > stopAt) {
+        log.info(`  stopping epoch ${epoch + 1} after ${Math.round((100 * sequences) / examples.length)}% of it: the time budget`);
+        break;
+      }
+      sequences += batch.batch;
       await pipeline.push(
         { kind: "sasrec", input: { batch, rowOffset: 0, draws: drawLoss(trainConfig, numItems, batch, rng, negatives) } },
         b,
@@ -260,7 +275,18 @@ async function runEpoch(
     await pipeline.abandon();
     throw error;
   }
-  return lossSum / tokens;
+  return { loss: lossSum / tokens, sequences };
+}
+
+/**
+ * When a running epoch must stop to leave its validation (and the caller's test evaluation of that
+ * size) inside the budget: twice the last validation's time, or a sixth of the budget left before
+ * any epoch has been validated, and 5 s.
+ */
+export function epochStopTime(deadline: number | undefined, now: number, lastValidSeconds: number | undefined): number | undefined {
+  if (deadline === undefined) return undefined;
+  const reserve = lastValidSeconds !== undefined ? 2000 * lastValidSeconds : (deadline - now) / 6;
+  return deadline - reserve - 5000;
 }
 
 /** One epoch's training and its validation (full ranking, and 100 sampled negatives), as the epoch's record. */
@@ -270,9 +296,11 @@ async function trainAndValidate(
   examples: ReturnType<typeof trainingExamples>,
   epoch: number,
   negatives: NegativeSource,
+  lastValidSeconds: number | undefined,
 ): Promise<{ record: EpochRecord; valid: EvalResult }> {
   const t0 = performance.now();
-  const loss = await runEpoch(engine, options, examples, epoch, negatives);
+  const stopAt = epochStopTime(options.deadline, Date.now(), lastValidSeconds);
+  const { loss, sequences } = await runEpoch(engine, options, examples, epoch, negatives, stopAt);
   const trainSeconds = (performance.now() - t0) / 1000;
   const t1 = performance.now();
   const valid = await evaluate(engine, options.validation, { seed: options.train.seed, sampledNegatives: 100 });
@@ -282,7 +310,8 @@ async function trainAndValidate(
     loss,
     trainSeconds,
     validSeconds,
-    sequencesPerSecond: examples.length / trainSeconds,
+    sequencesPerSecond: sequences / trainSeconds,
+    ...(sequences < examples.length ? { partial: sequences / examples.length } : {}),
     valid: {
       ndcg10: valid.full.ndcg10,
       hr10: valid.full.hr10,
@@ -344,7 +373,7 @@ export async function train(options: TrainerOptions): Promise<TrainOutcome> {
         break;
       }
       const { record, valid } = await log.group(`epoch ${epoch + 1}/${trainConfig.epochs}`, () =>
-        trainAndValidate(engine, options, examples, epoch, negatives),
+        trainAndValidate(engine, options, examples, epoch, negatives, last?.validSeconds),
       );
       history.push(record);
       epochsThisCall++;
@@ -352,11 +381,9 @@ export async function train(options: TrainerOptions): Promise<TrainOutcome> {
       if (improved) bestValidation = valid;
       logEpoch(log, record, trainConfig.epochs, improved, started, options.deadline);
       if (options.checkpointDir) await saveCheckpoint(options.checkpointDir, engine, shapes, progress, epoch, configHash);
-      if (progress.sinceBest >= trainConfig.patience) {
-        stoppedBy = "early-stopping";
-        log.info(
-          `early stopping: no better validation NDCG@10 (${trainConfig.selectBy === "masked" ? "history masked" : "all items"}) for ${trainConfig.patience} epochs`,
-        );
+      const stop = stopAfter(record, progress, trainConfig, log);
+      if (stop) {
+        stoppedBy = stop;
         break;
       }
     }
@@ -369,7 +396,7 @@ export async function train(options: TrainerOptions): Promise<TrainOutcome> {
       bestValidNdcg10: progress.bestScore,
       stoppedBy,
       trainSeconds,
-      sequencesPerSecond: trainSeconds > 0 ? (history.length * examples.length) / trainSeconds : 0,
+      sequencesPerSecond: trainSeconds > 0 ? history.reduce((n, h) => n + h.sequencesPerSecond * h.trainSeconds, 0) / trainSeconds : 0,
       resumedFromEpoch: startEpoch,
       bestValidation,
       workers: engine.workers,
@@ -377,6 +404,16 @@ export async function train(options: TrainerOptions): Promise<TrainOutcome> {
   } finally {
     await engine.close();
   }
+}
+
+/** Why the run ends after an epoch, if it does: the budget cut the epoch short, or patience ran out. */
+function stopAfter(record: EpochRecord, progress: Progress, trainConfig: TrainConfig, log: Logger): StopReason | undefined {
+  if (record.partial !== undefined) return "time-budget";
+  if (progress.sinceBest < trainConfig.patience) return undefined;
+  log.info(
+    `early stopping: no better validation NDCG@10 (${trainConfig.selectBy === "masked" ? "history masked" : "all items"}) for ${trainConfig.patience} epochs`,
+  );
+  return "early-stopping";
 }
 
 /**

@@ -13,6 +13,11 @@ import { WorkerEngine } from "../shared/model/parallel/worker-engine.js";
 import { SasrecModel } from "../shared/model/sasrec-model.js";
 import { initialValues, paramSpecs } from "../shared/model/sasrec.js";
 import { Rng } from "../shared/util/random.js";
+import { readInteractions } from "../shared/data/readers.js";
+import { leaveOneOut } from "../shared/data/split.js";
+import { epochStopTime, train } from "../shared/model/trainer.js";
+import { syntheticCsv, TINY_CONFIG, validationCases } from "./helpers/synthetic.js";
+import { tempDir } from "./helpers/tmp.js";
 
 beforeAll(async () => {
   await initBackend("wasm", silentLogger);
@@ -154,7 +159,7 @@ describe("lazy Adam (train.optimizer: lazy-adam)", () => {
 
   it("gives the same steps on two worker threads as on one thread, and scores with the updated table", async () => {
     const histories = [Int32Array.of(1, 2, 3), Int32Array.of(inputs[0].batch.targets.find((t) => t !== 0)!)];
-    let scored = new Float32Array(0);
+    let scored: Float32Array = new Float32Array(0);
     const parallel = await run(lazy, 2, inputs, async (engine) => {
       scored = await engine.score(histories);
     });
@@ -175,5 +180,41 @@ describe("lazy Adam (train.optimizer: lazy-adam)", () => {
     const pq = { itemTable: { kind: "pq" as const, subspaces: 2, centroids: 4 } };
     expect(() => loadConfig("train:\n  loss: sampled-ce\n  optimizer: lazy-adam", { model: pq })).toThrow(/dense item table/);
     expect(() => configWith("sparse")).toThrow(/optimizer/);
+  });
+});
+
+describe("a time budget shorter than one epoch (millions of users)", () => {
+  it("stops the epoch mid-way, validates what it trained and reports the share and the real throughput", async () => {
+    const dir = tempDir();
+    const csv = await syntheticCsv(dir, 400, 5);
+    const config = loadConfig(TINY_CONFIG, { train: { epochs: 3, loss: "sampled-ce", optimizer: "lazy-adam", batchTokens: 64 } });
+    const r = await readInteractions(csv.data, csv);
+    const split = leaveOneOut(r.log);
+    const outcome = await train({
+      model: config.model,
+      train: config.train,
+      numItems: split.numItems,
+      trainSequences: split.train,
+      validation: validationCases(split, r.log, 50),
+      log: silentLogger,
+      deadline: Date.now() + 3000, // less than the 5 s kept for validation: the first batch, then stop
+    });
+    try {
+      expect(outcome.stoppedBy).toBe("time-budget");
+      expect(outcome.history).toHaveLength(1);
+      const [epoch] = outcome.history;
+      expect(epoch.partial).toBeGreaterThan(0);
+      expect(epoch.partial).toBeLessThan(0.5);
+      expect(outcome.sequencesPerSecond).toBeCloseTo(epoch.sequencesPerSecond, 6);
+      expect(Number.isFinite(epoch.valid.ndcg10)).toBe(true);
+    } finally {
+      outcome.model.dispose();
+    }
+  });
+
+  it("keeps a sixth of the budget left (or twice the last validation) for validation, and 5 s", () => {
+    expect(epochStopTime(undefined, 0, undefined)).toBeUndefined();
+    expect(epochStopTime(600_000, 0, undefined)).toBe(600_000 - 100_000 - 5000);
+    expect(epochStopTime(600_000, 0, 20)).toBe(600_000 - 40_000 - 5000);
   });
 });
