@@ -9,8 +9,8 @@
 // which on a 2-core machine is taken from the server it measures.
 import { execFile, spawnSync, type ChildProcess } from "node:child_process";
 import { spawnServe } from "./serve-process.js";
+import { pacedLoad } from "./paced-load.js";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { Agent, request as httpRequest } from "node:http";
 import { createRequire } from "node:module";
 import { cpus, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -222,62 +222,13 @@ async function load(url: string, connections: number, seconds: number, pid?: num
  * stalled server is charged for the requests it delayed (no coordinated omission).
  */
 async function paced(url: string, rate: number, seconds: number) {
-  const agent = new Agent({ keepAlive: true, maxSockets: 512 });
-  const target = new URL("/v1/recommend", url);
-  const total = Math.round(rate * seconds);
-  const interval = 1000 / rate;
-  const latencies: number[] = [];
-  let errors = 0;
-  let non2xx = 0;
-  const inflight: Promise<void>[] = [];
   const before = await batchStats(url);
-  const fire = (i: number, due: number) =>
-    new Promise<void>((resolve) => {
-      const body = bodies[i % bodies.length];
-      const req = httpRequest(
-        target,
-        { method: "POST", agent, headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body) } },
-        (res) => {
-          res.resume();
-          res.once("end", () => {
-            if (res.statusCode !== 200) non2xx++;
-            latencies.push(performance.now() - due);
-            resolve();
-          });
-        },
-      );
-      req.once("error", () => {
-        errors++;
-        resolve();
-      });
-      req.end(body);
-    });
-  const start = performance.now() + 20;
-  let i = 0;
-  while (i < total) {
-    const now = performance.now();
-    while (i < total && start + i * interval <= now) {
-      inflight.push(fire(i, start + i * interval));
-      i++;
-    }
-    await new Promise((r) => setTimeout(r, Math.max(0, start + i * interval - performance.now())));
-  }
-  await Promise.all(inflight);
-  const elapsed = (performance.now() - start) / 1000;
-  agent.destroy();
+  const result = await pacedLoad(url, bodies, rate, seconds);
   const after = await batchStats(url);
-  latencies.sort((a, b) => a - b);
-  const q = (p: number) => round(latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] ?? NaN);
   return {
-    generator: "open loop, evenly spaced; latency from each request's due time",
-    targetRate: rate,
-    requestsPerSecond: round(latencies.length / elapsed),
-    latencyMs: { p50: q(0.5), p90: q(0.9), p99: q(0.99), max: q(1) },
-    requests: total,
-    errors,
-    non2xx,
+    ...result,
     meanBatchSize: after.count > before.count ? round((after.sum - before.sum) / (after.count - before.count)) : 0,
-    serverCpuMicrosPerRequest: cpuPerRequest(before, after, latencies.length),
+    serverCpuMicrosPerRequest: cpuPerRequest(before, after, result.answered),
   };
 }
 

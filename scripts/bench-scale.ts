@@ -1,0 +1,277 @@
+// Scale benchmark (issue 17): a synthetic catalogue at warehouse scale through every step, each
+// stage a child process of the CLI with its wall time and peak RSS (every thread's):
+//   generate → load → validate → train (time budget) → train at 12k items (the same model shape,
+//   same budget: the throughput reference) → convert → compress → gate (user sample) → serve
+//   (open-loop load at a fixed rate: p99, start-up time, RSS)
+//   npm run bench:scale -- --items 1000000 --events 100000000 --train-minutes 5 --report bench/scale.json
+//     [--work .tmp/scale] [--skip validate,compress] [--gate-users 10000] [--serve-rate 100] [--serve-seconds 30] [--resume]
+// The generated catalogues stay in --work and are reused when their settings match (a rerun does not
+// regenerate 10^8 rows); with --resume every stage that finished in an earlier run is reused too.
+import { spawn } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { cpus, totalmem } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { pacedLoad } from "./paced-load.js";
+import { spawnServe } from "./serve-process.js";
+
+const { values: args } = parseArgs({
+  options: {
+    items: { type: "string", default: "1000000" },
+    events: { type: "string", default: "100000000" },
+    "small-items": { type: "string", default: "12000" },
+    "train-minutes": { type: "string", default: "5" },
+    "gate-users": { type: "string", default: "10000" },
+    "eval-users": { type: "string", default: "2000" },
+    "serve-rate": { type: "string", default: "100" },
+    "serve-seconds": { type: "string", default: "30" },
+    work: { type: "string", default: ".tmp/scale" },
+    skip: { type: "string", default: "" },
+    resume: { type: "boolean", default: false },
+    report: { type: "string", default: "bench/scale.json" },
+    child: { type: "string" },
+    data: { type: "string" },
+  },
+});
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+const work = resolve(args.work!);
+const skip = new Set(args.skip!.split(",").filter(Boolean));
+const items = Number(args.items);
+const events = Number(args.events);
+const COLUMNS = ["--user-col", "user_id", "--item-col", "item_id", "--time-col", "ts"];
+/** The model measured: train-model's default shape, a sampled loss with lazy updates (what a million items needs). */
+const CONFIG = `model: {hidden: 64, blocks: 2, heads: 1, maxlen: 50}
+train: {loss: sampled-ce, optimizer: lazy-adam, negatives: 1024, validationUsers: ${Number(args["eval-users"])}}`;
+
+interface StageFigures {
+  seconds: number;
+  peakRssBytes: number;
+  ok: boolean;
+  reused?: boolean;
+  log: string;
+  [more: string]: unknown;
+}
+
+const stageFile = (name: string) => join(work, "stages", `${name}.json`);
+const log = (message: string) => process.stderr.write(`[bench:scale ${new Date().toISOString().slice(11, 19)}] ${message}\n`);
+
+/** Runs `node <preload> <script> <args>` with its output in <work>/logs/<name>.log; its wall time and peak RSS. */
+async function runProcess(name: string, script: string[], extraEnv: Record<string, string> = {}): Promise<StageFigures> {
+  mkdirSync(join(work, "logs"), { recursive: true });
+  const logFile = join(work, "logs", `${name}.log`);
+  const rssFile = join(work, "logs", `${name}.rss`);
+  const out = (await import("node:fs")).createWriteStream(logFile);
+  const t0 = performance.now();
+  const code = await new Promise<number>((done) => {
+    const child = spawn(process.execPath, [...process.execArgv, "--import", join(root, "scripts", "peak-rss.mjs"), ...script], {
+      env: { ...process.env, ...extraEnv, RECSHIP_PEAK_RSS_FILE: rssFile },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    child.stdout.pipe(out, { end: false });
+    child.stderr.pipe(out, { end: false });
+    child.on("close", (c) => done(c ?? 1));
+  });
+  await new Promise<void>((done) => out.end(done));
+  const seconds = (performance.now() - t0) / 1000;
+  const peakRssBytes = existsSync(rssFile) ? Number(readFileSync(rssFile, "utf8")) : 0;
+  if (code !== 0) log(`${name} failed (exit ${code}); its output: ${logFile}`);
+  return { seconds: round(seconds), peakRssBytes, ok: code === 0, log: logFile };
+}
+
+const cli = (name: string, cliArgs: string[]) => runProcess(name, [join(root, "shared", "cli", "main.ts"), ...cliArgs]);
+const round = (x: number, digits = 2) => Math.round(x * 10 ** digits) / 10 ** digits;
+const readJson = (file: string) => JSON.parse(readFileSync(file, "utf8")) as Record<string, unknown>;
+
+/** A stage: reused from an earlier run when `key` matches and (for measurements) --resume asks; else run and stored. */
+async function stage(name: string, key: unknown, run: () => Promise<StageFigures>, reuse = args.resume): Promise<StageFigures | undefined> {
+  if (skip.has(name)) return undefined;
+  const file = stageFile(name);
+  if (reuse && existsSync(file)) {
+    const stored = readJson(file);
+    if (JSON.stringify(stored.key) === JSON.stringify(key) && stored.figures && (stored.figures as StageFigures).ok) {
+      log(`${name}: reused from an earlier run`);
+      return { ...(stored.figures as StageFigures), reused: true };
+    }
+  }
+  log(`${name}: running`);
+  const figures = await run();
+  mkdirSync(dirname(file), { recursive: true });
+  writeFileSync(file, JSON.stringify({ key, figures }, null, 2));
+  log(`${name}: ${figures.ok ? "done" : "FAILED"} in ${figures.seconds} s, peak RSS ${Math.round(figures.peakRssBytes / 2 ** 20)} MB`);
+  return figures;
+}
+
+// ---- the stages ----------------------------------------------------------------------------
+const catalogue = (n: number, e: number) => join(work, `catalogue-${n}-${e}`);
+
+const generate = (n: number, e: number) =>
+  stage(
+    `generate-${n}-${e}`,
+    { n, e, seed: 1 },
+    () => cli(`generate-${n}-${e}`, ["synth", "--out", catalogue(n, e), "--items", String(n), "--events", String(e), "--seed", "1"]),
+    true,
+  );
+
+/** Reading the log into the trainer's arrays, alone: the load goal's figure. */
+async function loadChild(path: string): Promise<void> {
+  const { readInteractions } = await import("../shared/data/readers.js");
+  const t0 = performance.now();
+  const r = await readInteractions(path, { userColumn: "user_id", itemColumn: "item_id", timeColumn: "ts" });
+  const seconds = (performance.now() - t0) / 1000;
+  console.log(
+    JSON.stringify({
+      rows: r.rowsRead,
+      users: r.log.userIds.length,
+      items: r.log.itemIds.length - 1,
+      readSeconds: round(seconds),
+      bytes: r.bytes,
+    }),
+  );
+}
+
+async function load(path: string): Promise<StageFigures | undefined> {
+  return stage("load", { path }, async () => {
+    const figures = await runProcess("load", [fileURLToPath(import.meta.url), "--child", "load", "--data", path]);
+    const lines = readFileSync(figures.log, "utf8").trim().split("\n");
+    return figures.ok ? { ...figures, ...JSON.parse(lines[lines.length - 1]) } : figures;
+  });
+}
+
+async function trainStage(name: string, data: string): Promise<StageFigures | undefined> {
+  const out = join(work, name);
+  const reportFile = join(work, `${name}-report.json`);
+  const minutes = args["train-minutes"]!;
+  return stage(name, { data, minutes, CONFIG }, async () => {
+    const figures = await cli(name, [
+      "train",
+      "--data",
+      data,
+      ...COLUMNS,
+      "--no-validate",
+      "--config",
+      CONFIG,
+      "--max-minutes",
+      minutes,
+      "--eval-users",
+      args["eval-users"]!,
+      "--out",
+      out,
+      "--overwrite",
+      "--report",
+      reportFile,
+    ]);
+    if (!figures.ok) return figures;
+    const report = readJson(reportFile) as {
+      sequencesPerSecond?: number;
+      trainSeconds?: number;
+      history?: { partial?: number }[];
+      parameters?: number;
+    };
+    const { sequencesPerSecond, trainSeconds, parameters } = report;
+    return {
+      ...figures,
+      sequencesPerSecond,
+      trainSeconds,
+      parameters,
+      epochs: report.history?.length,
+      partialEpoch: report.history?.at(-1)?.partial,
+    };
+  });
+}
+
+async function serveStage(bundle: string): Promise<StageFigures | undefined> {
+  return stage("serve", { bundle, rate: args["serve-rate"], seconds: args["serve-seconds"] }, async () => {
+    const t0 = performance.now();
+    const entry = [...process.execArgv, join(root, "shared", "cli", "main.ts")];
+    const server = await spawnServe(entry, ["--bundle", bundle, "--port", "0"]);
+    const startSeconds = (performance.now() - t0) / 1000;
+    try {
+      const { openModelSource } = await import("../shared/bundle/model-source.js");
+      const source = await openModelSource(bundle);
+      const ids = source.itemIds;
+      let seed = 7;
+      const next = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+      const bodies = Array.from({ length: 2000 }, () =>
+        JSON.stringify({
+          items: Array.from({ length: 1 + Math.floor(next() * 20) }, () => ids[1 + Math.floor(next() * (ids.length - 1))]),
+          k: 10,
+        }),
+      );
+      await pacedLoad(server.url, bodies.slice(0, 50), 20, 2); // warm-up
+      const result = await pacedLoad(server.url, bodies, Number(args["serve-rate"]), Number(args["serve-seconds"]));
+      const status = readFileSync(`/proc/${server.child.pid}/status`, "utf8");
+      const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+)`, "m").exec(status)?.[1] ?? 0) * 1024;
+      return {
+        seconds: round(startSeconds),
+        peakRssBytes: kb("VmHWM"),
+        ok: result.errors === 0 && result.non2xx === 0,
+        log: "",
+        startSeconds: round(startSeconds),
+        rssBytes: kb("VmRSS"),
+        ...result,
+      };
+    } finally {
+      server.child.kill("SIGTERM");
+    }
+  });
+}
+
+async function main(): Promise<void> {
+  const big = catalogue(items, events);
+  const small = catalogue(Number(args["small-items"]), Math.min(events, 10_000_000));
+  const report: Record<string, unknown> = {
+    machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryGB: Math.round(totalmem() / 2 ** 30), node: process.version },
+    items,
+    events,
+    trainMinutes: Number(args["train-minutes"]),
+    config: CONFIG,
+    started: new Date().toISOString(),
+  };
+  const save = () => {
+    mkdirSync(dirname(resolve(args.report!)), { recursive: true });
+    writeFileSync(args.report!, `${JSON.stringify(report, null, 2)}\n`);
+  };
+  report.generate = await generate(items, events);
+  report.load = await load(big);
+  save();
+  report.validate = await stage("validate", { big }, () => cli("validate", ["validate", "--data", big, ...COLUMNS]));
+  const train = await trainStage("train", big);
+  await generate(Number(args["small-items"]), Math.min(events, 10_000_000));
+  const smallTrain = await trainStage("train-small", small);
+  report.train = { ...train, smallCatalogSequencesPerSecond: smallTrain?.sequencesPerSecond, small: smallTrain };
+  save();
+  if (!train?.ok) return save();
+  const bundle = join(work, "train");
+  const convert = await stage("convert", { bundle }, () => cli("convert", ["convert", "--bundle", bundle, "--parity-sequences", "200"]));
+  const onnx = join(bundle, "model.onnx");
+  report.export = { ...convert, onnxBytes: existsSync(onnx) ? statSync(onnx).size : undefined };
+  save();
+  report.compress = await stage("compress", { bundle }, () =>
+    cli("compress", ["compress", "--bundle", bundle, "--data", big, ...COLUMNS, "--eval-users", args["eval-users"]!, "--keep", "best"]),
+  );
+  save();
+  report.gate = await stage("gate", { bundle, users: args["gate-users"] }, () =>
+    cli("gate", [
+      "gate",
+      "--candidate",
+      bundle,
+      "--data",
+      big,
+      ...COLUMNS,
+      "--eval-users",
+      args["gate-users"]!,
+      "--report",
+      join(work, "gate-report.json"),
+    ]),
+  );
+  save();
+  report.serve = await serveStage(bundle);
+  report.finished = new Date().toISOString();
+  save();
+  console.log(JSON.stringify(report, null, 2));
+}
+
+if (args.child === "load") await loadChild(args.data!);
+else await main();
