@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { kCoreFilter, leaveOneOut, testHistory } from "../shared/data/split.js";
-import { epochBatches, historyBatch, makeBatch, trainingExamples } from "../shared/model/batches.js";
+import { epochBatches, historyBatch, lengthBuckets, makeBatch, trainingExamples } from "../shared/model/batches.js";
 import type { InteractionLog } from "../shared/data/interaction-log.js";
 import { Rng } from "../shared/util/random.js";
 
@@ -71,5 +71,25 @@ describe("batches", () => {
     // same seed, same batches
     const again = epochBatches(examples, 256, new Rng(1));
     expect(again.map((b) => Array.from(b.items).join())).toEqual(batches.map((b) => Array.from(b.items).join()));
+  });
+
+  it("groups by length exactly as a stable comparison sort of the shuffled order would (the counting sort keeps every run's batches)", () => {
+    const examples = Array.from({ length: 3000 }, (_, i) => new Int32Array(2 + ((i * 7919) % 51)));
+    const groups = lengthBuckets(examples, 512, new Rng(5));
+    // the reference: the same shuffles, Array.prototype.sort (stable) by length
+    const rng = new Rng(5);
+    const order = Array.from(examples.keys());
+    rng.shuffle(order);
+    order.sort((a, b) => examples[a].length - examples[b].length);
+    const expected: number[][] = [];
+    let start = 0;
+    while (start < order.length) {
+      let end = start;
+      while (end < order.length && (end - start + 1) * (examples[order[end]].length - 1) <= 512) end++;
+      expected.push(order.slice(start, Math.max(end, start + 1)));
+      start = Math.max(end, start + 1);
+    }
+    rng.shuffle(expected);
+    expect(groups).toEqual(expected);
   });
 });

@@ -9,7 +9,7 @@ import { Rng } from "../util/random.js";
 import { stableHash } from "../util/hash.js";
 import { formatDuration } from "../util/format.js";
 import type { SasrecConfig, TrainConfig } from "./config.js";
-import { epochBatches, trainingExamples } from "./batches.js";
+import { lengthBuckets, makeBatch, trainingExamples } from "./batches.js";
 import type { BackendPreference } from "./backend.js";
 import { ADAM_DEFAULTS } from "./flat-params.js";
 import { drawLoss, negativeSourceFor } from "./losses.js";
@@ -235,21 +235,23 @@ async function runEpoch(
 ): Promise<{ loss: number; sequences: number }> {
   const { train: trainConfig, numItems, log } = options;
   const rng = new Rng(`epoch:${trainConfig.seed}:${epoch}`);
-  const batches = epochBatches(examples, trainConfig.batchTokens, rng);
+  // the groups up front (they consume the epoch's shuffles), each batch's arrays only when its step is sent:
+  // at 10^8 events an epoch's batches would hold ~800 MB
+  const groups = lengthBuckets(examples, trainConfig.batchTokens, rng);
   const t0 = performance.now();
   let lossSum = 0;
   let tokens = 0;
   let lastReport = t0;
-  const pipeline = new StepPipeline(engine, (value: number, b: number) => {
+  const pipeline = new StepPipeline(engine, (value: number, { b, batchTokens }: { b: number; batchTokens: number }) => {
     if (!Number.isFinite(value)) {
       throw new Error(`training diverged: loss ${value} at epoch ${epoch + 1}, batch ${b + 1} (try a lower learningRate)`);
     }
-    lossSum += value * batches[b].tokens;
-    tokens += batches[b].tokens;
+    lossSum += value * batchTokens;
+    tokens += batchTokens;
     const now = performance.now();
     if (now - lastReport > 15000) {
       lastReport = now;
-      const done = (b + 1) / batches.length;
+      const done = (b + 1) / groups.length;
       log.info(
         `  epoch ${epoch + 1} ${Math.round(done * 100)}% loss ${(lossSum / tokens).toFixed(4)} ` +
           `${Math.round((examples.length * done) / ((now - t0) / 1000))} seq/s, epoch ETA ${formatDuration(((now - t0) / done - (now - t0)) / 1000)}`,
@@ -258,8 +260,8 @@ async function runEpoch(
   });
   let sequences = 0;
   try {
-    for (let b = 0; b < batches.length; b++) {
-      const batch = batches[b];
+    for (let b = 0; b < groups.length; b++) {
+      const batch = makeBatch(groups[b].map((i) => examples[i]));
       if (stopAt !== undefined && b > 0 && Date.now() > stopAt) {
         log.info(`  stopping epoch ${epoch + 1} after ${Math.round((100 * sequences) / examples.length)}% of it: the time budget`);
         break;
@@ -267,7 +269,7 @@ async function runEpoch(
       sequences += batch.batch;
       await pipeline.push(
         { kind: "sasrec", input: { batch, rowOffset: 0, draws: drawLoss(trainConfig, numItems, batch, rng, negatives) } },
-        b,
+        { b, batchTokens: batch.tokens },
       );
     }
     await pipeline.drain();
