@@ -97,6 +97,7 @@ function report(options: { passed?: boolean; extraMetrics?: number; failures?: n
       items: 12101,
       interactions: 198502,
       testUsers: 22363,
+      eligibleUsers: 22363,
       kCore: 0,
       excludeSeen: false,
       sampledNegatives: 100,
@@ -160,6 +161,19 @@ describe("gate report as Markdown", () => {
     expect(md).toMatch(/```mermaid\nxychart-beta\n {2}title "Relative change vs baseline/);
     expect(md).toContain("[workflow run](https://github.com/shop/recs/actions/runs/42)");
     expect(md.length).toBeLessThan(GITHUB_COMMENT_LIMIT);
+  });
+
+  it("says when the users were a seeded sample, and that the intervals carry its error", () => {
+    const full = gateMarkdown(report());
+    expect(full).toContain("Data: `beauty.seq.txt`, 22,363 test users, 12,101 items");
+    expect(full).not.toMatch(/seeded sample|sampling error/);
+    const sampled = report();
+    sampled.data = { ...sampled.data, testUsers: 10_000, eligibleUsers: 1_234_567 };
+    const md = gateMarkdown(sampled);
+    expect(md).toContain(
+      `Data: \`beauty.seq.txt\`, 10,000 of 1,234,567 test users (seeded sample, seed ${DEFAULT_RULES.seed}), 12,101 items`,
+    );
+    expect(md).toContain("Paired bootstrap over the sampled users, so the intervals include the sampling error");
   });
 
   it("folds and cuts a huge report under the limit, verdict and run link kept", () => {

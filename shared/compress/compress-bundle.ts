@@ -6,6 +6,7 @@ import { bundleWorkFolder, loadBundle } from "../bundle/bundle-io.js";
 import { MANIFEST_FILE } from "../bundle/manifest.js";
 import { ONNX_FILE } from "../convert/convert-bundle.js";
 import type { ReadOptions } from "../data/readers.js";
+import { checkSampleSize } from "../data/user-sample.js";
 import { RecshipError } from "../errors.js";
 import type { Logger } from "../log.js";
 import type { BackendPreference } from "../model/backend.js";
@@ -55,6 +56,8 @@ export interface CompressOptions {
   sparsity?: number;
   /** Keep every variant in the bundle, or only the chosen one. */
   keep?: "all" | "chosen";
+  /** Validation and test users to measure every model on: a sample seeded by `seed` (0 or undefined: every user). */
+  evalUsers?: number;
   /** The interaction log to evaluate on (default: the one bundle.json names, read the same way). */
   data?: { path: string } & ReadOptions;
   distill?: Partial<DistillOptions>;
@@ -95,6 +98,7 @@ function checkOptions(o: CompressOptions): void {
   if (o.percentile !== undefined && !(o.percentile > 50 && o.percentile <= 100)) {
     throw new RecshipError(`the calibration percentile must be in (50, 100], got ${o.percentile}`, { fix: "for example 99.99" });
   }
+  checkSampleSize(o.evalUsers, "eval-users");
   positive(o.threads, "threads", "for example 1");
   positive(o.latencyRepetitions, "latency repetitions", "for example 100");
   if (o.sparsity !== undefined && !(o.sparsity > 0 && o.sparsity < 1))
@@ -113,9 +117,10 @@ async function openSource(options: CompressOptions, dir: string, warnings: strin
     throw new RecshipError("the bundle has no ONNX model to compress", { where: dir, fix: "run convert-onnx on the bundle first" });
   }
   await checkArtifactFiles(dir, bundle.manifest, "onnx", options.verifyChecksums ?? true);
-  const data = await loadEvalData(bundle, options.data, options.log);
+  const seed = options.seed ?? bundle.manifest.training.config.seed ?? 0;
+  const data = await loadEvalData(bundle, options.data, { size: options.evalUsers ?? 0, seed }, options.log);
   if (!data.sameData) warnings.push(`${data.source} is not the file the bundle was trained on; the budget was judged on its split anyway`);
-  return { bundle, onnxArtifact, basePath, data, seed: options.seed ?? bundle.manifest.training.config.seed ?? 0 };
+  return { bundle, onnxArtifact, basePath, data, seed };
 }
 
 /** How variants are built and timed: the options with their defaults. */
@@ -228,6 +233,7 @@ function compressReport(r: {
       sameData: source.data.sameData,
       validationUsers: source.data.validation.length,
       testUsers: source.data.test.length,
+      eligibleUsers: source.data.eligibleUsers,
     },
     baseline: r.baseline,
     variants: r.variants,

@@ -2,6 +2,7 @@ import { existsSync } from "node:fs";
 import type { LoadedBundle } from "../bundle/bundle-io.js";
 import { readInteractions, type ReadOptions } from "../data/readers.js";
 import { kCoreFilter, leaveOneOut, testHistory } from "../data/split.js";
+import { evalUserSample, sampleLabel } from "../data/user-sample.js";
 import { RecshipError } from "../errors.js";
 import type { EvalCase } from "../eval/evaluator.js";
 import type { Logger } from "../log.js";
@@ -10,7 +11,9 @@ export interface CompressEvalData {
   source: string;
   /** Whether the file is byte-identical to the one the bundle was trained on. */
   sameData: boolean;
-  /** Validation cases (history = training part, target = second-to-last item), bundle item ids. */
+  /** Users the split can evaluate (≥ 3 interactions): the cases cover all of them, or a seeded sample. */
+  eligibleUsers: number;
+  /** Validation cases (history = training part, target = second-to-last item), bundle item ids; one per evaluated user, ascending. */
   validation: EvalCase[];
   /** Test cases (history = training part + validation item, target = last item). */
   test: EvalCase[];
@@ -27,14 +30,23 @@ function bundleDataSource(bundle: LoadedBundle, given?: { path: string } & ReadO
   return { path: data.source, ...read };
 }
 
+/** Which users the validation and test cases cover: a seeded sample of `size` (0: every user). */
+export interface UserSampleOptions {
+  size: number;
+  seed: number;
+}
+
 /**
  * The leave-one-out split train-model evaluated on, rebuilt from the interaction log in the
  * bundle's vocabulary: the same reader options and k-core filter, items mapped to the
- * bundle's dense ids through items.txt (items the bundle does not know are dropped).
+ * bundle's dense ids through items.txt (items the bundle does not know are dropped). The
+ * validation and test cases are those of one seeded user sample, so every variant is
+ * measured on the same users; the training sequences are every user's.
  */
 export async function loadEvalData(
   bundle: LoadedBundle,
   given: ({ path: string } & ReadOptions) | undefined,
+  sample: UserSampleOptions,
   log: Logger,
 ): Promise<CompressEvalData> {
   const source = bundleDataSource(bundle, given);
@@ -79,21 +91,31 @@ export async function loadEvalData(
       where: source.path,
     });
   }
-  const validation: EvalCase[] = Array.from(split.evalUsers, (u) => ({
+  const users = evalUserSample(split.evalUsers, sample.size, sample.seed);
+  const validation: EvalCase[] = Array.from(users, (u) => ({
     user: u,
     history: split.train[u],
     target: split.validTarget[u],
     interacted: sequences[u],
   }));
-  const test: EvalCase[] = Array.from(split.evalUsers, (u) => ({
+  const test: EvalCase[] = Array.from(users, (u) => ({
     user: u,
     history: testHistory(split, u),
     target: split.testTarget[u],
     interacted: sequences[u],
   }));
   log.info(
-    `evaluation data: ${validation.length} validation and test users from ${source.path}` +
+    `evaluation data: ${sampleLabel(users.length, split.evalUsers.length)} validation and test users from ${source.path}` +
+      (users.length < split.evalUsers.length ? ` (a sample seeded by ${sample.seed})` : "") +
       (unknownItems ? ` (${unknownItems} interactions with items outside the vocabulary dropped)` : ""),
   );
-  return { source: source.path, sameData, validation, test, trainSequences: split.train, unknownItems };
+  return {
+    source: source.path,
+    sameData,
+    eligibleUsers: split.evalUsers.length,
+    validation,
+    test,
+    trainSequences: split.train,
+    unknownItems,
+  };
 }

@@ -1,5 +1,6 @@
 import { SKIP_CHECKSUMS_OPTION } from "../bundle/bundle-files.js";
 import { readOptionSpecs, readOptionsFrom } from "../data/read-options.js";
+import { EVAL_USERS, evalUsersFrom } from "../data/user-sample.js";
 import { BACKEND_PREFERENCES, type BackendPreference } from "../model/backend.js";
 import type { OptionReader, OptionSpec } from "../util/option-spec.js";
 import { COMPRESS_DEFAULTS, type CompressOptions } from "./compress-bundle.js";
@@ -132,7 +133,15 @@ export const COMPRESS_OPTIONS: readonly OptionSpec[] = [
   {
     name: "seed",
     kind: "int",
-    description: "Seed of calibration sampling, latency inputs and distillation (default: the bundle's training seed)",
+    description:
+      "Seed of calibration sampling, latency inputs, distillation and the `eval-users` sample (default: the bundle's training seed)",
+  },
+  {
+    name: EVAL_USERS,
+    kind: "int",
+    default: "0",
+    description:
+      "Validation and test users to measure every model on: one sample of this many, seeded by `seed`, for full-ranking evaluation at scale (0 = every user)",
   },
   {
     name: "data",
@@ -178,6 +187,7 @@ export function compressOptionsFrom(o: OptionReader): Omit<CompressOptions, "log
     threads: o.int("threads"),
     latencyRepetitions: o.int("latency-repetitions"),
     seed: o.int("seed"),
+    evalUsers: evalUsersFrom(o),
     int4BlockSize: o.int("int4-block-size"),
     int4AccuracyLevel: o.int("int4-accuracy-level"),
     sparsity: o.nonnegative("sparsity"),

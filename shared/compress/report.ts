@@ -82,7 +82,8 @@ export interface CompressReport {
     int4AccuracyLevel: number;
     sparsity: number;
   };
-  data: { source: string; sameData: boolean; validationUsers: number; testUsers: number };
+  /** The users measured: every eligible user (≥ 3 interactions), or a seeded sample of them (`eval-users`). */
+  data: { source: string; sameData: boolean; validationUsers: number; testUsers: number; eligibleUsers: number };
   baseline: MeasuredModel;
   variants: VariantResult[];
   failed: FailedVariant[];

@@ -5,7 +5,7 @@ export class PopularityScorer implements Scorer {
   private readonly counts: Float32Array;
 
   constructor(
-    train: Int32Array[],
+    train: Iterable<Int32Array>,
     readonly numItems: number,
   ) {
     this.counts = new Float32Array(numItems);

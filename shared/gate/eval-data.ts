@@ -1,5 +1,6 @@
 import { readInteractions, type ReadOptions } from "../data/readers.js";
-import { kCoreFilter, leaveOneOut, testHistory } from "../data/split.js";
+import { kCoreFilter, leaveOneOut, testHistory, type LeaveOneOutSplit } from "../data/split.js";
+import { evalUserSample, sampleLabel } from "../data/user-sample.js";
 import { RecshipError } from "../errors.js";
 import type { EvalCase } from "../eval/evaluator.js";
 import type { Logger } from "../log.js";
@@ -13,8 +14,10 @@ export interface EvalDataOptions extends ReadOptions {
   excludeSeen: boolean;
   /** Negatives per user for the sampled protocol (0: no sampled metrics). */
   sampledNegatives: number;
-  /** Seed of the sampled negatives. */
+  /** Seed of the sampled negatives and of the user sample. */
   seed: number;
+  /** Test users to evaluate: a sample seeded by `seed` (0 or undefined: every test user). */
+  evalUsers?: number;
   slices: SliceOptions;
   log: Logger;
 }
@@ -36,6 +39,9 @@ export interface EvalData {
   numItems: number;
   users: number;
   interactions: number;
+  /** Users the test split holds (≥ 3 interactions): `cases` covers all of them, or a seeded sample. */
+  eligibleUsers: number;
+  /** One per evaluated user, in ascending user order. */
   cases: EvalCase[];
   /** Sampled protocol: negatives per user (drawn per user from `negativesSeed`, the same for every model). */
   negativesPerUser: number;
@@ -56,6 +62,8 @@ function dataFingerprint(parts: {
   excludeSeen: boolean;
   sampledNegatives: number;
   seed: number;
+  /** Users evaluated when a sample (undefined: every test user). */
+  sample: number | undefined;
 }): string {
   return stableHash({
     sha256: parts.sha256,
@@ -69,10 +77,42 @@ function dataFingerprint(parts: {
     kCore: parts.kCore > 1 ? parts.kCore : 0,
     excludeSeen: parts.excludeSeen,
     sampledNegatives: parts.sampledNegatives,
-    seed: parts.sampledNegatives > 0 ? parts.seed : undefined,
+    seed: parts.sampledNegatives > 0 || parts.sample !== undefined ? parts.seed : undefined,
+    evalUsers: parts.sample,
   });
 }
 
+/** The test cases of `users` (history = everything but the last item, target = the last item). */
+function testCases(split: LeaveOneOutSplit, sequences: Int32Array[], users: Int32Array): EvalCase[] {
+  return Array.from(users, (u) => ({ user: u, history: testHistory(split, u), target: split.testTarget[u], interacted: sequences[u] }));
+}
+
+/** Interactions per item in every user's test history (a user with < 3 interactions: all of them), index 0 unused. */
+function itemPopularity(sequences: Int32Array[], numItems: number): Float64Array {
+  const popularity = new Float64Array(numItems + 1);
+  for (const s of sequences) {
+    const end = s.length >= 3 ? s.length - 1 : s.length;
+    for (let i = 0; i < end; i++) popularity[s[i]]++;
+  }
+  return popularity;
+}
+
+/** Negatives per user the sampled protocol can draw: as asked, or fewer when the most active user leaves fewer unseen items. */
+function negativesPerUser(asked: number, cases: EvalCase[], numItems: number, log: Logger): number {
+  const perUser = Math.max(0, Math.floor(asked));
+  if (perUser === 0) return 0;
+  let mostSeen = 0;
+  for (const c of cases) mostSeen = Math.max(mostSeen, new Set(c.interacted).size);
+  const possible = Math.max(0, numItems - mostSeen);
+  if (possible >= perUser) return perUser;
+  log.warn(`only ${possible} unseen items for the most active user: the sampled protocol uses ${possible} negatives, not ${perUser}`);
+  return possible;
+}
+
+/**
+ * The test split of the log at `options.path`; with `evalUsers`, the cases of a seeded sample of
+ * its users only (item popularity and the head/tail slices still come from every user).
+ */
 export async function loadEvalData(options: EvalDataOptions): Promise<EvalData> {
   const { log } = options;
   const t0 = performance.now();
@@ -87,30 +127,11 @@ export async function loadEvalData(options: EvalDataOptions): Promise<EvalData> 
     });
   }
   const numItems = split.numItems;
-  const cases: EvalCase[] = Array.from(split.evalUsers, (u) => ({
-    user: u,
-    history: testHistory(split, u),
-    target: split.testTarget[u],
-    interacted: interactions.sequences[u],
-  }));
-  const popularity = new Float64Array(numItems + 1);
-  for (const c of cases) for (const item of c.history) popularity[item]++;
-  // users with < 3 interactions are not test cases, but their items are still popular
-  for (let u = 0; u < interactions.sequences.length; u++)
-    if (interactions.sequences[u].length < 3) for (const item of interactions.sequences[u]) popularity[item]++;
-
-  let perUser = Math.max(0, Math.floor(options.sampledNegatives));
-  if (perUser > 0) {
-    let mostSeen = 0;
-    for (const c of cases) mostSeen = Math.max(mostSeen, new Set(c.interacted).size);
-    const possible = numItems - mostSeen;
-    if (possible < perUser) {
-      log.warn(
-        `only ${Math.max(0, possible)} unseen items for the most active user: the sampled protocol uses ${Math.max(0, possible)} negatives, not ${perUser}`,
-      );
-      perUser = Math.max(0, possible);
-    }
-  }
+  const users = evalUserSample(split.evalUsers, options.evalUsers ?? 0, options.seed);
+  const cases = testCases(split, interactions.sequences, users);
+  const sample = cases.length < split.evalUsers.length ? cases.length : undefined;
+  const popularity = itemPopularity(interactions.sequences, numItems);
+  const perUser = negativesPerUser(options.sampledNegatives, cases, numItems, log);
   const slices = sliceUsers(
     cases.map((c) => c.history.length),
     cases.map((c) => c.target),
@@ -120,7 +141,7 @@ export async function loadEvalData(options: EvalDataOptions): Promise<EvalData> 
   const readSeconds = (performance.now() - t0) / 1000;
   log.info(
     `evaluation data ${options.path}: ${interactions.userIds.length} users, ${numItems} items, ${interactions.interactions} interactions; ` +
-      `${cases.length} test users (leave-one-out${kCore ? `, ${kCore}-core` : ""}) in ${readSeconds.toFixed(1)}s`,
+      `${sampleLabel(cases.length, split.evalUsers.length)} test users${sample ? ` (a sample seeded by ${options.seed})` : ""} (leave-one-out${kCore ? `, ${kCore}-core` : ""}) in ${readSeconds.toFixed(1)}s`,
   );
   return {
     source: options.path,
@@ -134,11 +155,13 @@ export async function loadEvalData(options: EvalDataOptions): Promise<EvalData> 
       excludeSeen: options.excludeSeen,
       sampledNegatives: perUser,
       seed: options.seed,
+      sample,
     }),
     itemIds: interactions.itemIds,
     numItems,
     users: interactions.userIds.length,
     interactions: interactions.interactions,
+    eligibleUsers: split.evalUsers.length,
     cases,
     negativesPerUser: perUser,
     negativesSeed: options.seed,

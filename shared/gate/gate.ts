@@ -36,6 +36,8 @@ export interface GateOptions {
   /** k-core filter for the evaluation data; undefined: what the candidate was trained with. */
   kCore?: number;
   rules: GateRules;
+  /** Test users to evaluate: a sample seeded by the rules' seed (0 or undefined: every test user). */
+  evalUsers?: number;
   modelName?: string;
   /** onnxruntime intra-op threads. */
   threads?: number;
@@ -165,7 +167,7 @@ const pct = (v: number) => `${v >= 0 ? "+" : "−"}${Math.abs(v * 100).toFixed(1
  */
 export async function evalDataFor(
   candidate: ModelSource,
-  options: Pick<GateOptions, "data" | "read" | "kCore" | "rules" | "log">,
+  options: Pick<GateOptions, "data" | "read" | "kCore" | "rules" | "evalUsers" | "log">,
 ): Promise<EvalData> {
   const { rules } = options;
   const kCore = options.kCore ?? candidate.manifest.data.kCore ?? 0;
@@ -187,6 +189,7 @@ export async function evalDataFor(
     excludeSeen: rules.protocol.excludeSeen,
     sampledNegatives: rules.protocol.sampledNegatives,
     seed: rules.seed,
+    evalUsers: options.evalUsers,
     slices: rules.slices,
     log: options.log,
   });
@@ -223,7 +226,7 @@ async function evaluateBaseline(
     log.info("baseline evaluation reused: it was computed on the same data, protocol and model");
     remarks.notes.push("The baseline's stored per-user evaluation was reused (same data fingerprint, protocol and model file).");
   } else if (b.record?.dataFingerprint && b.record.dataFingerprint !== data.fingerprint) {
-    const msg = `The baseline was evaluated on other data when it was stored (fingerprint ${b.record.dataFingerprint.slice(0, 12)}, this run ${data.fingerprint.slice(0, 12)}): it was re-evaluated on this run's data, never compared on its old numbers.`;
+    const msg = `The baseline was evaluated on other data or users when it was stored (fingerprint ${b.record.dataFingerprint.slice(0, 12)}, this run ${data.fingerprint.slice(0, 12)}): it was re-evaluated on this run's data, never compared on its old numbers.`;
     remarks.notes.push(msg);
     log.info(msg);
   }
@@ -358,6 +361,7 @@ function dataInfo(data: EvalData): GateReport["data"] {
     items: data.numItems,
     interactions: data.interactions,
     testUsers: data.cases.length,
+    eligibleUsers: data.eligibleUsers,
     kCore: data.kCore,
     excludeSeen: data.excludeSeen,
     sampledNegatives: data.negativesPerUser,

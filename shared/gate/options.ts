@@ -1,6 +1,7 @@
 import { readOptionSpecs, readOptionsFrom } from "../data/read-options.js";
 import { SKIP_CHECKSUMS_OPTION } from "../bundle/bundle-files.js";
 import { loadPolicy } from "../data/quality/policy.js";
+import { EVAL_USERS, evalUsersFrom } from "../data/user-sample.js";
 import { RecshipError } from "../errors.js";
 import type { OptionReader, OptionSpec } from "../util/option-spec.js";
 import type { PipelineOptions } from "./pipeline.js";
@@ -54,7 +55,14 @@ export const GATE_OPTIONS: readonly OptionSpec[] = [
     description:
       "validate-data's policy (inline YAML or a file, as its `policy` input): the thresholds of the note on the candidate's training data against the baseline's (default: validate-data's defaults)",
   },
-  { name: "seed", kind: "int", description: "Seed of the sampled negatives and the bootstrap (overrides the rules)" },
+  {
+    name: EVAL_USERS,
+    kind: "int",
+    default: "0",
+    description:
+      "Test users to evaluate both models on: a sample of this many, seeded by `seed`, for full-ranking evaluation at scale (0 = every test user); the confidence intervals are over the sampled users",
+  },
+  { name: "seed", kind: "int", description: "Seed of the sampled negatives, the user sample and the bootstrap (overrides the rules)" },
   { name: "resamples", kind: "int", description: "Bootstrap resamples, at least 1000 (overrides the rules)" },
   { name: "latency", kind: "boolean", default: "true", description: "Compare latency (overrides the rules)" },
   {
@@ -178,6 +186,7 @@ export function gateOptionsFrom(
   | "read"
   | "kCore"
   | "rules"
+  | "evalUsers"
   | "modelName"
   | "threads"
   | "batchSize"
@@ -194,6 +203,7 @@ export function gateOptionsFrom(
     read: readOptionsFrom(o),
     kCore: o.int("k-core"),
     rules: rulesFrom(o),
+    evalUsers: evalUsersFrom(o),
     modelName: o.requiredText("model-name"),
     threads: o.int("threads"),
     batchSize: o.int("batch-size"),

@@ -61,7 +61,10 @@ export interface GateReport {
     users: number;
     items: number;
     interactions: number;
+    /** Test users evaluated: every eligible user, or a seeded sample of them (the `eval-users` option). */
     testUsers: number;
+    /** Users the test split holds (≥ 3 interactions), the population a sample is drawn from. */
+    eligibleUsers: number;
     kCore: number;
     excludeSeen: boolean;
     sampledNegatives: number;

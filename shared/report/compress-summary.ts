@@ -1,4 +1,5 @@
 import type { CompressReport, MeasuredModel, VariantResult } from "../compress/report.js";
+import { sampleLabel } from "../data/user-sample.js";
 import { table } from "./markdown.js";
 
 function size(bytes: number): string {
@@ -66,6 +67,13 @@ function measurementsTable(all: (MeasuredModel | VariantResult)[]): string {
   );
 }
 
+/** "10,000 of 1,234,567 validation users (seeded sample, seed 7; ...)", or "1,234,567 validation users". */
+function usersText(report: CompressReport): string {
+  const d = report.data;
+  const sampled = d.validationUsers < d.eligibleUsers;
+  return `${sampleLabel(d.validationUsers, d.eligibleUsers)} validation users${sampled ? ` (seeded sample, seed ${report.settings.seed}; the same users for every model)` : ""}`;
+}
+
 /** The compress-model job summary: the decision table, then measurements, notes and settings. */
 export function compressSummaryMarkdown(report: CompressReport): string {
   const b = report.baseline;
@@ -93,7 +101,7 @@ export function compressSummaryMarkdown(report: CompressReport): string {
     "",
     report.passed ? `**${report.headline}.**` : `**Failed: ${report.headline}.** The bundle was left unchanged.`,
     "",
-    `Budget: ${budget}. ${report.data.validationUsers.toLocaleString("en-US")} validation users from \`${report.data.source}\`.`,
+    `Budget: ${budget}. ${usersText(report)} from \`${report.data.source}\`.`,
     "",
     decision,
     "",

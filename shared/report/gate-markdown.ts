@@ -2,6 +2,7 @@ import { basename } from "node:path";
 import type { LatencyResult, MetricResult } from "../gate/compare.js";
 import type { GateReport } from "../gate/report.js";
 import type { RankingShift, ShiftedItem } from "../gate/ranking-shifts.js";
+import { sampleLabel } from "../data/user-sample.js";
 import { details, fixed, mermaidBarChart, table } from "./markdown.js";
 import { profileDriftMarkdown } from "./validate-markdown.js";
 
@@ -159,6 +160,15 @@ function verdictSections(report: GateReport): Section[] {
   return out;
 }
 
+/** Whether the gate evaluated a seeded sample of the test users (the `eval-users` option). */
+const sampled = (d: GateReport["data"]) => d.testUsers < d.eligibleUsers;
+
+/** "10,000 of 1,234,567 test users (seeded sample, seed 42)", or "1,234,567 test users". */
+function testUsersText(report: GateReport): string {
+  const d = report.data;
+  return `${sampleLabel(d.testUsers, d.eligibleUsers)} test users${sampled(d) ? ` (seeded sample, seed ${report.rules.seed})` : ""}`;
+}
+
 /** Which models were compared, on what data, by which protocol. */
 function factsSection(report: GateReport): Section {
   const c = report.candidate;
@@ -175,7 +185,7 @@ function factsSection(report: GateReport): Section {
   const protocol = `leave-one-out${d.kCore ? `, ${d.kCore}-core` : ""}; full ranking ${d.excludeSeen ? "excluding seen items" : "over all items"}; sampled: ${d.sampledNegatives} negatives; fingerprint \`${d.fingerprint.slice(0, 12)}\``;
   return section(
     90,
-    `${facts.join(" vs ")}. Data: \`${d.source}\`, ${d.testUsers.toLocaleString("en-US")} test users, ${d.items.toLocaleString("en-US")} items (${protocol}).`,
+    `${facts.join(" vs ")}. Data: \`${d.source}\`, ${testUsersText(report)}, ${d.items.toLocaleString("en-US")} items (${protocol}).`,
   );
 }
 
@@ -200,7 +210,7 @@ function qualitySections(report: GateReport, withBaseline: boolean): Section[] {
   );
   const mainRows = withBaseline ? [...gated.filter((m) => m.slice === "all"), ...headline.filter((m) => !m.gated)] : headline;
   const caption = withBaseline
-    ? `Paired bootstrap over users (${report.rules.resamples} resamples, seed ${report.rules.seed}); Δ is the relative change; a gated metric fails only when its whole interval lies beyond its margin, with Holm's correction (α = ${report.rules.alpha}) within the critical and within the warning-only metrics. Intervals of gated metrics are read at their Holm level, the others at 95%. **Bold**: critical.`
+    ? `Paired bootstrap over ${sampled(report.data) ? "the sampled users, so the intervals include the sampling error" : "users"} (${report.rules.resamples} resamples, seed ${report.rules.seed}); Δ is the relative change; a gated metric fails only when its whole interval lies beyond its margin, with Holm's correction (α = ${report.rules.alpha}) within the critical and within the warning-only metrics. Intervals of gated metrics are read at their Holm level, the others at 95%. **Bold**: critical.`
     : "First run: the candidate's metrics are recorded; nothing is compared.";
   const short = mainRows.filter((m) => m.gated || m.name === "ndcg@10");
   return [

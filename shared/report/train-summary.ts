@@ -1,6 +1,13 @@
 import type { TrainReport } from "../train/train-model.js";
+import { sampleLabel } from "../data/user-sample.js";
 import { fixed, mermaidLineChart, table } from "./markdown.js";
 import { formatDuration } from "../util/format.js";
+
+/** " Over 10,000 of 1,234,567 users (seeded sample, seed 42)." when the evaluation was a sample (`eval-users`), else nothing. */
+function evaluatedUsers(report: TrainReport): string {
+  const { users, eligibleUsers, seed } = report.evaluation;
+  return users < eligibleUsers ? ` Over ${sampleLabel(users, eligibleUsers)} users (seeded sample, seed ${seed}).` : "";
+}
 
 /** The train-model job summary: the metrics table, the training curve, the run's facts. */
 export function trainSummaryMarkdown(report: TrainReport): string {
@@ -30,7 +37,8 @@ export function trainSummaryMarkdown(report: TrainReport): string {
     "",
     table(["model", "NDCG@10", "HR@10", "masked NDCG@10", "masked HR@10", "MRR", "sampled NDCG@10", "sampled HR@10"], rows),
     "",
-    "NDCG@10, HR@10, MRR: the target ranked among all items; masked: the user's history masked first (the protocol of published results); sampled: the target against 100 unseen random items (SASRec protocol).",
+    "NDCG@10, HR@10, MRR: the target ranked among all items; masked: the user's history masked first (the protocol of published results); sampled: the target against 100 unseen random items (SASRec protocol)." +
+      evaluatedUsers(report),
   ];
   if (report.history.length > 1) {
     parts.push(

@@ -1,5 +1,6 @@
 import { POLICY_OPTIONS } from "../data/quality/options.js";
 import { readOptionSpecs, readOptionsFrom } from "../data/read-options.js";
+import { EVAL_USERS, evalUsersFrom } from "../data/user-sample.js";
 import { BACKEND_PREFERENCES, type BackendPreference } from "../model/backend.js";
 import { LOSSES, type Loss } from "../model/config.js";
 import type { OptionReader, OptionSpec } from "../util/option-spec.js";
@@ -34,6 +35,13 @@ export const TRAIN_OPTIONS: readonly OptionSpec[] = [
     description: "Model/training config: inline YAML (sections `model:` and `train:`) or a path to a YAML/JSON file",
   },
   { name: "epochs", kind: "int", description: "Maximum epochs (overrides the config)" },
+  {
+    name: EVAL_USERS,
+    kind: "int",
+    default: "0",
+    description:
+      "Users the final validation and test evaluations (report and bundle.json) rank all items for: a sample of this many, seeded by the training seed (0 = every user); the epochs' validation keeps the config's `train.validationUsers`",
+  },
   { name: "max-minutes", kind: "positive", description: "Wall-clock budget for the whole step, in minutes" },
   { name: "loss", kind: "choice", choices: LOSSES, description: "Training loss: sampled-ce, ce or bce (overrides the config)" },
   { name: "seed", kind: "int", description: "Random seed (overrides the config)" },
@@ -89,6 +97,7 @@ export function trainOptionsFrom(o: OptionReader): Omit<TrainModelOptions, "log"
     data: o.requiredText("data"),
     ...readOptionsFrom(o),
     kCore: o.int("k-core"),
+    evalUsers: evalUsersFrom(o),
     validate: o.boolean("validate"),
     policy: o.text("policy"),
     catalogue: o.text("catalogue"),

@@ -5,7 +5,8 @@ import { RecshipError } from "../errors.js";
 import type { Logger } from "../log.js";
 import { readInteractions, type ReadOptions, type ReadResult } from "../data/readers.js";
 import type { InteractionLog } from "../data/interaction-log.js";
-import { kCoreFilter, leaveOneOut, testHistory } from "../data/split.js";
+import { kCoreFilter, leaveOneOut, testHistory, type LeaveOneOutSplit } from "../data/split.js";
+import { checkSampleSize, evalUserSample, sampleLabel, spacedUsers } from "../data/user-sample.js";
 import { evaluate, type EvalCase, type EvalResult } from "../eval/evaluator.js";
 import { PopularityScorer } from "../eval/popularity.js";
 import { initBackend, type BackendInfo, type BackendPreference } from "../model/backend.js";
@@ -36,6 +37,12 @@ export interface TrainModelOptions extends ReadOptions {
   /** Data-parallel training worker threads (0: the calling thread); default from the usable cores and the backend. */
   workers?: number;
   kCore?: number;
+  /**
+   * Users the final validation and test evaluations (the report's, bundle.json's) cover: a
+   * sample seeded by `train.seed` (0 or undefined: every user). The epochs' validation keeps
+   * `train.validationUsers`.
+   */
+  evalUsers?: number;
   resume?: boolean;
   /**
    * Keep the training state (every finished epoch's checkpoint) in this folder instead of in
@@ -76,6 +83,8 @@ export interface TrainReport {
   validation: MetricsBlock;
   test: MetricsBlock;
   popularity: MetricsBlock;
+  /** Users the validation and test metrics are over: every eligible user (≥ 3 interactions), or a seeded sample (`eval-users`). */
+  evaluation: { users: number; eligibleUsers: number; seed: number };
   history: EpochRecord[];
   warnings: string[];
   /** validate-data's verdict on the log (absent when validation is off). */
@@ -140,15 +149,29 @@ async function readLog(options: TrainModelOptions): Promise<{ read: ReadResult; 
 }
 
 interface Cases {
-  split: ReturnType<typeof leaveOneOut>;
+  split: LeaveOneOutSplit;
+  sequences: Int32Array[];
+  /** The users the final evaluation covers (ascending): every eligible user, or a seeded sample. */
+  users: Int32Array;
+  evaluation: TrainReport["evaluation"];
   /** History = the training part, target = the second-to-last item. */
   validation: EvalCase[];
   /** History = the training part and the validation item, target = the last item. */
   test: EvalCase[];
 }
 
-/** Leave-one-out split and its evaluation cases; users it must leave out are warned about. */
-function splitLog(interactions: InteractionLog, data: string, warn: (message: string) => void): Cases {
+/** The validation cases of `users` (history = the training part, target = the second-to-last item). */
+function validationCases(split: LeaveOneOutSplit, sequences: Int32Array[], users: Int32Array): EvalCase[] {
+  return Array.from(users, (u) => ({ user: u, history: split.train[u], target: split.validTarget[u], interacted: sequences[u] }));
+}
+
+/** Leave-one-out split and the evaluation cases of `sample` users (seeded by `seed`; 0: all); users it must leave out are warned about. */
+function splitLog(
+  interactions: InteractionLog,
+  data: string,
+  sample: { size: number; seed: number },
+  warn: (message: string) => void,
+): Cases {
   const split = leaveOneOut(interactions);
   if (split.singleInteractionUsers > 0) {
     warn(`${split.singleInteractionUsers} users have a single interaction: they are left out of training and evaluation`);
@@ -162,48 +185,55 @@ function splitLog(interactions: InteractionLog, data: string, warn: (message: st
       fix: "check the user column, the event filter, or supply a longer log",
     });
   }
-  const cases = (history: (u: number) => Int32Array, target: Int32Array): EvalCase[] =>
-    Array.from(split.evalUsers, (u) => ({ user: u, history: history(u), target: target[u], interacted: interactions.sequences[u] }));
+  const sequences = interactions.sequences;
+  const users = evalUserSample(split.evalUsers, sample.size, sample.seed);
   return {
     split,
-    validation: cases((u) => split.train[u], split.validTarget),
-    test: cases((u) => testHistory(split, u), split.testTarget),
+    sequences,
+    users,
+    evaluation: { users: users.length, eligibleUsers: split.evalUsers.length, seed: sample.seed },
+    validation: validationCases(split, sequences, users),
+    test: Array.from(users, (u) => ({ user: u, history: testHistory(split, u), target: split.testTarget[u], interacted: sequences[u] })),
   };
 }
 
-/** Popularity (from what each protocol's histories saw) on the validation and test cases. */
+/** Every eligible user's test history (the training part and the validation item), one at a time. */
+function* allTestHistories(split: LeaveOneOutSplit): Generator<Int32Array> {
+  for (const u of split.evalUsers) yield testHistory(split, u);
+}
+
+/** Popularity (from what each protocol's histories saw, over every user) on the validation and test cases. */
 async function popularityBaseline(c: Cases, seed: number, log: Logger): Promise<{ validation: EvalResult; test: EvalResult }> {
   const validation = await evaluate(new PopularityScorer(c.split.train, c.split.numItems), c.validation, { seed });
-  const testScorer = new PopularityScorer(
-    c.test.map((t) => t.history),
-    c.split.numItems,
-  );
+  const testScorer = new PopularityScorer(allTestHistories(c.split), c.split.numItems);
   const test = await evaluate(testScorer, c.test, { seed });
   log.info(`popularity baseline, test: NDCG@10 ${test.full.ndcg10.toFixed(4)} (sampled ${test.sampled?.ndcg10.toFixed(4)})`);
   return { validation, test };
 }
 
-/** Every `validation.length / n`-th case (the epochs' validation), or all of them. */
-function validationSubset(validation: EvalCase[], n: number): EvalCase[] {
-  if (!(n > 0 && n < validation.length)) return validation;
-  const step = validation.length / n;
-  return Array.from({ length: n }, (_, i) => validation[Math.floor(i * step)]);
+/** The epochs' validation: every `eligible / n`-th user's case (all when n is 0), the final evaluation's cases when they are the same users. */
+function validationSubset(c: Cases, n: number): EvalCase[] {
+  const users = spacedUsers(c.split.evalUsers, n);
+  const same = users.length === c.users.length && users.every((u, i) => u === c.users[i]);
+  return same ? c.validation : validationCases(c.split, c.sequences, users);
 }
 
-/** The kept weights on the full validation set (the trainer's result when it used all of it) and the test set. */
+/** The kept weights on the final evaluation's validation and test cases (the trainer's validation result when it used the same users). */
 async function evaluateKept(
   outcome: TrainOutcome,
   c: Cases,
-  validatedOnAll: boolean,
+  validatedOnSame: boolean,
   seed: number,
   log: Logger,
 ): Promise<{ validation: EvalResult; test: EvalResult }> {
   const model = outcome.model;
   const scorer = { numItems: model.numItems, score: (h: Int32Array[]) => model.scoreAsync(h) };
-  const validation = validatedOnAll && outcome.bestValidation ? outcome.bestValidation : await evaluate(scorer, c.validation, { seed });
+  const validation = validatedOnSame && outcome.bestValidation ? outcome.bestValidation : await evaluate(scorer, c.validation, { seed });
   const test = await evaluate(scorer, c.test, { seed });
+  const { users, eligibleUsers } = c.evaluation;
+  const sample = users < eligibleUsers ? ` (${sampleLabel(users, eligibleUsers)} users, a sample seeded by ${seed})` : "";
   log.info(
-    `test, all items ranked: NDCG@10 ${test.full.ndcg10.toFixed(4)} HR@10 ${test.full.hr10.toFixed(4)} MRR ${test.full.mrr.toFixed(4)}; ` +
+    `test${sample}, all items ranked: NDCG@10 ${test.full.ndcg10.toFixed(4)} HR@10 ${test.full.hr10.toFixed(4)} MRR ${test.full.mrr.toFixed(4)}; ` +
       `history masked: NDCG@10 ${test.fullMasked.ndcg10.toFixed(4)} HR@10 ${test.fullMasked.hr10.toFixed(4)}; ` +
       `sampled-100 NDCG@10 ${test.sampled?.ndcg10.toFixed(4)} HR@10 ${test.sampled?.hr10.toFixed(4)}`,
   );
@@ -250,7 +280,7 @@ interface BundleContents {
   itemIds: string[];
   kept: { validation: EvalResult; test: EvalResult };
   popularity: { validation: EvalResult; test: EvalResult };
-  /** The validation cases the monitoring reference summarises (production monitoring's baseline). */
+  /** The split whose validation users the monitoring reference summarises (production monitoring's baseline). */
   cases: Cases;
   git?: TrainModelOptions["git"];
 }
@@ -264,11 +294,7 @@ async function writeBundle(work: string, b: BundleContents): Promise<number> {
   await writeFile(join(work, "items.txt"), vocabulary);
   await writeFile(join(work, "training-log.jsonl"), outcome.history.map((h) => JSON.stringify(h)).join("\n") + "\n");
   const model = outcome.model;
-  const reference = await monitoringReferenceOf(
-    { numItems: model.numItems, score: (h) => model.scoreAsync(h) },
-    b.cases.validation,
-    b.cases.split.train,
-  );
+  const reference = await monitoringReferenceOf({ numItems: model.numItems, score: (h) => model.scoreAsync(h) }, b.cases.split);
   const monitoring = await writeMonitoringReference(work, reference);
   const parameters = countParameters(outcome.model.params);
   const manifest: BundleManifest = {
@@ -339,13 +365,14 @@ export async function trainModel(options: TrainModelOptions): Promise<TrainRepor
   await refuseOccupiedOut(out, options.out, options.overwrite);
   // the config first: a typo in it is found in a second, before the log is read and validated
   const config = loadConfig(options.config, options.overrides);
+  checkSampleSize(options.evalUsers, "eval-users");
   const checked = await checkData(options, out);
   const backend = await initBackend(options.backend ?? "auto", log);
   const { read, interactions } = await readLog(options);
-  const cases = splitLog(interactions, options.data, warn);
   const seed = config.train.seed;
+  const cases = splitLog(interactions, options.data, { size: options.evalUsers ?? 0, seed }, warn);
   const popularity = await popularityBaseline(cases, seed, log);
-  const validSubset = validationSubset(cases.validation, config.train.validationUsers);
+  const validSubset = validationSubset(cases, config.train.validationUsers);
 
   await openWorkFolder(work, options.resume, warn);
   const checkpointDir = options.checkpoint ? resolve(options.checkpoint) : join(work, "checkpoint");
@@ -398,6 +425,7 @@ export async function trainModel(options: TrainModelOptions): Promise<TrainRepor
     validation: metricsBlock(kept.validation),
     test: metricsBlock(kept.test),
     popularity: metricsBlock(popularity.test),
+    evaluation: cases.evaluation,
     history: outcome.history,
     warnings,
     ...(checked ? { dataChecks: dataChecksOf(checked) } : {}),
