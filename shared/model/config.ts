@@ -40,8 +40,8 @@ export interface QuantizedItemTable {
 }
 
 type SelectBy = "full" | "masked";
-export const OPTIMIZERS = ["adam", "lazy-adam"] as const;
-export type Optimizer = (typeof OPTIMIZERS)[number];
+const OPTIMIZERS = ["adam", "lazy-adam"] as const;
+type Optimizer = (typeof OPTIMIZERS)[number];
 
 /** How the model is trained (stored in the bundle for lineage). */
 export interface TrainConfig {

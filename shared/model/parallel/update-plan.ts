@@ -22,7 +22,7 @@ function itemTableEntry(layout: FlatLayout): FlatLayout["entries"][number] | und
 }
 
 /** A step's updates are lazy: lazy-adam was asked for and the step is a sampled loss over a dense item table. */
-export function isLazyStep(train: TrainConfig, layout: FlatLayout, input: StepInput): boolean {
+function isLazyStep(train: TrainConfig, layout: FlatLayout, input: StepInput): boolean {
   return train.optimizer === "lazy-adam" && input.kind === "sasrec" && train.loss !== "ce" && itemTableEntry(layout) !== undefined;
 }
 
@@ -43,7 +43,7 @@ export function distinctIds(lists: Int32Array[]): Int32Array {
 }
 
 /** The item rows a sampled-loss step reads: its items, its targets and its negatives. */
-export function rowsRead(input: StepInput): Int32Array {
+function rowsRead(input: StepInput): Int32Array {
   if (input.kind !== "sasrec") throw new Error("only train-model's steps read item rows lazily");
   const { batch, draws } = input.input;
   return distinctIds([batch.items, batch.targets, draws.negatives]);
