@@ -28,10 +28,14 @@ const { values: args } = parseArgs({
     "serve-seconds": { type: "string", default: "30" },
     work: { type: "string", default: ".tmp/scale" },
     skip: { type: "string", default: "" },
+    /** compress-model's variants: the item-table ones are what serving a million items needs. */
+    methods: { type: "string", default: "emb-int8,emb-int8+int8-dynamic,fp16" },
     resume: { type: "boolean", default: false },
     report: { type: "string", default: "bench/scale.json" },
     child: { type: "string" },
     data: { type: "string" },
+    bundle: { type: "string" },
+    model: { type: "string" },
   },
 });
 
@@ -181,8 +185,100 @@ async function trainStage(name: string, data: string): Promise<StageFigures | un
   });
 }
 
-async function serveStage(bundle: string): Promise<StageFigures | undefined> {
-  return stage("serve", { bundle, rate: args["serve-rate"], seconds: args["serve-seconds"] }, async () => {
+/** compress-model's item-table variants on the user sample, and the chosen one's top-10 recall against the exact model. */
+async function compressStage(bundle: string, data: string): Promise<StageFigures | undefined> {
+  const reportFile = join(work, "compress-report.json");
+  return stage("compress", { bundle, methods: args.methods }, async () => {
+    const figures = await cli("compress", [
+      "compress",
+      "--bundle",
+      bundle,
+      "--data",
+      data,
+      ...COLUMNS,
+      "--eval-users",
+      args["eval-users"]!,
+      "--methods",
+      args.methods!,
+      "--keep",
+      "chosen",
+      "--report",
+      reportFile,
+    ]);
+    if (!figures.ok) return figures;
+    const report = readJson(reportFile) as { chosen: { method: string; path: string; bytes: number; ndcg10RelDrop: number } | null };
+    const chosen = report.chosen;
+    if (!chosen) return { ...figures, chosen: null };
+    const recall = await runProcess("recall", [
+      fileURLToPath(import.meta.url),
+      "--child",
+      "recall",
+      "--data",
+      data,
+      "--bundle",
+      bundle,
+      "--model",
+      chosen.path,
+    ]);
+    const lines = readFileSync(recall.log, "utf8").trim().split("\n");
+    return {
+      ...figures,
+      chosen: { method: chosen.method, bytes: chosen.bytes, ndcg10RelDrop: chosen.ndcg10RelDrop },
+      recall: recall.ok ? JSON.parse(lines[lines.length - 1]) : "failed",
+    };
+  });
+}
+
+/**
+ * Top-10 recall of a compressed model against the exact (fp32) export: the share of the exact
+ * top 10 the variant also returns, over real histories (the first users of the log).
+ */
+async function recallChild(data: string, bundle: string, model: string): Promise<void> {
+  const { readInteractions } = await import("../shared/data/readers.js");
+  const { openModelSource } = await import("../shared/bundle/model-source.js");
+  const { openSession } = await import("../shared/serve/ort-session.js");
+  const { ModelRunner, writeHistoryRow } = await import("../shared/serve/model-runner.js");
+  const { silentLogger } = await import("../shared/log.js");
+  const source = await openModelSource(bundle);
+  const dense = new Map(source.itemIds.map((id, i) => [id, i]));
+  const r = await readInteractions(data, {
+    userColumn: "user_id",
+    itemColumn: "item_id",
+    timeColumn: "ts",
+    query: "SELECT * FROM log WHERE user_id < 1000",
+  });
+  const histories = r.log.sequences
+    .map((s) =>
+      Int32Array.from(s.subarray(Math.max(0, s.length - 21), s.length - 1), (i) => dense.get(r.log.itemIds[i]) ?? 0).filter((i) => i > 0),
+    )
+    .filter((h) => h.length > 0);
+  const runners = await Promise.all(
+    [join(bundle, "model.onnx"), model].map(async (path) =>
+      ModelRunner.open(
+        (await openSession(path, { device: "cpu", log: silentLogger })).session,
+        source.maxlen,
+        source.itemIds.length - 1,
+        path,
+      ),
+    ),
+  );
+  let hits = 0;
+  for (let start = 0; start < histories.length; start += 50) {
+    const batch = histories.slice(start, start + 50);
+    const input = new BigInt64Array(batch.length * source.maxlen);
+    batch.forEach((h, b) => writeHistoryRow(input, b, source.maxlen, h));
+    const [exact, variant] = await Promise.all(runners.map((runner) => runner.run(input, batch.length)));
+    const [k, kv] = runners.map((runner) => runner.shape.topK);
+    for (let b = 0; b < batch.length; b++) {
+      const want = new Set(Array.from(exact.topItems!.subarray(b * k, b * k + 10), Number));
+      for (const item of variant.topItems!.subarray(b * kv, b * kv + 10)) if (want.has(Number(item))) hits++;
+    }
+  }
+  console.log(JSON.stringify({ histories: histories.length, recallAt10: round(hits / (10 * histories.length), 4) }));
+}
+
+async function serveStage(bundle: string, model: string): Promise<StageFigures | undefined> {
+  return stage("serve", { bundle, model, rate: args["serve-rate"], seconds: args["serve-seconds"] }, async () => {
     const t0 = performance.now();
     const entry = [...process.execArgv, join(root, "shared", "cli", "main.ts")];
     const server = await spawnServe(entry, ["--bundle", bundle, "--port", "0"]);
@@ -246,11 +342,10 @@ async function main(): Promise<void> {
   const bundle = join(work, "train");
   const convert = await stage("convert", { bundle }, () => cli("convert", ["convert", "--bundle", bundle, "--parity-sequences", "200"]));
   const onnx = join(bundle, "model.onnx");
-  report.export = { ...convert, onnxBytes: existsSync(onnx) ? statSync(onnx).size : undefined };
+  report.onnxBytes = existsSync(onnx) ? statSync(onnx).size : undefined;
+  report.export = { ...convert, onnxBytes: report.onnxBytes };
   save();
-  report.compress = await stage("compress", { bundle }, () =>
-    cli("compress", ["compress", "--bundle", bundle, "--data", big, ...COLUMNS, "--eval-users", args["eval-users"]!, "--keep", "best"]),
-  );
+  report.compress = await compressStage(bundle, big);
   save();
   report.gate = await stage("gate", { bundle, users: args["gate-users"] }, () =>
     cli("gate", [
@@ -267,11 +362,12 @@ async function main(): Promise<void> {
     ]),
   );
   save();
-  report.serve = await serveStage(bundle);
+  report.serve = await serveStage(bundle, (report.compress as { chosen?: { method: string } } | undefined)?.chosen?.method ?? "model.onnx");
   report.finished = new Date().toISOString();
   save();
   console.log(JSON.stringify(report, null, 2));
 }
 
 if (args.child === "load") await loadChild(args.data!);
+else if (args.child === "recall") await recallChild(args.data!, args.bundle!, args.model!);
 else await main();
