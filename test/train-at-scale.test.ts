@@ -16,6 +16,7 @@ import { Rng } from "../shared/util/random.js";
 import { readInteractions } from "../shared/data/readers.js";
 import { leaveOneOut } from "../shared/data/split.js";
 import { epochStopTime, train } from "../shared/model/trainer.js";
+import { scoreBatchRows } from "../shared/eval/evaluator.js";
 import { syntheticCsv, TINY_CONFIG, validationCases } from "./helpers/synthetic.js";
 import { tempDir } from "./helpers/tmp.js";
 
@@ -216,5 +217,15 @@ describe("a time budget shorter than one epoch (millions of users)", () => {
     expect(epochStopTime(undefined, 0, undefined)).toBeUndefined();
     expect(epochStopTime(600_000, 0, undefined)).toBe(600_000 - 100_000 - 5000);
     expect(epochStopTime(600_000, 0, 20)).toBe(600_000 - 40_000 - 5000);
+  });
+});
+
+describe("scoring batches at a million items", () => {
+  it("caps the histories per scoring batch so that its scores stay within 64 MB", () => {
+    expect(scoreBatchRows(12_101)).toBe(256); // Beauty: as before
+    expect(scoreBatchRows(1_000_000)).toBe(16); // 16 × 10^6 × 4 bytes = 64 MB
+    expect(scoreBatchRows(1_000_000, 8)).toBe(8);
+    expect(scoreBatchRows(100_000_000)).toBe(1); // never zero
+    expect(scoreBatchRows(1000, 64)).toBe(64);
   });
 });

@@ -1,4 +1,5 @@
 import type { Logger } from "../log.js";
+import { scoreBatchRows } from "../eval/evaluator.js";
 import type { ReferenceModel } from "../onnx/mappings.js";
 import { OnnxRecommender, type RecommenderOutputs } from "../onnx/ort-recommender.js";
 import { inconsistentTopRows, ParityMeter, type Disagreement } from "./parity.js";
@@ -69,7 +70,7 @@ export async function checkParity(input: ParityCheckInput): Promise<ParityResult
   const started = performance.now();
   const { numItems, topK, reference, sample, tolerance, log } = input;
   const tieTolerance = 2 * tolerance.maxAbsDiff;
-  const batchSize = input.batchSize ?? 256;
+  const batchSize = scoreBatchRows(numItems, input.batchSize);
   const batches = Math.ceil(sample.histories.length / batchSize);
   const plainEvery = Math.max(1, Math.floor(batches / Math.max(1, Math.ceil((input.unoptimizedSequences ?? 1024) / batchSize))));
   const optimized = await OnnxRecommender.load(input.modelPath, input.maxlen, { optimization: "all" });

@@ -57,11 +57,23 @@ export function sampledNegatives(user: number, interacted: Int32Array, numItems:
   return out;
 }
 
+/** Bytes of scores one scoring batch may hold: [rows, catalogue] float32. */
+const SCORE_BATCH_BYTES = 64 * 2 ** 20;
+
+/**
+ * Histories per scoring batch: the requested count, capped so that the batch's scores (a row of
+ * the whole catalogue each) stay within 64 MB; at a million items 16 rows instead of 256 (1 GB a
+ * batch, which a wasm heap or an onnxruntime output buffer then keeps for good).
+ */
+export function scoreBatchRows(numItems: number, requested = 256, bytes = SCORE_BATCH_BYTES): number {
+  return Math.max(1, Math.min(requested, Math.floor(bytes / (4 * Math.max(1, numItems)))));
+}
+
 export async function evaluate(scorer: Scorer, cases: EvalCase[], options: EvalOptions = {}): Promise<EvalResult> {
   const numItems = scorer.numItems;
   const negatives = Math.min(options.sampledNegatives ?? 100, numItems - 1);
   const seed = options.seed ?? 0;
-  const batchSize = options.batchSize ?? 256;
+  const batchSize = scoreBatchRows(numItems, options.batchSize);
   const full = new Float64Array(cases.length);
   const fullMasked = new Float64Array(cases.length);
   const sampled = negatives > 0 ? new Float64Array(cases.length) : undefined;

@@ -1,4 +1,4 @@
-import { sampledNegatives, type Scorer } from "../eval/evaluator.js";
+import { sampledNegatives, scoreBatchRows, type Scorer } from "../eval/evaluator.js";
 import { maskedRank } from "../eval/metrics.js";
 import type { Logger } from "../log.js";
 import type { EvalData } from "./eval-data.js";
@@ -91,7 +91,7 @@ export async function evaluateModel(
   const { cases, numItems } = data;
   const n = cases.length;
   const width = Math.min(options.topWidth, numItems);
-  const batchSize = options.batchSize ?? 256;
+  const batchSize = scoreBatchRows(Math.max(numItems, scorer.numItems), options.batchSize);
   const vocab = mapVocabulary(data.itemIds, modelItemIds);
   const modelItems = scorer.numItems;
   const ranksFull = new Float64Array(n);

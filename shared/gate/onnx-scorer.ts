@@ -1,6 +1,6 @@
 import type { InferenceSession, Tensor } from "onnxruntime-node";
 import { RecshipError } from "../errors.js";
-import type { Scorer } from "../eval/evaluator.js";
+import { scoreBatchRows, type Scorer } from "../eval/evaluator.js";
 import { padHistories, SERVED_OUTPUTS, type GraphOptimization } from "../onnx/ort-recommender.js";
 import { createSession, onnxRuntime } from "../onnx/ort-runtime.js";
 import { checkSequenceLength, firstRunFailure } from "../onnx/sequence-input.js";
@@ -75,7 +75,14 @@ export class OnnxScorer implements Scorer {
       await session.release();
       throw error;
     }
-    return new OnnxScorer(session, options.numItems, options.maxlen, options.batchSize ?? 256, path, options.manifest);
+    return new OnnxScorer(
+      session,
+      options.numItems,
+      options.maxlen,
+      scoreBatchRows(options.numItems, options.batchSize),
+      path,
+      options.manifest,
+    );
   }
 
   private input(histories: Int32Array[]): Tensor {
