@@ -4,7 +4,7 @@ import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { RecshipError } from "../errors.js";
 import type { Logger } from "../log.js";
-import { evaluate, type EvalCase, type EvalResult } from "../eval/evaluator.js";
+import { evaluate, scoreBatchRows, type EvalCase, type EvalResult } from "../eval/evaluator.js";
 import { Rng } from "../util/random.js";
 import { stableHash } from "../util/hash.js";
 import { formatDuration } from "../util/format.js";
@@ -282,13 +282,26 @@ async function runEpoch(
 
 /**
  * When a running epoch must stop to leave its validation (and the caller's test evaluation of that
- * size) inside the budget: twice the last validation's time, or a sixth of the budget left before
- * any epoch has been validated, and 5 s.
+ * size) inside the budget: twice the (last or estimated) validation time, or a sixth of the budget
+ * left when there is neither, and 5 s.
  */
-export function epochStopTime(deadline: number | undefined, now: number, lastValidSeconds: number | undefined): number | undefined {
+export function epochStopTime(deadline: number | undefined, now: number, validSeconds: number | undefined): number | undefined {
   if (deadline === undefined) return undefined;
-  const reserve = lastValidSeconds !== undefined ? 2000 * lastValidSeconds : (deadline - now) / 6;
+  const reserve = validSeconds !== undefined ? 2000 * validSeconds : (deadline - now) / 6;
   return deadline - reserve - 5000;
+}
+
+/**
+ * A first epoch under a time budget has no validation to go by: the time of one small scoring
+ * batch of validation cases, scaled to all of them (at a million items a validation of a few
+ * thousand users takes tens of seconds, more than any fixed margin).
+ */
+async function estimateValidSeconds(engine: TrainingEngine, options: TrainerOptions): Promise<number | undefined> {
+  if (options.deadline === undefined || options.validation.length === 0) return undefined;
+  const probe = options.validation.slice(0, Math.min(options.validation.length, scoreBatchRows(options.numItems, 32)));
+  const t0 = performance.now();
+  await evaluate(engine, probe, { seed: options.train.seed, sampledNegatives: 100 });
+  return ((performance.now() - t0) / 1000) * (options.validation.length / probe.length);
 }
 
 /** One epoch's training and its validation (full ranking, and 100 sampled negatives), as the epoch's record. */
@@ -360,6 +373,7 @@ export async function train(options: TrainerOptions): Promise<TrainOutcome> {
     let bestValidation: EvalResult | undefined;
     let epochsThisCall = 0;
     const started = Date.now();
+    const firstValidEstimate = history.length === 0 ? await estimateValidSeconds(engine, options) : undefined;
     for (let epoch = startEpoch; epoch < trainConfig.epochs; epoch++) {
       const last = history[history.length - 1];
       // the epoch, its validation, and one more evaluation of that size (the caller's test run) must fit
@@ -375,7 +389,7 @@ export async function train(options: TrainerOptions): Promise<TrainOutcome> {
         break;
       }
       const { record, valid } = await log.group(`epoch ${epoch + 1}/${trainConfig.epochs}`, () =>
-        trainAndValidate(engine, options, examples, epoch, negatives, last?.validSeconds),
+        trainAndValidate(engine, options, examples, epoch, negatives, last?.validSeconds ?? firstValidEstimate),
       );
       history.push(record);
       epochsThisCall++;

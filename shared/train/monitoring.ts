@@ -1,12 +1,12 @@
 import { buildMonitoringReference, LIST_LENGTH, type MonitoringReference } from "../bundle/monitoring-reference.js";
 import type { LeaveOneOutSplit } from "../data/split.js";
 import { spacedUsers } from "../data/user-sample.js";
-import type { Scorer } from "../eval/evaluator.js";
+import { scoreBatchRows, type Scorer } from "../eval/evaluator.js";
 import { topK } from "../eval/topk.js";
 
 /** Validation users the monitoring reference summarises at most (evenly spaced over all of them). */
 const REFERENCE_USERS = 2000;
-/** Histories scored per model call (a batch of full score rows). */
+/** Histories scored per model call at most (a batch of full score rows; fewer at large catalogues: scoreBatchRows). */
 const BATCH = 128;
 
 /**
@@ -19,10 +19,11 @@ export async function monitoringReferenceOf(scorer: Scorer, split: LeaveOneOutSp
   const { numItems } = scorer;
   const { train } = split;
   const histories = Array.from(spacedUsers(split.evalUsers, REFERENCE_USERS), (u) => train[u]);
+  const rows = scoreBatchRows(numItems, BATCH);
   const lists = new Int32Array(histories.length * LIST_LENGTH);
   const topScores = new Float32Array(histories.length);
-  for (let start = 0; start < histories.length; start += BATCH) {
-    const batch = histories.slice(start, start + BATCH);
+  for (let start = 0; start < histories.length; start += rows) {
+    const batch = histories.slice(start, start + rows);
     const scores = await scorer.score(batch);
     batch.forEach((history, b) => {
       const seen = new Set(Array.from(history, (item) => item - 1));
