@@ -29,7 +29,7 @@ const { values: args } = parseArgs({
     work: { type: "string", default: ".tmp/scale" },
     skip: { type: "string", default: "" },
     /** compress-model's variants: the item-table ones are what serving a million items needs. */
-    methods: { type: "string", default: "emb-int8,emb-int8+int8-dynamic,fp16" },
+    methods: { type: "string", default: "emb-int8,emb-int4,emb-int8+int8-dynamic" },
     resume: { type: "boolean", default: false },
     report: { type: "string", default: "bench/scale.json" },
     child: { type: "string" },
