@@ -23,7 +23,7 @@ const { values: args } = parseArgs({
     "small-items": { type: "string", default: "12000" },
     "train-minutes": { type: "string", default: "5" },
     "gate-users": { type: "string", default: "10000" },
-    "eval-users": { type: "string", default: "2000" },
+    "eval-users": { type: "string", default: "1000" },
     "serve-rate": { type: "string", default: "100" },
     "serve-seconds": { type: "string", default: "30" },
     work: { type: "string", default: ".tmp/scale" },

@@ -298,9 +298,12 @@ export function epochStopTime(deadline: number | undefined, now: number, validSe
  */
 async function estimateValidSeconds(engine: TrainingEngine, options: TrainerOptions): Promise<number | undefined> {
   if (options.deadline === undefined || options.validation.length === 0) return undefined;
-  const probe = options.validation.slice(0, Math.min(options.validation.length, scoreBatchRows(options.numItems, 32)));
+  const rows = scoreBatchRows(options.numItems, 32) * Math.max(1, engine.concurrency ?? 1);
+  const probe = options.validation.slice(0, Math.min(options.validation.length, rows));
+  const settings = { seed: options.train.seed, sampledNegatives: 100 };
+  await evaluate(engine, probe, settings); // warm-up: the first scoring call loads the table and compiles
   const t0 = performance.now();
-  await evaluate(engine, probe, { seed: options.train.seed, sampledNegatives: 100 });
+  await evaluate(engine, probe, settings);
   return ((performance.now() - t0) / 1000) * (options.validation.length / probe.length);
 }
 
