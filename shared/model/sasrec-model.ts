@@ -53,6 +53,7 @@ export class SasrecModel implements Scorer {
   }
 
   assign(values: Map<string, Float32Array>): void {
+    this.weightsChanged();
     for (const s of this.specs) {
       const v = values.get(s.name);
       if (!v) throw new Error(`missing value for parameter ${s.name}`);
@@ -71,17 +72,38 @@ export class SasrecModel implements Scorer {
     return tf.reshape(tf.slice(hidden, [0, length - 1, 0], [batch, 1, this.config.hidden]), [batch, this.config.hidden]);
   }
 
+  /**
+   * The output layer [d, numItems], kept between scoring calls: building it copies and transposes
+   * the whole item table (256 MB at a million items), which per call of 16 histories cost more
+   * than the scoring. Whoever changes the variables calls weightsChanged().
+   */
+  private output: tf.Tensor2D | undefined;
+
+  /** The parameters were set (assign does it itself; training engines after loading new weights). */
+  weightsChanged(): void {
+    this.output?.dispose();
+    this.output = undefined;
+  }
+
+  private outputLayer(): tf.Tensor2D {
+    this.output ??= tf.tidy(() => outputMatrix(this.params));
+    return this.output;
+  }
+
   /** Scores of items 1..numItems for each history, row-major [B, numItems]. */
   score(histories: Int32Array[]): Float32Array {
-    return readAndDispose(tf.tidy(() => mm(this.lastHidden(histories), outputMatrix(this.params))));
+    const output = this.outputLayer();
+    return readAndDispose(tf.tidy(() => mm(this.lastHidden(histories), output)));
   }
 
   /** The same scores read asynchronously (the WebGPU backend cannot read synchronously in Node). */
   scoreAsync(histories: Int32Array[]): Promise<Float32Array> {
-    return readTensor(tf.tidy(() => mm(this.lastHidden(histories), outputMatrix(this.params))));
+    const output = this.outputLayer();
+    return readTensor(tf.tidy(() => mm(this.lastHidden(histories), output)));
   }
 
   dispose(): void {
+    this.weightsChanged();
     for (const v of this.params.values()) v.dispose();
     this.params.clear();
   }

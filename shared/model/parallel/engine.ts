@@ -146,7 +146,10 @@ export class LocalEngine implements TrainingEngine {
   private tableStale = false;
 
   private syncTable(): void {
-    if (this.tableStale) loadTable(this.model.params, this.layout, this.weights);
+    if (this.tableStale) {
+      loadTable(this.model.params, this.layout, this.weights);
+      this.model.weightsChanged();
+    }
     this.tableStale = false;
   }
 
@@ -158,6 +161,7 @@ export class LocalEngine implements TrainingEngine {
     this.state.steps++;
     applyUpdate(this.adam, this.state.steps, plan, { index: 0, count: 1 }, { weights: this.weights, ...this.state }, [this.grad]);
     loadFlat(this.model.params, this.layout, this.weights, lazy ? "item_emb" : undefined);
+    this.model.weightsChanged();
     this.tableStale = lazy !== undefined;
     return loss;
   }

@@ -41,7 +41,10 @@ export async function runTrainWorker(): Promise<void> {
     const part = { index: data.index, count: data.workers };
     let tableStale = false; // lazy steps leave the model's table variable behind the shared weights
     const syncTable = () => {
-      if (tableStale) loadTable(model.params, data.layout, weights);
+      if (tableStale) {
+        loadTable(model.params, data.layout, weights);
+        model.weightsChanged();
+      }
       tableStale = false;
     };
 
@@ -53,6 +56,7 @@ export async function runTrainWorker(): Promise<void> {
       applyUpdate({ ...data.adam, learningRate }, t, plan, part, { weights, m, v }, grads);
       arriveAndWait(control, data.workers); // every shard is updated
       loadFlat(model.params, data.layout, weights, lazy ? "item_emb" : undefined);
+      model.weightsChanged();
       tableStale = lazy !== undefined;
       return loss;
     };
@@ -67,6 +71,7 @@ export async function runTrainWorker(): Promise<void> {
         if (message.type === "step") send({ type: "stepped", loss: await step(message) });
         else if (message.type === "sync") {
           loadFlat(model.params, data.layout, weights);
+          model.weightsChanged();
           tableStale = false;
           send({ type: "synced" });
         } else if (message.type === "score") {
