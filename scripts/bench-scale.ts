@@ -28,7 +28,7 @@ const { values: args } = parseArgs({
     "serve-seconds": { type: "string", default: "30" },
     work: { type: "string", default: ".tmp/scale" },
     skip: { type: "string", default: "" },
-    /** compress-model's variants: the item-table ones are what serving a million items needs. */
+    /** compress-model's variants: the item-table ones are what serving a million items needs (chosen by latency: the server answers one history at a time). */
     methods: { type: "string", default: "emb-int8,emb-int4,emb-int8+int8-dynamic" },
     resume: { type: "boolean", default: false },
     report: { type: "string", default: "bench/scale.json" },
@@ -188,7 +188,7 @@ async function trainStage(name: string, data: string): Promise<StageFigures | un
 /** compress-model's item-table variants on the user sample, and the chosen one's top-10 recall against the exact model. */
 async function compressStage(bundle: string, data: string): Promise<StageFigures | undefined> {
   const reportFile = join(work, "compress-report.json");
-  return stage("compress", { bundle, methods: args.methods }, async () => {
+  return stage("compress", { bundle, methods: args.methods, objective: "latency" }, async () => {
     const figures = await cli("compress", [
       "compress",
       "--bundle",
@@ -200,6 +200,8 @@ async function compressStage(bundle: string, data: string): Promise<StageFigures
       args["eval-users"]!,
       "--methods",
       args.methods!,
+      "--objective",
+      "latency",
       "--keep",
       "chosen",
       "--report",
@@ -306,6 +308,8 @@ async function serveStage(bundle: string, model: string): Promise<StageFigures |
         log: "",
         startSeconds: round(startSeconds),
         rssBytes: kb("VmRSS"),
+        p99Ms: result.latencyMs.p99,
+        model,
         ...result,
       };
     } finally {
