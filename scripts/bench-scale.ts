@@ -8,7 +8,7 @@
 // The generated catalogues stay in --work and are reused when their settings match (a rerun does not
 // regenerate 10^8 rows); with --resume every stage that finished in an earlier run is reused too.
 import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { createWriteStream, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -66,7 +66,7 @@ async function runProcess(name: string, script: string[], extraEnv: Record<strin
   mkdirSync(join(work, "logs"), { recursive: true });
   const logFile = join(work, "logs", `${name}.log`);
   const rssFile = join(work, "logs", `${name}.rss`);
-  const out = (await import("node:fs")).createWriteStream(logFile);
+  const out = createWriteStream(logFile);
   const t0 = performance.now();
   const code = await new Promise<number>((done) => {
     const child = spawn(process.execPath, [...process.execArgv, "--import", join(root, "scripts", "peak-rss.mjs"), ...script], {

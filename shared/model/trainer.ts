@@ -261,11 +261,11 @@ async function runEpoch(
   let sequences = 0;
   try {
     for (let b = 0; b < groups.length; b++) {
-      const batch = makeBatch(groups[b].map((i) => examples[i]));
       if (stopAt !== undefined && b > 0 && Date.now() > stopAt) {
         log.info(`  stopping epoch ${epoch + 1} after ${Math.round((100 * sequences) / examples.length)}% of it: the time budget`);
         break;
       }
+      const batch = makeBatch(groups[b].map((i) => examples[i]));
       sequences += batch.batch;
       await pipeline.push(
         { kind: "sasrec", input: { batch, rowOffset: 0, draws: drawLoss(trainConfig, numItems, batch, rng, negatives) } },
@@ -380,7 +380,7 @@ export async function train(options: TrainerOptions): Promise<TrainOutcome> {
     for (let epoch = startEpoch; epoch < trainConfig.epochs; epoch++) {
       const last = history[history.length - 1];
       // the epoch, its validation, and one more evaluation of that size (the caller's test run) must fit
-      if (options.deadline && last && Date.now() + 1000 * (last.trainSeconds + 2 * last.validSeconds + 5) > options.deadline) {
+      if (last && Date.now() + 1000 * last.trainSeconds > (epochStopTime(options.deadline, Date.now(), last.validSeconds) ?? Infinity)) {
         stoppedBy = "time-budget";
         log.info(`stopping before epoch ${epoch + 1}: the next epoch would overrun the time budget`);
         break;
