@@ -46,7 +46,7 @@ describe("tune-model: search space, sampler, rungs", () => {
     const plan = makePlan({ name: "t", space: loadSearchSpace(undefined), trials: 27, eta: 3, maxEpochs: 27, sampler: "halton", seed: 1 });
     expect(plan.trials).toHaveLength(27);
     expect(plan.trials[0]).toMatchObject({ id: "t00", isDefault: true, values: {} });
-    expect(new Set(plan.trials.map((t) => t.values["model.hidden"]))).toEqual(new Set([undefined, 32, 64, 128]));
+    expect(new Set(plan.trials.map((t) => t.values["model.hidden"]))).toEqual(new Set([undefined, 64, 128]));
     expect(plan.objective).toBe("masked");
   });
 

@@ -32,9 +32,9 @@ export const DEFAULT_SPACE_YAML = `# recship tune-model search space: each key u
 # the range on a log scale). config: holds settings every trial shares; the default
 # configuration (config: alone) is always one trial of the search.
 space:
-  train.learningRate: { float: [0.0005, 0.01], log: true }
-  model.dropout: { float: [0.1, 0.7] }
-  model.hidden: { choices: [32, 64, 128] }
+  train.learningRate: { float: [0.001, 0.01], log: true }
+  model.dropout: { float: [0.2, 0.6] }
+  model.hidden: { choices: [64, 128] }
   model.blocks: { choices: [1, 2, 3] }
   model.heads: { choices: [1, 2] }
   train.batchTokens: { choices: [512, 1024, 2048] }
