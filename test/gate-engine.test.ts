@@ -7,7 +7,7 @@ import { compareModels } from "../shared/gate/compare.js";
 import { evaluateModel, mapVocabulary, type ModelEvaluation } from "../shared/gate/engine.js";
 import { loadEvalData, type EvalData } from "../shared/gate/eval-data.js";
 import { evaluationKey, readEvaluation, writeEvaluation } from "../shared/gate/eval-store.js";
-import { rankAndTopK } from "../shared/gate/rank-kernel.js";
+import { createRowRanker, rankAndTopK } from "../shared/eval/rank-kernel.js";
 import { rankingDiff, rbo } from "../shared/gate/ranking-diff.js";
 import { DEFAULT_RULES, loadRules } from "../shared/gate/rules.js";
 import { silentLogger } from "../shared/log.js";
@@ -69,17 +69,23 @@ class FakeScorer implements Scorer {
 }
 
 describe("rank kernel", () => {
-  it("agrees with rankAmong and a full sort, ties and -Infinity included", () => {
+  const kernels = [
+    ["JavaScript", rankAndTopK],
+    ["WebAssembly SIMD", createRowRanker()],
+  ] as const;
+  it.each(kernels)("%s: agrees with rankAmong and a full sort, ties and -Infinity included", (_, rank) => {
     const rng = new Rng(9);
     const topItems = new Int32Array(8);
     const scratch = new Float32Array(8);
-    for (let trial = 0; trial < 200; trial++) {
-      const n = 1 + rng.int(60);
-      const row = Float32Array.from({ length: n }, () => (rng.next() < 0.1 ? -Infinity : rng.int(12)));
+    const counts = { greater: 0, ties: 0 };
+    for (let trial = 0; trial < 300; trial++) {
+      const n = 1 + rng.int(trial < 200 ? 60 : 3000);
+      const row = Float32Array.from({ length: n }, () => (rng.next() < 0.1 ? -Infinity : rng.int(12) + (trial % 3 === 0 ? rng.next() : 0)));
       const target = rng.int(n);
       const k = 1 + rng.int(8);
-      const rank = rankAndTopK(row, target, k, topItems, 0, scratch);
-      expect(rank).toBe(rankAmong(row, row[target], n));
+      expect(rank(row, target, k, topItems, 0, scratch, counts)).toBe(rankAmong(row, row[target], n));
+      expect(counts.greater).toBe(row.filter((s) => s > row[target]).length);
+      expect(counts.ties).toBe(row.filter((s) => s === row[target]).length);
       const expected = Array.from(row.keys())
         .filter((i) => row[i] > -Infinity)
         .sort((a, b) => row[b] - row[a] || a - b)
@@ -87,6 +93,30 @@ describe("rank kernel", () => {
         .map((i) => i + 1);
       while (expected.length < k) expected.push(0);
       expect(Array.from(topItems.subarray(0, k))).toEqual(expected);
+    }
+  });
+
+  it("the WebAssembly kernel gives the JavaScript kernel's ranks, counts and top lists on long rows, written at an offset", () => {
+    const rng = new Rng(4);
+    const wasm = createRowRanker();
+    const [a, b] = [new Int32Array(3 * 20), new Int32Array(3 * 20)];
+    const [sa, sb] = [new Float32Array(20), new Float32Array(20)];
+    const [ca, cb] = [
+      { greater: 0, ties: 0 },
+      { greater: 0, ties: 0 },
+    ];
+    for (const n of [100_003, 65_536, 250_001]) {
+      // a rounded normal-ish score (many ties) with a few masked items
+      const row = Float32Array.from({ length: n }, () =>
+        rng.next() < 0.01 ? -Infinity : Math.round((rng.next() + rng.next()) * 500) / 100,
+      );
+      for (let u = 0; u < 3; u++) {
+        const target = rng.int(n);
+        expect(wasm(row, target, 20, b, u * 20, sb, cb)).toBe(rankAndTopK(row, target, 20, a, u * 20, sa, ca));
+        expect(cb).toEqual(ca);
+        expect(Array.from(sb)).toEqual(Array.from(sa));
+      }
+      expect(Array.from(b)).toEqual(Array.from(a));
     }
   });
 });

@@ -1,5 +1,6 @@
 import { Rng } from "../util/random.js";
-import { DEFAULT_CUTOFFS, maskedRank, rankAmong, rankCounts, rankOf, summarize, type MetricSet } from "./metrics.js";
+import { DEFAULT_CUTOFFS, maskedRank, rankAmong, rankOf, summarize, type MetricSet } from "./metrics.js";
+import { createRowRanker } from "./rank-kernel.js";
 
 /** Scores every item (1..numItems, column j = item j+1) for each history, row-major [B, numItems]. */
 export interface Scorer {
@@ -79,12 +80,15 @@ export async function evaluate(scorer: Scorer, cases: EvalCase[], options: EvalO
   const sampled = negatives > 0 ? new Float64Array(cases.length) : undefined;
   // similar lengths together: less padding for sequence models
   const order = Array.from(cases.keys()).sort((a, b) => cases[a].history.length - cases[b].history.length);
+  // the counts through the SIMD kernel (its top list, one item wide, is not used)
+  const rankRow = createRowRanker();
+  const [top, topScore, counts] = [new Int32Array(1), new Float32Array(1), { greater: 0, ties: 0 }];
   const rankBatch = (idx: number[], scores: Float32Array) => {
     idx.forEach((ci, row) => {
       const c = cases[ci];
       const offset = row * numItems;
       const targetScore = scores[offset + c.target - 1];
-      const counts = rankCounts(scores, targetScore, numItems, offset);
+      rankRow(scores.subarray(offset, offset + numItems), c.target - 1, 1, top, 0, topScore, counts);
       full[ci] = rankOf(counts.greater, counts.ties);
       fullMasked[ci] = maskedRank(scores, offset, c.target, counts, c.history);
       if (sampled) {

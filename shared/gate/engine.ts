@@ -2,7 +2,7 @@ import { sampledNegatives, scoreBatchRows, type Scorer } from "../eval/evaluator
 import { maskedRank } from "../eval/metrics.js";
 import type { Logger } from "../log.js";
 import type { EvalData } from "./eval-data.js";
-import { rankAndTopK, sampledRank } from "./rank-kernel.js";
+import { createRowRanker, sampledRank } from "../eval/rank-kernel.js";
 
 /** Bumped when the engine's results for the same inputs change (stored evaluations are then recomputed). */
 export const ENGINE_VERSION = 2;
@@ -101,6 +101,7 @@ export async function evaluateModel(
   const top = new Int32Array(n * width);
   const topScores = new Float32Array(width);
   const counts = { greater: 0, ties: 0 };
+  const rankAndTopK = createRowRanker();
   const mapped = vocab.same ? undefined : new Float32Array(numItems);
   let unknownTargets = 0;
   let scoringMs = 0;
