@@ -213,10 +213,12 @@ describe("a time budget shorter than one epoch (millions of users)", () => {
     }
   });
 
-  it("keeps a sixth of the budget left (or twice the last validation) for validation, and 5 s", () => {
+  it("keeps a sixth of the budget left (or the last validation and what the caller scores after it) for validation, and 5 s", () => {
     expect(epochStopTime(undefined, 0, undefined)).toBeUndefined();
     expect(epochStopTime(600_000, 0, undefined)).toBe(600_000 - 100_000 - 5000);
     expect(epochStopTime(600_000, 0, 20)).toBe(600_000 - 40_000 - 5000);
+    // the caller scores three validations' worth afterwards: four validations are kept back
+    expect(epochStopTime(600_000, 0, 20, 3)).toBe(600_000 - 80_000 - 5000);
   });
 });
 

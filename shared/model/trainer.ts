@@ -64,6 +64,12 @@ export interface TrainerOptions {
   /** Where the state of every finished epoch goes; `resume` continues from it exactly. */
   checkpointDir?: string;
   resume?: boolean;
+  /**
+   * Histories the caller scores on this thread once training ends (its test evaluation, the
+   * monitoring reference): their time, estimated from the validation's, is kept out of the budget
+   * too. Absent: one more evaluation the size of the validation.
+   */
+  scoredAfter?: number;
   /** Stop after this many epochs in this call (tests use it to interrupt a run). */
   stopAfterEpochs?: number;
   /** Data-parallel worker threads, each with its own tfjs engine; 0 (default) trains on this thread. */
@@ -281,14 +287,20 @@ async function runEpoch(
 }
 
 /**
- * When a running epoch must stop to leave its validation (and the caller's test evaluation of that
- * size) inside the budget: twice the (last or estimated) validation time, or a sixth of the budget
- * left when there is neither, and 5 s.
+ * When a running epoch must stop to leave its validation and what the caller scores afterwards
+ * (`after` validations' worth) inside the budget: (1 + after) times the (last or estimated)
+ * validation time, or a sixth of the budget left when there is none, and 5 s.
  */
-export function epochStopTime(deadline: number | undefined, now: number, validSeconds: number | undefined): number | undefined {
+export function epochStopTime(deadline: number | undefined, now: number, validSeconds: number | undefined, after = 1): number | undefined {
   if (deadline === undefined) return undefined;
-  const reserve = validSeconds !== undefined ? 2000 * validSeconds : (deadline - now) / 6;
+  const reserve = validSeconds !== undefined ? 1000 * validSeconds * (1 + after) : (deadline - now) / 6;
   return deadline - reserve - 5000;
+}
+
+/** The caller's scoring after training in validations' worth: on one thread, where the validation ran on `concurrency` workers. */
+function scoringAfter(options: TrainerOptions, concurrency: number): number {
+  if (options.scoredAfter === undefined || options.validation.length === 0) return 1;
+  return (options.scoredAfter / options.validation.length) * Math.max(1, concurrency);
 }
 
 /**
@@ -317,7 +329,7 @@ async function trainAndValidate(
   lastValidSeconds: number | undefined,
 ): Promise<{ record: EpochRecord; valid: EvalResult }> {
   const t0 = performance.now();
-  const stopAt = epochStopTime(options.deadline, Date.now(), lastValidSeconds);
+  const stopAt = epochStopTime(options.deadline, Date.now(), lastValidSeconds, scoringAfter(options, engine.concurrency ?? 1));
   const { loss, sequences } = await runEpoch(engine, options, examples, epoch, negatives, stopAt);
   const trainSeconds = (performance.now() - t0) / 1000;
   const t1 = performance.now();
@@ -379,8 +391,9 @@ export async function train(options: TrainerOptions): Promise<TrainOutcome> {
     const firstValidEstimate = history.length === 0 ? await estimateValidSeconds(engine, options) : undefined;
     for (let epoch = startEpoch; epoch < trainConfig.epochs; epoch++) {
       const last = history[history.length - 1];
-      // the epoch, its validation, and one more evaluation of that size (the caller's test run) must fit
-      if (last && Date.now() + 1000 * last.trainSeconds > (epochStopTime(options.deadline, Date.now(), last.validSeconds) ?? Infinity)) {
+      // the epoch, its validation, and the caller's scoring afterwards must fit
+      const stopAt = epochStopTime(options.deadline, Date.now(), last?.validSeconds, scoringAfter(options, engine.concurrency ?? 1));
+      if (last && Date.now() + 1000 * last.trainSeconds > (stopAt ?? Infinity)) {
         stoppedBy = "time-budget";
         log.info(`stopping before epoch ${epoch + 1}: the next epoch would overrun the time budget`);
         break;

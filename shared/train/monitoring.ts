@@ -15,6 +15,11 @@ const BATCH = 128;
  * evaluation's user sample), their history excluded as the server does by
  * default (exclude_seen), and each item's interactions in the training part of the log.
  */
+/** Users the monitoring reference scores: every eligible one up to 2,000 (training's budget reserves their time). */
+export function referenceUsers(split: LeaveOneOutSplit): number {
+  return Math.min(REFERENCE_USERS, split.evalUsers.length);
+}
+
 export async function monitoringReferenceOf(scorer: Scorer, split: LeaveOneOutSplit): Promise<MonitoringReference> {
   const { numItems } = scorer;
   const { train } = split;

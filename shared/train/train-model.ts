@@ -24,7 +24,7 @@ import { invalidDataError, logChecks } from "../data/quality/outcome.js";
 import { PROFILE_FILE } from "../data/quality/profile.js";
 import { readProfile, validateLog, type DataReport } from "../data/quality/validate-log.js";
 import { MONITORING_ARTIFACT, writeMonitoringReference } from "../bundle/monitoring-reference.js";
-import { monitoringReferenceOf } from "./monitoring.js";
+import { monitoringReferenceOf, referenceUsers } from "./monitoring.js";
 
 export interface TrainModelOptions extends ReadOptions {
   data: string;
@@ -384,6 +384,8 @@ export async function trainModel(options: TrainModelOptions): Promise<TrainRepor
     validation: validSubset,
     log,
     deadline: options.maxMinutes ? started + options.maxMinutes * 60_000 : undefined,
+    // evaluateKept's test (and validation, when the epochs validated other users) and the monitoring reference
+    scoredAfter: cases.test.length + (validSubset === cases.validation ? 0 : cases.validation.length) + referenceUsers(cases.split),
     checkpointDir,
     resume: options.resume,
     workers: workerCount(options.workers, backend.name),
