@@ -218,6 +218,11 @@ function validationSubset(c: Cases, n: number): EvalCase[] {
   return same ? c.validation : validationCases(c.split, c.sequences, users);
 }
 
+/** Histories scored once the epochs end: evaluateKept's test (and validation, when the epochs validated other users) and the monitoring reference. */
+function scoredAfterTraining(c: Cases, validSubset: EvalCase[]): number {
+  return c.test.length + (validSubset === c.validation ? 0 : c.validation.length) + referenceUsers(c.split);
+}
+
 /** The kept weights on the final evaluation's validation and test cases (the trainer's validation result when it used the same users). */
 async function evaluateKept(
   outcome: TrainOutcome,
@@ -384,8 +389,7 @@ export async function trainModel(options: TrainModelOptions): Promise<TrainRepor
     validation: validSubset,
     log,
     deadline: options.maxMinutes ? started + options.maxMinutes * 60_000 : undefined,
-    // evaluateKept's test (and validation, when the epochs validated other users) and the monitoring reference
-    scoredAfter: cases.test.length + (validSubset === cases.validation ? 0 : cases.validation.length) + referenceUsers(cases.split),
+    scoredAfter: scoredAfterTraining(cases, validSubset),
     checkpointDir,
     resume: options.resume,
     workers: workerCount(options.workers, backend.name),
