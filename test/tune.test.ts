@@ -2,13 +2,14 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { silentLogger } from "../shared/log.js";
-import { localSlots } from "../shared/tune/local.js";
+import { ashaState, nextAshaJob, startAshaJob } from "../shared/tune/asha.js";
+import { localSlots, tuneLocal } from "../shared/tune/local.js";
 import { makePlan, rungSchedule } from "../shared/tune/plan.js";
 import { radicalInverse, unitPoints, valuesAt } from "../shared/tune/sampler.js";
 import { promote, selectRung } from "../shared/tune/select.js";
 import { DEFAULT_SPACE_YAML, loadSearchSpace } from "../shared/tune/space.js";
 import { entryNames, LocalTuneStore, putJson } from "../shared/tune/store.js";
-import type { TrialResult } from "../shared/tune/trial.js";
+import { rungMembers, type TrialResult } from "../shared/tune/trial.js";
 import { tuneMarkdown, tuneHtml } from "../shared/report/tune-summary.js";
 import { readFileSync } from "node:fs";
 import { tempDir } from "./helpers/tmp.js";
@@ -154,6 +155,104 @@ describe("tune-model: select", () => {
     const html = tuneHtml(last);
     expect(html).toMatch(/<svg[^>]*role="img"/);
     expect((html.match(/r="6" fill="none"/g) ?? []).length).toBe(4);
+  });
+});
+
+describe("tune-model: asynchronous successive halving (ASHA)", () => {
+  const space = loadSearchSpace("space:\n  train.learningRate: { choices: [0.001, 0.01] }");
+  const plan = makePlan({ name: "a", space, trials: 6, eta: 2, maxEpochs: 4, rungs: 2, sampler: "halton", seed: 3 });
+  const ok = (trial: string, rung: number, metric: number): TrialResult => ({
+    trial,
+    rung,
+    epochs: plan.rungs[rung].epochs,
+    status: "ok",
+    metric,
+    valid: { ndcg10: metric, hr10: 0, maskedNdcg10: metric, maskedHr10: 0 },
+    test: { ndcg10: metric, hr10: 0, maskedNdcg10: metric, maskedHr10: 0 },
+    seconds: 1,
+  });
+
+  it("sends a trial on as soon as it is in the top 1/eta of its rung so far, the default as the reference, else starts a new one", () => {
+    const state = ashaState(plan);
+    const take = () => {
+      const job = nextAshaJob(plan, state);
+      if (job) startAshaJob(state, job);
+      return job;
+    };
+    expect(take()).toEqual({ trial: "t00", rung: 0, as: "new" });
+    expect(take()).toEqual({ trial: "t01", rung: 0, as: "new" });
+    state.results[0].set("t01", 0.05);
+    // one result: the top half of one is nobody, so a new trial
+    expect(take()).toEqual({ trial: "t02", rung: 0, as: "new" });
+    state.results[0].set("t02", undefined); // failed: not a result to rank
+    expect(take()).toEqual({ trial: "t03", rung: 0, as: "new" });
+    state.results[0].set("t00", 0.01);
+    expect(take()).toEqual({ trial: "t01", rung: 1, as: "promoted" });
+    expect(take()).toEqual({ trial: "t00", rung: 1, as: "reference" });
+    state.results[0].set("t03", 0.09);
+    state.results[0].set("t04", 0.02);
+    // four results, top two: t03 and t01 (t01 already went on)
+    expect(take()).toEqual({ trial: "t03", rung: 1, as: "promoted" });
+    expect(take()).toEqual({ trial: "t04", rung: 0, as: "new" });
+    expect(take()).toEqual({ trial: "t05", rung: 0, as: "new" });
+    expect(take()).toBeUndefined();
+  });
+
+  it("runs locally without waiting for a rung to end: a slow trial still running while others go on; the winner, a crash, the report", async () => {
+    const dir = tempDir();
+    const store = new LocalTuneStore(join(dir, "store"));
+    const work = join(dir, "work");
+    mkdirSync(work, { recursive: true });
+    const c = { name: "a", store, work, log: silentLogger };
+    const first: Record<string, number> = { t00: 0.02, t01: 0.05, t02: 0.04, t03: 0.06, t04: 0.03 };
+    const started: string[] = [];
+    let release!: () => void;
+    const slowMayEnd = new Promise<void>((done) => (release = done));
+    let forced = false;
+    const launch = async (job: { trial: string; rung: number }) => {
+      // a trial job checks it was sent on to its rung: the members must be stored before it starts
+      expect((await rungMembers(c, plan, job.rung)).trials).toContain(job.trial);
+      started.push(`${job.trial}/${job.rung}`);
+      if (job.rung === 1) release();
+      if (job.trial === "t03" && job.rung === 0) {
+        // the slow trial ends only once another trial has gone on to rung 1 (never, were the rungs synchronous)
+        const timeout = setTimeout(() => ((forced = true), release()), 5000);
+        await slowMayEnd;
+        clearTimeout(timeout);
+      }
+      if (job.trial === "t05") return; // crashed: no result stored
+      const metric = job.rung === 0 ? first[job.trial] : job.trial === "t02" ? 0.2 : first[job.trial] + 0.01;
+      await putJson(store, entryNames.result("a", job.trial, job.rung), ok(job.trial, job.rung, metric), work);
+    };
+    const report = await tuneLocal({
+      ...c,
+      space,
+      trials: 6,
+      eta: 2,
+      maxEpochs: 4,
+      rungs: 2,
+      sampler: "halton",
+      seed: 3,
+      parallel: 2,
+      cores: 2,
+      schedule: "asha",
+      launch: (job) => launch(job),
+    });
+    expect(forced).toBe(false);
+    expect(started.indexOf("t01/1")).toBeLessThan(started.indexOf("t04/0"));
+    expect(new Set(started).size).toBe(started.length);
+    expect(report.done).toBe(true);
+    expect(report.matrix).toBeUndefined();
+    // rung 1 holds the default and every trial that was in the top half of rung 0 when it went on
+    const reached = report.trials.filter((t) => t.rung === 1).map((t) => t.id);
+    expect(reached).toContain("t00");
+    expect(reached).toContain("t01");
+    expect(reached).toContain("t03");
+    const best = Math.max(...report.trials.filter((t) => t.rung === 1).map((t) => t.metric ?? -1));
+    expect(report.best!.metric).toBe(best);
+    expect(report.default).toMatchObject({ trial: "t00", rung: 1 });
+    expect(report.trials.find((t) => t.id === "t05")!.rungs[0].status).toBe("missing");
+    expect(report.warnings).toContain("trial t05 stored no result on rung 0: it crashed or did not run");
   });
 });
 

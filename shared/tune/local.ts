@@ -5,9 +5,11 @@ import { dirname, join, resolve } from "node:path";
 import { usableCores } from "../util/cpu-budget.js";
 import { formatDuration } from "../util/format.js";
 import { makePlan, type PlanOptions, type TunePlan } from "./plan.js";
-import { firstMatrix, selectRung, type TuneReport } from "./select.js";
-import { entryNames, putJson } from "./store.js";
-import type { StoreContext } from "./trial.js";
+import { RecshipError } from "../errors.js";
+import { ashaState, nextAshaJob, startAshaJob, type AshaJob, type Schedule } from "./asha.js";
+import { finishedReport, firstMatrix, selectRung, type TuneReport } from "./select.js";
+import { entryNames, getJson, putJson } from "./store.js";
+import type { RungMembers, StoreContext, TrialResult } from "./trial.js";
 
 /** plan: makes the search's plan, stores it for the trial and select jobs; the first rung's matrix. */
 export async function planSearch(
@@ -39,6 +41,8 @@ export type TrialLauncher = (job: TrialJob) => Promise<void>;
 export interface LocalTuneOptions extends Omit<PlanOptions, "name">, StoreContext {
   /** Trials at a time (capped by the usable cores: a trial with W training workers counts W). */
   parallel: number;
+  /** sha (default): rung by rung, as the matrix jobs run; asha: asynchronous promotions (asha.ts). */
+  schedule?: Schedule;
   /** Training workers per trial (default: the cores shared among `parallel` trials; below 2 each, the trial's main thread). */
   workers?: number;
   /** Wall-clock budget of the whole search: a trial that would start after it is not run (select records it). */
@@ -74,6 +78,11 @@ export async function tuneLocal(o: LocalTuneOptions): Promise<TuneReport> {
   if (slots < o.parallel)
     o.log.warn(`--parallel ${o.parallel} with ${workers} training workers a trial exceeds ${cores} cores: ${slots} at a time`);
   const { plan, matrix } = await planSearch(o);
+  if (o.schedule === "asha") {
+    const report = await finishedReport({ ...o, rung: await runAsha(o, plan, { slots, workers, deadline }) });
+    o.log.info(`search "${plan.name}" (asynchronous) done in ${formatDuration((Date.now() - started) / 1000)}`);
+    return report;
+  }
   let include = matrix.include;
   for (let rung = 0; ; rung++) {
     const skipped: string[] = [];
@@ -91,6 +100,51 @@ export async function tuneLocal(o: LocalTuneOptions): Promise<TuneReport> {
     }
     include = report.matrix.include;
   }
+}
+
+/** Adds a trial ASHA sent on to its rung's stored members (a trial job checks it is one). */
+async function joinRung(o: LocalTuneOptions, members: RungMembers, job: AshaJob): Promise<void> {
+  members.trials = [...members.trials, job.trial].sort();
+  if (job.as === "promoted") members.promoted = [...members.promoted, job.trial].sort();
+  else members.reference = job.trial;
+  await putJson(o.store, entryNames.rung(o.name, members.rung), members, o.work);
+}
+
+/**
+ * The asynchronous local mode: whenever a slot is free, ASHA's next job (asha.ts) starts in it;
+ * a trial's stored result feeds the next choice. Returns the highest rung with a result.
+ */
+async function runAsha(o: LocalTuneOptions, plan: TunePlan, at: { slots: number; workers: number; deadline?: number }): Promise<number> {
+  const state = ashaState(plan);
+  const members: RungMembers[] = plan.rungs.map((r) => ({ rung: r.rung, trials: [], promoted: [] }));
+  const running = new Map<string, Promise<void>>();
+  const run = async (job: AshaJob, maxMinutes: number | undefined) => {
+    o.log.info(`trial ${job.trial}, rung ${job.rung} (up to epoch ${plan.rungs[job.rung].epochs}, ${job.as}) started`);
+    await o.launch({ trial: job.trial, rung: job.rung, workers: at.workers, maxMinutes, work: resolve(o.work, "trials", job.trial) });
+    const result = await getJson<TrialResult>(o.store, entryNames.result(o.name, job.trial, job.rung), o.work);
+    state.results[job.rung].set(job.trial, result?.status === "ok" ? result.metric : undefined);
+  };
+  for (;;) {
+    const left = at.deadline ? (at.deadline - Date.now()) / 60_000 : undefined;
+    const job = left !== undefined && left <= 0.05 ? undefined : running.size < at.slots ? nextAshaJob(plan, state) : undefined;
+    if (job) {
+      startAshaJob(state, job);
+      if (job.rung > 0) await joinRung(o, members[job.rung], job);
+      const key = `${job.trial}/${job.rung}`;
+      running.set(
+        key,
+        run(job, left).finally(() => running.delete(key)),
+      );
+      continue;
+    }
+    if (running.size === 0) break;
+    await Promise.race(running.values());
+  }
+  const notRun = plan.trials.length - state.nextNew;
+  if (notRun > 0) o.log.warn(`the budget ran out: ${notRun} of ${plan.trials.length} trials not run`);
+  const reached = state.results.findLastIndex((r) => [...r.values()].some((m) => m !== undefined));
+  if (reached < 0) throw new RecshipError(`every trial of the search "${plan.name}" failed`, { fix: "read the trials' logs" });
+  return reached;
 }
 
 /**

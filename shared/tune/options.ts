@@ -2,6 +2,7 @@ import { readOptionSpecs, readOptionsFrom } from "../data/read-options.js";
 import { RecshipError } from "../errors.js";
 import { BACKEND_PREFERENCES, type BackendPreference } from "../model/backend.js";
 import type { OptionReader, OptionSpec } from "../util/option-spec.js";
+import { SCHEDULES, type Schedule } from "./asha.js";
 import { SAMPLERS, type Sampler } from "./sampler.js";
 import { loadSearchSpace } from "./space.js";
 import type { ReadOptions } from "../data/readers.js";
@@ -108,6 +109,15 @@ export const TUNE_OPTIONS: readonly OptionSpec[] = [
     description: "Trials at a time in the local mode, within the usable cores (a trial with W training workers counts W)",
   },
   {
+    name: "schedule",
+    kind: "choice",
+    choices: SCHEDULES,
+    default: "sha",
+    frontEnds: ["cli"],
+    description:
+      "Local mode: sha = successive halving rung by rung (the matrix jobs' order; the same seed gives the same search); asha = asynchronous (a trial goes on as soon as it is in the top 1/eta of its rung so far: no slot waits for a rung to end)",
+  },
+  {
     name: "budget-minutes",
     kind: "positive",
     frontEnds: ["cli"],
@@ -175,6 +185,7 @@ export interface TuneOptions extends ReadOptions {
   workers?: number;
   maxMinutes?: number;
   parallel: number;
+  schedule: Schedule;
   budgetMinutes?: number;
   store?: string;
   work: string;
@@ -203,6 +214,7 @@ export function tuneOptionsFrom(o: OptionReader): TuneOptions {
     workers: o.int("workers"),
     maxMinutes: o.positive("max-minutes"),
     parallel: o.int("parallel") ?? 1,
+    schedule: o.choice<Schedule>("schedule") ?? "sha",
     budgetMinutes: o.positive("budget-minutes"),
     store: o.text("store"),
     work: o.requiredText("work"),

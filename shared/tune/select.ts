@@ -170,18 +170,9 @@ export async function selectRung(c: StoreContext & { rung: number }): Promise<Tu
       fix: "give select the rung its trials ran",
     });
   }
-  const members: RungMembers[] = [];
-  const all: Map<string, TrialResult | undefined>[] = [];
-  for (let r = 0; r <= c.rung; r++) {
-    members.push(await rungMembers(c, plan, r));
-    all.push(await gatherRung(c, plan, members[r]));
-  }
+  const { members, all } = await gatherRungs(c, plan, c.rung);
   const current = all[c.rung];
-  const warnings: string[] = [];
-  for (const [id, result] of current) {
-    if (!result) warnings.push(`trial ${id} stored no result on rung ${c.rung}: it crashed or did not run`);
-    else if (result.status === "failed") warnings.push(`trial ${id} failed on rung ${c.rung}: ${result.error}`);
-  }
+  const warnings = rungWarnings(current, c.rung);
   if (![...current.values()].some((r) => r?.status === "ok")) {
     throw new RecshipError(`every trial of rung ${c.rung} of the search "${c.name}" failed or stored no result`, {
       fix: "read the trial jobs' logs (and the warnings above)",
@@ -200,14 +191,56 @@ export async function selectRung(c: StoreContext & { rung: number }): Promise<Tu
   return reportOf(plan, c.rung, members, all, warnings);
 }
 
+/** Every rung's members and stored results, up to `rung`. */
+async function gatherRungs(
+  c: StoreContext,
+  plan: TunePlan,
+  rung: number,
+): Promise<{ members: RungMembers[]; all: Map<string, TrialResult | undefined>[] }> {
+  const members: RungMembers[] = [];
+  const all: Map<string, TrialResult | undefined>[] = [];
+  for (let r = 0; r <= rung; r++) {
+    members.push(await rungMembers(c, plan, r));
+    all.push(await gatherRung(c, plan, members[r]));
+  }
+  return { members, all };
+}
+
+function rungWarnings(results: Map<string, TrialResult | undefined>, rung: number): string[] {
+  const warnings: string[] = [];
+  for (const [id, result] of results) {
+    if (!result) warnings.push(`trial ${id} stored no result on rung ${rung}: it crashed or did not run`);
+    else if (result.status === "failed") warnings.push(`trial ${id} failed on rung ${rung}: ${result.error}`);
+  }
+  return warnings;
+}
+
+/**
+ * The report of a search that ended without select (the asynchronous local mode, which wrote
+ * each rung's members as it sent trials on): every rung up to `rung` (the highest with a
+ * result), the winner the best there. Nothing is promoted or stored.
+ */
+export async function finishedReport(c: StoreContext & { rung: number }): Promise<TuneReport> {
+  const plan = await fetchPlan(c);
+  const { members, all } = await gatherRungs(c, plan, c.rung);
+  const warnings = all.flatMap((results, r) => rungWarnings(results, r));
+  if (c.rung < plan.rungs.length - 1) {
+    const next = await getJson<RungMembers>(c.store, entryNames.rung(c.name, c.rung + 1), c.work);
+    if (next) members.push(next);
+    warnings.push(`no trial finished rung ${c.rung + 1} (the budget ran out, or they failed): the winner is rung ${c.rung}'s best`);
+  }
+  return reportOf(plan, c.rung, members, all, warnings, true);
+}
+
 function reportOf(
   plan: TunePlan,
   rung: number,
   members: RungMembers[],
   all: Map<string, TrialResult | undefined>[],
   warnings: string[],
+  finished = false,
 ): TuneReport {
-  const done = rung === plan.rungs.length - 1;
+  const done = finished || rung === plan.rungs.length - 1;
   const { best, default: reference } = finalists(plan, all);
   const count = (r: number, status: RungOutcome["status"]) =>
     members[r].trials.filter((id) => (all[r].get(id)?.status ?? "missing") === status).length;
@@ -232,7 +265,7 @@ function reportOf(
     })),
     selectedRung: rung,
     done,
-    ...(next ? { matrix: { include: next.trials.map((trial) => ({ trial, rung: next.rung })) } } : {}),
+    ...(next && !done ? { matrix: { include: next.trials.map((trial) => ({ trial, rung: next.rung })) } } : {}),
     trials: summaries(plan, members, all),
     ...(best ? { best } : {}),
     ...(reference ? { default: reference } : {}),
