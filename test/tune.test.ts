@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { silentLogger } from "../shared/log.js";
 import { ashaState, nextAshaJob, startAshaJob } from "../shared/tune/asha.js";
 import { localSlots, tuneLocal } from "../shared/tune/local.js";
-import { makePlan, rungSchedule } from "../shared/tune/plan.js";
+import { makePlan, rungSchedule, type TunePlan } from "../shared/tune/plan.js";
 import { radicalInverse, unitPoints, valuesAt } from "../shared/tune/sampler.js";
 import { promote, selectRung } from "../shared/tune/select.js";
 import { DEFAULT_SPACE_YAML, loadSearchSpace } from "../shared/tune/space.js";
@@ -17,6 +17,20 @@ import { syntheticCsv } from "./helpers/synthetic.js";
 import { trainModel } from "../shared/train/train-model.js";
 
 const root = new URL("..", import.meta.url).pathname;
+
+/** A stored ok result of one of `plan`'s trials on a rung: `metric` on validation, half of it on test. */
+function okResult(plan: TunePlan): (trial: string, rung: number, metric: number) => TrialResult {
+  return (trial, rung, metric) => ({
+    trial,
+    rung,
+    epochs: plan.rungs[rung].epochs,
+    status: "ok",
+    metric,
+    valid: { ndcg10: metric, hr10: 0, maskedNdcg10: metric, maskedHr10: 0 },
+    test: { ndcg10: metric / 2, hr10: 0, maskedNdcg10: metric / 2, maskedHr10: 0 },
+    seconds: 1,
+  });
+}
 
 describe("tune-model: search space, sampler, rungs", () => {
   it("Halton's radical inverse mirrors the digits: base 2 gives 1/2, 1/4, 3/4, 1/8; base 3 gives 1/3, 2/3, 1/9", () => {
@@ -88,16 +102,7 @@ describe("tune-model: select", () => {
   const dir = tempDir();
   const space = loadSearchSpace("space:\n  train.learningRate: { choices: [0.001, 0.01] }");
   const plan = makePlan({ name: "s", space, trials: 6, eta: 2, maxEpochs: 4, rungs: 2, sampler: "halton", seed: 3 });
-  const ok = (trial: string, rung: number, metric: number): TrialResult => ({
-    trial,
-    rung,
-    epochs: plan.rungs[rung].epochs,
-    status: "ok",
-    metric,
-    valid: { ndcg10: metric, hr10: 0, maskedNdcg10: metric, maskedHr10: 0 },
-    test: { ndcg10: metric / 2, hr10: 0, maskedNdcg10: metric / 2, maskedHr10: 0 },
-    seconds: 1,
-  });
+  const ok = okResult(plan);
 
   it("promotes the best by the objective, skips failed ones, carries the default as the reference", () => {
     const results = new Map<string, TrialResult | undefined>([
@@ -161,16 +166,7 @@ describe("tune-model: select", () => {
 describe("tune-model: asynchronous successive halving (ASHA)", () => {
   const space = loadSearchSpace("space:\n  train.learningRate: { choices: [0.001, 0.01] }");
   const plan = makePlan({ name: "a", space, trials: 6, eta: 2, maxEpochs: 4, rungs: 2, sampler: "halton", seed: 3 });
-  const ok = (trial: string, rung: number, metric: number): TrialResult => ({
-    trial,
-    rung,
-    epochs: plan.rungs[rung].epochs,
-    status: "ok",
-    metric,
-    valid: { ndcg10: metric, hr10: 0, maskedNdcg10: metric, maskedHr10: 0 },
-    test: { ndcg10: metric, hr10: 0, maskedNdcg10: metric, maskedHr10: 0 },
-    seconds: 1,
-  });
+  const ok = okResult(plan);
 
   it("sends a trial on as soon as it is in the top 1/eta of its rung so far, the default as the reference, else starts a new one", () => {
     const state = ashaState(plan);

@@ -298,7 +298,7 @@ export function epochStopTime(deadline: number | undefined, now: number, validSe
 }
 
 /** The caller's scoring after training in validations' worth: on one thread, where the validation ran on `concurrency` workers. */
-function scoringAfter(options: TrainerOptions, concurrency: number): number {
+export function scoringAfter(options: Pick<TrainerOptions, "scoredAfter" | "validation">, concurrency: number): number {
   if (options.scoredAfter === undefined || options.validation.length === 0) return 1;
   return (options.scoredAfter / options.validation.length) * Math.max(1, concurrency);
 }
