@@ -1,12 +1,14 @@
-import { cpSync, readFileSync } from "node:fs";
+import { cpSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { LocalBaselineStore } from "../shared/cache/local-baseline-store.js";
 import { compressBundle } from "../shared/compress/compress-bundle.js";
 import { COMPRESS_OPTIONS, compressOptionsFrom } from "../shared/compress/options.js";
 import { convertBundle } from "../shared/convert/convert-bundle.js";
+import { duckDb } from "../shared/data/duckdb-runtime.js";
 import { sampleUsers, spacedUsers } from "../shared/data/user-sample.js";
 import { RecshipError } from "../shared/errors.js";
+import { loadEvalData, type EvalData } from "../shared/gate/eval-data.js";
 import { runGate, type GateOptions } from "../shared/gate/gate.js";
 import { GATE_OPTIONS, gateOptionsFrom } from "../shared/gate/options.js";
 import { gateWithBaseline } from "../shared/gate/pipeline.js";
@@ -18,6 +20,7 @@ import { trainSummaryMarkdown } from "../shared/report/train-summary.js";
 import { TRAIN_OPTIONS, trainOptionsFrom } from "../shared/train/options.js";
 import { trainModel, type TrainReport } from "../shared/train/train-model.js";
 import { OptionReader, type OptionSource, type OptionSpec } from "../shared/util/option-spec.js";
+import { Rng } from "../shared/util/random.js";
 import { syntheticCsv } from "./helpers/synthetic.js";
 import { tempDir } from "./helpers/tmp.js";
 
@@ -236,5 +239,72 @@ describe("compress-model on a user sample", () => {
     expect(compressSummaryMarkdown(report)).toContain(
       `80 of ${trained.data.evaluationUsers} validation users (seeded sample, seed 9; the same users for every model)`,
     );
+  });
+});
+
+describe("evaluation data on a user sample of a log DuckDB reads", () => {
+  const dir = tempDir("recship-eval-sql-");
+
+  /** A CSV log with many ties in time (a day's resolution), users of 1 to 12 events, views and buys. */
+  function tiedCsv(path: string): string {
+    const rng = new Rng(5);
+    const lines = ["user_id,item_id,ts,event"];
+    for (let u = 0; u < 400; u++) {
+      const n = 1 + rng.int(12);
+      for (let j = 0; j < n; j++)
+        lines.push(`u${rng.int(400)},i${1 + Math.floor(60 * rng.next() ** 2)},${86400 * rng.int(5)},${rng.next() < 0.3 ? "view" : "buy"}`);
+    }
+    writeFileSync(path, `${lines.join("\n")}\n`);
+    return path;
+  }
+
+  async function asParquet(csv: string, path: string): Promise<string> {
+    const { DuckDBInstance } = duckDb();
+    const instance = await DuckDBInstance.create(":memory:");
+    const con = await instance.connect();
+    await con.run(
+      `COPY (SELECT user_id, item_id, CAST(ts AS BIGINT) AS ts, event FROM read_csv('${csv}', header = true, all_varchar = true)) TO '${path}' (FORMAT parquet, ROW_GROUP_SIZE 256)`,
+    );
+    con.closeSync();
+    instance.closeSync();
+    return path;
+  }
+
+  const comparable = (d: EvalData) => ({
+    itemIds: d.itemIds,
+    users: d.users,
+    interactions: d.interactions,
+    eligibleUsers: d.eligibleUsers,
+    cases: d.cases.map((c) => ({ user: c.user, history: Array.from(c.history), target: c.target, interacted: Array.from(c.interacted) })),
+    popularity: Array.from(d.popularity),
+    slices: d.slices,
+    negativesPerUser: d.negativesPerUser,
+  });
+
+  it.each([
+    ["timed, ties in file order", { timeColumn: "ts" }],
+    ["untimed: file order", {}],
+    ["an event filter", { timeColumn: "ts", eventColumn: "event", eventFilter: ["buy"] }],
+  ])("gives the cases, counts and popularity of the JavaScript path (%s), moving only the sample's rows", async (_, read) => {
+    const csv = tiedCsv(join(dir, "log.csv"));
+    const parquet = await asParquet(csv, join(dir, "log.parquet"));
+    const base = {
+      userColumn: "user_id",
+      itemColumn: "item_id",
+      ...read,
+      excludeSeen: false,
+      sampledNegatives: 5,
+      seed: 9,
+      slices: DEFAULT_RULES.slices,
+      log: silentLogger,
+    };
+    const viaJs = await loadEvalData({ ...base, path: csv, evalUsers: 60 });
+    const viaSql = await loadEvalData({ ...base, path: parquet, evalUsers: 60 });
+    expect(viaSql.cases).toHaveLength(60);
+    expect(viaSql.eligibleUsers).toBeGreaterThan(60);
+    expect(comparable(viaSql)).toEqual(comparable(viaJs));
+    // the population's popularity, not the sample's: counted over more rows than the sample holds
+    const sampleRows = viaSql.cases.reduce((n, c) => n + c.interacted.length, 0);
+    expect(viaSql.popularity.reduce((a, b) => a + b, 0)).toBeGreaterThan(sampleRows);
   });
 });

@@ -288,14 +288,16 @@ async function count(con: DuckDBConnection, table: string): Promise<number> {
   return Number((await con.runAndReadAll(`SELECT count(*) FROM ${table}`)).getRows()[0][0]);
 }
 
-/** Dense ids by first appearance in file order: users from 0, items from 1 (0 is padding). */
-async function denseIds(con: DuckDBConnection): Promise<{ userIds: string[]; itemIds: string[] }> {
-  await con.run(`CREATE TEMP TABLE users AS SELECT u, (row_number() OVER (ORDER BY min(rowid)) - 1)::INTEGER AS uid FROM raw GROUP BY u`);
+/** Dense ids by first appearance in file order: users(u, uid from 0, n rows), items(i, iid from 1; 0 is padding). */
+async function denseIdTables(con: DuckDBConnection): Promise<void> {
+  await con.run(
+    `CREATE TEMP TABLE users AS SELECT u, (row_number() OVER (ORDER BY min(rowid)) - 1)::INTEGER AS uid, count(*)::INTEGER AS n FROM raw GROUP BY u`,
+  );
   await con.run(`CREATE TEMP TABLE items AS SELECT i, (row_number() OVER (ORDER BY min(rowid)))::INTEGER AS iid FROM raw GROUP BY i`);
-  const userIds = await strings(con, `SELECT CAST(u AS VARCHAR) FROM users ORDER BY uid`);
-  const itemIds = ["", ...(await strings(con, `SELECT CAST(i AS VARCHAR) FROM items ORDER BY iid`))];
-  return { userIds, itemIds };
 }
+
+const userIdStrings = (con: DuckDBConnection) => strings(con, `SELECT CAST(u AS VARCHAR) FROM users ORDER BY uid`);
+const itemIdStrings = async (con: DuckDBConnection) => ["", ...(await strings(con, `SELECT CAST(i AS VARCHAR) FROM items ORDER BY iid`))];
 
 async function strings(con: DuckDBConnection, sql: string): Promise<string[]> {
   const out: string[] = [];
@@ -329,28 +331,140 @@ async function sequences(con: DuckDBConnection, users: number, rows: number): Pr
   return out;
 }
 
+/** The log's rows as raw(...), the event filter applied; refuses a log left empty. */
+async function loadRows(
+  con: DuckDBConnection,
+  plan: Plan,
+  options: ReadOptions,
+): Promise<{ rowsRead: number; rowsSkippedByFilter: number; rows: number }> {
+  await loadRaw(con, plan);
+  const rowsRead = await count(con, "raw");
+  const rowsSkippedByFilter = await filterEvents(con, options);
+  const rows = rowsRead - rowsSkippedByFilter;
+  if (rows === 0) {
+    throw new RecshipError(
+      rowsSkippedByFilter > 0
+        ? `no interactions left after the event filter (${rowsSkippedByFilter} rows skipped)`
+        : "the log holds no interactions",
+      {
+        where: plan.where,
+        fix: rowsSkippedByFilter > 0 ? "check --event-filter against the event values in the log" : "point at a log with interactions",
+      },
+    );
+  }
+  return { rowsRead, rowsSkippedByFilter, rows };
+}
+
 /** Reads a log through DuckDB into dense ids and per-user sequences (see the file's comment). */
 export async function readWithDuckDb(path: string, options: ReadOptions): Promise<ReadResult> {
   return withLog(path, options, async (con, plan) => {
-    await loadRaw(con, plan);
-    const rowsRead = await count(con, "raw");
-    const rowsSkippedByFilter = await filterEvents(con, options);
-    const rows = rowsRead - rowsSkippedByFilter;
-    if (rows === 0) {
-      throw new RecshipError(
-        rowsSkippedByFilter > 0
-          ? `no interactions left after the event filter (${rowsSkippedByFilter} rows skipped)`
-          : "the log holds no interactions",
-        {
-          where: plan.where,
-          fix: rowsSkippedByFilter > 0 ? "check --event-filter against the event values in the log" : "point at a log with interactions",
-        },
-      );
-    }
-    const { userIds, itemIds } = await denseIds(con);
+    const { rowsRead, rowsSkippedByFilter, rows } = await loadRows(con, plan, options);
+    await denseIdTables(con);
+    const userIds = await userIdStrings(con);
+    const itemIds = await itemIdStrings(con);
     const log: InteractionLog = { userIds, itemIds, sequences: await sequences(con, userIds.length, rows), interactions: rows };
     return { log, format: plan.format, ...(await digestFiles(plan.files)), rowsRead, rowsSkippedByFilter };
   });
+}
+
+/** What an evaluation on a sample of users needs of a log, without moving every row into JavaScript. */
+export interface SampledLog extends Omit<ReadResult, "log"> {
+  itemIds: string[];
+  users: number;
+  interactions: number;
+  /** Users with the 3 or more interactions leave-one-out needs (dense ids, ascending). */
+  eligible: Int32Array;
+  /** The users `pick` chose (ascending) and their sequences, oldest first. */
+  picked: Int32Array;
+  sequences: Int32Array[];
+  /** Interactions per item in the test histories: all but the last of a user with 3 or more, all of the others'; index 0 unused. */
+  popularity: Float64Array;
+}
+
+/**
+ * The log as an evaluation on a user sample reads it: ids, order and counts exactly as
+ * readWithDuckDb and leaveOneOut give them, but only the picked users' rows leave DuckDB, and the
+ * item popularity over every user is counted in SQL (each item's rows, less the eligible users' last).
+ */
+export async function readSampleWithDuckDb(
+  path: string,
+  options: ReadOptions,
+  pick: (eligible: Int32Array) => Int32Array,
+): Promise<SampledLog> {
+  return withLog(path, options, async (con, plan) => {
+    const { rowsRead, rowsSkippedByFilter, rows } = await loadRows(con, plan, options);
+    await denseIdTables(con);
+    const itemIds = await itemIdStrings(con);
+    const users = await count(con, "users");
+    const eligible = await integers(con, `SELECT uid FROM users WHERE n >= 3 ORDER BY uid`);
+    const picked = pick(eligible);
+    await con.run(`CREATE TABLE picked (uid INTEGER)`);
+    const appender = await con.createAppender("picked");
+    for (const u of picked) {
+      appender.appendInteger(u);
+      appender.endRow();
+    }
+    appender.closeSync();
+    const sequences = await pickedSequences(con, picked);
+    const popularity = await testHistoryPopularity(con, itemIds.length - 1);
+    const digest = await digestFiles(plan.files);
+    return {
+      itemIds,
+      users,
+      interactions: rows,
+      eligible,
+      picked,
+      sequences,
+      popularity,
+      format: plan.format,
+      ...digest,
+      rowsRead,
+      rowsSkippedByFilter,
+    };
+  });
+}
+
+async function integers(con: DuckDBConnection, sql: string): Promise<Int32Array> {
+  const out: number[] = [];
+  const result = await con.stream(sql);
+  for (let chunk = await result.fetchChunk(); chunk && chunk.rowCount > 0; chunk = await result.fetchChunk()) {
+    const v = chunk.getColumnVector(0);
+    for (let r = 0; r < chunk.rowCount; r++) out.push(v.getItem(r) as number);
+  }
+  return Int32Array.from(out);
+}
+
+/** The picked users' items, oldest first (ties and untimed rows in file order), in `picked`'s order. */
+async function pickedSequences(con: DuckDBConnection, picked: Int32Array): Promise<Int32Array[]> {
+  const slot = new Map(Array.from(picked, (u, i) => [u, i]));
+  const lists: number[][] = Array.from(picked, () => []);
+  const result = await con.stream(
+    `SELECT uid, iid FROM raw JOIN users USING (u) JOIN picked USING (uid) JOIN items USING (i) ORDER BY uid, t, raw.rowid`,
+  );
+  for (let chunk = await result.fetchChunk(); chunk && chunk.rowCount > 0; chunk = await result.fetchChunk()) {
+    const uid = chunk.getColumnVector(0);
+    const iid = chunk.getColumnVector(1);
+    for (let r = 0; r < chunk.rowCount; r++) lists[slot.get(uid.getItem(r) as number)!].push(iid.getItem(r) as number);
+  }
+  return lists.map((l) => Int32Array.from(l));
+}
+
+/** Per item: its rows, less those that are an eligible user's last (the latest time, then the latest in file order). */
+async function testHistoryPopularity(con: DuckDBConnection, numItems: number): Promise<Float64Array> {
+  const popularity = new Float64Array(numItems + 1);
+  const result = await con.stream(
+    `WITH latest AS (SELECT u, max(t) AS t FROM raw GROUP BY u HAVING count(*) >= 3),
+          last AS (SELECT arg_max(raw.i, raw.rowid) AS i FROM raw JOIN latest ON raw.u = latest.u AND raw.t IS NOT DISTINCT FROM latest.t GROUP BY raw.u),
+          perItem AS (SELECT i, count(*) AS n FROM raw GROUP BY i),
+          lasts AS (SELECT i, count(*) AS n FROM last GROUP BY i)
+     SELECT items.iid, (perItem.n - coalesce(lasts.n, 0))::DOUBLE FROM perItem JOIN items USING (i) LEFT JOIN lasts USING (i)`,
+  );
+  for (let chunk = await result.fetchChunk(); chunk && chunk.rowCount > 0; chunk = await result.fetchChunk()) {
+    const iid = chunk.getColumnVector(0);
+    const n = chunk.getColumnVector(1);
+    for (let r = 0; r < chunk.rowCount; r++) popularity[iid.getItem(r) as number] = n.getItem(r) as number;
+  }
+  return popularity;
 }
 
 /** The columns a scan hands the visitor, as SQL over the source, or the problem that stops it. */

@@ -1,4 +1,5 @@
-import { readInteractions, type ReadOptions } from "../data/readers.js";
+import { readSampleWithDuckDb, readsThroughDuckDb } from "../data/duckdb-reader.js";
+import { readInteractions, type ReadOptions, type ReadResult } from "../data/readers.js";
 import { kCoreFilter, leaveOneOut, testHistory, type LeaveOneOutSplit } from "../data/split.js";
 import { evalUserSample, sampleLabel } from "../data/user-sample.js";
 import { RecshipError } from "../errors.js";
@@ -109,28 +110,71 @@ function negativesPerUser(asked: number, cases: EvalCase[], numItems: number, lo
   return possible;
 }
 
+/** What the evaluation takes from the log: its cases (every eligible user's, or a sample's) and what is counted over every user. */
+interface TestSplit {
+  read: Omit<ReadResult, "log" | "rowsRead" | "rowsSkippedByFilter">;
+  itemIds: string[];
+  users: number;
+  interactions: number;
+  eligibleUsers: number;
+  cases: EvalCase[];
+  popularity: Float64Array;
+}
+
+function noEligibleUsers(path: string): RecshipError {
+  return new RecshipError("no user has the 3 or more interactions that leave-one-out evaluation needs", {
+    where: path,
+    fix: "check the user column and the event filter, or pass the data the model was trained on",
+  });
+}
+
+/** Every row into JavaScript, the k-core filter, leave-one-out, then the sample's cases. */
+async function splitInJavaScript(options: EvalDataOptions, kCore: number): Promise<TestSplit> {
+  const read = await readInteractions(options.path, options);
+  const interactions = kCore ? kCoreFilter(read.log, kCore) : read.log;
+  const split = leaveOneOut(interactions);
+  if (split.evalUsers.length === 0) throw noEligibleUsers(options.path);
+  const users = evalUserSample(split.evalUsers, options.evalUsers ?? 0, options.seed);
+  return {
+    read,
+    itemIds: interactions.itemIds,
+    users: interactions.userIds.length,
+    interactions: interactions.interactions,
+    eligibleUsers: split.evalUsers.length,
+    cases: testCases(split, interactions.sequences, users),
+    popularity: itemPopularity(interactions.sequences, split.numItems),
+  };
+}
+
+/** A sample of a log DuckDB reads: only the sampled users' rows leave it (the same cases and counts as splitInJavaScript). */
+async function splitInDuckDb(options: EvalDataOptions): Promise<TestSplit> {
+  const read = await readSampleWithDuckDb(options.path, options, (eligible) => {
+    if (eligible.length === 0) throw noEligibleUsers(options.path);
+    return evalUserSample(eligible, options.evalUsers ?? 0, options.seed);
+  });
+  const cases = Array.from(read.picked, (user, i) => {
+    const s = read.sequences[i];
+    return { user, history: s.slice(0, s.length - 1), target: s[s.length - 1], interacted: s };
+  });
+  const { itemIds, users, interactions, eligible, popularity } = read;
+  return { read, itemIds, users, interactions, eligibleUsers: eligible.length, cases, popularity };
+}
+
 /**
  * The test split of the log at `options.path`; with `evalUsers`, the cases of a seeded sample of
- * its users only (item popularity and the head/tail slices still come from every user).
+ * its users only (item popularity and the head/tail slices still come from every user). A
+ * sample of a log DuckDB reads (Parquet, a query) moves only the sample's rows into JavaScript.
  */
 export async function loadEvalData(options: EvalDataOptions): Promise<EvalData> {
   const { log } = options;
   const t0 = performance.now();
-  const read = await readInteractions(options.path, options);
   const kCore = options.kCore && options.kCore > 1 ? options.kCore : 0;
-  const interactions = kCore ? kCoreFilter(read.log, kCore) : read.log;
-  const split = leaveOneOut(interactions);
-  if (split.evalUsers.length === 0) {
-    throw new RecshipError("no user has the 3 or more interactions that leave-one-out evaluation needs", {
-      where: options.path,
-      fix: "check the user column and the event filter, or pass the data the model was trained on",
-    });
-  }
-  const numItems = split.numItems;
-  const users = evalUserSample(split.evalUsers, options.evalUsers ?? 0, options.seed);
-  const cases = testCases(split, interactions.sequences, users);
-  const sample = cases.length < split.evalUsers.length ? cases.length : undefined;
-  const popularity = itemPopularity(interactions.sequences, numItems);
+  const sampledInSql = !kCore && (options.evalUsers ?? 0) > 0 && readsThroughDuckDb(options.path, options);
+  const { read, itemIds, users, interactions, eligibleUsers, cases, popularity } = sampledInSql
+    ? await splitInDuckDb(options)
+    : await splitInJavaScript(options, kCore);
+  const numItems = itemIds.length - 1;
+  const sample = cases.length < eligibleUsers ? cases.length : undefined;
   const perUser = negativesPerUser(options.sampledNegatives, cases, numItems, log);
   const slices = sliceUsers(
     cases.map((c) => c.history.length),
@@ -140,8 +184,8 @@ export async function loadEvalData(options: EvalDataOptions): Promise<EvalData> 
   );
   const readSeconds = (performance.now() - t0) / 1000;
   log.info(
-    `evaluation data ${options.path}: ${interactions.userIds.length} users, ${numItems} items, ${interactions.interactions} interactions; ` +
-      `${sampleLabel(cases.length, split.evalUsers.length)} test users${sample ? ` (a sample seeded by ${options.seed})` : ""} (leave-one-out${kCore ? `, ${kCore}-core` : ""}) in ${readSeconds.toFixed(1)}s`,
+    `evaluation data ${options.path}: ${users} users, ${numItems} items, ${interactions} interactions; ` +
+      `${sampleLabel(cases.length, eligibleUsers)} test users${sample ? ` (a sample seeded by ${options.seed})` : ""} (leave-one-out${kCore ? `, ${kCore}-core` : ""}) in ${readSeconds.toFixed(1)}s`,
   );
   return {
     source: options.path,
@@ -157,11 +201,11 @@ export async function loadEvalData(options: EvalDataOptions): Promise<EvalData> 
       seed: options.seed,
       sample,
     }),
-    itemIds: interactions.itemIds,
+    itemIds,
     numItems,
-    users: interactions.userIds.length,
-    interactions: interactions.interactions,
-    eligibleUsers: split.evalUsers.length,
+    users,
+    interactions,
+    eligibleUsers,
     cases,
     negativesPerUser: perUser,
     negativesSeed: options.seed,
