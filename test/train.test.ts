@@ -90,4 +90,37 @@ describe("train-model on the synthetic shop", () => {
     straight.model.dispose();
     resumed.model.dispose();
   });
+
+  it("an epoch the budget cut short is finished by the resume: the uninterrupted run's weights, one record per epoch", async () => {
+    const config = loadConfig(TINY_CONFIG, { train: { epochs: 2, lrSchedule: "constant" } });
+    const r = await readInteractions(csv.data, csv);
+    const split = leaveOneOut(r.log);
+    const base = {
+      model: config.model,
+      train: config.train,
+      numItems: split.numItems,
+      trainSequences: split.train,
+      validation: validationCases(split, r.log, 200),
+      log: silentLogger,
+    };
+    const straightDir = join(dir, "ckpt-straight");
+    const straight = await train({ ...base, checkpointDir: straightDir });
+    const checkpointDir = join(dir, "ckpt-cut");
+    const cut = await train({ ...base, checkpointDir, stopAfterBatches: 2 });
+    expect(cut.history).toHaveLength(1);
+    expect(cut.history[0].partial).toBeGreaterThan(0);
+    expect(cut.history[0].partial).toBeLessThan(1);
+    expect(cut.stoppedBy).toBe("time-budget");
+    cut.model.dispose();
+    const resumed = await train({ ...base, checkpointDir, resume: true });
+    expect(resumed.history.map((h) => [h.epoch, h.partial])).toEqual([
+      [1, undefined],
+      [2, undefined],
+    ]);
+    // the same steps with the same negatives: the weights after epoch 2 are the uninterrupted run's, bit for bit
+    expect(readFileSync(join(checkpointDir, "params.bin")).equals(readFileSync(join(straightDir, "params.bin")))).toBe(true);
+    expect(resumed.history[1].loss).toBe(straight.history[1].loss);
+    straight.model.dispose();
+    resumed.model.dispose();
+  });
 });

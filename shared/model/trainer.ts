@@ -70,6 +70,8 @@ export interface TrainerOptions {
    * too. Absent: one more evaluation the size of the validation.
    */
   scoredAfter?: number;
+  /** Stop this call's first epoch after this many batches, as the time budget would (tests use it to cut an epoch short). */
+  stopAfterBatches?: number;
   /** Stop after this many epochs in this call (tests use it to interrupt a run). */
   stopAfterEpochs?: number;
   /** Data-parallel worker threads, each with its own tfjs engine; 0 (default) trains on this thread. */
@@ -111,6 +113,8 @@ interface CheckpointState {
   workers: number;
   /** The schedule's learning rate after this epoch (absent in checkpoints written before schedules). */
   learningRate?: number;
+  /** The time budget cut `epoch` short after this many of its batches (absent: the epoch finished); a resume trains the rest. */
+  epochBatches?: number;
 }
 
 function configHashOf(model: SasrecConfig, train: TrainConfig, numItems: number): string {
@@ -147,6 +151,8 @@ function engineFor(options: TrainerOptions, values: Map<string, Float32Array>): 
 
 interface Progress {
   startEpoch: number;
+  /** Batches of startEpoch already trained (a run the budget cut mid-epoch): the resume trains the rest. */
+  startBatch: number;
   history: EpochRecord[];
   bestEpoch: number;
   bestScore: number;
@@ -178,11 +184,15 @@ async function resumeFrom(options: TrainerOptions, configHash: string, engine: T
   await engine.restore(await read("params.bin", state.params), { steps: state.optimizerSteps, m: opt.get("m")!, v: opt.get("v")! });
   const workers = options.workers ?? 0;
   options.log.info(
-    `resuming after epoch ${state.epoch + 1} (best validation NDCG@10 ${state.bestScore.toFixed(4)} at epoch ${state.bestEpoch + 1})` +
+    `resuming after epoch ${state.epoch + (state.epochBatches !== undefined ? 0 : 1)} (best validation NDCG@10 ${state.bestScore.toFixed(4)} at epoch ${state.bestEpoch + 1})` +
       (state.workers !== workers ? `; it ran with ${state.workers} workers, now ${workers}: equivalent steps, not bit-identical` : ""),
   );
+  const cut = state.epochBatches;
+  if (cut !== undefined)
+    options.log.info(`resuming epoch ${state.epoch + 1} after its first ${cut} batches (the time budget had cut it short)`);
   return {
-    startEpoch: state.epoch + 1,
+    startEpoch: cut !== undefined ? state.epoch : state.epoch + 1,
+    startBatch: cut ?? 0,
     history: state.history,
     bestEpoch: state.bestEpoch,
     bestScore: state.bestScore,
@@ -199,6 +209,7 @@ async function saveCheckpoint(
   progress: Progress,
   epoch: number,
   configHash: string,
+  epochBatches?: number,
 ) {
   const params = encodeWeights(engine.values(), shapes);
   const bestData = encodeWeights(progress.best, shapes);
@@ -226,6 +237,7 @@ async function saveCheckpoint(
     optimizerSteps: steps,
     workers: engine.workers,
     learningRate: progress.learningRate,
+    ...(epochBatches !== undefined ? { epochBatches } : {}),
   };
   await writeCheckpoint(dir, state, params.data, bestData.data, opt.data);
 }
@@ -237,8 +249,8 @@ async function runEpoch(
   examples: Int32Array[],
   epoch: number,
   negatives: NegativeSource,
-  stopAt?: number,
-): Promise<{ loss: number; sequences: number }> {
+  cut: { stopAt?: number; startBatch: number; stopAfterBatches?: number },
+): Promise<{ loss: number; sequences: number; done: number; batches: number; complete: boolean }> {
   const { train: trainConfig, numItems, log } = options;
   const rng = new Rng(`epoch:${trainConfig.seed}:${epoch}`);
   // the groups up front (they consume the epoch's shuffles), each batch's arrays only when its step is sent:
@@ -265,10 +277,19 @@ async function runEpoch(
     }
   });
   let sequences = 0;
+  // a resumed epoch: the batches trained before the cut draw their negatives again, so the rest's draws are the uninterrupted run's
+  let done = 0;
+  for (let b = 0; b < cut.startBatch; b++) {
+    const batch = makeBatch(groups[b].map((i) => examples[i]));
+    drawLoss(trainConfig, numItems, batch, rng, negatives);
+    done += batch.batch;
+  }
+  let b = cut.startBatch;
   try {
-    for (let b = 0; b < groups.length; b++) {
-      if (stopAt !== undefined && b > 0 && Date.now() > stopAt) {
-        log.info(`  stopping epoch ${epoch + 1} after ${Math.round((100 * sequences) / examples.length)}% of it: the time budget`);
+    for (; b < groups.length; b++) {
+      const trained = b - cut.startBatch;
+      if (trained > 0 && ((cut.stopAt !== undefined && Date.now() > cut.stopAt) || trained === cut.stopAfterBatches)) {
+        log.info(`  stopping epoch ${epoch + 1} after ${Math.round((100 * (done + sequences)) / examples.length)}% of it: the time budget`);
         break;
       }
       const batch = makeBatch(groups[b].map((i) => examples[i]));
@@ -283,7 +304,7 @@ async function runEpoch(
     await pipeline.abandon();
     throw error;
   }
-  return { loss: lossSum / tokens, sequences };
+  return { loss: lossSum / tokens, sequences, done: done + sequences, batches: b, complete: b === groups.length };
 }
 
 /**
@@ -327,10 +348,11 @@ async function trainAndValidate(
   epoch: number,
   negatives: NegativeSource,
   lastValidSeconds: number | undefined,
-): Promise<{ record: EpochRecord; valid: EvalResult }> {
+  resume: { startBatch: number; stopAfterBatches?: number },
+): Promise<{ record: EpochRecord; valid: EvalResult; cutAfter?: number }> {
   const t0 = performance.now();
   const stopAt = epochStopTime(options.deadline, Date.now(), lastValidSeconds, scoringAfter(options, engine.concurrency ?? 1));
-  const { loss, sequences } = await runEpoch(engine, options, examples, epoch, negatives, stopAt);
+  const { loss, sequences, done, batches, complete } = await runEpoch(engine, options, examples, epoch, negatives, { stopAt, ...resume });
   const trainSeconds = (performance.now() - t0) / 1000;
   const t1 = performance.now();
   const valid = await evaluate(engine, options.validation, { seed: options.train.seed, sampledNegatives: 100 });
@@ -341,7 +363,7 @@ async function trainAndValidate(
     trainSeconds,
     validSeconds,
     sequencesPerSecond: sequences / trainSeconds,
-    ...(sequences < examples.length ? { partial: sequences / examples.length } : {}),
+    ...(complete ? {} : { partial: done / examples.length }),
     valid: {
       ndcg10: valid.full.ndcg10,
       hr10: valid.full.hr10,
@@ -354,7 +376,24 @@ async function trainAndValidate(
     tensors: tf.memory().numTensors,
     rssMB: Math.round(process.memoryUsage().rss / 2 ** 20),
   };
-  return { record, valid };
+  return { record, valid, ...(complete ? {} : { cutAfter: batches }) };
+}
+
+/**
+ * One record for an epoch the budget cut and a resume finished: the later part's validation, the
+ * time of both, the loss and speed weighted by the share of the epoch each part trained.
+ */
+function joinEpochRecords(before: EpochRecord, after: EpochRecord): EpochRecord {
+  const first = before.partial ?? 0;
+  const second = (after.partial ?? 1) - first;
+  const trainSeconds = before.trainSeconds + after.trainSeconds;
+  const sequences = before.sequencesPerSecond * before.trainSeconds + after.sequencesPerSecond * after.trainSeconds;
+  return {
+    ...after,
+    loss: first + second > 0 ? (before.loss * first + after.loss * second) / (first + second) : after.loss,
+    trainSeconds,
+    sequencesPerSecond: trainSeconds > 0 ? sequences / trainSeconds : 0,
+  };
 }
 
 export async function train(options: TrainerOptions): Promise<TrainOutcome> {
@@ -372,18 +411,10 @@ export async function train(options: TrainerOptions): Promise<TrainOutcome> {
   const engine = await engineFor(options, initialValues(specs, trainConfig.seed));
   if (engine.workers > 0) log.info(`data-parallel training on ${engine.workers} worker threads`);
   try {
-    let progress: Progress = {
-      startEpoch: 0,
-      history: [],
-      bestEpoch: -1,
-      bestScore: -Infinity,
-      sinceBest: 0,
-      best: engine.values(),
-      learningRate: trainConfig.learningRate,
-    };
-    if (options.resume) progress = await resumeFrom(options, configHash, engine);
+    const progress = options.resume ? await resumeFrom(options, configHash, engine) : freshProgress(engine, trainConfig);
     engine.setLearningRate(progress.learningRate);
     const { history, startEpoch } = progress;
+    let startBatch = progress.startBatch;
     let stoppedBy: StopReason = "epochs";
     let bestValidation: EvalResult | undefined;
     let epochsThisCall = 0;
@@ -391,28 +422,25 @@ export async function train(options: TrainerOptions): Promise<TrainOutcome> {
     const firstValidEstimate = history.length === 0 ? await estimateValidSeconds(engine, options) : undefined;
     for (let epoch = startEpoch; epoch < trainConfig.epochs; epoch++) {
       const last = history[history.length - 1];
-      // the epoch, its validation, and the caller's scoring afterwards must fit
-      const stopAt = epochStopTime(options.deadline, Date.now(), last?.validSeconds, scoringAfter(options, engine.concurrency ?? 1));
-      if (last && Date.now() + 1000 * last.trainSeconds > (stopAt ?? Infinity)) {
-        stoppedBy = "time-budget";
-        log.info(`stopping before epoch ${epoch + 1}: the next epoch would overrun the time budget`);
-        break;
-      }
       if (options.stopAfterEpochs !== undefined && epochsThisCall >= options.stopAfterEpochs) break;
-      // a resumed run that had stopped early stays stopped (more epochs would not be kept)
-      if (progress.sinceBest >= trainConfig.patience) {
-        stoppedBy = "early-stopping";
+      const before = stopBefore(options, engine, progress, epoch);
+      if (before) {
+        stoppedBy = before;
         break;
       }
-      const { record, valid } = await log.group(`epoch ${epoch + 1}/${trainConfig.epochs}`, () =>
-        trainAndValidate(engine, options, examples, epoch, negatives, last?.validSeconds ?? firstValidEstimate),
+      const resume = { startBatch, stopAfterBatches: epochsThisCall === 0 ? options.stopAfterBatches : undefined };
+      const { record, valid, cutAfter } = await log.group(`epoch ${epoch + 1}/${trainConfig.epochs}`, () =>
+        trainAndValidate(engine, options, examples, epoch, negatives, last?.validSeconds ?? firstValidEstimate, resume),
       );
-      history.push(record);
+      // the second part of an epoch the budget cut: one record for the whole epoch
+      const cutBefore = startBatch > 0 && last?.epoch === epoch + 1 && last.partial !== undefined ? history.pop() : undefined;
+      history.push(cutBefore ? joinEpochRecords(cutBefore, record) : record);
+      startBatch = 0;
       epochsThisCall++;
       const improved = keepBest(engine, trainConfig, progress, record, epoch, log);
       if (improved) bestValidation = valid;
       logEpoch(log, record, trainConfig.epochs, improved, started, options.deadline);
-      if (options.checkpointDir) await saveCheckpoint(options.checkpointDir, engine, shapes, progress, epoch, configHash);
+      if (options.checkpointDir) await saveCheckpoint(options.checkpointDir, engine, shapes, progress, epoch, configHash, cutAfter);
       const stop = stopAfter(record, progress, trainConfig, log);
       if (stop) {
         stoppedBy = stop;
@@ -436,6 +464,23 @@ export async function train(options: TrainerOptions): Promise<TrainOutcome> {
   } finally {
     await engine.close();
   }
+}
+
+function freshProgress(engine: TrainingEngine, train: TrainConfig): Progress {
+  const start = { startEpoch: 0, startBatch: 0, history: [], bestEpoch: -1, bestScore: -Infinity, sinceBest: 0 };
+  return { ...start, best: engine.values(), learningRate: train.learningRate };
+}
+
+/** Why the run ends before an epoch, if it does: the epoch, its validation and the caller's scoring afterwards would not fit, or patience ran out before a resume. */
+function stopBefore(options: TrainerOptions, engine: TrainingEngine, progress: Progress, epoch: number): StopReason | undefined {
+  const last = progress.history[progress.history.length - 1];
+  const stopAt = epochStopTime(options.deadline, Date.now(), last?.validSeconds, scoringAfter(options, engine.concurrency ?? 1));
+  if (last && Date.now() + 1000 * last.trainSeconds > (stopAt ?? Infinity)) {
+    options.log.info(`stopping before epoch ${epoch + 1}: the next epoch would overrun the time budget`);
+    return "time-budget";
+  }
+  // a resumed run that had stopped early stays stopped (more epochs would not be kept)
+  return progress.sinceBest >= options.train.patience ? "early-stopping" : undefined;
 }
 
 /** Why the run ends after an epoch, if it does: the budget cut the epoch short, or patience ran out. */
@@ -465,6 +510,8 @@ function keepBest(
     Object.assign(progress, { bestScore: score, bestEpoch: epoch, sinceBest: 0, best: engine.values() });
     return true;
   }
+  // part of an epoch (the budget cut it): not an epoch without progress; its resume finishes the epoch and counts
+  if (record.partial !== undefined) return false;
   progress.sinceBest++;
   progress.learningRate = scheduledRate(train, progress, log);
   engine.setLearningRate(progress.learningRate);
