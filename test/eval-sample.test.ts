@@ -19,6 +19,7 @@ import { gateMarkdown } from "../shared/report/gate-markdown.js";
 import { trainSummaryMarkdown } from "../shared/report/train-summary.js";
 import { TRAIN_OPTIONS, trainOptionsFrom } from "../shared/train/options.js";
 import { trainModel, type TrainReport } from "../shared/train/train-model.js";
+import { TUNE_OPTIONS, tuneOptionsFrom } from "../shared/tune/options.js";
 import { OptionReader, type OptionSource, type OptionSpec } from "../shared/util/option-spec.js";
 import { Rng } from "../shared/util/random.js";
 import { syntheticCsv } from "./helpers/synthetic.js";
@@ -86,6 +87,9 @@ describe("the eval-users option", () => {
     expect(gateOptionsFrom(reader(GATE_OPTIONS, { data: "x" })).evalUsers).toBe(0);
     expect(compressOptionsFrom(reader(COMPRESS_OPTIONS, { "eval-users": "250" })).evalUsers).toBe(250);
     expect(trainOptionsFrom(reader(TRAIN_OPTIONS, { data: "x", "eval-users": "7" })).evalUsers).toBe(7);
+    // tune-model hands it to every trial's train-model
+    expect(tuneOptionsFrom(reader(TUNE_OPTIONS, { name: "t", "eval-users": "500" })).evalUsers).toBe(500);
+    expect(tuneOptionsFrom(reader(TUNE_OPTIONS, { name: "t" })).evalUsers).toBe(0);
   });
 
   it("refuses a negative or fractional value, naming the option and the fix", () => {

@@ -1,4 +1,5 @@
 import { readOptionSpecs, readOptionsFrom } from "../data/read-options.js";
+import { EVAL_USERS, evalUsersFrom } from "../data/user-sample.js";
 import { RecshipError } from "../errors.js";
 import { BACKEND_PREFERENCES, type BackendPreference } from "../model/backend.js";
 import type { OptionReader, OptionSpec } from "../util/option-spec.js";
@@ -87,6 +88,13 @@ export const TUNE_OPTIONS: readonly OptionSpec[] = [
   },
   ...readOptionSpecs(),
   { name: "k-core", kind: "int", default: "0", description: "Drop users and items with fewer than k interactions (repeatedly); 0 = off" },
+  {
+    name: EVAL_USERS,
+    kind: "int",
+    default: "0",
+    description:
+      "Users each trial's final validation and test evaluations rank all items for: a seeded sample of this many, the same users in every trial (0 = every user); the objective is measured on it",
+  },
   {
     name: "backend",
     kind: "choice",
@@ -181,6 +189,7 @@ export interface TuneOptions extends ReadOptions {
   rung: number;
   data?: string;
   kCore?: number;
+  evalUsers: number;
   backend?: BackendPreference;
   workers?: number;
   maxMinutes?: number;
@@ -210,6 +219,7 @@ export function tuneOptionsFrom(o: OptionReader): TuneOptions {
     data: o.text("data"),
     ...readOptionsFrom(o),
     kCore: o.int("k-core"),
+    evalUsers: evalUsersFrom(o),
     backend: o.choice<BackendPreference>("backend"),
     workers: o.int("workers"),
     maxMinutes: o.positive("max-minutes"),

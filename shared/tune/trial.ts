@@ -48,6 +48,8 @@ export interface StoreContext {
 export interface TrialOptions extends ReadOptions, StoreContext {
   data: string;
   kCore?: number;
+  /** A seeded sample of users for the final evaluations (0 or absent: every user). */
+  evalUsers?: number;
   backend?: BackendPreference;
   workers?: number;
   /** Wall-clock budget of this trial, in minutes. */
