@@ -219,6 +219,8 @@ describe("a time budget shorter than one epoch (millions of users)", () => {
     expect(epochStopTime(600_000, 0, 20)).toBe(600_000 - 40_000 - 5000);
     // the caller scores three validations' worth afterwards: four validations are kept back
     expect(epochStopTime(600_000, 0, 20, 3)).toBe(600_000 - 80_000 - 5000);
+    // the scoring afterwards takes at most a third of the time left: 45 s validations, four of them afterwards, 300 s left
+    expect(epochStopTime(300_000, 0, 45, 4)).toBe(300_000 - 45_000 - 100_000 - 5000);
     // 3,000 histories scored after a validation of 1,000: three validations' worth
     const validation = new Array(1000).fill(undefined) as never[];
     expect(scoringAfter({ scoredAfter: 3000, validation })).toBe(3);
