@@ -12,7 +12,18 @@ import type { CommandContext } from "./common.js";
 import { cliSource, registerOptions } from "./options.js";
 
 /** The flags a local search hands on to each trial process: how to read the log and train. */
-const FORWARDED = ["data", "format", "user-column", "item-column", "time-column", "event-column", "event-filter", "k-core", "eval-users", "backend"];
+const FORWARDED = [
+  "data",
+  "format",
+  "user-column",
+  "item-column",
+  "time-column",
+  "event-column",
+  "event-filter",
+  "k-core",
+  "eval-users",
+  "backend",
+];
 
 function forwardedFlags(source: OptionSource): string[] {
   return FORWARDED.flatMap((name) => {
