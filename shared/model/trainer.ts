@@ -323,8 +323,8 @@ export function epochStopTime(deadline: number | undefined, now: number, validSe
 
 /**
  * The caller's scoring after training in validations' worth, at the validation's rate per
- * history (measured at 10^6 items: one thread scores a history about as fast as the workers'
- * validation does, which moves each batch's 64 MB of scores between threads).
+ * history: an upper bound (at 10^6 items one thread scored a history three times faster than the
+ * workers' validation, whose 64 MB batches of scores cross threads), which epochStopTime caps.
  */
 export function scoringAfter(options: Pick<TrainerOptions, "scoredAfter" | "validation">): number {
   if (options.scoredAfter === undefined || options.validation.length === 0) return 1;
