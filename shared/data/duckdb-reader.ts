@@ -10,7 +10,7 @@ import { createHash, randomUUID } from "node:crypto";
 import { createReadStream, readdirSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { DuckDBConnection } from "@duckdb/node-api";
+import type { DuckDBConnection, DuckDBVector } from "@duckdb/node-api";
 import { RecshipError } from "../errors.js";
 import { duckDb } from "./duckdb-runtime.js";
 import type { InteractionLog } from "./interaction-log.js";
@@ -299,32 +299,40 @@ async function denseIdTables(con: DuckDBConnection): Promise<void> {
 const userIdStrings = (con: DuckDBConnection) => strings(con, `SELECT CAST(u AS VARCHAR) FROM users ORDER BY uid`);
 const itemIdStrings = async (con: DuckDBConnection) => ["", ...(await strings(con, `SELECT CAST(i AS VARCHAR) FROM items ORDER BY iid`))];
 
-async function strings(con: DuckDBConnection, sql: string): Promise<string[]> {
-  const out: string[] = [];
+/** Streams a query's result to `visit`, a chunk (its column vectors and row count) at a time. */
+async function eachChunk(con: DuckDBConnection, sql: string, visit: (columns: DuckDBVector[], rows: number) => void): Promise<void> {
   const result = await con.stream(sql);
   for (let chunk = await result.fetchChunk(); chunk && chunk.rowCount > 0; chunk = await result.fetchChunk()) {
-    const v = chunk.getColumnVector(0);
-    for (let r = 0; r < chunk.rowCount; r++) out.push(v.getItem(r) as string);
+    visit(
+      Array.from({ length: chunk.columnCount }, (_, c) => chunk.getColumnVector(c)),
+      chunk.rowCount,
+    );
   }
+}
+
+/** The first column of a query's result. */
+async function firstColumn<T>(con: DuckDBConnection, sql: string): Promise<T[]> {
+  const out: T[] = [];
+  await eachChunk(con, sql, ([v], rows) => {
+    for (let r = 0; r < rows; r++) out.push(v.getItem(r) as T);
+  });
   return out;
 }
+
+const strings = (con: DuckDBConnection, sql: string) => firstColumn<string>(con, sql);
 
 /** Each user's items, oldest first (ties and untimed rows in file order), streamed into one typed array. */
 async function sequences(con: DuckDBConnection, users: number, rows: number): Promise<Int32Array[]> {
   const items = new Int32Array(rows);
   const starts = new Int32Array(users + 1);
-  const result = await con.stream(
-    `SELECT uid, iid FROM (SELECT users.uid, items.iid, raw.t, raw.rowid AS r FROM raw JOIN users USING (u) JOIN items USING (i)) ORDER BY uid, t, r`,
-  );
   let n = 0;
-  for (let chunk = await result.fetchChunk(); chunk && chunk.rowCount > 0; chunk = await result.fetchChunk()) {
-    const uid = chunk.getColumnVector(0);
-    const iid = chunk.getColumnVector(1);
-    for (let r = 0; r < chunk.rowCount; r++, n++) {
+  const sql = `SELECT uid, iid FROM (SELECT users.uid, items.iid, raw.t, raw.rowid AS r FROM raw JOIN users USING (u) JOIN items USING (i)) ORDER BY uid, t, r`;
+  await eachChunk(con, sql, ([uid, iid], rows) => {
+    for (let r = 0; r < rows; r++, n++) {
       starts[(uid.getItem(r) as number) + 1]++;
       items[n] = iid.getItem(r) as number;
     }
-  }
+  });
   for (let u = 0; u < users; u++) starts[u + 1] += starts[u];
   const out: Int32Array[] = new Array(users);
   for (let u = 0; u < users; u++) out[u] = items.subarray(starts[u], starts[u + 1]); // views of one buffer, no copy per user
@@ -396,7 +404,7 @@ export async function readSampleWithDuckDb(
     await denseIdTables(con);
     const itemIds = await itemIdStrings(con);
     const users = await count(con, "users");
-    const eligible = await integers(con, `SELECT uid FROM users WHERE n >= 3 ORDER BY uid`);
+    const eligible = Int32Array.from(await firstColumn<number>(con, `SELECT uid FROM users WHERE n >= 3 ORDER BY uid`));
     const picked = pick(eligible);
     await con.run(`CREATE TABLE picked (uid INTEGER)`);
     const appender = await con.createAppender("picked");
@@ -424,46 +432,28 @@ export async function readSampleWithDuckDb(
   });
 }
 
-async function integers(con: DuckDBConnection, sql: string): Promise<Int32Array> {
-  const out: number[] = [];
-  const result = await con.stream(sql);
-  for (let chunk = await result.fetchChunk(); chunk && chunk.rowCount > 0; chunk = await result.fetchChunk()) {
-    const v = chunk.getColumnVector(0);
-    for (let r = 0; r < chunk.rowCount; r++) out.push(v.getItem(r) as number);
-  }
-  return Int32Array.from(out);
-}
-
 /** The picked users' items, oldest first (ties and untimed rows in file order), in `picked`'s order. */
 async function pickedSequences(con: DuckDBConnection, picked: Int32Array): Promise<Int32Array[]> {
   const slot = new Map(Array.from(picked, (u, i) => [u, i]));
   const lists: number[][] = Array.from(picked, () => []);
-  const result = await con.stream(
-    `SELECT uid, iid FROM raw JOIN users USING (u) JOIN picked USING (uid) JOIN items USING (i) ORDER BY uid, t, raw.rowid`,
-  );
-  for (let chunk = await result.fetchChunk(); chunk && chunk.rowCount > 0; chunk = await result.fetchChunk()) {
-    const uid = chunk.getColumnVector(0);
-    const iid = chunk.getColumnVector(1);
-    for (let r = 0; r < chunk.rowCount; r++) lists[slot.get(uid.getItem(r) as number)!].push(iid.getItem(r) as number);
-  }
+  const sql = `SELECT uid, iid FROM raw JOIN users USING (u) JOIN picked USING (uid) JOIN items USING (i) ORDER BY uid, t, raw.rowid`;
+  await eachChunk(con, sql, ([uid, iid], rows) => {
+    for (let r = 0; r < rows; r++) lists[slot.get(uid.getItem(r) as number)!].push(iid.getItem(r) as number);
+  });
   return lists.map((l) => Int32Array.from(l));
 }
 
 /** Per item: its rows, less those that are an eligible user's last (the latest time, then the latest in file order). */
 async function testHistoryPopularity(con: DuckDBConnection, numItems: number): Promise<Float64Array> {
   const popularity = new Float64Array(numItems + 1);
-  const result = await con.stream(
-    `WITH latest AS (SELECT u, max(t) AS t FROM raw GROUP BY u HAVING count(*) >= 3),
+  const sql = `WITH latest AS (SELECT u, max(t) AS t FROM raw GROUP BY u HAVING count(*) >= 3),
           last AS (SELECT arg_max(raw.i, raw.rowid) AS i FROM raw JOIN latest ON raw.u = latest.u AND raw.t IS NOT DISTINCT FROM latest.t GROUP BY raw.u),
           perItem AS (SELECT i, count(*) AS n FROM raw GROUP BY i),
           lasts AS (SELECT i, count(*) AS n FROM last GROUP BY i)
-     SELECT items.iid, (perItem.n - coalesce(lasts.n, 0))::DOUBLE FROM perItem JOIN items USING (i) LEFT JOIN lasts USING (i)`,
-  );
-  for (let chunk = await result.fetchChunk(); chunk && chunk.rowCount > 0; chunk = await result.fetchChunk()) {
-    const iid = chunk.getColumnVector(0);
-    const n = chunk.getColumnVector(1);
-    for (let r = 0; r < chunk.rowCount; r++) popularity[iid.getItem(r) as number] = n.getItem(r) as number;
-  }
+     SELECT items.iid, (perItem.n - coalesce(lasts.n, 0))::DOUBLE FROM perItem JOIN items USING (i) LEFT JOIN lasts USING (i)`;
+  await eachChunk(con, sql, ([iid, n], rows) => {
+    for (let r = 0; r < rows; r++) popularity[iid.getItem(r) as number] = n.getItem(r) as number;
+  });
   return popularity;
 }
 
@@ -497,11 +487,9 @@ export async function scanWithDuckDb(path: string, options: ReadOptions, visitor
 
 /** Streams the scan's rows into the visitor; an empty id is a one-row problem, as in a text log. */
 async function visitRows(con: DuckDBConnection, sql: string, where: string, visitor: RowVisitor): Promise<number> {
-  const result = await con.stream(sql);
   let line = 0;
-  for (let chunk = await result.fetchChunk(); chunk && chunk.rowCount > 0; chunk = await result.fetchChunk()) {
-    const [users, items, times, events] = [0, 1, 2, 3].map((c) => chunk.getColumnVector(c));
-    for (let r = 0; r < chunk.rowCount; r++) {
+  await eachChunk(con, sql, ([users, items, times, events], rows) => {
+    for (let r = 0; r < rows; r++) {
       line++;
       const user = users.getItem(r) as string | null;
       const item = items.getItem(r) as string | null;
@@ -523,6 +511,6 @@ async function visitRows(con: DuckDBConnection, sql: string, where: string, visi
       visitor.record(`${user}\t${item}\t${String(time ?? "")}\t${event ?? ""}`, line);
       visitor.row(user, item, time, event, line);
     }
-  }
+  });
   return line;
 }

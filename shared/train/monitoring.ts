@@ -9,17 +9,17 @@ const REFERENCE_USERS = 2000;
 /** Histories scored per model call at most (a batch of full score rows; fewer at large catalogues: scoreBatchRows). */
 const BATCH = 128;
 
+/** Users the monitoring reference scores: every eligible one up to 2,000 (training's budget reserves their time). */
+export function referenceUsers(split: LeaveOneOutSplit): number {
+  return Math.min(REFERENCE_USERS, split.evalUsers.length);
+}
+
 /**
  * The monitoring reference (shared/bundle/monitoring-reference.ts) of a trained model: its first
  * LIST_LENGTH recommendations for validation users (evenly spaced over all of them, whatever the
  * evaluation's user sample), their history excluded as the server does by
  * default (exclude_seen), and each item's interactions in the training part of the log.
  */
-/** Users the monitoring reference scores: every eligible one up to 2,000 (training's budget reserves their time). */
-export function referenceUsers(split: LeaveOneOutSplit): number {
-  return Math.min(REFERENCE_USERS, split.evalUsers.length);
-}
-
 export async function monitoringReferenceOf(scorer: Scorer, split: LeaveOneOutSplit): Promise<MonitoringReference> {
   const { numItems } = scorer;
   const { train } = split;

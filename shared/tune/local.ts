@@ -87,8 +87,8 @@ export async function tuneLocal(o: LocalTuneOptions): Promise<TuneReport> {
   for (let rung = 0; ; rung++) {
     const skipped: string[] = [];
     await runPool(include, slots, async ({ trial }) => {
-      const left = deadline ? (deadline - Date.now()) / 60_000 : undefined;
-      if (left !== undefined && left <= 0.05) return void skipped.push(trial);
+      const left = minutesLeft(deadline);
+      if (left === "over") return void skipped.push(trial);
       o.log.info(`trial ${trial}, rung ${rung} (up to epoch ${plan.rungs[rung].epochs}) started`);
       await o.launch({ trial, rung, workers, maxMinutes: left, work: resolve(o.work, "trials", trial) });
     });
@@ -100,6 +100,13 @@ export async function tuneLocal(o: LocalTuneOptions): Promise<TuneReport> {
     }
     include = report.matrix.include;
   }
+}
+
+/** The search budget's minutes left for a trial starting now (undefined: no budget), or "over" when under 3 s are left. */
+function minutesLeft(deadline: number | undefined): number | undefined | "over" {
+  if (deadline === undefined) return undefined;
+  const left = (deadline - Date.now()) / 60_000;
+  return left <= 0.05 ? "over" : left;
 }
 
 /** Adds a trial ASHA sent on to its rung's stored members (a trial job checks it is one). */
@@ -125,9 +132,9 @@ async function runAsha(o: LocalTuneOptions, plan: TunePlan, at: { slots: number;
     state.results[job.rung].set(job.trial, result?.status === "ok" ? result.metric : undefined);
   };
   for (;;) {
-    const left = at.deadline ? (at.deadline - Date.now()) / 60_000 : undefined;
-    const job = left !== undefined && left <= 0.05 ? undefined : running.size < at.slots ? nextAshaJob(plan, state) : undefined;
-    if (job) {
+    const left = minutesLeft(at.deadline);
+    const job = running.size < at.slots && left !== "over" ? nextAshaJob(plan, state) : undefined;
+    if (job && left !== "over") {
       startAshaJob(state, job);
       if (job.rung > 0) await joinRung(o, members[job.rung], job);
       const key = `${job.trial}/${job.rung}`;

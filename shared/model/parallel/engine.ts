@@ -146,10 +146,7 @@ export class LocalEngine implements TrainingEngine {
   private tableStale = false;
 
   private syncTable(): void {
-    if (this.tableStale) {
-      loadTable(this.model.params, this.layout, this.weights);
-      this.model.weightsChanged();
-    }
+    if (this.tableStale) loadTable(this.model, this.layout, this.weights);
     this.tableStale = false;
   }
 
@@ -160,8 +157,7 @@ export class LocalEngine implements TrainingEngine {
     const loss = await sliceGradients(this.model.params, this.ctx, input, this.grad, lazy);
     this.state.steps++;
     applyUpdate(this.adam, this.state.steps, plan, { index: 0, count: 1 }, { weights: this.weights, ...this.state }, [this.grad]);
-    loadFlat(this.model.params, this.layout, this.weights, lazy ? "item_emb" : undefined);
-    this.model.weightsChanged();
+    loadFlat(this.model, this.layout, this.weights, lazy ? "item_emb" : undefined);
     this.tableStale = lazy !== undefined;
     return loss;
   }

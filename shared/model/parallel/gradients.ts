@@ -181,18 +181,26 @@ function usedRows(lists: Int32Array[]): { rows: Int32Array; renumber: (ids: Int3
   return { rows, renumber: (ids) => ids.map((id) => place.get(id)!) };
 }
 
+/** A model whose variables the flat weights are loaded into; told when they change (it keeps an output layer built from them). */
+interface LoadTarget {
+  params: Params;
+  weightsChanged(): void;
+}
+
 /** Sets the model's item table variable to the flat vector's (after lazy steps: before scoring or a dense step). */
-export function loadTable(params: Params, layout: FlatLayout, flat: Float32Array): void {
+export function loadTable(model: LoadTarget, layout: FlatLayout, flat: Float32Array): void {
   const e = layout.entries.find((entry) => entry.name === "item_emb");
   if (!e) return;
-  tf.tidy(() => params.get(e.name)!.assign(tf.tensor(flat.subarray(e.offset, e.offset + e.size), e.shape, "float32")));
+  tf.tidy(() => model.params.get(e.name)!.assign(tf.tensor(flat.subarray(e.offset, e.offset + e.size), e.shape, "float32")));
+  model.weightsChanged();
 }
 
 /** Sets the model's learned variables to the flat vector's values (but `skip`'s: a lazy step's table). */
-export function loadFlat(params: Params, layout: FlatLayout, flat: Float32Array, skip?: string): void {
+export function loadFlat(model: LoadTarget, layout: FlatLayout, flat: Float32Array, skip?: string): void {
   for (const e of layout.entries) {
     if (e.name === skip) continue;
-    const v = params.get(e.name)!;
+    const v = model.params.get(e.name)!;
     tf.tidy(() => v.assign(tf.tensor(flat.subarray(e.offset, e.offset + e.size), e.shape, "float32")));
   }
+  model.weightsChanged();
 }

@@ -41,10 +41,7 @@ export async function runTrainWorker(): Promise<void> {
     const part = { index: data.index, count: data.workers };
     let tableStale = false; // lazy steps leave the model's table variable behind the shared weights
     const syncTable = () => {
-      if (tableStale) {
-        loadTable(model.params, data.layout, weights);
-        model.weightsChanged();
-      }
+      if (tableStale) loadTable(model, data.layout, weights);
       tableStale = false;
     };
 
@@ -55,8 +52,7 @@ export async function runTrainWorker(): Promise<void> {
       arriveAndWait(control, data.workers); // every gradient is written
       applyUpdate({ ...data.adam, learningRate }, t, plan, part, { weights, m, v }, grads);
       arriveAndWait(control, data.workers); // every shard is updated
-      loadFlat(model.params, data.layout, weights, lazy ? "item_emb" : undefined);
-      model.weightsChanged();
+      loadFlat(model, data.layout, weights, lazy ? "item_emb" : undefined);
       tableStale = lazy !== undefined;
       return loss;
     };
@@ -70,8 +66,7 @@ export async function runTrainWorker(): Promise<void> {
       try {
         if (message.type === "step") send({ type: "stepped", loss: await step(message) });
         else if (message.type === "sync") {
-          loadFlat(model.params, data.layout, weights);
-          model.weightsChanged();
+          loadFlat(model, data.layout, weights);
           tableStale = false;
           send({ type: "synced" });
         } else if (message.type === "score") {
