@@ -260,6 +260,38 @@ describe("data-parallel training", () => {
     });
   }
 
+  for (const workers of [0, 2]) {
+    it(`weight decay (AdamW) shrinks every value by lr·weightDecay beside Adam's step (${workers === 0 ? "main thread" : "2 workers"})`, async () => {
+      const input = globalBatch("sampled-ce");
+      const before = engineOptions("sampled-ce", workers).values;
+      const stepWith = async (weightDecay: number) => {
+        const options = { ...engineOptions("sampled-ce", workers), adam: { learningRate: 0.01, ...ADAM_DEFAULTS, weightDecay } };
+        const engine = workers > 0 ? await WorkerEngine.open(options) : new LocalEngine(options);
+        try {
+          await engine.step({ kind: "sasrec", input });
+          return engine.values();
+        } finally {
+          await engine.close();
+        }
+      };
+      const plain = await stepWith(0);
+      const decayed = await stepWith(2);
+      let worst = 0;
+      let moved = 0;
+      for (const [name, w0] of before) {
+        const a = plain.get(name)!;
+        const b = decayed.get(name)!;
+        for (let i = 0; i < w0.length; i++) {
+          // AdamW: w ← (1 − lr·wd)·w − Adam's step, so the two runs differ by lr·wd·w (0.02·w)
+          worst = Math.max(worst, Math.abs(a[i] - 0.02 * w0[i] - b[i]));
+          moved = Math.max(moved, Math.abs(a[i] - b[i]));
+        }
+      }
+      expect(moved).toBeGreaterThan(1e-3);
+      expect(worst).toBeLessThan(1e-6);
+    });
+  }
+
   it("the plateau schedule lowers the rate after every lrPatience epochs without progress, and only then", () => {
     const train = { ...configFor("sampled-ce").train, lrSchedule: "plateau" as const, lrDecay: 0.5, lrPatience: 2 };
     expect(scheduledRate(train, { sinceBest: 1, learningRate: 0.004 })).toBe(0.004);

@@ -53,6 +53,8 @@ export interface TrainConfig {
   /** Subtract log(K·q) from each sampled negative's logit (absent: false). */
   logQ?: boolean;
   learningRate: number;
+  /** Decoupled weight decay (AdamW): every value the step updates shrinks by lr·weightDecay (absent: 0, plain Adam). */
+  weightDecay?: number;
   /**
    * adam (absent): every value each step. lazy-adam: the item table's rows a step reads and the
    * rest of the model (TensorFlow Addons' LazyAdam): a step's cost and memory traffic no longer
@@ -150,6 +152,7 @@ export const TRAIN_CONFIG_PROPERTIES = {
   negativeSampler: { enum: [...NEGATIVE_SAMPLERS] },
   logQ: { type: "boolean" },
   learningRate: { type: "number", exclusiveMinimum: 0, maximum: 1 },
+  weightDecay: { type: "number", minimum: 0, maximum: 10 },
   optimizer: { enum: [...OPTIMIZERS] },
   batchTokens: { type: "integer", minimum: 16 },
   epochs: positiveInt,

@@ -47,6 +47,8 @@ export interface AdamSettings {
   beta2: number;
   /** tfjs's float32 backends use 1e-7. */
   epsilon: number;
+  /** Decoupled weight decay (AdamW, Loshchilov & Hutter): each value × (1 − lr·weightDecay) per step; absent or 0: none. */
+  weightDecay?: number;
 }
 
 export const ADAM_DEFAULTS = { beta1: 0.9, beta2: 0.98, epsilon: 1e-7 } as const;
@@ -55,7 +57,7 @@ export const ADAM_DEFAULTS = { beta1: 0.9, beta2: 0.98, epsilon: 1e-7 } as const
  * Adam (Kingma & Ba) on values [start, end) at step t (1-based), with the gradient the sum of
  * `grads` (one vector per worker, added in worker order so the result is deterministic):
  * m ← β1·m + (1−β1)·g, v ← β2·v + (1−β2)·g², w ← w − lr · (m / (1−β1^t)) / (√(v / (1−β2^t)) + ε),
- * the same arithmetic as tf.train.adam.
+ * the same arithmetic as tf.train.adam; with weightDecay (AdamW), w is first shrunk by (1 − lr·weightDecay).
  */
 export function adamUpdate(
   settings: AdamSettings,
@@ -69,6 +71,7 @@ export function adamUpdate(
   const { learningRate, beta1, beta2, epsilon } = settings;
   const step = learningRate / (1 - Math.pow(beta1, t)); // lr / (1 − β1^t)
   const unbias = 1 / (1 - Math.pow(beta2, t)); // 1 / (1 − β2^t)
+  const keep = 1 - learningRate * (settings.weightDecay ?? 0); // AdamW's decoupled shrink
   const [start, end] = range;
   const a = grads[0];
   const b = grads.length === 2 ? grads[1] : undefined; // the common 2-worker case without the inner loop
@@ -79,6 +82,6 @@ export function adamUpdate(
     const vi = beta2 * v[i] + (1 - beta2) * g * g;
     m[i] = mi;
     v[i] = vi;
-    weights[i] -= (step * mi) / (Math.sqrt(vi * unbias) + epsilon);
+    weights[i] = keep * weights[i] - (step * mi) / (Math.sqrt(vi * unbias) + epsilon);
   }
 }

@@ -143,7 +143,7 @@ function engineFor(options: TrainerOptions, values: Map<string, Float32Array>): 
     train: options.train,
     numItems: options.numItems,
     values,
-    adam: { learningRate: options.train.learningRate, ...ADAM_DEFAULTS },
+    adam: { learningRate: options.train.learningRate, ...ADAM_DEFAULTS, weightDecay: options.train.weightDecay ?? 0 },
     backend: options.backend ?? "auto",
     log: options.log,
   });
