@@ -4,7 +4,7 @@
 //   same budget: the throughput reference) → convert → compress → gate (user sample) → serve
 //   (open-loop load at a fixed rate: p99, start-up time, RSS)
 //   npm run bench:scale -- --items 1000000 --events 100000000 --train-minutes 5 --report bench/scale.json
-//     [--work .tmp/scale] [--skip validate,compress] [--gate-users 10000] [--serve-rate 100] [--serve-seconds 30] [--serve-threads N (default: every usable core)] [--resume]
+//     [--work .tmp/scale] [--skip validate,compress] [--gate-users 10000] [--serve-rate 100] [--serve-seconds 30] [--serve-threads N (default: recship serve's)] [--resume]
 // The generated catalogues stay in --work and are reused when their settings match (a rerun does not
 // regenerate 10^8 rows); with --resume every stage that finished in an earlier run is reused too.
 import { spawn } from "node:child_process";
@@ -14,7 +14,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { pacedLoad } from "./paced-load.js";
-import { usableCores } from "../shared/util/cpu-budget.js";
+import { defaultSessionThreads, usableCores } from "../shared/util/cpu-budget.js";
 import { spawnServe } from "./serve-process.js";
 
 const { values: args } = parseArgs({
@@ -28,9 +28,10 @@ const { values: args } = parseArgs({
     "serve-rate": { type: "string", default: "100" },
     "serve-seconds": { type: "string", default: "30" },
     /**
-     * The server's onnxruntime intra-op threads (empty: every usable core). At 10^6 items a request
-     * is one product over the whole item table, which two threads split: p99 11-12 ms at 100
-     * requests/s here, against 23-31 ms with recship serve's default (the cores minus one for HTTP).
+     * The server's onnxruntime intra-op threads (empty: recship serve's default, which gives a model
+     * with a wide output layer every core). At 10^6 items a request is one product over the whole
+     * item table, which two threads split: p99 11-12 ms at 100 requests/s here, against 23-31 ms
+     * with one (the cores minus one for HTTP, the default for small catalogues).
      */
     "serve-threads": { type: "string", default: "" },
     work: { type: "string", default: ".tmp/scale" },
@@ -287,14 +288,14 @@ async function recallChild(data: string, bundle: string, model: string): Promise
 }
 
 async function serveStage(bundle: string, model: string): Promise<StageFigures | undefined> {
-  const threads = args["serve-threads"] || String(usableCores());
+  const threads = args["serve-threads"] || "default";
   return stage("serve", { bundle, model, rate: args["serve-rate"], seconds: args["serve-seconds"], threads }, async () => {
     const t0 = performance.now();
     const entry = [...process.execArgv, join(root, "shared", "cli", "main.ts")];
-    const server = await spawnServe(entry, ["--bundle", bundle, "--port", "0", "--threads", threads]);
+    const server = await spawnServe(entry, ["--bundle", bundle, "--port", "0", ...(args["serve-threads"] ? ["--threads", threads] : [])]);
     const startSeconds = (performance.now() - t0) / 1000;
     try {
-      const { openModelSource } = await import("../shared/bundle/model-source.js");
+      const { openModelSource, outputLayerWork } = await import("../shared/bundle/model-source.js");
       const source = await openModelSource(bundle);
       const ids = source.itemIds;
       let seed = 7;
@@ -318,7 +319,9 @@ async function serveStage(bundle: string, model: string): Promise<StageFigures |
         rssBytes: kb("VmRSS"),
         p99Ms: result.latencyMs.p99,
         model,
-        threads: Number(threads),
+        // what the server ran with: --serve-threads, else its default for this model (one worker)
+        threads: args["serve-threads"] ? Number(threads) : defaultSessionThreads(usableCores(), 1, outputLayerWork(source)),
+        threadsFrom: args["serve-threads"] ? "--serve-threads" : "recship serve's default",
         ...result,
       };
     } finally {

@@ -5,7 +5,7 @@ import { apiError } from "../shared/deploy/k8s/apply.js";
 import { KubeApiError } from "../shared/deploy/k8s/client.js";
 import { checkModel, resolveSpec } from "../shared/deploy/k8s/inputs.js";
 import { bundlePath, modelFileList } from "../shared/deploy/k8s/render-model.js";
-import { cpuCores, threadArgs } from "../shared/deploy/k8s/render-workload.js";
+import { coresArgs, cpuCores } from "../shared/deploy/k8s/render-workload.js";
 import { canaryReplicas, renderAll, toYaml, type DesiredState } from "../shared/deploy/k8s/render.js";
 import type { KubernetesDeployOptions, ModelSource } from "../shared/deploy/k8s/types.js";
 import { manifestProblems, unknownFields, validateManifests } from "../shared/deploy/k8s/validate.js";
@@ -90,19 +90,8 @@ describe("rendered manifests", () => {
     const d = find(everything({ port: 9000 }), "Deployment", "recs-canary");
     const server = d.spec.template.spec.containers[0];
     expect(server.command).toEqual(["node", "dist/cli/index.js", "serve"]);
-    // the default pod CPU request (500m) leaves one onnxruntime thread
-    expect(server.args).toEqual([
-      "--bundle",
-      bundlePath(v2),
-      "--port",
-      "9000",
-      "--host",
-      "0.0.0.0",
-      "--variant",
-      "canary",
-      "--threads",
-      "1",
-    ]);
+    // the default pod CPU request (500m) is one core: the server sizes its threads from it and the model
+    expect(server.args).toEqual(["--bundle", bundlePath(v2), "--port", "9000", "--host", "0.0.0.0", "--variant", "canary", "--cores", "1"]);
     expect(server.readinessProbe.httpGet).toMatchObject({ path: "/v2/health/ready", port: "http" });
     expect(server.livenessProbe.httpGet).toMatchObject({ path: "/v2/health/live", port: "http" });
     expect(server.ports).toEqual([{ name: "http", containerPort: 9000, protocol: "TCP" }]);
@@ -114,23 +103,26 @@ describe("rendered manifests", () => {
     expect(server.volumeMounts).toEqual([{ name: "models", mountPath: "/models", readOnly: true }]);
   });
 
-  it("size the server's onnxruntime threads from the pod's CPU (limit, else request) unless server-args does", () => {
+  it("give the server the pod's CPU (limit, else request) as --cores, which its default threads come from, unless server-args sets them", () => {
     const args = (options: Partial<KubernetesDeployOptions>) =>
       find(everything(options), "Deployment", "recs-stable").spec.template.spec.containers[0].args as string[];
-    const threads = (a: string[]) => (a.includes("--threads") ? a[a.indexOf("--threads") + 1] : undefined);
-    expect(threads(args({ resources: { cpu: "4", memory: "2Gi" } }))).toBe("3");
-    expect(threads(args({ resources: { cpu: "1", cpuLimit: "6", memory: "2Gi" } }))).toBe("5");
-    expect(threads(args({ resources: { cpu: "2500m", memory: "2Gi" } }))).toBe("2");
-    expect(threads(args({ resources: { cpu: "8", memory: "2Gi" }, serverArgs: ["--workers 2"] }))).toBe("3");
-    const explicit = args({ resources: { cpu: "8", memory: "2Gi" }, serverArgs: ["--threads 6 --workers 2"] });
-    expect(explicit.filter((a) => a === "--threads")).toHaveLength(1);
-    expect(threads(explicit)).toBe("6");
-    // the model on the server's main thread: onnxruntime's own default
-    expect(threads(args({ resources: { cpu: "8", memory: "2Gi" }, serverArgs: ["--workers 0"] }))).toBeUndefined();
+    const flag = (a: string[], name: string) => (a.includes(name) ? a[a.indexOf(name) + 1] : undefined);
+    expect(flag(args({ resources: { cpu: "4", memory: "2Gi" } }), "--cores")).toBe("4");
+    expect(flag(args({ resources: { cpu: "1", cpuLimit: "6", memory: "2Gi" } }), "--cores")).toBe("6");
+    expect(flag(args({ resources: { cpu: "2500m", memory: "2Gi" } }), "--cores")).toBe("3");
+    expect(flag(args({ resources: { cpu: "250m", memory: "2Gi" } }), "--cores")).toBe("1");
+    expect(args({ resources: { cpu: "4", memory: "2Gi" } })).not.toContain("--threads");
+    // server-args decides: --threads or --cores given there is not overridden
+    const threads = args({ resources: { cpu: "8", memory: "2Gi" }, serverArgs: ["--threads 6 --workers 2"] });
+    expect(threads).not.toContain("--cores");
+    expect(flag(threads, "--threads")).toBe("6");
+    const cores = args({ resources: { cpu: "8", memory: "2Gi" }, serverArgs: ["--cores 5"] });
+    expect(cores.filter((a) => a === "--cores")).toHaveLength(1);
+    expect(flag(cores, "--cores")).toBe("5");
     expect(cpuCores("250m")).toBe(0.25);
     expect(cpuCores("1.5")).toBe(1.5);
     expect(cpuCores("1e3")).toBeUndefined();
-    expect(threadArgs("1e3", [])).toEqual([]);
+    expect(coresArgs("1e3", [])).toEqual([]);
   });
 
   it("deliver the model with a download and a checksum-verifying init container before the server", () => {
@@ -177,7 +169,7 @@ describe("rendered manifests", () => {
     expect(server.resources.requests["nvidia.com/gpu"]).toBe("2");
     expect(server.resources.limits["nvidia.com/gpu"]).toBe("2");
     expect(d.spec.template.spec.tolerations).toEqual([{ key: "nvidia.com/gpu", operator: "Exists", effect: "NoSchedule" }]);
-    expect(server.args.slice(-4)).toEqual(["--device", "cuda", "--threads", "1"]);
+    expect(server.args.slice(-4)).toEqual(["--device", "cuda", "--cores", "1"]);
     expect(d.spec.template.spec.volumes).toEqual([{ name: "models", persistentVolumeClaim: { claimName: "models" } }]);
     const cpuOnly = find(everything({}), "Deployment", "recs-stable").spec.template.spec.containers[0];
     expect(cpuOnly.resources.requests["nvidia.com/gpu"]).toBeUndefined();

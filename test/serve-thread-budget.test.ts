@@ -2,7 +2,10 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { cgroupCpuQuota, defaultSessionThreads, parseCpuMax, usableCores } from "../shared/util/cpu-budget.js";
+import { memoryLogger } from "../shared/log.js";
+import { loadServedModel } from "../shared/serve/served-model.js";
+import { cgroupCpuQuota, defaultSessionThreads, parseCpuMax, usableCores, WIDE_OUTPUT_LAYER } from "../shared/util/cpu-budget.js";
+import { buildServeBundle } from "./helpers/serve-bundle.js";
 
 const dir = mkdtempSync(join(tmpdir(), "recship-cpu-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -16,6 +19,33 @@ describe("the server's onnxruntime thread budget", () => {
     expect(defaultSessionThreads(4, 8)).toBe(1);
     // the model on the main thread: onnxruntime decides
     expect(defaultSessionThreads(8, 0)).toBeUndefined();
+  });
+
+  it("gives a model with a wide output layer (items x hidden) every core: scoring, not HTTP, is then a request's cost", () => {
+    expect(defaultSessionThreads(2, 1, 12_101 * 64)).toBe(1); // Beauty: one core kept for HTTP
+    expect(defaultSessionThreads(2, 1, 1_000_000 * 64)).toBe(2); // a million items
+    expect(defaultSessionThreads(2, 1, WIDE_OUTPUT_LAYER)).toBe(2);
+    expect(defaultSessionThreads(2, 1, WIDE_OUTPUT_LAYER - 1)).toBe(1);
+    expect(defaultSessionThreads(8, 2, WIDE_OUTPUT_LAYER)).toBe(4);
+    expect(defaultSessionThreads(8, 0, WIDE_OUTPUT_LAYER)).toBeUndefined();
+    expect(defaultSessionThreads(2, 1, 500, 100)).toBe(2); // the threshold is injectable
+  });
+
+  it("the server derives its default threads from --cores and says so; --threads overrides", async () => {
+    const bundle = await buildServeBundle(dir, 7, 10);
+    const threadsFor = async (options: { cores?: number; threads?: number }) => {
+      const log = memoryLogger();
+      const model = await loadServedModel({ bundle: bundle.dir, device: "cpu", workers: 1, ...options, log });
+      await model.runner.release();
+      return log.lines.filter((l) => l.startsWith("onnxruntime intra-op threads"));
+    };
+    expect(await threadsFor({ cores: 3 })).toEqual([
+      "onnxruntime intra-op threads: 2 per session (3 usable cores, one kept for HTTP and JSON; --threads sets it)",
+    ]);
+    expect(await threadsFor({ cores: 1 })).toEqual([
+      "onnxruntime intra-op threads: 1 per session (1 usable core, one kept for HTTP and JSON; --threads sets it)",
+    ]);
+    expect(await threadsFor({ cores: 3, threads: 1 })).toEqual([]);
   });
 
   it("reads a cgroup v2 CPU limit (cpu.max) and caps the cores by it, rounded up", () => {

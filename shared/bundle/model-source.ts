@@ -24,6 +24,11 @@ export interface ModelSource {
 
 type Artifact = BundleManifest["artifacts"][string];
 
+/** Multiply-adds of one request's output layer: a dot product of `hidden` values per catalogue item. */
+export function outputLayerWork(source: ModelSource): number {
+  return (source.itemIds.length - 1) * source.manifest.model.config.hidden;
+}
+
 /** explicit path > a compressed artifact marked `chosen` > artifacts.onnx. */
 export function pickArtifact(manifest: BundleManifest): { name: string; artifact: Artifact } | undefined {
   const chosen = Object.entries(manifest.artifacts).find(([name, a]) => name !== "onnx" && a.chosen === true && /\.onnx$/i.test(a.file));

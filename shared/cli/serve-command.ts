@@ -56,7 +56,11 @@ export function registerServe(program: Command, ctx: CommandContext): void {
     .option("--device <device>", `onnxruntime execution provider: ${DEVICES.join(", ")} (cuda falls back to cpu with a warning)`, "cpu")
     .option(
       "--threads <n>",
-      "onnxruntime intra-op threads per session (default with workers: the usable cores, cgroup CPU limit included, minus one for HTTP, shared among the workers; with --workers 0: one per core)",
+      "onnxruntime intra-op threads per session (default with workers: the cores (--cores) minus one for HTTP, or all of them for a model of over 4 M output multiply-adds a request (items x hidden), shared among the workers; with --workers 0: one per core)",
+    )
+    .option(
+      "--cores <n>",
+      "CPU cores the server may use, which the default --threads is derived from (default: the usable cores, cgroup CPU limit included)",
     )
     .option("--workers <n>", "worker threads that run the model, each with its own session; 0 = on the main thread", "1")
     .option("--max-batch <n>", "most histories per onnxruntime run", "64")
@@ -104,6 +108,8 @@ function serverOptions(o: Record<string, string | undefined>, ctx: CommandContex
   if (!Number.isFinite(maxDelayMs) || maxDelayMs < 0) throw new RecshipError(`--max-delay-ms must be 0 or more, got "${o.maxDelayMs}"`);
   const workers = int(o.workers, "--workers")!;
   if (workers < 0 || workers > 64) throw new RecshipError(`--workers must be 0 to 64, got ${workers}`);
+  const cores = int(o.cores, "--cores");
+  if (cores !== undefined && (cores < 1 || cores > 1024)) throw new RecshipError(`--cores must be 1 to 1024, got ${cores}`);
   return {
     bundle: String(o.bundle),
     model: o.model,
@@ -111,6 +117,7 @@ function serverOptions(o: Record<string, string | undefined>, ctx: CommandContex
     name: o.name,
     device: oneOf(o.device, DEVICES, "--device") as Device,
     threads: int(o.threads, "--threads"),
+    cores,
     workers,
     maxBatch,
     maxDelayMs,

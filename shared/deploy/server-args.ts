@@ -8,6 +8,7 @@ import { RecshipError } from "../errors.js";
 export const SERVER_TUNING_FLAGS: Readonly<Record<string, { min: number; max: number; integer: boolean }>> = {
   "--workers": { min: 0, max: 64, integer: true },
   "--threads": { min: 1, max: 256, integer: true },
+  "--cores": { min: 1, max: 1024, integer: true },
   "--max-batch": { min: 1, max: 4096, integer: true },
   "--max-delay-ms": { min: 0, max: 1000, integer: false },
   "--max-body-bytes": { min: 1024, max: 2 ** 30, integer: true },

@@ -1,13 +1,28 @@
 import { join } from "node:path";
 import { MANIFEST_FILE, type BundleManifest } from "../bundle/manifest.js";
-import { openModelSource } from "../bundle/model-source.js";
+import { openModelSource, outputLayerWork, type ModelSource } from "../bundle/model-source.js";
 import { popularityShares, readMonitoringReference, type MonitoringReference } from "../bundle/monitoring-reference.js";
 import type { Logger } from "../log.js";
-import { defaultSessionThreads, usableCores } from "../util/cpu-budget.js";
+import { defaultSessionThreads, usableCores, WIDE_OUTPUT_LAYER } from "../util/cpu-budget.js";
 import { ModelRunner } from "./model-runner.js";
 import { openSession, type Device } from "./ort-session.js";
 import { WorkerRunner, type Runner } from "./worker-runner.js";
 import { ItemVocabulary } from "./vocabulary.js";
+
+/** The default intra-op threads for this model (defaultSessionThreads), said in the log. */
+function defaultThreadsFor(source: ModelSource, cores: number, workers: number, log: Logger): number | undefined {
+  const outputWork = outputLayerWork(source);
+  const threads = defaultSessionThreads(cores, workers, outputWork);
+  if (threads === undefined) return undefined;
+  const why =
+    outputWork >= WIDE_OUTPUT_LAYER
+      ? `every core: the output layer's ${(outputWork / 1e6).toFixed(1)} M multiply-adds a request outweigh HTTP's`
+      : "one kept for HTTP and JSON";
+  log.info(
+    `onnxruntime intra-op threads: ${threads} per session (${cores} usable core${cores === 1 ? "" : "s"}, ${why}; --threads sets it)`,
+  );
+  return threads;
+}
 
 /** Everything the server needs of the model: its session, vocabulary and identity. */
 export interface ServedModel {
@@ -38,6 +53,8 @@ export async function loadServedModel(options: {
   model?: string;
   device: Device;
   threads?: number;
+  /** CPU cores the default threads are derived from (default: usableCores()). */
+  cores?: number;
   /** Worker threads that run the model, each with its own session; 0 = on the calling thread. */
   workers?: number;
   /** Check the model and vocabulary against the sha256s bundle.json records (default true). */
@@ -51,13 +68,7 @@ export async function loadServedModel(options: {
   options.log.info(
     `model: ${source.modelPath} (${source.artifact}, ${(source.bytesOnDisk / 2 ** 20).toFixed(1)} MiB, ${source.itemIds.length - 1} items)`,
   );
-  const cores = usableCores();
-  const threads = options.threads ?? defaultSessionThreads(cores, options.workers ?? 0);
-  if (options.threads === undefined && threads !== undefined) {
-    options.log.info(
-      `onnxruntime intra-op threads: ${threads} per session (${cores} usable cores, one kept for HTTP and JSON; --threads sets it)`,
-    );
-  }
+  const threads = options.threads ?? defaultThreadsFor(source, options.cores ?? usableCores(), options.workers ?? 0, options.log);
   const { runner, device } = options.workers
     ? await WorkerRunner.open({
         modelPath: source.modelPath,

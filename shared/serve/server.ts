@@ -49,6 +49,8 @@ export interface ModelServerOptions extends Partial<ServerLimits> {
   device?: Device;
   /** onnxruntime intra-op threads per session (default: see defaultSessionThreads: the usable cores but one, shared among the workers). */
   threads?: number;
+  /** CPU cores the default threads are derived from (default: usableCores(), the cgroup CPU limit included). */
+  cores?: number;
   /**
    * Worker threads that run the model, each with its own session (default 1): inference then
    * overlaps with HTTP and JSON on the main thread. 0 runs the model on the main thread.
@@ -170,6 +172,7 @@ export class ModelServer {
       model: this.options.model,
       device: this.options.device ?? "cpu",
       threads: this.options.threads,
+      cores: this.options.cores,
       workers,
       verifyChecksums: this.options.verifyChecksums,
       log,

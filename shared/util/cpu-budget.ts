@@ -47,16 +47,27 @@ export function usableCores(quota = cgroupCpuQuota(), parallelism = availablePar
 }
 
 /**
+ * Multiply-adds of a request's output layer (items × hidden: one dot product per catalogue item)
+ * from which the model gets every core: 4 M, e.g. 62,500 items at hidden 64. Measured on 2 cores
+ * at the two ends: at 12,101 × 64 (0.8 M) one ORT thread beat two at 1 and 16 connections and at
+ * 200 req/s (the HTTP thread's ~55 µs a request is then most of a request's work); at 10^6 × 64
+ * (64 M) two threads gave p99 11-12 ms at 100 req/s against 23-31 ms with one (README, bench/serve*.json,
+ * bench/scale.json). Between them the model's work grows with the items while HTTP's does not; 4 M
+ * is where the model's share is ~5 times HTTP's (bench/serve-threads-100k.json measures 100,000 items).
+ */
+export const WIDE_OUTPUT_LAYER = 4_000_000;
+
+/**
  * Intra-op threads per model session when --threads is not given: with the model in worker
  * threads, the cores but one (the main thread's HTTP and JSON) shared among the workers, at
- * least one each; with the model on the main thread, onnxruntime's default (undefined).
- * Measured on 2 cores (README, bench/serve*.json): one ORT thread beat onnxruntime's default two
- * at 1 and 16 connections and at 200 req/s, and matched it at 64 with less CPU a request: the
- * two threads and HTTP fought over the cores.
+ * least one each, or every core when the output layer is wide (outputWork = items × hidden ≥
+ * `wide`: scoring, not HTTP, is then what a request costs); with the model on the main thread,
+ * onnxruntime's default (undefined).
  */
-export function defaultSessionThreads(cores: number, workers: number): number | undefined {
+export function defaultSessionThreads(cores: number, workers: number, outputWork = 0, wide = WIDE_OUTPUT_LAYER): number | undefined {
   if (!(workers >= 1)) return undefined;
-  return Math.max(1, Math.floor((cores - 1) / workers));
+  const forModel = outputWork >= wide ? cores : cores - 1;
+  return Math.max(1, Math.floor(forModel / workers));
 }
 
 /**

@@ -3,7 +3,6 @@ import type { IHorizontalPodAutoscaler } from "kubernetes-models/autoscaling/v2/
 import type { IPodDisruptionBudget } from "kubernetes-models/policy/v1/PodDisruptionBudget";
 import type { IContainer } from "kubernetes-models/v1/Container";
 import type { IToleration } from "kubernetes-models/v1/Toleration";
-import { defaultSessionThreads } from "../../util/cpu-budget.js";
 import { drainTimeoutSeconds } from "../server-args.js";
 import { asKubeObject, type KubeObject } from "./client.js";
 import { ANNOTATIONS, commonLabels, LABELS, MODEL_MOUNT, objectNames, selectorLabels } from "./names.js";
@@ -58,7 +57,7 @@ function serverContainer(spec: KubernetesSpec, v: VariantRender): IContainer {
       // the server's onnxruntime execution provider: CUDA where a GPU is requested
       ...(r.gpu ? ["--device", "cuda"] : []),
       ...(spec.serverArgs ?? []),
-      ...threadArgs(r.cpuLimit ?? r.cpu!, spec.serverArgs ?? []),
+      ...coresArgs(r.cpuLimit ?? r.cpu!, spec.serverArgs ?? []),
     ],
     ports: [{ name: SERVER.portName, containerPort: spec.port, protocol: "TCP" }],
     // the model may take a while to load: liveness only starts once the startup probe passed
@@ -85,17 +84,15 @@ function terminationGracePeriodSeconds(spec: KubernetesSpec): number {
 }
 
 /**
- * `--threads n` for the server from the pod's CPU (the limit, else the request), unless
- * server-args sets it: the server's own default (defaultSessionThreads) for those cores. A container without a CPU limit sees all the node's cores, and
- * onnxruntime's default of one thread per core would then oversubscribe the pod's share.
+ * `--cores n` for the server from the pod's CPU (the limit, else the request), unless server-args
+ * sets --cores or --threads: the server derives its default threads from those cores and the
+ * model it loads (defaultSessionThreads). A container without a CPU limit sees all the node's
+ * cores, and onnxruntime's default of one thread per core would then oversubscribe the pod's share.
  */
-export function threadArgs(cpu: string, serverArgs: readonly string[]): string[] {
-  if (serverArgs.includes("--threads")) return [];
+export function coresArgs(cpu: string, serverArgs: readonly string[]): string[] {
+  if (serverArgs.includes("--threads") || serverArgs.includes("--cores")) return [];
   const cores = cpuCores(cpu);
-  if (cores === undefined) return [];
-  const at = serverArgs.indexOf("--workers");
-  const threads = defaultSessionThreads(Math.ceil(cores), at >= 0 ? Number(serverArgs[at + 1]) : 1);
-  return threads === undefined ? [] : ["--threads", String(threads)];
+  return cores === undefined ? [] : ["--cores", String(Math.max(1, Math.ceil(cores)))];
 }
 
 /** A CPU quantity in cores: "500m" → 0.5, "2" → 2, "1.5" → 1.5; undefined for other forms. */
