@@ -34,6 +34,9 @@ const { values: args } = parseArgs({
      * with one (the cores minus one for HTTP, the default for small catalogues).
      */
     "serve-threads": { type: "string", default: "" },
+    /** Thread counts to compare the server at after the stages ("1,2"), --serve-repeats rounds each. */
+    "serve-compare": { type: "string", default: "" },
+    "serve-repeats": { type: "string", default: "2" },
     work: { type: "string", default: ".tmp/scale" },
     skip: { type: "string", default: "" },
     /** compress-model's variants: the item-table ones are what serving a million items needs (chosen by latency: the server answers one history at a time). */
@@ -287,47 +290,71 @@ async function recallChild(data: string, bundle: string, model: string): Promise
   console.log(JSON.stringify({ histories: histories.length, recallAt10: round(hits / (10 * histories.length), 4) }));
 }
 
+/** One server run at --serve-rate for --serve-seconds: `threads` onnxruntime threads, else the server's default for this model. */
+async function serveOnce(bundle: string, model: string, threads: string | undefined): Promise<StageFigures> {
+  const t0 = performance.now();
+  const entry = [...process.execArgv, join(root, "shared", "cli", "main.ts")];
+  const server = await spawnServe(entry, ["--bundle", bundle, "--port", "0", ...(threads ? ["--threads", threads] : [])]);
+  const startSeconds = (performance.now() - t0) / 1000;
+  try {
+    const { openModelSource, outputLayerWork } = await import("../shared/bundle/model-source.js");
+    const source = await openModelSource(bundle);
+    const ids = source.itemIds;
+    let seed = 7;
+    const next = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+    const bodies = Array.from({ length: 2000 }, () =>
+      JSON.stringify({
+        items: Array.from({ length: 1 + Math.floor(next() * 20) }, () => ids[1 + Math.floor(next() * (ids.length - 1))]),
+        k: 10,
+      }),
+    );
+    await pacedLoad(server.url, bodies.slice(0, 50), 20, 2); // warm-up
+    const result = await pacedLoad(server.url, bodies, Number(args["serve-rate"]), Number(args["serve-seconds"]));
+    const status = readFileSync(`/proc/${server.child.pid}/status`, "utf8");
+    const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+)`, "m").exec(status)?.[1] ?? 0) * 1024;
+    return {
+      seconds: round(startSeconds),
+      peakRssBytes: kb("VmHWM"),
+      ok: result.errors === 0 && result.non2xx === 0,
+      log: "",
+      startSeconds: round(startSeconds),
+      rssBytes: kb("VmRSS"),
+      p99Ms: result.latencyMs.p99,
+      model,
+      outputLayerWork: outputLayerWork(source),
+      // what the server ran with: the given threads, else its default for this model (one worker)
+      threads: threads ? Number(threads) : defaultSessionThreads(usableCores(), 1, outputLayerWork(source)),
+      threadsFrom: threads ? "--threads" : "recship serve's default",
+      ...result,
+    };
+  } finally {
+    server.child.kill("SIGTERM");
+  }
+}
+
 async function serveStage(bundle: string, model: string): Promise<StageFigures | undefined> {
-  const threads = args["serve-threads"] || "default";
-  return stage("serve", { bundle, model, rate: args["serve-rate"], seconds: args["serve-seconds"], threads }, async () => {
-    const t0 = performance.now();
-    const entry = [...process.execArgv, join(root, "shared", "cli", "main.ts")];
-    const server = await spawnServe(entry, ["--bundle", bundle, "--port", "0", ...(args["serve-threads"] ? ["--threads", threads] : [])]);
-    const startSeconds = (performance.now() - t0) / 1000;
-    try {
-      const { openModelSource, outputLayerWork } = await import("../shared/bundle/model-source.js");
-      const source = await openModelSource(bundle);
-      const ids = source.itemIds;
-      let seed = 7;
-      const next = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
-      const bodies = Array.from({ length: 2000 }, () =>
-        JSON.stringify({
-          items: Array.from({ length: 1 + Math.floor(next() * 20) }, () => ids[1 + Math.floor(next() * (ids.length - 1))]),
-          k: 10,
-        }),
-      );
-      await pacedLoad(server.url, bodies.slice(0, 50), 20, 2); // warm-up
-      const result = await pacedLoad(server.url, bodies, Number(args["serve-rate"]), Number(args["serve-seconds"]));
-      const status = readFileSync(`/proc/${server.child.pid}/status`, "utf8");
-      const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+)`, "m").exec(status)?.[1] ?? 0) * 1024;
-      return {
-        seconds: round(startSeconds),
-        peakRssBytes: kb("VmHWM"),
-        ok: result.errors === 0 && result.non2xx === 0,
-        log: "",
-        startSeconds: round(startSeconds),
-        rssBytes: kb("VmRSS"),
-        p99Ms: result.latencyMs.p99,
-        model,
-        // what the server ran with: --serve-threads, else its default for this model (one worker)
-        threads: args["serve-threads"] ? Number(threads) : defaultSessionThreads(usableCores(), 1, outputLayerWork(source)),
-        threadsFrom: args["serve-threads"] ? "--serve-threads" : "recship serve's default",
-        ...result,
-      };
-    } finally {
-      server.child.kill("SIGTERM");
+  const threads = args["serve-threads"] || undefined;
+  const key = { bundle, model, rate: args["serve-rate"], seconds: args["serve-seconds"], threads: threads ?? "default" };
+  return stage("serve", key, () => serveOnce(bundle, model, threads));
+}
+
+/**
+ * --serve-compare 1,2: the server with each thread count in turn, --serve-repeats rounds
+ * (alternating, so the machine's drift falls on both), after the stages; never reused.
+ */
+async function serveComparison(bundle: string, model: string): Promise<Record<string, unknown>[] | undefined> {
+  const counts = args["serve-compare"]!.split(",").filter(Boolean);
+  if (counts.length === 0) return undefined;
+  const runs = [];
+  for (let r = 0; r < Number(args["serve-repeats"]); r++) {
+    for (const threads of counts) {
+      const f = await serveOnce(bundle, model, threads);
+      const latency = f.latencyMs as { p50: number; p99: number };
+      log(`serve with ${threads} thread(s), round ${r + 1}: p50 ${latency.p50} ms, p99 ${latency.p99} ms, ${f.errors} errors`);
+      runs.push({ round: r + 1, threads: Number(threads), latencyMs: latency, requestsPerSecond: f.requestsPerSecond, errors: f.errors });
     }
-  });
+  }
+  return runs;
 }
 
 async function main(): Promise<void> {
@@ -378,7 +405,9 @@ async function main(): Promise<void> {
     ]),
   );
   save();
-  report.serve = await serveStage(bundle, (report.compress as { chosen?: { method: string } } | undefined)?.chosen?.method ?? "model.onnx");
+  const served = (report.compress as { chosen?: { method: string } } | undefined)?.chosen?.method ?? "model.onnx";
+  report.serve = await serveStage(bundle, served);
+  report.serveComparison = await serveComparison(bundle, served);
   report.finished = new Date().toISOString();
   save();
   console.log(JSON.stringify(report, null, 2));

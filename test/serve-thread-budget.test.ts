@@ -23,6 +23,8 @@ describe("the server's onnxruntime thread budget", () => {
 
   it("gives a model with a wide output layer (items x hidden) every core: scoring, not HTTP, is then a request's cost", () => {
     expect(defaultSessionThreads(2, 1, 12_101 * 64)).toBe(1); // Beauty: one core kept for HTTP
+    expect(defaultSessionThreads(2, 1, 100_000 * 64)).toBe(1); // alike at 100k items: HTTP keeps its core
+    expect(defaultSessionThreads(2, 1, 300_000 * 64)).toBe(2);
     expect(defaultSessionThreads(2, 1, 1_000_000 * 64)).toBe(2); // a million items
     expect(defaultSessionThreads(2, 1, WIDE_OUTPUT_LAYER)).toBe(2);
     expect(defaultSessionThreads(2, 1, WIDE_OUTPUT_LAYER - 1)).toBe(1);

@@ -56,7 +56,7 @@ export function registerServe(program: Command, ctx: CommandContext): void {
     .option("--device <device>", `onnxruntime execution provider: ${DEVICES.join(", ")} (cuda falls back to cpu with a warning)`, "cpu")
     .option(
       "--threads <n>",
-      "onnxruntime intra-op threads per session (default with workers: the cores (--cores) minus one for HTTP, or all of them for a model of over 4 M output multiply-adds a request (items x hidden), shared among the workers; with --workers 0: one per core)",
+      "onnxruntime intra-op threads per session (default with workers: the cores (--cores) minus one for HTTP, or all of them for a model of over 10 M output multiply-adds a request (items x hidden), shared among the workers; with --workers 0: one per core)",
     )
     .option(
       "--cores <n>",

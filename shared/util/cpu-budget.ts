@@ -48,14 +48,13 @@ export function usableCores(quota = cgroupCpuQuota(), parallelism = availablePar
 
 /**
  * Multiply-adds of a request's output layer (items × hidden: one dot product per catalogue item)
- * from which the model gets every core: 4 M, e.g. 62,500 items at hidden 64. Measured on 2 cores
- * at the two ends: at 12,101 × 64 (0.8 M) one ORT thread beat two at 1 and 16 connections and at
- * 200 req/s (the HTTP thread's ~55 µs a request is then most of a request's work); at 10^6 × 64
- * (64 M) two threads gave p99 11-12 ms at 100 req/s against 23-31 ms with one (README, bench/serve*.json,
- * bench/scale.json). Between them the model's work grows with the items while HTTP's does not; 4 M
- * is where the model's share is ~5 times HTTP's (bench/serve-threads-100k.json measures 100,000 items).
+ * from which the model gets every core: 10 M, e.g. 156,000 items at hidden 64. Measured on 2
+ * cores at 100 req/s (bench/serve-threads-*.json, bench/scale.json; README "Model server threads"):
+ * at 12,101 × 64 (0.8 M) one ORT thread beat two at 1 and 16 connections and at 200 req/s (HTTP's
+ * ~55 µs a request is then much of a request's work); at 100,000 × 64 (6.4 M) one and two were
+ * alike; at 300,000 × 64 (19 M) two cut p50 by a third; at 10^6 × 64 two halved p99.
  */
-export const WIDE_OUTPUT_LAYER = 4_000_000;
+export const WIDE_OUTPUT_LAYER = 10_000_000;
 
 /**
  * Intra-op threads per model session when --threads is not given: with the model in worker

@@ -108,7 +108,7 @@ export const KUBERNETES_SETTING_OPTIONS: readonly OptionSpec[] = [
     kind: "text",
     default: "500m",
     description: k8s(
-      "CPU request of the server; with cpu-limit (else this) it sizes the server's onnxruntime threads: the cores but one, kept for HTTP (`--threads` in server-args overrides)",
+      "CPU request of the server; cpu-limit (else this) is passed as --cores, which the server sizes its onnxruntime threads from: the cores but one, kept for HTTP, or all of them for a model with a wide output layer (`--threads` or `--cores` in server-args overrides)",
     ),
   }),
   setting({ name: "memory", kind: "text", default: "1Gi", description: k8s("memory request and limit of the server") }),
