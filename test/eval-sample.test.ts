@@ -5,6 +5,8 @@ import { LocalBaselineStore } from "../shared/cache/local-baseline-store.js";
 import { compressBundle } from "../shared/compress/compress-bundle.js";
 import { COMPRESS_OPTIONS, compressOptionsFrom } from "../shared/compress/options.js";
 import { convertBundle } from "../shared/convert/convert-bundle.js";
+import { paritySample } from "../shared/convert/parity-sample.js";
+import { realHistories } from "../shared/convert/real-histories.js";
 import { duckDb } from "../shared/data/duckdb-runtime.js";
 import { sampleUsers, spacedUsers } from "../shared/data/user-sample.js";
 import { RecshipError } from "../shared/errors.js";
@@ -310,5 +312,26 @@ describe("evaluation data on a user sample of a log DuckDB reads", () => {
     // the population's popularity, not the sample's: counted over more rows than the sample holds
     const sampleRows = viaSql.cases.reduce((n, c) => n + c.interacted.length, 0);
     expect(viaSql.popularity.reduce((a, b) => a + b, 0)).toBeGreaterThan(sampleRows);
+  });
+
+  it("gives convert's parity check the real histories a full read would, reading only the spread of users it keeps", async () => {
+    const csv = tiedCsv(join(dir, "parity.csv"));
+    const parquet = await asParquet(csv, join(dir, "parity.parquet"));
+    const read = { userColumn: "user_id", itemColumn: "item_id", timeColumn: "ts" };
+    // the bundle's vocabulary in another order than the file's
+    const items = Array.from({ length: 60 }, (_, i) => `i${60 - i}`);
+    const bundle = { itemIds: ["", ...items], dataSha256: "" };
+    const kept = (histories: Int32Array[]) =>
+      paritySample({ numItems: 60, maxlen: 50, histories, maxReal: 40, random: 0 }).histories.slice(0, 40).map((h) => Array.from(h));
+    const full = await realHistories(csv, read, bundle, silentLogger);
+    const spread = await realHistories(parquet, read, bundle, silentLogger, 40);
+    expect(full.histories.length).toBeGreaterThan(100);
+    expect(spread.histories).toHaveLength(40); // only the users paritySample keeps left DuckDB
+    expect(kept(spread.histories)).toEqual(kept(full.histories));
+    // items outside the vocabulary are skipped, as in the full read
+    const smaller = { itemIds: ["", ...items.slice(5)], dataSha256: "" };
+    const partial = await realHistories(parquet, read, smaller, silentLogger, 40);
+    expect(partial.unknownItems).toBeGreaterThan(0);
+    for (const h of partial.histories) for (const d of h) expect(d).toBeLessThanOrEqual(55);
   });
 });

@@ -13,7 +13,7 @@ import { mappingFor, type ModelMapping } from "../onnx/mappings.js";
 import { checkOpset, DEFAULT_OPSET, irVersionFor, makeModel, writeModel } from "../onnx/writer.js";
 import { RECSHIP_VERSION } from "../version.js";
 import { checkParity, DEFAULT_TOLERANCE, type ParityResult, type ParityTolerance } from "./parity-check.js";
-import { paritySample } from "./parity-sample.js";
+import { DEFAULT_MAX_REAL, paritySample } from "./parity-sample.js";
 import { realHistories } from "./real-histories.js";
 
 export const ONNX_FILE = "model.onnx";
@@ -176,7 +176,8 @@ async function parityInputs(
       ? { path: manifest.data.source, ...(manifest.data.read as ReadOptions) }
       : undefined);
   if (!given && data) {
-    const real = await realHistories(data.path, data, { itemIds: bundle.itemIds, dataSha256: manifest.data.sha256 }, options.log);
+    const vocabulary = { itemIds: bundle.itemIds, dataSha256: manifest.data.sha256 };
+    const real = await realHistories(data.path, data, vocabulary, options.log, options.maxRealSequences ?? DEFAULT_MAX_REAL);
     if (!real.sameData)
       warnings.push(`${data.path} is not the file the bundle was trained on; its sequences were used as parity inputs anyway`);
     given = real.histories;

@@ -1,6 +1,9 @@
 import { RecshipError } from "../errors.js";
 import { Rng } from "../util/random.js";
 
+/** Real histories the parity check uses at most, when not told. */
+export const DEFAULT_MAX_REAL = 1000;
+
 export interface ParitySample {
   histories: Int32Array[];
   /** How many came from real data, from the edge cases and from the random generator (in that order). */
@@ -41,7 +44,7 @@ export function paritySample(options: ParitySampleOptions): ParitySample {
   const rng = new Rng(`parity:${options.seed ?? 0}`);
   const given = options.histories ?? [];
   given.forEach((h, i) => checkHistory(h, i, numItems));
-  const maxReal = options.maxReal ?? 1000;
+  const maxReal = options.maxReal ?? DEFAULT_MAX_REAL;
   // ordered by length either way: batches of similar lengths pad less in the tfjs reference
   const byLength = Array.from(given.keys()).sort((a, b) => given[a].length - given[b].length || a - b);
   let real = byLength.map((i) => given[i]);

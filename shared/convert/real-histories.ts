@@ -1,3 +1,4 @@
+import { readSampleWithDuckDb, readsThroughDuckDb } from "../data/duckdb-reader.js";
 import { readInteractions, type ReadOptions } from "../data/readers.js";
 import type { Logger } from "../log.js";
 
@@ -13,37 +14,80 @@ export interface RealHistories {
 /**
  * Reads an interaction log and turns it into validation histories in the bundle's
  * vocabulary (leave-one-out: every user's sequence without its last two items, users with
- * 3+ known items only), the realistic inputs for the parity check.
+ * 3+ known items only), the realistic inputs for the parity check. A log DuckDB reads (Parquet,
+ * a query) gives only the `maxReal` users paritySample would keep, evenly spread over the
+ * lengths (shortest first, ties by user): the other users' rows never leave DuckDB.
  */
 export async function realHistories(
   path: string,
   readOptions: ReadOptions,
   bundle: { itemIds: string[]; dataSha256: string },
   log: Logger,
+  maxReal?: number,
 ): Promise<RealHistories> {
-  const read = await readInteractions(path, readOptions);
+  const sampled = maxReal !== undefined && readsThroughDuckDb(path, readOptions);
+  const read = sampled ? await readSpreadSample(path, readOptions, maxReal) : await readEveryUser(path, readOptions);
   const sameData = read.sha256 === bundle.dataSha256;
   if (!sameData) {
     log.warn(`${path} is not the file the bundle was trained on (sha256 differs); its sequences are still used as parity inputs`);
   }
+  const { histories, unknownItems } = validationHistories(read.sequences, read.itemIds, bundle.itemIds);
+  log.info(
+    `${histories.length} validation histories from ${path}${sampled ? ` (a spread of ${read.sequences.length} users read through DuckDB)` : ""}` +
+      `${unknownItems ? ` (${unknownItems} interactions with items outside the vocabulary skipped)` : ""}`,
+  );
+  return { histories, sameData, unknownItems };
+}
+
+interface UserSequences {
+  sequences: Int32Array[];
+  /** The file's item ids by its dense id (0: padding). */
+  itemIds: string[];
+  sha256: string;
+}
+
+async function readEveryUser(path: string, readOptions: ReadOptions): Promise<UserSequences> {
+  const read = await readInteractions(path, readOptions);
+  return { sequences: read.log.sequences, itemIds: read.log.itemIds, sha256: read.sha256 };
+}
+
+/** `count` of `sorted`, evenly spaced from first to last (all of them when there are no more). */
+export function evenlySpaced(sorted: Int32Array, count: number): Int32Array {
+  if (sorted.length <= count) return sorted;
+  const step = (sorted.length - 1) / Math.max(1, count - 1);
+  return Int32Array.from({ length: count }, (_, i) => sorted[Math.round(i * step)]);
+}
+
+async function readSpreadSample(path: string, readOptions: ReadOptions, maxReal: number): Promise<UserSequences> {
+  const read = await readSampleWithDuckDb(path, readOptions, (eligible) => evenlySpaced(eligible, maxReal), {
+    byLength: true,
+    popularity: false,
+  });
+  return { sequences: read.sequences, itemIds: read.itemIds, sha256: read.sha256 };
+}
+
+/** Each sequence in the bundle's ids without its last two items, for users with 3+ known items. */
+function validationHistories(
+  sequences: Iterable<Int32Array>,
+  fileItemIds: string[],
+  bundleItemIds: string[],
+): { histories: Int32Array[]; unknownItems: number } {
   const dense = new Map<string, number>();
-  bundle.itemIds.forEach((id, i) => {
+  bundleItemIds.forEach((id, i) => {
     if (i > 0) dense.set(id, i);
   });
-  const fileToBundle = read.log.itemIds.map((id, i) => (i === 0 ? 0 : (dense.get(id) ?? 0)));
+  const fileToBundle = Int32Array.from(fileItemIds, (id, i) => (i === 0 ? 0 : (dense.get(id) ?? 0)));
   let unknownItems = 0;
   const histories: Int32Array[] = [];
-  for (const sequence of read.log.sequences) {
-    const known: number[] = [];
+  for (const sequence of sequences) {
+    const known = new Int32Array(sequence.length);
+    let n = 0;
     for (const item of sequence) {
       const d = fileToBundle[item];
       if (d === 0) unknownItems++;
-      else known.push(d);
+      else known[n++] = d;
     }
-    if (known.length >= 3) histories.push(Int32Array.from(known.slice(0, known.length - 2)));
+    if (n >= 3) histories.push(known.slice(0, n - 2));
   }
-  log.info(
-    `${histories.length} validation histories from ${path}${unknownItems ? ` (${unknownItems} interactions with items outside the vocabulary skipped)` : ""}`,
-  );
-  return { histories, sameData, unknownItems };
+  return { histories, unknownItems };
 }

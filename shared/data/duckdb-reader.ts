@@ -380,13 +380,20 @@ export interface SampledLog extends Omit<ReadResult, "log"> {
   itemIds: string[];
   users: number;
   interactions: number;
-  /** Users with the 3 or more interactions leave-one-out needs (dense ids, ascending). */
+  /** Users with the 3 or more interactions leave-one-out needs (dense ids, ascending; by length with `byLength`). */
   eligible: Int32Array;
-  /** The users `pick` chose (ascending) and their sequences, oldest first. */
+  /** The users `pick` chose and their sequences (in `picked`'s order), oldest first. */
   picked: Int32Array;
   sequences: Int32Array[];
-  /** Interactions per item in the test histories: all but the last of a user with 3 or more, all of the others'; index 0 unused. */
+  /** Interactions per item in the test histories: all but the last of a user with 3 or more, all of the others'; index 0 unused (empty when not asked for). */
   popularity: Float64Array;
+}
+
+export interface SampleOptions {
+  /** Hand `pick` the eligible users shortest first (by interactions, then id) instead of by id. */
+  byLength?: boolean;
+  /** Count the test histories' item popularity over every user (default true). */
+  popularity?: boolean;
 }
 
 /**
@@ -398,13 +405,15 @@ export async function readSampleWithDuckDb(
   path: string,
   options: ReadOptions,
   pick: (eligible: Int32Array) => Int32Array,
+  sample: SampleOptions = {},
 ): Promise<SampledLog> {
   return withLog(path, options, async (con, plan) => {
     const { rowsRead, rowsSkippedByFilter, rows } = await loadRows(con, plan, options);
     await denseIdTables(con);
     const itemIds = await itemIdStrings(con);
     const users = await count(con, "users");
-    const eligible = Int32Array.from(await firstColumn<number>(con, `SELECT uid FROM users WHERE n >= 3 ORDER BY uid`));
+    const order = sample.byLength ? "n, uid" : "uid";
+    const eligible = Int32Array.from(await firstColumn<number>(con, `SELECT uid FROM users WHERE n >= 3 ORDER BY ${order}`));
     const picked = pick(eligible);
     await con.run(`CREATE TABLE picked (uid INTEGER)`);
     const appender = await con.createAppender("picked");
@@ -414,7 +423,7 @@ export async function readSampleWithDuckDb(
     }
     appender.closeSync();
     const sequences = await pickedSequences(con, picked);
-    const popularity = await testHistoryPopularity(con, itemIds.length - 1);
+    const popularity = sample.popularity === false ? new Float64Array(0) : await testHistoryPopularity(con, itemIds.length - 1);
     const digest = await digestFiles(plan.files);
     return {
       itemIds,
