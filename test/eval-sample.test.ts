@@ -322,7 +322,9 @@ describe("evaluation data on a user sample of a log DuckDB reads", () => {
     const items = Array.from({ length: 60 }, (_, i) => `i${60 - i}`);
     const bundle = { itemIds: ["", ...items], dataSha256: "" };
     const kept = (histories: Int32Array[]) =>
-      paritySample({ numItems: 60, maxlen: 50, histories, maxReal: 40, random: 0 }).histories.slice(0, 40).map((h) => Array.from(h));
+      paritySample({ numItems: 60, maxlen: 50, histories, maxReal: 40, random: 0 })
+        .histories.slice(0, 40)
+        .map((h) => Array.from(h));
     const full = await realHistories(csv, read, bundle, silentLogger);
     const spread = await realHistories(parquet, read, bundle, silentLogger, 40);
     expect(full.histories.length).toBeGreaterThan(100);
