@@ -2,7 +2,9 @@ import { cpSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { LocalBaselineStore } from "../shared/cache/local-baseline-store.js";
+import type { LoadedBundle } from "../shared/bundle/bundle-io.js";
 import { compressBundle } from "../shared/compress/compress-bundle.js";
+import { loadEvalData as loadCompressEvalData, type CompressEvalData } from "../shared/compress/eval-data.js";
 import { COMPRESS_OPTIONS, compressOptionsFrom } from "../shared/compress/options.js";
 import { convertBundle } from "../shared/convert/convert-bundle.js";
 import { paritySample } from "../shared/convert/parity-sample.js";
@@ -15,7 +17,7 @@ import { runGate, type GateOptions } from "../shared/gate/gate.js";
 import { GATE_OPTIONS, gateOptionsFrom } from "../shared/gate/options.js";
 import { gateWithBaseline } from "../shared/gate/pipeline.js";
 import { DEFAULT_RULES, type GateRules } from "../shared/gate/rules.js";
-import { silentLogger } from "../shared/log.js";
+import { memoryLogger, silentLogger } from "../shared/log.js";
 import { compressSummaryMarkdown } from "../shared/report/compress-summary.js";
 import { gateMarkdown } from "../shared/report/gate-markdown.js";
 import { trainSummaryMarkdown } from "../shared/report/train-summary.js";
@@ -312,6 +314,38 @@ describe("evaluation data on a user sample of a log DuckDB reads", () => {
     // the population's popularity, not the sample's: counted over more rows than the sample holds
     const sampleRows = viaSql.cases.reduce((n, c) => n + c.interacted.length, 0);
     expect(viaSql.popularity.reduce((a, b) => a + b, 0)).toBeGreaterThan(sampleRows);
+  });
+
+  it("gives compress-model's sample the cases of a full read, moving only the sample's rows (not for distillation, nor with unknown items)", async () => {
+    const csv = tiedCsv(join(dir, "compress.csv"));
+    const parquet = await asParquet(csv, join(dir, "compress.parquet"));
+    const read = { userColumn: "user_id", itemColumn: "item_id", timeColumn: "ts" };
+    const items = Array.from({ length: 60 }, (_, i) => `i${60 - i}`);
+    const bundleOf = (itemIds: string[]) =>
+      ({ dir, itemIds: ["", ...itemIds], manifest: { data: { source: csv, format: "csv", sha256: "", kCore: 0 } } }) as unknown as LoadedBundle;
+    const comparable = (d: CompressEvalData) => ({
+      eligibleUsers: d.eligibleUsers,
+      unknownItems: d.unknownItems,
+      cases: [...d.validation, ...d.test].map((c) => [c.user, Array.from(c.history), c.target, Array.from(c.interacted)]),
+    });
+    const sample = { size: 50, seed: 3 };
+    const log = memoryLogger();
+    const full = await loadCompressEvalData(bundleOf(items), { path: csv, ...read }, sample, silentLogger);
+    const viaSql = await loadCompressEvalData(bundleOf(items), { path: parquet, ...read }, sample, log);
+    expect(full.validation).toHaveLength(50);
+    expect(comparable(viaSql)).toEqual(comparable(full));
+    expect(log.lines.join("\n")).toContain("read through DuckDB");
+    expect(viaSql.trainSequences).toEqual([]);
+    // distillation needs every user's training part: the whole log is read
+    const distill = await loadCompressEvalData(bundleOf(items), { path: parquet, ...read }, { ...sample, trainSequences: true }, silentLogger);
+    expect(distill.trainSequences.length).toBeGreaterThan(300);
+    expect(comparable(distill)).toEqual(comparable(full));
+    // items outside the vocabulary: the full read's sample, not one of users with 3+ rows
+    const smaller = bundleOf(items.slice(5));
+    const fullSmaller = await loadCompressEvalData(smaller, { path: csv, ...read }, sample, silentLogger);
+    const sqlSmaller = await loadCompressEvalData(smaller, { path: parquet, ...read }, sample, silentLogger);
+    expect(fullSmaller.unknownItems).toBeGreaterThan(0);
+    expect(comparable(sqlSmaller)).toEqual(comparable(fullSmaller));
   });
 
   it("gives convert's parity check the real histories a full read would, reading only the spread of users it keeps", async () => {

@@ -118,7 +118,8 @@ async function openSource(options: CompressOptions, dir: string, warnings: strin
   }
   await checkArtifactFiles(dir, bundle.manifest, "onnx", options.verifyChecksums ?? true);
   const seed = options.seed ?? bundle.manifest.training.config.seed ?? 0;
-  const data = await loadEvalData(bundle, options.data, { size: options.evalUsers ?? 0, seed }, options.log);
+  const distill = parseVariants(options.methods).some((v) => v.methods.includes("distill"));
+  const data = await loadEvalData(bundle, options.data, { size: options.evalUsers ?? 0, seed, trainSequences: distill }, options.log);
   if (!data.sameData) warnings.push(`${data.source} is not the file the bundle was trained on; the budget was judged on its split anyway`);
   return { bundle, onnxArtifact, basePath, data, seed };
 }

@@ -1,7 +1,8 @@
 import { existsSync } from "node:fs";
 import type { LoadedBundle } from "../bundle/bundle-io.js";
+import { readSampleWithDuckDb, readsThroughDuckDb } from "../data/duckdb-reader.js";
 import { readInteractions, type ReadOptions } from "../data/readers.js";
-import { kCoreFilter, leaveOneOut, testHistory } from "../data/split.js";
+import { kCoreFilter, leaveOneOut } from "../data/split.js";
 import { evalUserSample, sampleLabel } from "../data/user-sample.js";
 import { RecshipError } from "../errors.js";
 import type { EvalCase } from "../eval/evaluator.js";
@@ -17,7 +18,7 @@ export interface CompressEvalData {
   validation: EvalCase[];
   /** Test cases (history = training part + validation item, target = last item). */
   test: EvalCase[];
-  /** Each user's training part (distillation trains on these). */
+  /** Each user's training part (distillation trains on these); empty unless asked for. */
   trainSequences: Int32Array[];
   unknownItems: number;
 }
@@ -34,6 +35,8 @@ function bundleDataSource(bundle: LoadedBundle, given?: { path: string } & ReadO
 export interface UserSampleOptions {
   size: number;
   seed: number;
+  /** Every user's training part is needed too (distillation): the whole log is read. */
+  trainSequences?: boolean;
 }
 
 /**
@@ -41,7 +44,9 @@ export interface UserSampleOptions {
  * bundle's vocabulary: the same reader options and k-core filter, items mapped to the
  * bundle's dense ids through items.txt (items the bundle does not know are dropped). The
  * validation and test cases are those of one seeded user sample, so every variant is
- * measured on the same users; the training sequences are every user's.
+ * measured on the same users. A sample of a log DuckDB reads (Parquet, a query; no k-core, no
+ * distillation) moves only the sample's rows into JavaScript, when every item of the log is in
+ * the bundle's vocabulary (else the sample could differ from the full read's, which is used).
  */
 export async function loadEvalData(
   bundle: LoadedBundle,
@@ -49,6 +54,25 @@ export async function loadEvalData(
   sample: UserSampleOptions,
   log: Logger,
 ): Promise<CompressEvalData> {
+  const source = checkedSource(bundle, given);
+  const kCore = bundle.manifest.data.kCore ?? 0;
+  const sampled =
+    sample.size > 0 && !sample.trainSequences && kCore <= 1 && readsThroughDuckDb(source.path, source)
+      ? await splitSampleInDuckDb(bundle, source, sample, log)
+      : undefined;
+  const data = sampled ?? (await splitEveryUser(bundle, source, sample, kCore));
+  if (!data.sameData)
+    log.warn(`${source.path} is not the file the bundle was trained on (sha256 differs); its split is used for the measurements anyway`);
+  const users = data.validation.length;
+  log.info(
+    `evaluation data: ${sampleLabel(users, data.eligibleUsers)} validation and test users from ${source.path}` +
+      (users < data.eligibleUsers ? ` (a sample seeded by ${sample.seed}${sampled ? ", read through DuckDB" : ""})` : "") +
+      (data.unknownItems ? ` (${data.unknownItems} interactions with items outside the vocabulary dropped)` : ""),
+  );
+  return data;
+}
+
+function checkedSource(bundle: LoadedBundle, given: ({ path: string } & ReadOptions) | undefined): { path: string } & ReadOptions {
   const source = bundleDataSource(bundle, given);
   if (!source || !existsSync(source.path)) {
     throw new RecshipError(
@@ -59,17 +83,43 @@ export async function loadEvalData(
       },
     );
   }
-  const read = await readInteractions(source.path, source);
-  const sameData = read.sha256 === bundle.manifest.data.sha256;
-  if (!sameData)
-    log.warn(`${source.path} is not the file the bundle was trained on (sha256 differs); its split is used for the measurements anyway`);
-  const kCore = bundle.manifest.data.kCore ?? 0;
-  const filtered = kCore > 1 ? kCoreFilter(read.log, kCore) : read.log;
+  return source;
+}
+
+const noEligibleUsers = (path: string) =>
+  new RecshipError("the interaction log has no user with the 3 or more interactions leave-one-out evaluation needs", { where: path });
+
+/** The file's dense item ids → the bundle's (0: not in the bundle's vocabulary). */
+function bundleIdsOf(fileItemIds: string[], bundleItemIds: string[]): Int32Array {
   const dense = new Map<string, number>();
-  bundle.itemIds.forEach((id, i) => {
+  bundleItemIds.forEach((id, i) => {
     if (i > 0) dense.set(id, i);
   });
-  const toBundle = filtered.itemIds.map((id, i) => (i === 0 ? 0 : (dense.get(id) ?? 0)));
+  return Int32Array.from(fileItemIds, (id, i) => (i === 0 ? 0 : (dense.get(id) ?? 0)));
+}
+
+/** Validation and test cases of `users`, whose whole sequences (bundle ids) `sequenceOf` gives. */
+function casesOf(users: Int32Array, sequenceOf: (i: number) => Int32Array): { validation: EvalCase[]; test: EvalCase[] } {
+  const validation: EvalCase[] = [];
+  const test: EvalCase[] = [];
+  users.forEach((user, i) => {
+    const s = sequenceOf(i);
+    validation.push({ user, history: s.subarray(0, s.length - 2), target: s[s.length - 2], interacted: s });
+    test.push({ user, history: s.subarray(0, s.length - 1), target: s[s.length - 1], interacted: s });
+  });
+  return { validation, test };
+}
+
+/** Every row into JavaScript: the k-core filter, the bundle's ids, leave-one-out, then the sample. */
+async function splitEveryUser(
+  bundle: LoadedBundle,
+  source: { path: string } & ReadOptions,
+  sample: UserSampleOptions,
+  kCore: number,
+): Promise<CompressEvalData> {
+  const read = await readInteractions(source.path, source);
+  const filtered = kCore > 1 ? kCoreFilter(read.log, kCore) : read.log;
+  const toBundle = bundleIdsOf(filtered.itemIds, bundle.itemIds);
   let unknownItems = 0;
   const sequences = filtered.sequences.map((s) => {
     const known: number[] = [];
@@ -86,36 +136,48 @@ export async function loadEvalData(
     sequences,
     interactions: filtered.interactions - unknownItems,
   });
-  if (split.evalUsers.length === 0) {
-    throw new RecshipError("the interaction log has no user with the 3 or more interactions leave-one-out evaluation needs", {
-      where: source.path,
-    });
-  }
+  if (split.evalUsers.length === 0) throw noEligibleUsers(source.path);
   const users = evalUserSample(split.evalUsers, sample.size, sample.seed);
-  const validation: EvalCase[] = Array.from(users, (u) => ({
-    user: u,
-    history: split.train[u],
-    target: split.validTarget[u],
-    interacted: sequences[u],
-  }));
-  const test: EvalCase[] = Array.from(users, (u) => ({
-    user: u,
-    history: testHistory(split, u),
-    target: split.testTarget[u],
-    interacted: sequences[u],
-  }));
-  log.info(
-    `evaluation data: ${sampleLabel(users.length, split.evalUsers.length)} validation and test users from ${source.path}` +
-      (users.length < split.evalUsers.length ? ` (a sample seeded by ${sample.seed})` : "") +
-      (unknownItems ? ` (${unknownItems} interactions with items outside the vocabulary dropped)` : ""),
-  );
   return {
     source: source.path,
-    sameData,
+    sameData: read.sha256 === bundle.manifest.data.sha256,
     eligibleUsers: split.evalUsers.length,
-    validation,
-    test,
-    trainSequences: split.train,
+    ...casesOf(users, (i) => sequences[users[i]]),
+    trainSequences: sample.trainSequences ? split.train : [],
     unknownItems,
+  };
+}
+
+/**
+ * The sample's rows only, through DuckDB: the same users and cases as splitEveryUser when every
+ * item of the log is in the bundle's vocabulary; undefined (read everything) when one is not.
+ */
+async function splitSampleInDuckDb(
+  bundle: LoadedBundle,
+  source: { path: string } & ReadOptions,
+  sample: UserSampleOptions,
+  log: Logger,
+): Promise<CompressEvalData | undefined> {
+  const read = await readSampleWithDuckDb(
+    source.path,
+    source,
+    (eligible) => {
+      if (eligible.length === 0) throw noEligibleUsers(source.path);
+      return evalUserSample(eligible, sample.size, sample.seed);
+    },
+    { popularity: false },
+  );
+  const toBundle = bundleIdsOf(read.itemIds, bundle.itemIds);
+  if (toBundle.subarray(1).includes(0)) {
+    log.info(`${source.path} has items outside the bundle's vocabulary: reading every row for the evaluation split`);
+    return undefined;
+  }
+  return {
+    source: source.path,
+    sameData: read.sha256 === bundle.manifest.data.sha256,
+    eligibleUsers: read.eligible.length,
+    ...casesOf(read.picked, (i) => read.sequences[i].map((item) => toBundle[item])),
+    trainSequences: [],
+    unknownItems: 0,
   };
 }
