@@ -322,7 +322,11 @@ describe("evaluation data on a user sample of a log DuckDB reads", () => {
     const read = { userColumn: "user_id", itemColumn: "item_id", timeColumn: "ts" };
     const items = Array.from({ length: 60 }, (_, i) => `i${60 - i}`);
     const bundleOf = (itemIds: string[]) =>
-      ({ dir, itemIds: ["", ...itemIds], manifest: { data: { source: csv, format: "csv", sha256: "", kCore: 0 } } }) as unknown as LoadedBundle;
+      ({
+        dir,
+        itemIds: ["", ...itemIds],
+        manifest: { data: { source: csv, format: "csv", sha256: "", kCore: 0 } },
+      }) as unknown as LoadedBundle;
     const comparable = (d: CompressEvalData) => ({
       eligibleUsers: d.eligibleUsers,
       unknownItems: d.unknownItems,
@@ -337,7 +341,12 @@ describe("evaluation data on a user sample of a log DuckDB reads", () => {
     expect(log.lines.join("\n")).toContain("read through DuckDB");
     expect(viaSql.trainSequences).toEqual([]);
     // distillation needs every user's training part: the whole log is read
-    const distill = await loadCompressEvalData(bundleOf(items), { path: parquet, ...read }, { ...sample, trainSequences: true }, silentLogger);
+    const distill = await loadCompressEvalData(
+      bundleOf(items),
+      { path: parquet, ...read },
+      { ...sample, trainSequences: true },
+      silentLogger,
+    );
     expect(distill.trainSequences.length).toBeGreaterThan(300);
     expect(comparable(distill)).toEqual(comparable(full));
     // items outside the vocabulary: the full read's sample, not one of users with 3+ rows
