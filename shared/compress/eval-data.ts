@@ -1,6 +1,7 @@
 import { existsSync } from "node:fs";
 import type { LoadedBundle } from "../bundle/bundle-io.js";
 import { readSampleWithDuckDb, readsThroughDuckDb } from "../data/duckdb-reader.js";
+import { vocabularyMap } from "../data/interaction-log.js";
 import { readInteractions, type ReadOptions } from "../data/readers.js";
 import { kCoreFilter, leaveOneOut } from "../data/split.js";
 import { evalUserSample, sampleLabel } from "../data/user-sample.js";
@@ -89,15 +90,6 @@ function checkedSource(bundle: LoadedBundle, given: ({ path: string } & ReadOpti
 const noEligibleUsers = (path: string) =>
   new RecshipError("the interaction log has no user with the 3 or more interactions leave-one-out evaluation needs", { where: path });
 
-/** The file's dense item ids → the bundle's (0: not in the bundle's vocabulary). */
-function bundleIdsOf(fileItemIds: string[], bundleItemIds: string[]): Int32Array {
-  const dense = new Map<string, number>();
-  bundleItemIds.forEach((id, i) => {
-    if (i > 0) dense.set(id, i);
-  });
-  return Int32Array.from(fileItemIds, (id, i) => (i === 0 ? 0 : (dense.get(id) ?? 0)));
-}
-
 /** Validation and test cases of `users`, whose whole sequences (bundle ids) `sequenceOf` gives. */
 function casesOf(users: Int32Array, sequenceOf: (i: number) => Int32Array): { validation: EvalCase[]; test: EvalCase[] } {
   const validation: EvalCase[] = [];
@@ -119,7 +111,7 @@ async function splitEveryUser(
 ): Promise<CompressEvalData> {
   const read = await readInteractions(source.path, source);
   const filtered = kCore > 1 ? kCoreFilter(read.log, kCore) : read.log;
-  const toBundle = bundleIdsOf(filtered.itemIds, bundle.itemIds);
+  const toBundle = vocabularyMap(filtered.itemIds, bundle.itemIds);
   let unknownItems = 0;
   const sequences = filtered.sequences.map((s) => {
     const known: number[] = [];
@@ -167,7 +159,7 @@ async function splitSampleInDuckDb(
     },
     { popularity: false },
   );
-  const toBundle = bundleIdsOf(read.itemIds, bundle.itemIds);
+  const toBundle = vocabularyMap(read.itemIds, bundle.itemIds);
   if (toBundle.subarray(1).includes(0)) {
     log.info(`${source.path} has items outside the bundle's vocabulary: reading every row for the evaluation split`);
     return undefined;

@@ -1,4 +1,5 @@
 import { readSampleWithDuckDb, readsThroughDuckDb } from "../data/duckdb-reader.js";
+import { vocabularyMap } from "../data/interaction-log.js";
 import { readInteractions, type ReadOptions } from "../data/readers.js";
 import type { Logger } from "../log.js";
 
@@ -72,11 +73,7 @@ function validationHistories(
   fileItemIds: string[],
   bundleItemIds: string[],
 ): { histories: Int32Array[]; unknownItems: number } {
-  const dense = new Map<string, number>();
-  bundleItemIds.forEach((id, i) => {
-    if (i > 0) dense.set(id, i);
-  });
-  const fileToBundle = Int32Array.from(fileItemIds, (id, i) => (i === 0 ? 0 : (dense.get(id) ?? 0)));
+  const fileToBundle = vocabularyMap(fileItemIds, bundleItemIds);
   let unknownItems = 0;
   const histories: Int32Array[] = [];
   for (const sequence of sequences) {

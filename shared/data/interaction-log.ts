@@ -84,3 +84,15 @@ export class InteractionCollector {
     return { userIds: this.userIds, itemIds: this.itemIds, sequences, interactions: this.count };
   }
 }
+
+/**
+ * A log's dense item ids mapped into another vocabulary (a bundle's items.txt order): entry i is
+ * the other vocabulary's id of the log's item i, 0 for padding and for an item it does not hold.
+ */
+export function vocabularyMap(logItemIds: readonly string[], vocabulary: readonly string[]): Int32Array {
+  const dense = new Map<string, number>();
+  vocabulary.forEach((id, i) => {
+    if (i > 0) dense.set(id, i);
+  });
+  return Int32Array.from(logItemIds, (id, i) => (i === 0 ? 0 : (dense.get(id) ?? 0)));
+}

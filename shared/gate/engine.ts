@@ -3,6 +3,7 @@ import { maskedRank } from "../eval/metrics.js";
 import type { Logger } from "../log.js";
 import type { EvalData } from "./eval-data.js";
 import { createRowRanker, sampledRank } from "../eval/rank-kernel.js";
+import { vocabularyMap } from "../data/interaction-log.js";
 
 /** Bumped when the engine's results for the same inputs change (stored evaluations are then recomputed). */
 export const ENGINE_VERSION = 2;
@@ -40,14 +41,7 @@ export interface VocabularyMap {
 
 export function mapVocabulary(dataItemIds: string[], modelItemIds: string[]): VocabularyMap {
   const same = dataItemIds.length === modelItemIds.length && dataItemIds.every((id, i) => id === modelItemIds[i]);
-  const dataToModel = new Int32Array(dataItemIds.length);
-  if (same) {
-    for (let i = 1; i < dataItemIds.length; i++) dataToModel[i] = i;
-  } else {
-    const index = new Map<string, number>();
-    for (let i = 1; i < modelItemIds.length; i++) index.set(modelItemIds[i], i);
-    for (let i = 1; i < dataItemIds.length; i++) dataToModel[i] = index.get(dataItemIds[i]) ?? 0;
-  }
+  const dataToModel = same ? Int32Array.from(dataItemIds, (_, i) => i) : vocabularyMap(dataItemIds, modelItemIds);
   return { same, dataToModel };
 }
 
