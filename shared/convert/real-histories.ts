@@ -53,7 +53,7 @@ async function readEveryUser(path: string, readOptions: ReadOptions): Promise<Us
 }
 
 /** `count` of `sorted`, evenly spaced from first to last (all of them when there are no more). */
-export function evenlySpaced(sorted: Int32Array, count: number): Int32Array {
+function evenlySpaced(sorted: Int32Array, count: number): Int32Array {
   if (sorted.length <= count) return sorted;
   const step = (sorted.length - 1) / Math.max(1, count - 1);
   return Int32Array.from({ length: count }, (_, i) => sorted[Math.round(i * step)]);
