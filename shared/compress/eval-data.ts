@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import type { LoadedBundle } from "../bundle/bundle-io.js";
 import { readSampleWithDuckDb, readsThroughDuckDb } from "../data/duckdb-reader.js";
-import { vocabularyMap } from "../data/interaction-log.js";
+import { mapSequences, vocabularyMap } from "../data/interaction-log.js";
 import { readInteractions, type ReadOptions } from "../data/readers.js";
 import { kCoreFilter, leaveOneOut } from "../data/split.js";
 import { evalUserSample, sampleLabel } from "../data/user-sample.js";
@@ -111,17 +111,7 @@ async function splitEveryUser(
 ): Promise<CompressEvalData> {
   const read = await readInteractions(source.path, source);
   const filtered = kCore > 1 ? kCoreFilter(read.log, kCore) : read.log;
-  const toBundle = vocabularyMap(filtered.itemIds, bundle.itemIds);
-  let unknownItems = 0;
-  const sequences = filtered.sequences.map((s) => {
-    const known: number[] = [];
-    for (const item of s) {
-      const d = toBundle[item];
-      if (d === 0) unknownItems++;
-      else known.push(d);
-    }
-    return Int32Array.from(known);
-  });
+  const { sequences, dropped: unknownItems } = mapSequences(filtered.sequences, vocabularyMap(filtered.itemIds, bundle.itemIds));
   const split = leaveOneOut({
     userIds: filtered.userIds,
     itemIds: bundle.itemIds,

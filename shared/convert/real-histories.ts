@@ -1,5 +1,5 @@
 import { readSampleWithDuckDb, readsThroughDuckDb } from "../data/duckdb-reader.js";
-import { vocabularyMap } from "../data/interaction-log.js";
+import { mapSequences, vocabularyMap } from "../data/interaction-log.js";
 import { readInteractions, type ReadOptions } from "../data/readers.js";
 import type { Logger } from "../log.js";
 
@@ -69,22 +69,11 @@ async function readSpreadSample(path: string, readOptions: ReadOptions, maxReal:
 
 /** Each sequence in the bundle's ids without its last two items, for users with 3+ known items. */
 function validationHistories(
-  sequences: Iterable<Int32Array>,
+  sequences: Int32Array[],
   fileItemIds: string[],
   bundleItemIds: string[],
 ): { histories: Int32Array[]; unknownItems: number } {
-  const fileToBundle = vocabularyMap(fileItemIds, bundleItemIds);
-  let unknownItems = 0;
-  const histories: Int32Array[] = [];
-  for (const sequence of sequences) {
-    const known = new Int32Array(sequence.length);
-    let n = 0;
-    for (const item of sequence) {
-      const d = fileToBundle[item];
-      if (d === 0) unknownItems++;
-      else known[n++] = d;
-    }
-    if (n >= 3) histories.push(known.slice(0, n - 2));
-  }
-  return { histories, unknownItems };
+  const known = mapSequences(sequences, vocabularyMap(fileItemIds, bundleItemIds));
+  const histories = known.sequences.filter((s) => s.length >= 3).map((s) => s.slice(0, s.length - 2));
+  return { histories, unknownItems: known.dropped };
 }

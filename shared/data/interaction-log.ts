@@ -96,3 +96,19 @@ export function vocabularyMap(logItemIds: readonly string[], vocabulary: readonl
   });
   return Int32Array.from(logItemIds, (id, i) => (i === 0 ? 0 : (dense.get(id) ?? 0)));
 }
+
+/** `sequences` through an id map (vocabularyMap), the items it maps to 0 dropped, and how many were. */
+export function mapSequences(sequences: readonly Int32Array[], map: Int32Array): { sequences: Int32Array[]; dropped: number } {
+  let dropped = 0;
+  const mapped = sequences.map((s) => {
+    const out = new Int32Array(s.length);
+    let n = 0;
+    for (const item of s) {
+      const m = map[item];
+      if (m > 0) out[n++] = m;
+      else dropped++;
+    }
+    return n === s.length ? out : out.slice(0, n);
+  });
+  return { sequences: mapped, dropped };
+}

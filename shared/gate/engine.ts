@@ -3,7 +3,7 @@ import { maskedRank } from "../eval/metrics.js";
 import type { Logger } from "../log.js";
 import type { EvalData } from "./eval-data.js";
 import { createRowRanker, sampledRank } from "../eval/rank-kernel.js";
-import { vocabularyMap } from "../data/interaction-log.js";
+import { mapSequences, vocabularyMap } from "../data/interaction-log.js";
 
 /** Bumped when the engine's results for the same inputs change (stored evaluations are then recomputed). */
 export const ENGINE_VERSION = 2;
@@ -48,17 +48,11 @@ export function mapVocabulary(dataItemIds: string[], modelItemIds: string[]): Vo
 /** The test histories in a model's item ids (items it does not know dropped). */
 export function modelHistories(data: EvalData, vocab: VocabularyMap): { histories: Int32Array[]; unknown: number } {
   if (vocab.same) return { histories: data.cases.map((c) => c.history), unknown: 0 };
-  let unknown = 0;
-  const histories = data.cases.map((c) => {
-    const h: number[] = [];
-    for (const item of c.history) {
-      const m = vocab.dataToModel[item];
-      if (m > 0) h.push(m);
-      else unknown++;
-    }
-    return Int32Array.from(h);
-  });
-  return { histories, unknown };
+  const { sequences, dropped } = mapSequences(
+    data.cases.map((c) => c.history),
+    vocab.dataToModel,
+  );
+  return { histories: sequences, unknown: dropped };
 }
 
 export interface EngineOptions {

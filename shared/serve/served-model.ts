@@ -3,7 +3,7 @@ import { MANIFEST_FILE, type BundleManifest } from "../bundle/manifest.js";
 import { openModelSource, outputLayerWork, type ModelSource } from "../bundle/model-source.js";
 import { popularityShares, readMonitoringReference, type MonitoringReference } from "../bundle/monitoring-reference.js";
 import type { Logger } from "../log.js";
-import { defaultSessionThreads, usableCores, WIDE_OUTPUT_LAYER } from "../util/cpu-budget.js";
+import { defaultSessionThreads, isWideOutputLayer, usableCores } from "../util/cpu-budget.js";
 import { ModelRunner } from "./model-runner.js";
 import { openSession, type Device } from "./ort-session.js";
 import { WorkerRunner, type Runner } from "./worker-runner.js";
@@ -14,10 +14,9 @@ function defaultThreadsFor(source: ModelSource, cores: number, workers: number, 
   const outputWork = outputLayerWork(source);
   const threads = defaultSessionThreads(cores, workers, outputWork);
   if (threads === undefined) return undefined;
-  const why =
-    outputWork >= WIDE_OUTPUT_LAYER
-      ? `every core: the output layer's ${(outputWork / 1e6).toFixed(1)} M multiply-adds a request outweigh HTTP's`
-      : "one kept for HTTP and JSON";
+  const why = isWideOutputLayer(outputWork)
+    ? `every core: the output layer's ${(outputWork / 1e6).toFixed(1)} M multiply-adds a request outweigh HTTP's`
+    : "one kept for HTTP and JSON";
   log.info(
     `onnxruntime intra-op threads: ${threads} per session (${cores} usable core${cores === 1 ? "" : "s"}, ${why}; --threads sets it)`,
   );

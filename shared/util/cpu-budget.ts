@@ -56,6 +56,11 @@ export function usableCores(quota = cgroupCpuQuota(), parallelism = availablePar
  */
 export const WIDE_OUTPUT_LAYER = 10_000_000;
 
+/** Whether a request's output layer (items × hidden multiply-adds) is wide enough to give the model every core. */
+export function isWideOutputLayer(outputWork: number, wide = WIDE_OUTPUT_LAYER): boolean {
+  return outputWork >= wide;
+}
+
 /**
  * Intra-op threads per model session when --threads is not given: with the model in worker
  * threads, the cores but one (the main thread's HTTP and JSON) shared among the workers, at
@@ -65,7 +70,7 @@ export const WIDE_OUTPUT_LAYER = 10_000_000;
  */
 export function defaultSessionThreads(cores: number, workers: number, outputWork = 0, wide = WIDE_OUTPUT_LAYER): number | undefined {
   if (!(workers >= 1)) return undefined;
-  const forModel = outputWork >= wide ? cores : cores - 1;
+  const forModel = isWideOutputLayer(outputWork, wide) ? cores : cores - 1;
   return Math.max(1, Math.floor(forModel / workers));
 }
 
