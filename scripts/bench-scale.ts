@@ -300,6 +300,7 @@ async function serveOnce(bundle: string, model: string, threads: string | undefi
     const { openModelSource, outputLayerWork } = await import("../shared/bundle/model-source.js");
     const source = await openModelSource(bundle);
     const ids = source.itemIds;
+    const work = outputLayerWork(source);
     let seed = 7;
     const next = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
     const bodies = Array.from({ length: 2000 }, () =>
@@ -321,9 +322,9 @@ async function serveOnce(bundle: string, model: string, threads: string | undefi
       rssBytes: kb("VmRSS"),
       p99Ms: result.latencyMs.p99,
       model,
-      outputLayerWork: outputLayerWork(source),
+      outputLayerWork: work,
       // what the server ran with: the given threads, else its default for this model (one worker)
-      threads: threads ? Number(threads) : defaultSessionThreads(usableCores(), 1, outputLayerWork(source)),
+      threads: threads ? Number(threads) : defaultSessionThreads(usableCores(), 1, work),
       threadsFrom: threads ? "--threads" : "recship serve's default",
       ...result,
     };
