@@ -7,7 +7,8 @@ import { localSlots, tuneLocal } from "../shared/tune/local.js";
 import { makePlan, rungSchedule, type TunePlan } from "../shared/tune/plan.js";
 import { radicalInverse, unitPoints, valuesAt } from "../shared/tune/sampler.js";
 import { promote, selectRung } from "../shared/tune/select.js";
-import { DEFAULT_SPACE_YAML, loadSearchSpace } from "../shared/tune/space.js";
+import { DEFAULT_SPACE_YAML, loadSearchSpace, trialConfig, trialOverrides } from "../shared/tune/space.js";
+import { DEFAULT_CONFIG } from "../shared/model/config.js";
 import { entryNames, LocalTuneStore, putJson } from "../shared/tune/store.js";
 import { rungMembers, type TrialResult } from "../shared/tune/trial.js";
 import { tuneMarkdown, tuneHtml } from "../shared/report/tune-summary.js";
@@ -63,6 +64,33 @@ describe("tune-model: search space, sampler, rungs", () => {
     expect(plan.trials[0]).toMatchObject({ id: "t00", isDefault: true, values: {} });
     expect(new Set(plan.trials.map((t) => t.values["model.hidden"]))).toEqual(new Set([undefined, 64, 128]));
     expect(plan.objective).toBe("masked");
+  });
+
+  it("searches the frequency filter's alpha and cutoff one by one, the other field kept from config: or the default filter", () => {
+    const space = loadSearchSpace(
+      "space:\n  model.frequencyFilter.alpha: { float: [0.1, 0.9] }\n  model.frequencyFilter.cutoff: { int: [1, 9] }",
+    );
+    const both = makePlan({ name: "f", space, trials: 4, eta: 2, maxEpochs: 2, sampler: "halton", seed: 1 }).trials[1];
+    expect(trialConfig(trialOverrides(space, both.values), "t").model.frequencyFilter).toEqual({
+      alpha: both.values["model.frequencyFilter.alpha"],
+      cutoff: both.values["model.frequencyFilter.cutoff"],
+    });
+    const alphaOnly = loadSearchSpace("space:\n  model.frequencyFilter.alpha: { choices: [0.3] }");
+    expect(trialConfig(trialOverrides(alphaOnly, { "model.frequencyFilter.alpha": 0.3 }), "t").model.frequencyFilter).toEqual({
+      cutoff: DEFAULT_CONFIG.model.frequencyFilter!.cutoff,
+      alpha: 0.3,
+    });
+    const shared = loadSearchSpace(
+      "space:\n  model.frequencyFilter.alpha: { choices: [0.3] }\nconfig:\n  model:\n    frequencyFilter: { cutoff: 2, alpha: 0.9 }",
+    );
+    expect(trialConfig(trialOverrides(shared, { "model.frequencyFilter.alpha": 0.3 }), "t").model.frequencyFilter).toEqual({
+      cutoff: 2,
+      alpha: 0.3,
+    });
+    expect(() =>
+      loadSearchSpace("space:\n  model.frequencyFilter.alpha: { choices: [0.3] }\nconfig:\n  model:\n    frequencyFilter: null"),
+    ).toThrow(/model\.frequencyFilter\.alpha is searched, but config: turns the filter off/);
+    expect(() => loadSearchSpace("space:\n  model.frequencyFilter: { choices: [1] }")).toThrow(/not a searchable setting/);
   });
 
   it("refuses an unknown setting, two kinds at once, a bad range and a bad shared setting, naming them", () => {

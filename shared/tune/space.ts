@@ -1,7 +1,14 @@
 import { Ajv } from "ajv";
 import { stringify } from "yaml";
 import { RecshipError } from "../errors.js";
-import { loadConfig, MODEL_CONFIG_PROPERTIES, TRAIN_CONFIG_PROPERTIES, type ConfigOverrides, type RecshipConfig } from "../model/config.js";
+import {
+  DEFAULT_CONFIG,
+  loadConfig,
+  MODEL_CONFIG_PROPERTIES,
+  TRAIN_CONFIG_PROPERTIES,
+  type ConfigOverrides,
+  type RecshipConfig,
+} from "../model/config.js";
 import { readYamlDocument } from "../util/yaml-document.js";
 
 /** One searched setting: a list of choices, or an int/float range (optionally on a log scale). */
@@ -65,10 +72,13 @@ const spaceSchema = {
 } as const;
 const validateSpace = new Ajv({ allErrors: true, allowUnionTypes: true }).compile(spaceSchema);
 
+/** The frequency filter's own settings, searched one by one (`model.frequencyFilter.alpha`); the filter as a whole is not a scalar. */
+const FILTER_PREFIX = "model.frequencyFilter.";
 const KNOWN_KEYS = new Set([
   ...Object.keys(MODEL_CONFIG_PROPERTIES)
-    .filter((k) => k !== "kind")
+    .filter((k) => k !== "kind" && k !== "frequencyFilter")
     .map((k) => `model.${k}`),
+  ...Object.keys(MODEL_CONFIG_PROPERTIES.frequencyFilter.properties).map((k) => `${FILTER_PREFIX}${k}`),
   ...Object.keys(TRAIN_CONFIG_PROPERTIES)
     .filter((k) => k !== "epochs" && k !== "seed" && k !== "validationUsers" && k !== "selectBy")
     .map((k) => `train.${k}`),
@@ -107,6 +117,16 @@ export function loadSearchSpace(source: string | undefined): SearchSpace {
   const space = raw.space as Record<string, Record<string, unknown>>;
   const params = Object.entries(space).map(([key, value]) => paramOf(key, value, where));
   const base = (raw.config ?? {}) as ConfigOverrides;
+  const filterKey = params.find((p) => p.key.startsWith(FILTER_PREFIX))?.key;
+  if (filterKey && (base.model?.frequencyFilter as unknown) === null) {
+    throw new RecshipError(
+      `invalid search space: ${filterKey} is searched, but config: turns the filter off (model.frequencyFilter: null)`,
+      {
+        where,
+        fix: "drop model.frequencyFilter: null from config:, or stop searching the filter's settings",
+      },
+    );
+  }
   // the shared settings through train-model's own checks (unknown keys, ranges)
   loadConfig(configYaml(base));
   return { params, base, where };
@@ -117,6 +137,12 @@ export function trialOverrides(space: SearchSpace, values: ParamValues): ConfigO
   const model: Record<string, unknown> = { ...space.base.model };
   const train: Record<string, unknown> = { ...space.base.train };
   for (const [key, value] of Object.entries(values)) {
+    if (key.startsWith(FILTER_PREFIX)) {
+      // one field of the filter: the other from the shared settings or train-model's default filter
+      const filter = (model.frequencyFilter ?? DEFAULT_CONFIG.model.frequencyFilter) as object;
+      model.frequencyFilter = { ...filter, [key.slice(FILTER_PREFIX.length)]: value };
+      continue;
+    }
     const [section, name] = key.split(".");
     (section === "model" ? model : train)[name] = value;
   }
