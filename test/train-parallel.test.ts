@@ -2,6 +2,7 @@ import * as tf from "@tensorflow/tfjs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { readInteractions } from "../shared/data/readers.js";
+import { evaluate, type EvalCase } from "../shared/eval/evaluator.js";
 import { leaveOneOut } from "../shared/data/split.js";
 import { silentLogger } from "../shared/log.js";
 import { initBackend } from "../shared/model/backend.js";
@@ -320,6 +321,35 @@ describe("data-parallel training", () => {
       expect(Array.from(a)).toEqual(Array.from(model.score(histories)));
       expect(Array.from(b)).toEqual(Array.from(model.score(histories.slice(1))));
       model.dispose();
+    } finally {
+      await engine.close();
+    }
+  });
+
+  it("evaluation through the workers ranks where it scores: the same ranks as scoring on this thread", async () => {
+    const engine = await open("sampled-ce", 2);
+    try {
+      await engine.step({ kind: "sasrec", input: globalBatch("sampled-ce") });
+      const rng = new Rng("rank-in-workers");
+      const cases: EvalCase[] = Array.from({ length: 40 }, (_, user) => {
+        const history = Int32Array.from({ length: 1 + rng.int(12) }, () => 1 + rng.int(NUM_ITEMS));
+        const target = user % 3 === 0 ? history[0] : 1 + rng.int(NUM_ITEMS); // a target in its own history, for the masked rank
+        return { user, history, target, interacted: Int32Array.from([...history, target]) };
+      });
+      const model = new SasrecModel(configFor("sampled-ce").model, NUM_ITEMS, engine.values());
+      const here = await evaluate({ numItems: NUM_ITEMS, score: (h) => model.score(h) }, cases, {
+        seed: 5,
+        sampledNegatives: 20,
+        batchSize: 7,
+      });
+      model.dispose();
+      expect(engine.rank).toBeDefined();
+      const inWorkers = await evaluate(engine, cases, { seed: 5, sampledNegatives: 20, batchSize: 7 });
+      expect(Array.from(inWorkers.ranks.full)).toEqual(Array.from(here.ranks.full));
+      expect(Array.from(inWorkers.ranks.fullMasked)).toEqual(Array.from(here.ranks.fullMasked));
+      expect(Array.from(inWorkers.ranks.sampled!)).toEqual(Array.from(here.ranks.sampled!));
+      expect(new Set(here.ranks.full).size).toBeGreaterThan(5);
+      expect(here.ranks.fullMasked.some((r, i) => r < here.ranks.full[i])).toBe(true);
     } finally {
       await engine.close();
     }
