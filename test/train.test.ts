@@ -6,7 +6,7 @@ import { leaveOneOut } from "../shared/data/split.js";
 import { initBackend } from "../shared/model/backend.js";
 import { memoryLogger, silentLogger } from "../shared/log.js";
 import { loadConfig } from "../shared/model/config.js";
-import { train } from "../shared/model/trainer.js";
+import { cosineRate, train } from "../shared/model/trainer.js";
 import { trainModel } from "../shared/train/train-model.js";
 import { readManifest } from "../shared/bundle/bundle-io.js";
 import { syntheticCsv, TINY_CONFIG, validationCases } from "./helpers/synthetic.js";
@@ -87,6 +87,36 @@ describe("train-model on the synthetic shop", () => {
     const a = straight.model.values();
     const b = resumed.model.values();
     for (const [name, v] of a) expect(Array.from(b.get(name)!)).toEqual(Array.from(v));
+    straight.model.dispose();
+    resumed.model.dispose();
+  });
+
+  it("the cosine schedule trains epoch e at lr·½(1 + cos(π·e/lrEpochs)), and a resume continues the curve", async () => {
+    expect(cosineRate({ learningRate: 0.01, epochs: 200, lrEpochs: 4 }, 0)).toBe(0.01);
+    expect(cosineRate({ learningRate: 0.01, epochs: 200, lrEpochs: 4 }, 2)).toBeCloseTo(0.005, 12);
+    expect(cosineRate({ learningRate: 0.01, epochs: 200, lrEpochs: 4 }, 9)).toBe(
+      cosineRate({ learningRate: 0.01, epochs: 200, lrEpochs: 4 }, 3),
+    );
+    expect(cosineRate({ learningRate: 0.01, epochs: 4 }, 3)).toBeCloseTo(0.01 * 0.5 * (1 + Math.cos((3 * Math.PI) / 4)), 12);
+    const config = loadConfig(TINY_CONFIG, { train: { epochs: 3, lrSchedule: "cosine", lrEpochs: 4, patience: 50 } });
+    const r = await readInteractions(csv.data, csv);
+    const split = leaveOneOut(r.log);
+    const base = {
+      model: config.model,
+      train: config.train,
+      numItems: split.numItems,
+      trainSequences: split.train,
+      validation: validationCases(split, r.log, 100),
+      log: silentLogger,
+    };
+    const straight = await train(base);
+    const rates = [0, 1, 2].map((e) => cosineRate(config.train, e));
+    expect(straight.history.map((h) => h.learningRate)).toEqual(rates);
+    const checkpointDir = join(dir, "ckpt-cosine");
+    (await train({ ...base, checkpointDir, stopAfterEpochs: 2 })).model.dispose();
+    const resumed = await train({ ...base, checkpointDir, resume: true });
+    expect(resumed.history.map((h) => h.learningRate)).toEqual(rates);
+    expect(resumed.history.map((h) => h.loss)).toEqual(straight.history.map((h) => h.loss));
     straight.model.dispose();
     resumed.model.dispose();
   });

@@ -93,6 +93,26 @@ describe("tune-model: search space, sampler, rungs", () => {
     expect(() => loadSearchSpace("space:\n  model.frequencyFilter: { choices: [1] }")).toThrow(/not a searchable setting/);
   });
 
+  it("a cosine trial anneals over the search's max-epochs (the winner's config keeps it); a length the space gives stays", () => {
+    const space = loadSearchSpace("space:\n  train.lrSchedule: { choices: [plateau, cosine] }");
+    const plan = makePlan({ name: "c", space, trials: 5, eta: 2, maxEpochs: 8, sampler: "halton", seed: 1 });
+    const cosine = plan.trials.filter((t) => t.values["train.lrSchedule"] === "cosine");
+    const plateau = plan.trials.filter((t) => t.values["train.lrSchedule"] === "plateau");
+    expect(cosine.length).toBeGreaterThan(0);
+    expect(plateau.length).toBeGreaterThan(0);
+    for (const t of cosine) expect(t.config.train?.lrEpochs).toBe(8);
+    for (const t of [plan.trials[0], ...plateau]) expect(t.config.train?.lrEpochs).toBeUndefined();
+    const given = loadSearchSpace(
+      "space:\n  train.learningRate: { choices: [0.01] }\nconfig:\n  train:\n    lrSchedule: cosine\n    lrEpochs: 5",
+    );
+    const pinned = makePlan({ name: "c", space: given, trials: 3, eta: 2, maxEpochs: 8, sampler: "halton", seed: 1 });
+    expect(pinned.trials.map((t) => t.config.train?.lrEpochs)).toEqual([5, 5, 5]);
+    const shared = loadSearchSpace("space:\n  train.learningRate: { choices: [0.01] }\nconfig:\n  train:\n    lrSchedule: cosine");
+    expect(
+      makePlan({ name: "c", space: shared, trials: 2, eta: 2, maxEpochs: 8, sampler: "halton", seed: 1 }).trials[0].config.train?.lrEpochs,
+    ).toBe(8);
+  });
+
   it("refuses an unknown setting, two kinds at once, a bad range and a bad shared setting, naming them", () => {
     expect(() => loadSearchSpace("space:\n  model.hiden: { choices: [1] }")).toThrow(/model\.hiden: not a searchable setting/);
     expect(() => loadSearchSpace("space:\n  model.hidden: { choices: [1], int: [1, 2] }")).toThrow(/exactly one of choices, int or float/);

@@ -68,11 +68,14 @@ export interface TrainConfig {
   patience: number;
   /**
    * Learning-rate schedule (absent: constant): "plateau" multiplies the rate by lrDecay after
-   * every lrPatience epochs without a better validation score.
+   * every lrPatience epochs without a better validation score; "cosine" anneals it epoch by epoch
+   * to near 0 at lrEpochs (Loshchilov & Hutter's SGDR without restarts), for a fixed epoch budget.
    */
-  lrSchedule?: "constant" | "plateau";
+  lrSchedule?: "constant" | "plateau" | "cosine";
   lrDecay?: number;
   lrPatience?: number;
+  /** The cosine schedule's length in epochs (absent: epochs); later epochs keep its last rate. */
+  lrEpochs?: number;
   /**
    * Which validation NDCG@10 picks the best epoch and stops early: all items ranked ("full"),
    * or the user's history masked ("masked", the protocol of published results and of a server
@@ -157,9 +160,10 @@ export const TRAIN_CONFIG_PROPERTIES = {
   batchTokens: { type: "integer", minimum: 16 },
   epochs: positiveInt,
   patience: positiveInt,
-  lrSchedule: { enum: ["constant", "plateau"] },
+  lrSchedule: { enum: ["constant", "plateau", "cosine"] },
   lrDecay: { type: "number", exclusiveMinimum: 0, exclusiveMaximum: 1 },
   lrPatience: positiveInt,
+  lrEpochs: positiveInt,
   selectBy: { enum: ["full", "masked"] },
   validationUsers: { type: "integer", minimum: 0 },
   seed: { type: "integer" },

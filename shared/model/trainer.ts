@@ -26,6 +26,8 @@ export interface EpochRecord {
   trainSeconds: number;
   validSeconds: number;
   sequencesPerSecond: number;
+  /** Adam's learning rate for the epoch (the schedule's; absent in records written before it was kept). */
+  learningRate?: number;
   /**
    * Share of the epoch's sequences trained, when the time budget cut it short (absent: all): at
    * millions of users one epoch can outlast a budget, and a budget is kept mid-epoch.
@@ -435,12 +437,17 @@ export async function train(options: TrainerOptions): Promise<TrainOutcome> {
         stoppedBy = before;
         break;
       }
+      if (trainConfig.lrSchedule === "cosine") {
+        progress.learningRate = cosineRate(trainConfig, epoch);
+        engine.setLearningRate(progress.learningRate);
+      }
       const resume = { startBatch, stopAfterBatches: epochsThisCall === 0 ? options.stopAfterBatches : undefined };
       const { record, valid, cutAfter } = await log.group(`epoch ${epoch + 1}/${trainConfig.epochs}`, () =>
         trainAndValidate(engine, options, examples, epoch, negatives, last?.validSeconds ?? firstValidEstimate, resume),
       );
       // the second part of an epoch the budget cut: one record for the whole epoch
       const cutBefore = startBatch > 0 && last?.epoch === epoch + 1 && last.partial !== undefined ? history.pop() : undefined;
+      record.learningRate = progress.learningRate;
       history.push(cutBefore ? joinEpochRecords(cutBefore, record) : record);
       startBatch = 0;
       epochsThisCall++;
@@ -523,6 +530,15 @@ function keepBest(
   progress.learningRate = scheduledRate(train, progress, log);
   engine.setLearningRate(progress.learningRate);
   return false;
+}
+
+/**
+ * The cosine schedule's rate for a (0-based) epoch: lr·½(1 + cos(π·epoch/E)) with E = lrEpochs
+ * (absent: epochs), so the first epoch trains at lr and the last of E near 0; later epochs keep the last.
+ */
+export function cosineRate(train: Pick<TrainConfig, "learningRate" | "lrEpochs" | "epochs">, epoch: number): number {
+  const horizon = train.lrEpochs ?? train.epochs;
+  return train.learningRate * 0.5 * (1 + Math.cos((Math.PI * Math.min(epoch, horizon - 1)) / horizon));
 }
 
 /** The plateau schedule: the rate × lrDecay after every lrPatience epochs without a better score. */

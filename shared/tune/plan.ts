@@ -82,6 +82,17 @@ export function rungSchedule(trials: number, eta: number, maxEpochs: number, run
 }
 
 /**
+ * A cosine schedule anneals over the whole search's epochs, not each rung's: rung r stops a
+ * trial part way down the curve and the next rung continues it, and the winner's config (for
+ * train-model) keeps the length it was judged at. A length the space gives stays.
+ */
+function withCosineLength(config: ConfigOverrides, maxEpochs: number, where: string): ConfigOverrides {
+  const { train } = trialConfig(config, where);
+  if (train.lrSchedule !== "cosine" || config.train?.lrEpochs !== undefined) return config;
+  return { ...config, train: { ...config.train, lrEpochs: maxEpochs } };
+}
+
+/**
  * The search: the default configuration as trial t00 and `trials - 1` configurations drawn by
  * the sampler from the seed (the same options give the same plan), each checked as train-model
  * would check it, and the rungs of successive halving.
@@ -96,7 +107,7 @@ export function makePlan(o: PlanOptions): TunePlan {
     id: id(i),
     isDefault: i === 0,
     values,
-    config: trialOverrides(o.space, values),
+    config: withCosineLength(trialOverrides(o.space, values), o.maxEpochs, o.space.where),
   }));
   const selectBy = trialConfig(trials[0].config, o.space.where).train.selectBy;
   for (const t of trials) trialConfig(t.config, o.space.where);
