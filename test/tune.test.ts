@@ -5,7 +5,7 @@ import { silentLogger } from "../shared/log.js";
 import { ashaState, nextAshaJob, startAshaJob } from "../shared/tune/asha.js";
 import { localSlots, tuneLocal } from "../shared/tune/local.js";
 import { makePlan, rungSchedule, type TunePlan } from "../shared/tune/plan.js";
-import { radicalInverse, unitPoints, valuesAt } from "../shared/tune/sampler.js";
+import { scrambledRadicalInverse, unitPoints, valuesAt } from "../shared/tune/sampler.js";
 import { promote, selectRung } from "../shared/tune/select.js";
 import { DEFAULT_SPACE_YAML, loadSearchSpace, trialConfig, trialOverrides } from "../shared/tune/space.js";
 import { DEFAULT_CONFIG } from "../shared/model/config.js";
@@ -34,9 +34,41 @@ function okResult(plan: TunePlan): (trial: string, rung: number, metric: number)
 }
 
 describe("tune-model: search space, sampler, rungs", () => {
-  it("Halton's radical inverse mirrors the digits: base 2 gives 1/2, 1/4, 3/4, 1/8; base 3 gives 1/3, 2/3, 1/9", () => {
-    expect([1, 2, 3, 4].map((i) => radicalInverse(i, 2))).toEqual([0.5, 0.25, 0.75, 0.125]);
-    expect([1, 2, 3].map((i) => radicalInverse(i, 3))).toEqual([1 / 3, 2 / 3, 1 / 9]);
+  it("Halton's radical inverse mirrors the digits (base 2: 1/2, 1/4, 3/4, 1/8); scrambling permutes each position's digits", () => {
+    const identity = (base: number) => Array.from({ length: 8 }, () => Int32Array.from({ length: base }, (_, d) => d));
+    expect([1, 2, 3, 4].map((i) => scrambledRadicalInverse(i, 2, identity(2)))).toEqual([0.5, 0.25, 0.75, 0.125]);
+    expect([1, 2, 3].map((i) => scrambledRadicalInverse(i, 3, identity(3)))).toEqual([1 / 3, 2 / 3, 1 / 9]);
+    // base 3, first digit 0→2, 1→0, 2→1 and the second 0→1, 1→2, 2→0: index 1 = digits (1, 0) → (0, 1) = 1/9
+    const perms = [Int32Array.from([2, 0, 1]), Int32Array.from([1, 2, 0])];
+    expect(scrambledRadicalInverse(1, 3, perms)).toBeCloseTo(0 / 3 + 1 / 9, 12);
+    expect(scrambledRadicalInverse(5, 3, perms)).toBeCloseTo(1 / 3 + 2 / 9, 12); // 5 = digits (2, 1) → (1, 2)
+  });
+
+  it("scrambled Halton: settings with high prime bases no longer move in step (the plain sequence's flaw at a few trials)", () => {
+    const pearson = (a: number[], b: number[]) => {
+      const mean = (v: number[]) => v.reduce((x, y) => x + y, 0) / v.length;
+      const [ma, mb] = [mean(a), mean(b)];
+      const cov = a.reduce((sum, x, i) => sum + (x - ma) * (b[i] - mb), 0);
+      return cov / Math.sqrt(a.reduce((s2, x) => s2 + (x - ma) ** 2, 0) * b.reduce((s2, y) => s2 + (y - mb) ** 2, 0));
+    };
+    // dimensions 6 and 7 (bases 13 and 17) over 8 points: plainly i/13 and i/17, correlation 1
+    const plain = [1, 2, 3, 4, 5, 6, 7, 8];
+    expect(
+      pearson(
+        plain.map((i) => i / 13),
+        plain.map((i) => i / 17),
+      ),
+    ).toBeCloseTo(1, 12);
+    const r = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10].map((seed) => {
+      const points = unitPoints("halton", 8, 7, seed);
+      return Math.abs(
+        pearson(
+          points.map((p) => p[5]),
+          points.map((p) => p[6]),
+        ),
+      );
+    });
+    expect(r.reduce((a, b) => a + b, 0) / r.length).toBeLessThan(0.5);
   });
 
   it("Halton points cover each dimension evenly (one point in each 1/n stretch of the first), whatever the seed", () => {
