@@ -326,25 +326,21 @@ describe("data-parallel training", () => {
     }
   });
 
-  it("evaluation through the workers ranks where it scores: the same ranks as scoring on this thread", async () => {
+  it("evaluation through the workers (batches side by side) gives the same ranks as scoring on this thread", async () => {
     const engine = await open("sampled-ce", 2);
     try {
       await engine.step({ kind: "sasrec", input: globalBatch("sampled-ce") });
-      const rng = new Rng("rank-in-workers");
+      const rng = new Rng("evaluate-in-workers");
       const cases: EvalCase[] = Array.from({ length: 40 }, (_, user) => {
         const history = Int32Array.from({ length: 1 + rng.int(12) }, () => 1 + rng.int(NUM_ITEMS));
         const target = user % 3 === 0 ? history[0] : 1 + rng.int(NUM_ITEMS); // a target in its own history, for the masked rank
         return { user, history, target, interacted: Int32Array.from([...history, target]) };
       });
       const model = new SasrecModel(configFor("sampled-ce").model, NUM_ITEMS, engine.values());
-      const here = await evaluate({ numItems: NUM_ITEMS, score: (h) => model.score(h) }, cases, {
-        seed: 5,
-        sampledNegatives: 20,
-        batchSize: 7,
-      });
+      const settings = { seed: 5, sampledNegatives: 20, batchSize: 7 };
+      const here = await evaluate({ numItems: NUM_ITEMS, score: (h) => model.score(h) }, cases, settings);
       model.dispose();
-      expect(engine.rank).toBeDefined();
-      const inWorkers = await evaluate(engine, cases, { seed: 5, sampledNegatives: 20, batchSize: 7 });
+      const inWorkers = await evaluate(engine, cases, settings);
       expect(Array.from(inWorkers.ranks.full)).toEqual(Array.from(here.ranks.full));
       expect(Array.from(inWorkers.ranks.fullMasked)).toEqual(Array.from(here.ranks.fullMasked));
       expect(Array.from(inWorkers.ranks.sampled!)).toEqual(Array.from(here.ranks.sampled!));

@@ -8,24 +8,6 @@ export interface Scorer {
   score(histories: Int32Array[]): Promise<Float32Array> | Float32Array;
   /** Batches it can score at once (training workers score side by side); default 1. */
   readonly concurrency?: number;
-  /**
-   * Scores and ranks a batch where it is scored, returning only the ranks (rankScored's): training
-   * workers, whose batches of scores (64 MB each at a million items) then never cross threads.
-   */
-  rank?(cases: EvalCase[], settings: RankSettings): Promise<CaseRanks>;
-}
-
-/** What ranking needs besides the scores: sampled negatives per case (0: none) and their seed. */
-export interface RankSettings {
-  negatives: number;
-  seed: number;
-}
-
-/** 0-based ranks of each case's target, in case order: all items, history masked, among the sampled negatives. */
-export interface CaseRanks {
-  full: Float64Array;
-  fullMasked: Float64Array;
-  sampled?: Float64Array;
 }
 
 export interface EvalCase {
@@ -88,65 +70,43 @@ export function scoreBatchRows(numItems: number, requested = 256, bytes = SCORE_
   return Math.max(1, Math.min(requested, Math.floor(bytes / (4 * Math.max(1, numItems)))));
 }
 
-/**
- * Ranks each case's target within its row of `scores` ([cases.length, numItems], row i = case i)
- * by the three protocols; the counts through the SIMD kernel (its top list, one item wide, unused).
- */
-export function rankScored(
-  scores: Float32Array,
-  numItems: number,
-  cases: readonly EvalCase[],
-  settings: RankSettings,
-  rankRow = createRowRanker(),
-): CaseRanks {
-  const { negatives, seed } = settings;
-  const full = new Float64Array(cases.length);
-  const fullMasked = new Float64Array(cases.length);
-  const sampled = negatives > 0 ? new Float64Array(cases.length) : undefined;
-  const [top, topScore, counts] = [new Int32Array(1), new Float32Array(1), { greater: 0, ties: 0 }];
-  cases.forEach((c, row) => {
-    const offset = row * numItems;
-    const targetScore = scores[offset + c.target - 1];
-    rankRow(scores.subarray(offset, offset + numItems), c.target - 1, 1, top, 0, topScore, counts);
-    full[row] = rankOf(counts.greater, counts.ties);
-    fullMasked[row] = maskedRank(scores, offset, c.target, counts, c.history);
-    if (sampled) {
-      const neg = sampledNegatives(c.user, c.interacted, numItems, negatives, seed);
-      const candidate = new Float32Array(negatives + 1);
-      candidate[0] = targetScore;
-      for (let j = 0; j < negatives; j++) candidate[j + 1] = scores[offset + neg[j] - 1];
-      sampled[row] = rankAmong(candidate, targetScore, negatives + 1);
-    }
-  });
-  return { full, fullMasked, sampled };
-}
-
 export async function evaluate(scorer: Scorer, cases: EvalCase[], options: EvalOptions = {}): Promise<EvalResult> {
   const numItems = scorer.numItems;
-  const settings = { negatives: Math.min(options.sampledNegatives ?? 100, numItems - 1), seed: options.seed ?? 0 };
+  const negatives = Math.min(options.sampledNegatives ?? 100, numItems - 1);
+  const seed = options.seed ?? 0;
   const batchSize = scoreBatchRows(numItems, options.batchSize);
   const full = new Float64Array(cases.length);
   const fullMasked = new Float64Array(cases.length);
-  const sampled = settings.negatives > 0 ? new Float64Array(cases.length) : undefined;
+  const sampled = negatives > 0 ? new Float64Array(cases.length) : undefined;
   // similar lengths together: less padding for sequence models
   const order = Array.from(cases.keys()).sort((a, b) => cases[a].history.length - cases[b].history.length);
+  // the counts through the SIMD kernel (its top list, one item wide, is not used)
   const rankRow = createRowRanker();
-  const rankBatch = async (batch: EvalCase[]): Promise<CaseRanks> =>
-    scorer.rank
-      ? scorer.rank(batch, settings)
-      : rankScored(await scorer.score(batch.map((c) => c.history)), numItems, batch, settings, rankRow);
+  const [top, topScore, counts] = [new Int32Array(1), new Float32Array(1), { greater: 0, ties: 0 }];
+  const rankBatch = (idx: number[], scores: Float32Array) => {
+    idx.forEach((ci, row) => {
+      const c = cases[ci];
+      const offset = row * numItems;
+      const targetScore = scores[offset + c.target - 1];
+      rankRow(scores.subarray(offset, offset + numItems), c.target - 1, 1, top, 0, topScore, counts);
+      full[ci] = rankOf(counts.greater, counts.ties);
+      fullMasked[ci] = maskedRank(scores, offset, c.target, counts, c.history);
+      if (sampled) {
+        const neg = sampledNegatives(c.user, c.interacted, numItems, negatives, seed);
+        const candidate = new Float32Array(negatives + 1);
+        candidate[0] = targetScore;
+        for (let j = 0; j < negatives; j++) candidate[j + 1] = scores[offset + neg[j] - 1];
+        sampled[ci] = rankAmong(candidate, targetScore, negatives + 1);
+      }
+    });
+  };
   // batches go to the scorer `concurrency` at a time; each case's rank lands in its own slot
   let next = 0;
   const lane = async () => {
     while (next < order.length) {
       const idx = order.slice(next, next + batchSize);
       next += batchSize;
-      const ranks = await rankBatch(idx.map((i) => cases[i]));
-      idx.forEach((ci, row) => {
-        full[ci] = ranks.full[row];
-        fullMasked[ci] = ranks.fullMasked[row];
-        if (sampled) sampled[ci] = ranks.sampled![row];
-      });
+      rankBatch(idx, await scorer.score(idx.map((i) => cases[i].history)));
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, scorer.concurrency ?? 1) }, lane));

@@ -325,8 +325,9 @@ export function epochStopTime(deadline: number | undefined, now: number, validSe
 
 /**
  * The caller's scoring after training in validations' worth, at the validation's rate per
- * history: an upper bound (at 10^6 items one thread scored a history three times faster than the
- * workers' validation, whose 64 MB batches of scores cross threads), which epochStopTime caps.
+ * history: an upper bound (in bench:scale's training at 10^6 items one thread scored a history three
+ * times faster than the workers' validation; not the scores crossing threads: a probe ranking in the
+ * workers changed nothing), which epochStopTime caps.
  */
 export function scoringAfter(options: Pick<TrainerOptions, "scoredAfter" | "validation">): number {
   if (options.scoredAfter === undefined || options.validation.length === 0) return 1;

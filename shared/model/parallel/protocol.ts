@@ -1,4 +1,3 @@
-import type { CaseRanks, EvalCase, RankSettings } from "../../eval/evaluator.js";
 import type { BackendPreference } from "../backend.js";
 import type { SasrecConfig, TrainConfig } from "../config.js";
 import type { AdamSettings, FlatLayout } from "../flat-params.js";
@@ -38,16 +37,13 @@ export type ToTrainWorker =
   | { type: "step"; t: number; learningRate: number; input: StepInput; plan: UpdatePlan }
   /** The shared weights were replaced (a resumed checkpoint): load them. */
   | { type: "sync" }
-  | { type: "score"; id: number; histories: Int32Array[] }
-  /** Score and rank where scored (rankScored): only the ranks come back. */
-  | { type: "rank"; id: number; cases: EvalCase[]; settings: RankSettings };
+  | { type: "score"; id: number; histories: Int32Array[] };
 
 export type FromTrainWorker =
   | { type: "ready"; backend: string }
   | { type: "stepped"; loss: number }
   | { type: "synced" }
   | { type: "scored"; id: number; scores: Float32Array }
-  | { type: "ranked"; id: number; ranks: CaseRanks }
   | { type: "log"; level: "info" | "warn"; message: string }
   /** `user`: a RecshipError (bad input), whose message already says where and how to fix. */
   | { type: "failed"; message: string; stack?: string; user: boolean };

@@ -3,8 +3,6 @@ import { RecshipError } from "../../errors.js";
 import type { Logger } from "../../log.js";
 import { initBackend } from "../backend.js";
 
-import { createRowRanker, type RankRow } from "../../eval/rank-kernel.js";
-import { rankScored } from "../../eval/evaluator.js";
 import { SasrecModel } from "../sasrec-model.js";
 import { prepareDistill } from "../distill-objective.js";
 import { abortBarrier, arriveAndWait } from "./barrier.js";
@@ -40,7 +38,6 @@ export async function runTrainWorker(): Promise<void> {
     const values = new Map(data.fixed);
     for (const e of data.layout.entries) values.set(e.name, weights.slice(e.offset, e.offset + e.size));
     const model = new SasrecModel(data.model, data.numItems, values);
-    const rankRow = createRowRanker();
     const part = { index: data.index, count: data.workers };
     let tableStale = false; // lazy steps leave the model's table variable behind the shared weights
     const syncTable = () => {
@@ -72,9 +69,11 @@ export async function runTrainWorker(): Promise<void> {
           loadFlat(model, data.layout, weights);
           tableStale = false;
           send({ type: "synced" });
-        } else {
+        } else if (message.type === "score") {
           syncTable();
-          answerEvaluation(model, rankRow, message, send);
+          const scores = model.score(message.histories);
+          const whole = scores.byteOffset === 0 && scores.byteLength === scores.buffer.byteLength;
+          send({ type: "scored", id: message.id, scores }, whole ? [scores.buffer as ArrayBuffer] : []);
         }
       } catch (error) {
         abortBarrier(control);
@@ -90,24 +89,5 @@ export async function runTrainWorker(): Promise<void> {
   function fail(error: unknown): void {
     const e = error as Error;
     send({ type: "failed", message: e?.message ?? String(error), stack: e?.stack, user: error instanceof RecshipError });
-  }
-}
-
-type Send = (message: FromTrainWorker, transfer?: ArrayBuffer[]) => void;
-
-/** A score request's scores (transferred when they own their buffer), or a rank request's ranks alone. */
-function answerEvaluation(
-  model: SasrecModel,
-  rankRow: RankRow,
-  message: Extract<ToTrainWorker, { type: "score" | "rank" }>,
-  send: Send,
-): void {
-  if (message.type === "score") {
-    const scores = model.score(message.histories);
-    const whole = scores.byteOffset === 0 && scores.byteLength === scores.buffer.byteLength;
-    send({ type: "scored", id: message.id, scores }, whole ? [scores.buffer as ArrayBuffer] : []);
-  } else {
-    const scores = model.score(message.cases.map((c) => c.history));
-    send({ type: "ranked", id: message.id, ranks: rankScored(scores, model.numItems, message.cases, message.settings, rankRow) });
   }
 }

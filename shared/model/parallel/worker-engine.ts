@@ -2,7 +2,6 @@ import { createRequire } from "node:module";
 import { pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
 import { RecshipError } from "../../errors.js";
-import type { CaseRanks, EvalCase, RankSettings } from "../../eval/evaluator.js";
 import { besideModule } from "../../util/beside.js";
 import { packInto, unpack, type FlatLayout } from "../flat-params.js";
 import type { DistillSetup } from "../distill-objective.js";
@@ -196,24 +195,12 @@ export class WorkerEngine implements TrainingEngine {
 
   /** Scores a batch of histories on an idle worker (the evaluator keeps `concurrency` in flight). */
   async score(histories: Int32Array[]): Promise<Float32Array> {
-    const id = this.nextId++;
-    const scored = (m: FromTrainWorker): m is Extract<FromTrainWorker, { type: "scored" }> => m.type === "scored" && m.id === id;
-    return (await this.onIdleWorker((worker) => this.request(worker, { type: "score", id, histories }, scored))).scores;
-  }
-
-  /** Scores and ranks a batch of cases on an idle worker: the ranks cross threads, not the scores. */
-  async rank(cases: EvalCase[], settings: RankSettings): Promise<CaseRanks> {
-    const id = this.nextId++;
-    const ranked = (m: FromTrainWorker): m is Extract<FromTrainWorker, { type: "ranked" }> => m.type === "ranked" && m.id === id;
-    return (await this.onIdleWorker((worker) => this.request(worker, { type: "rank", id, cases, settings }, ranked))).ranks;
-  }
-
-  /** Runs `job` on a worker no other evaluation request holds, waiting for one to come free. */
-  private async onIdleWorker<T>(job: (worker: Worker) => Promise<T>): Promise<T> {
     if (this.failure) throw this.failure;
     const worker = this.idle.pop() ?? (await new Promise<Worker>((resolve) => this.waiting.push(resolve)));
     try {
-      return await job(worker);
+      const id = this.nextId++;
+      const scored = (m: FromTrainWorker): m is Extract<FromTrainWorker, { type: "scored" }> => m.type === "scored" && m.id === id;
+      return (await this.request(worker, { type: "score", id, histories }, scored)).scores;
     } finally {
       const next = this.waiting.shift();
       if (next) next(worker);
