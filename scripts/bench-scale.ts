@@ -14,7 +14,6 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { pacedLoad } from "./paced-load.js";
-import { defaultSessionThreads, usableCores } from "../shared/util/cpu-budget.js";
 import { spawnServe } from "./serve-process.js";
 
 const { values: args } = parseArgs({
@@ -323,8 +322,8 @@ async function serveOnce(bundle: string, model: string, threads: string | undefi
       p99Ms: result.latencyMs.p99,
       model,
       outputLayerWork: work,
-      // what the server ran with: the given threads, else its default for this model (one worker)
-      threads: threads ? Number(threads) : defaultSessionThreads(usableCores(), 1, work),
+      // what the server ran with: the given threads, else the default it chose for this model and said
+      threads: threads ? Number(threads) : Number(/onnxruntime intra-op threads: (\d+) per session/.exec(server.startupLog)?.[1] ?? NaN),
       threadsFrom: threads ? "--threads" : "recship serve's default",
       ...result,
     };
