@@ -5,7 +5,7 @@ import { readInteractions } from "../shared/data/readers.js";
 import { leaveOneOut } from "../shared/data/split.js";
 import { initBackend } from "../shared/model/backend.js";
 import { memoryLogger, silentLogger } from "../shared/log.js";
-import { loadConfig } from "../shared/model/config.js";
+import { loadConfig, type RecshipConfig } from "../shared/model/config.js";
 import { cosineRate, train } from "../shared/model/trainer.js";
 import { trainModel } from "../shared/train/train-model.js";
 import { readManifest } from "../shared/bundle/bundle-io.js";
@@ -18,6 +18,20 @@ beforeAll(async () => {
   await initBackend("auto", silentLogger);
   csv = await syntheticCsv(dir);
 });
+
+/** The trainer's inputs on the synthetic shop under `config`, validating on `validationUsers` users. */
+async function trainerInputs(config: RecshipConfig, validationUsers: number) {
+  const r = await readInteractions(csv.data, csv);
+  const split = leaveOneOut(r.log);
+  return {
+    model: config.model,
+    train: config.train,
+    numItems: split.numItems,
+    trainSequences: split.train,
+    validation: validationCases(split, r.log, validationUsers),
+    log: silentLogger,
+  };
+}
 
 describe("train-model on the synthetic shop", () => {
   it("beats the popularity baseline clearly after a short training and writes a valid bundle", async () => {
@@ -65,17 +79,7 @@ describe("train-model on the synthetic shop", () => {
 
   it("resuming from a checkpoint gives exactly the uninterrupted result", async () => {
     const config = loadConfig(TINY_CONFIG, { train: { epochs: 3 } });
-    const r = await readInteractions(csv.data, csv);
-    const split = leaveOneOut(r.log);
-    const validation = validationCases(split, r.log, 200);
-    const base = {
-      model: config.model,
-      train: config.train,
-      numItems: split.numItems,
-      trainSequences: split.train,
-      validation,
-      log: silentLogger,
-    };
+    const base = await trainerInputs(config, 200);
     const straight = await train(base);
     const checkpointDir = join(dir, "ckpt");
     const first = await train({ ...base, checkpointDir, stopAfterEpochs: 1 });
@@ -99,16 +103,7 @@ describe("train-model on the synthetic shop", () => {
     );
     expect(cosineRate({ learningRate: 0.01, epochs: 4 }, 3)).toBeCloseTo(0.01 * 0.5 * (1 + Math.cos((3 * Math.PI) / 4)), 12);
     const config = loadConfig(TINY_CONFIG, { train: { epochs: 3, lrSchedule: "cosine", lrEpochs: 4, patience: 50 } });
-    const r = await readInteractions(csv.data, csv);
-    const split = leaveOneOut(r.log);
-    const base = {
-      model: config.model,
-      train: config.train,
-      numItems: split.numItems,
-      trainSequences: split.train,
-      validation: validationCases(split, r.log, 100),
-      log: silentLogger,
-    };
+    const base = await trainerInputs(config, 100);
     const straight = await train(base);
     const rates = [0, 1, 2].map((e) => cosineRate(config.train, e));
     expect(straight.history.map((h) => h.learningRate)).toEqual(rates);
@@ -123,16 +118,7 @@ describe("train-model on the synthetic shop", () => {
 
   it("an epoch the budget cut short is finished by the resume: the uninterrupted run's weights, one record per epoch", async () => {
     const config = loadConfig(TINY_CONFIG, { train: { epochs: 2, lrSchedule: "constant" } });
-    const r = await readInteractions(csv.data, csv);
-    const split = leaveOneOut(r.log);
-    const base = {
-      model: config.model,
-      train: config.train,
-      numItems: split.numItems,
-      trainSequences: split.train,
-      validation: validationCases(split, r.log, 200),
-      log: silentLogger,
-    };
+    const base = await trainerInputs(config, 200);
     const straightDir = join(dir, "ckpt-straight");
     const straight = await train({ ...base, checkpointDir: straightDir });
     const checkpointDir = join(dir, "ckpt-cut");
