@@ -1,9 +1,9 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { silentLogger } from "../shared/log.js";
+import { memoryLogger, silentLogger } from "../shared/log.js";
 import { ashaState, nextAshaJob, startAshaJob } from "../shared/tune/asha.js";
-import { localSlots, tuneLocal } from "../shared/tune/local.js";
+import { localSlots, remainingMinutes, tuneLocal } from "../shared/tune/local.js";
 import { makePlan, rungSchedule, type TunePlan } from "../shared/tune/plan.js";
 import { scrambledRadicalInverse, unitPoints, valuesAt } from "../shared/tune/sampler.js";
 import { promote, selectRung } from "../shared/tune/select.js";
@@ -169,6 +169,47 @@ describe("tune-model: search space, sampler, rungs", () => {
       { rung: 1, epochs: 12, promote: 0 },
     ]);
     expect(rungSchedule(27, 3, 4).map((r) => r.epochs)).toEqual([1, 2, 3, 4]);
+  });
+
+  it("the later rungs' minutes at the first rung's pace: each rung's promoted trials and the default, slots at a time", () => {
+    const plan = makePlan({ name: "b", space: loadSearchSpace(undefined), trials: 9, eta: 3, maxEpochs: 27, sampler: "halton", seed: 1 });
+    // rung 1: 3 promoted + the default, 2 at a time, epochs 3 → 9; rung 2: 1 + the default together, 9 → 27
+    expect(remainingMinutes(plan, 60, 2)).toBe((2 * 6 * 60 + 1 * 18 * 60) / 60);
+    expect(remainingMinutes(plan, 60, 1)).toBe((4 * 6 * 60 + 2 * 18 * 60) / 60);
+  });
+
+  it("the local search says after the first rung when the later rungs will not fit the budget at its pace", async () => {
+    const dir = tempDir();
+    const store = new LocalTuneStore(join(dir, "store"));
+    const work = join(dir, "work");
+    mkdirSync(work, { recursive: true });
+    const space = loadSearchSpace("space:\n  train.learningRate: { choices: [0.001, 0.01] }");
+    const ok = okResult(makePlan({ name: "p", space, trials: 4, eta: 2, maxEpochs: 4, sampler: "halton", seed: 3 }));
+    const run = async (secondsPerTrial: number, name: string) => {
+      const log = memoryLogger();
+      const c = { name, store, work, log };
+      await tuneLocal({
+        ...c,
+        space,
+        trials: 4,
+        eta: 2,
+        maxEpochs: 4,
+        sampler: "halton",
+        seed: 3,
+        parallel: 2,
+        cores: 2,
+        budgetMinutes: 30,
+        launch: async (job) => {
+          const result = { ...ok(job.trial, job.rung, 0.01 + Number(job.trial.slice(1)) / 100), seconds: secondsPerTrial };
+          await putJson(store, entryNames.result(name, job.trial, job.rung), result, work);
+        },
+      });
+      return log.warnings.filter((w) => /the later rungs need about/.test(w));
+    };
+    // rungs to epochs 1, 2, 4; at 10 min an epoch: rung 1 (2 promoted + the default, 2 at a time, 1 → 2) 20 min,
+    // rung 2 (1 + the default together, 2 → 4) 20 min: 40 min, over the 30 of the budget
+    expect(await run(600, "slow")).toEqual([expect.stringMatching(/600 s an epoch a trial\) the later rungs need about 40 min/)]);
+    expect(await run(60, "fast")).toEqual([]);
   });
 
   it("local slots: --parallel within the cores, a trial with W workers counting W", () => {

@@ -93,6 +93,7 @@ export async function tuneLocal(o: LocalTuneOptions): Promise<TuneReport> {
       await o.launch({ trial, rung, workers, maxMinutes: left, work: resolve(o.work, "trials", trial) });
     });
     if (skipped.length > 0) o.log.warn(`the budget ran out: ${skipped.join(", ")} not run on rung ${rung}`);
+    if (rung === 0 && deadline !== undefined) await warnIfOverBudget(o, plan, include, { slots, deadline });
     const report = await selectRung({ ...o, rung });
     if (report.done || !report.matrix) {
       o.log.info(`search "${plan.name}" done in ${formatDuration((Date.now() - started) / 1000)}`);
@@ -100,6 +101,35 @@ export async function tuneLocal(o: LocalTuneOptions): Promise<TuneReport> {
     }
     include = report.matrix.include;
   }
+}
+
+/**
+ * Minutes the rungs after the first still need at the first rung's pace (`secondsPerEpoch` a
+ * trial), `slots` trials at a time: each rung's promoted trials and the default, each trained from
+ * the rung before's epochs to its own.
+ */
+export function remainingMinutes(plan: TunePlan, secondsPerEpoch: number, slots: number): number {
+  let seconds = 0;
+  for (let r = 1; r < plan.rungs.length; r++) {
+    const trials = plan.rungs[r - 1].promote + 1;
+    seconds += Math.ceil(trials / slots) * (plan.rungs[r].epochs - plan.rungs[r - 1].epochs) * secondsPerEpoch;
+  }
+  return seconds / 60;
+}
+
+/** After the first rung: says so early when the rest of the search will not fit the budget at that pace. */
+async function warnIfOverBudget(o: LocalTuneOptions, plan: TunePlan, rung0: { trial: string }[], at: { slots: number; deadline: number }) {
+  const results = await Promise.all(rung0.map(({ trial }) => getJson<TrialResult>(o.store, entryNames.result(o.name, trial, 0), o.work)));
+  const paces = results.filter((r) => r?.status === "ok").map((r) => r!.seconds / plan.rungs[0].epochs);
+  if (paces.length === 0) return;
+  const pace = paces.reduce((a, b) => a + b, 0) / paces.length;
+  const needed = remainingMinutes(plan, pace, at.slots);
+  const left = (at.deadline - Date.now()) / 60_000;
+  if (needed <= left) return;
+  o.log.warn(
+    `at the first rung's pace (${Math.round(pace)} s an epoch a trial) the later rungs need about ${Math.round(needed)} min and the budget leaves ${Math.round(left)}: ` +
+      "the last rung's trials will stop early at the budget (fewer --trials, a smaller --max-epochs or a larger --budget-minutes fit it)",
+  );
 }
 
 /** The search budget's minutes left for a trial starting now (undefined: no budget), or "over" when under 3 s are left. */
