@@ -154,11 +154,12 @@ async function splitSampleInDuckDb(
     log.info(`${source.path} has items outside the bundle's vocabulary: reading every row for the evaluation split`);
     return undefined;
   }
+  const mapped = mapSequences(read.sequences, toBundle).sequences;
   return {
     source: source.path,
     sameData: read.sha256 === bundle.manifest.data.sha256,
     eligibleUsers: read.eligible.length,
-    ...casesOf(read.picked, (i) => read.sequences[i].map((item) => toBundle[item])),
+    ...casesOf(read.picked, (i) => mapped[i]),
     trainSequences: [],
     unknownItems: 0,
   };

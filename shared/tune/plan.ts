@@ -1,5 +1,5 @@
 import { RecshipError } from "../errors.js";
-import type { ConfigOverrides } from "../model/config.js";
+import type { ConfigOverrides, TrainConfig } from "../model/config.js";
 import { unitPoints, valuesAt, type Sampler } from "./sampler.js";
 import { trialConfig, trialOverrides, type ParamValues, type SearchSpace } from "./space.js";
 
@@ -86,9 +86,8 @@ export function rungSchedule(trials: number, eta: number, maxEpochs: number, run
  * trial part way down the curve and the next rung continues it, and the winner's config (for
  * train-model) keeps the length it was judged at. A length the space gives stays.
  */
-function withCosineLength(config: ConfigOverrides, maxEpochs: number, where: string): ConfigOverrides {
-  const { train } = trialConfig(config, where);
-  if (train.lrSchedule !== "cosine" || config.train?.lrEpochs !== undefined) return config;
+function withCosineLength(config: ConfigOverrides, checked: TrainConfig, maxEpochs: number): ConfigOverrides {
+  if (checked.lrSchedule !== "cosine" || config.train?.lrEpochs !== undefined) return config;
   return { ...config, train: { ...config.train, lrEpochs: maxEpochs } };
 }
 
@@ -103,14 +102,18 @@ export function makePlan(o: PlanOptions): TunePlan {
   const id = (i: number) => `t${String(i).padStart(width, "0")}`;
   const points = unitPoints(o.sampler, o.trials - 1, o.space.params.length, o.seed);
   const drawn = points.map((u) => valuesAt(o.space.params, u));
-  const trials: PlannedTrial[] = [{}, ...drawn].map((values, i) => ({
+  // each trial's config checked once, as train-model checks it (a cosine length added after cannot fail)
+  const checked = [{}, ...drawn].map((values) => {
+    const overrides = trialOverrides(o.space, values);
+    return { values, overrides, train: trialConfig(overrides, o.space.where).train };
+  });
+  const trials: PlannedTrial[] = checked.map(({ values, overrides, train }, i) => ({
     id: id(i),
     isDefault: i === 0,
     values,
-    config: withCosineLength(trialOverrides(o.space, values), o.maxEpochs, o.space.where),
+    config: withCosineLength(overrides, train, o.maxEpochs),
   }));
-  const selectBy = trialConfig(trials[0].config, o.space.where).train.selectBy;
-  for (const t of trials) trialConfig(t.config, o.space.where);
+  const selectBy = checked[0].train.selectBy;
   return {
     version: 1,
     name: o.name,
