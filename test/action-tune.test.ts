@@ -128,6 +128,9 @@ describe("tune-model fanned out as GitHub runs it: plan, a matrix of trial jobs,
       .filter((n) => /^s-t\d+-r1-result$/.test(n))
       .map((n) => readEntry<TrialResult>(store, n));
     const best = results.reduce((a, b) => (b.metric! > a.metric! ? b : a));
+    // each job's epoch timing (the local search's pace): within the job's whole time
+    for (const result of results) expect(result.epochSeconds).toBeGreaterThan(0);
+    for (const result of results) expect(result.epochSeconds! * (12 - 6)).toBeLessThan(result.seconds); // rung 1: epochs 7 to 12
     expect(select1.outputs["best-trial"]).toBe(best.trial);
     expect(lr(best.trial)).toBe(0.01);
     expect(Number(select1.outputs["best-metric"])).toBeCloseTo(best.metric!, 6);

@@ -3,13 +3,13 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { memoryLogger, silentLogger } from "../shared/log.js";
 import { ashaState, nextAshaJob, startAshaJob } from "../shared/tune/asha.js";
-import { localSlots, remainingMinutes, tuneLocal } from "../shared/tune/local.js";
-import { makePlan, rungSchedule, type TunePlan } from "../shared/tune/plan.js";
+import { firstRungPace, localSlots, tuneLocal } from "../shared/tune/local.js";
+import { fitRungs, laterRungsMinutes, makePlan, rungSchedule, type TunePlan } from "../shared/tune/plan.js";
 import { scrambledRadicalInverse, unitPoints, valuesAt } from "../shared/tune/sampler.js";
 import { promote, selectRung } from "../shared/tune/select.js";
 import { DEFAULT_SPACE_YAML, loadSearchSpace, trialConfig, trialOverrides } from "../shared/tune/space.js";
 import { DEFAULT_CONFIG } from "../shared/model/config.js";
-import { entryNames, LocalTuneStore, putJson } from "../shared/tune/store.js";
+import { entryNames, getJson, LocalTuneStore, putJson } from "../shared/tune/store.js";
 import { rungMembers, type TrialResult } from "../shared/tune/trial.js";
 import { tuneMarkdown, tuneHtml } from "../shared/report/tune-summary.js";
 import { readFileSync } from "node:fs";
@@ -174,21 +174,66 @@ describe("tune-model: search space, sampler, rungs", () => {
   it("the later rungs' minutes at the first rung's pace: each rung's promoted trials and the default, slots at a time", () => {
     const plan = makePlan({ name: "b", space: loadSearchSpace(undefined), trials: 9, eta: 3, maxEpochs: 27, sampler: "halton", seed: 1 });
     // rung 1: 3 promoted + the default, 2 at a time, epochs 3 → 9; rung 2: 1 + the default together, 9 → 27
-    expect(remainingMinutes(plan, 60, 2)).toBe((2 * 6 * 60 + 1 * 18 * 60) / 60);
-    expect(remainingMinutes(plan, 60, 1)).toBe((4 * 6 * 60 + 2 * 18 * 60) / 60);
+    expect(laterRungsMinutes(plan.rungs, { secondsPerEpoch: 60, secondsPerJob: 0 }, 2)).toBe((2 * 6 * 60 + 1 * 18 * 60) / 60);
+    expect(laterRungsMinutes(plan.rungs, { secondsPerEpoch: 60, secondsPerJob: 0 }, 1)).toBe((4 * 6 * 60 + 2 * 18 * 60) / 60);
+    // each job's start (data, test, store) counts once a job: 2 rounds on rung 1, 1 on rung 2
+    expect(laterRungsMinutes(plan.rungs, { secondsPerEpoch: 60, secondsPerJob: 30 }, 2)).toBe((2 * (6 * 60 + 30) + (18 * 60 + 30)) / 60);
   });
 
-  it("the local search says after the first rung when the later rungs will not fit the budget at its pace", async () => {
+  it("fitting the later rungs to the budget lowers the last rung to the most that fits, the rungs between respaced", () => {
+    const rungs = rungSchedule(9, 3, 27); // epochs 3, 9, 27; at 60 s an epoch, 2 at a time: 2·6 + 1·18 = 30 min
+    const pace = { secondsPerEpoch: 60, secondsPerJob: 0 };
+    expect(fitRungs(rungs, pace, 2, 30)).toEqual({ rungs, fits: true });
+    const fitted = fitRungs(rungs, pace, 2, 20);
+    expect(fitted.fits).toBe(true);
+    // top 18: 3 · 6^(1/2) ≈ 7.3 → 7; 2·4 + 1·11 = 19 min ≤ 20, while top 19 (epoch 8 between) needs 2·5 + 11 = 21
+    expect(fitted.rungs.map((r) => r.epochs)).toEqual([3, 7, 18]);
+    expect(fitted.rungs.map((r) => r.promote)).toEqual([3, 1, 0]);
+    expect(laterRungsMinutes(fitted.rungs, pace, 2)).toBeLessThanOrEqual(20);
+    expect(
+      laterRungsMinutes(
+        rungs.map((r, i) => ({ ...r, epochs: [3, 8, 19][i] })),
+        pace,
+        2,
+      ),
+    ).toBeGreaterThan(20);
+    // nothing fits: the shortest schedule, one epoch more a rung, said not to fit
+    expect(fitRungs(rungs, { secondsPerEpoch: 600, secondsPerJob: 0 }, 2, 10)).toEqual({
+      rungs: rungs.map((r, i) => ({ ...r, epochs: 3 + i })),
+      fits: false,
+    });
+    expect(fitRungs([{ rung: 0, epochs: 5, promote: 0 }], pace, 1, 1).fits).toBe(true);
+  });
+
+  it("the first rung's pace: the trainer's epoch seconds, and the rest of each job's time once a job", () => {
+    const result = (seconds: number, epochSeconds?: number): TrialResult => ({
+      trial: "t01",
+      rung: 0,
+      epochs: 3,
+      status: "ok",
+      seconds,
+      epochSeconds,
+    });
+    // 3 epochs of 50 s in a 180 s job: 30 s besides; 3 epochs of 70 s in 240 s: 30 s besides
+    expect(firstRungPace([result(180, 50), result(240, 70), undefined, { ...result(999, 1), status: "failed" }])).toEqual({
+      secondsPerEpoch: 60,
+      secondsPerJob: 30,
+    });
+    expect(firstRungPace([result(180)])).toEqual({ secondsPerEpoch: 60, secondsPerJob: 0 });
+    expect(firstRungPace([undefined])).toBeUndefined();
+  });
+
+  it("the local search fits the later rungs to the budget at the first rung's pace, and says so in the log and the report", async () => {
     const dir = tempDir();
     const store = new LocalTuneStore(join(dir, "store"));
     const work = join(dir, "work");
     mkdirSync(work, { recursive: true });
     const space = loadSearchSpace("space:\n  train.learningRate: { choices: [0.001, 0.01] }");
     const ok = okResult(makePlan({ name: "p", space, trials: 4, eta: 2, maxEpochs: 4, sampler: "halton", seed: 3 }));
-    const run = async (secondsPerTrial: number, name: string) => {
+    const run = async (secondsPerEpoch: number, name: string) => {
       const log = memoryLogger();
       const c = { name, store, work, log };
-      await tuneLocal({
+      const report = await tuneLocal({
         ...c,
         space,
         trials: 4,
@@ -198,18 +243,38 @@ describe("tune-model: search space, sampler, rungs", () => {
         seed: 3,
         parallel: 2,
         cores: 2,
-        budgetMinutes: 30,
+        budgetMinutes: 31,
         launch: async (job) => {
-          const result = { ...ok(job.trial, job.rung, 0.01 + Number(job.trial.slice(1)) / 100), seconds: secondsPerTrial };
+          const stored = (await getJson<TunePlan>(store, entryNames.plan(name), job.work))!; // the trial's own folder, as a trial job reads it
+          const epochs = stored.rungs[job.rung].epochs;
+          const result = { ...ok(job.trial, job.rung, 0.01 + Number(job.trial.slice(1)) / 100), epochs, seconds: secondsPerEpoch * epochs };
           await putJson(store, entryNames.result(name, job.trial, job.rung), result, work);
         },
       });
-      return log.warnings.filter((w) => /the later rungs need about/.test(w));
+      const warned = log.warnings.filter((w) => /the later rungs need about/.test(w));
+      return { warned, epochs: report.rungs.map((r) => r.epochs), best: report.best?.epochs, reportWarnings: report.warnings };
     };
     // rungs to epochs 1, 2, 4; at 10 min an epoch: rung 1 (2 promoted + the default, 2 at a time, 1 → 2) 20 min,
-    // rung 2 (1 + the default together, 2 → 4) 20 min: 40 min, over the 30 of the budget
-    expect(await run(600, "slow")).toEqual([expect.stringMatching(/600 s an epoch a trial\) the later rungs need about 40 min/)]);
-    expect(await run(60, "fast")).toEqual([]);
+    // rung 2 (1 + the default together, 2 → 4) 20 min: 40 min, over the 31 of the budget; to epoch 3 they need 30
+    const slow = await run(600, "slow");
+    expect(slow.warned).toEqual([
+      expect.stringMatching(
+        /600 s an epoch a trial, 0 s a job besides\) the later rungs need about 40 min.*now train to epochs 2, 3 \(not 4\)/,
+      ),
+    ]);
+    expect(slow.epochs).toEqual([1, 2, 3]);
+    expect(slow.best).toBe(3);
+    expect(slow.reportWarnings).toContainEqual(
+      expect.stringMatching(/lowered the rungs to epochs 1, 2, 3 \(4 asked\) at the first rung's pace of 600 s/),
+    );
+    // at 20 min an epoch even 1, 2, 3 needs 60 min: the shortest schedule, and the old warning that the last rung stops early
+    const slower = await run(1200, "slower");
+    expect(slower.warned).toEqual([expect.stringMatching(/even epochs 2, 3 do not fit/)]);
+    expect(slower.epochs).toEqual([1, 2, 3]);
+    const fast = await run(60, "fast");
+    expect(fast.warned).toEqual([]);
+    expect(fast.epochs).toEqual([1, 2, 4]);
+    expect(fast.reportWarnings.filter((w) => /budget lowered/.test(w))).toEqual([]);
   });
 
   it("local slots: --parallel within the cores, a trial with W workers counting W", () => {

@@ -4,7 +4,7 @@ import { mkdir } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { usableCores } from "../util/cpu-budget.js";
 import { formatDuration } from "../util/format.js";
-import { makePlan, type PlanOptions, type TunePlan } from "./plan.js";
+import { fitRungs, laterRungsMinutes, makePlan, type Pace, type PlanOptions, type TunePlan } from "./plan.js";
 import { RecshipError } from "../errors.js";
 import { ashaState, nextAshaJob, startAshaJob, type AshaJob, type Schedule } from "./asha.js";
 import { finishedReport, firstMatrix, selectRung, type TuneReport } from "./select.js";
@@ -77,13 +77,14 @@ export async function tuneLocal(o: LocalTuneOptions): Promise<TuneReport> {
   const { slots, workers } = localSlots(o.parallel, o.workers, cores);
   if (slots < o.parallel)
     o.log.warn(`--parallel ${o.parallel} with ${workers} training workers a trial exceeds ${cores} cores: ${slots} at a time`);
-  const { plan, matrix } = await planSearch(o);
+  const planned = await planSearch(o);
+  let plan = planned.plan;
   if (o.schedule === "asha") {
     const report = await finishedReport({ ...o, rung: await runAsha(o, plan, { slots, workers, deadline }) });
     o.log.info(`search "${plan.name}" (asynchronous) done in ${formatDuration((Date.now() - started) / 1000)}`);
     return report;
   }
-  let include = matrix.include;
+  let include = planned.matrix.include;
   for (let rung = 0; ; rung++) {
     const skipped: string[] = [];
     await runPool(include, slots, async ({ trial }) => {
@@ -93,7 +94,7 @@ export async function tuneLocal(o: LocalTuneOptions): Promise<TuneReport> {
       await o.launch({ trial, rung, workers, maxMinutes: left, work: resolve(o.work, "trials", trial) });
     });
     if (skipped.length > 0) o.log.warn(`the budget ran out: ${skipped.join(", ")} not run on rung ${rung}`);
-    if (rung === 0 && deadline !== undefined) await warnIfOverBudget(o, plan, include, { slots, deadline });
+    if (rung === 0 && deadline !== undefined) plan = await fitToBudget(o, plan, include, { slots, deadline });
     const report = await selectRung({ ...o, rung });
     if (report.done || !report.matrix) {
       o.log.info(`search "${plan.name}" done in ${formatDuration((Date.now() - started) / 1000)}`);
@@ -104,32 +105,48 @@ export async function tuneLocal(o: LocalTuneOptions): Promise<TuneReport> {
 }
 
 /**
- * Minutes the rungs after the first still need at the first rung's pace (`secondsPerEpoch` a
- * trial), `slots` trials at a time: each rung's promoted trials and the default, each trained from
- * the rung before's epochs to its own.
+ * The first rung's pace from its ok results: the trainer's seconds an epoch (training and
+ * validation) and the rest of a job's seconds, averaged (a result without epoch timing counts
+ * its whole time as epochs); undefined when no trial finished.
  */
-export function remainingMinutes(plan: TunePlan, secondsPerEpoch: number, slots: number): number {
-  let seconds = 0;
-  for (let r = 1; r < plan.rungs.length; r++) {
-    const trials = plan.rungs[r - 1].promote + 1;
-    seconds += Math.ceil(trials / slots) * (plan.rungs[r].epochs - plan.rungs[r - 1].epochs) * secondsPerEpoch;
-  }
-  return seconds / 60;
+export function firstRungPace(results: (TrialResult | undefined)[]): Pace | undefined {
+  const ok = results.filter((r): r is TrialResult => r?.status === "ok" && r.epochs > 0);
+  if (ok.length === 0) return undefined;
+  const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / values.length;
+  const perEpoch = ok.map((r) => r.epochSeconds ?? r.seconds / r.epochs);
+  return {
+    secondsPerEpoch: mean(perEpoch),
+    secondsPerJob: mean(ok.map((r, i) => Math.max(0, r.seconds - perEpoch[i] * r.epochs))),
+  };
 }
 
-/** After the first rung: says so early when the rest of the search will not fit the budget at that pace. */
-async function warnIfOverBudget(o: LocalTuneOptions, plan: TunePlan, rung0: { trial: string }[], at: { slots: number; deadline: number }) {
+/**
+ * After the first rung: when the later rungs will not fit the budget at that rung's pace, lowers
+ * their epochs to what fits (fitRungs) and stores the plan so (the trials and select read it),
+ * saying so. A cosine trial keeps the curve it started on (its checkpoint is tied to it).
+ */
+async function fitToBudget(o: LocalTuneOptions, plan: TunePlan, rung0: { trial: string }[], at: { slots: number; deadline: number }) {
   const results = await Promise.all(rung0.map(({ trial }) => getJson<TrialResult>(o.store, entryNames.result(o.name, trial, 0), o.work)));
-  const paces = results.filter((r) => r?.status === "ok").map((r) => r!.seconds / plan.rungs[0].epochs);
-  if (paces.length === 0) return;
-  const pace = paces.reduce((a, b) => a + b, 0) / paces.length;
-  const needed = remainingMinutes(plan, pace, at.slots);
+  const pace = firstRungPace(results);
+  if (pace === undefined) return plan;
   const left = (at.deadline - Date.now()) / 60_000;
-  if (needed <= left) return;
+  const needed = laterRungsMinutes(plan.rungs, pace, at.slots);
+  const { rungs, fits } = fitRungs(plan.rungs, pace, at.slots, left);
+  if (rungs === plan.rungs) return plan;
+  const asked = plan.rungs[plan.rungs.length - 1].epochs;
+  const fitted: TunePlan = { ...plan, rungs, budgetFit: { maxEpochs: asked, pace, fits } };
+  await putJson(o.store, entryNames.plan(o.name), fitted, o.work);
+  const epochs = rungs
+    .slice(1)
+    .map((r) => r.epochs)
+    .join(", ");
   o.log.warn(
-    `at the first rung's pace (${Math.round(pace)} s an epoch a trial) the later rungs need about ${Math.round(needed)} min and the budget leaves ${Math.round(left)}: ` +
-      "the last rung's trials will stop early at the budget (fewer --trials, a smaller --max-epochs or a larger --budget-minutes fit it)",
+    `at the first rung's pace (${Math.round(pace.secondsPerEpoch)} s an epoch a trial, ${Math.round(pace.secondsPerJob)} s a job besides) the later rungs need about ${Math.round(needed)} min and the budget leaves ${Math.round(left)}: ` +
+      (fits
+        ? `they now train to epochs ${epochs} (not ${asked}), the default too`
+        : `even epochs ${epochs} do not fit, and the last rung's trials will stop early at the budget (fewer --trials or a larger --budget-minutes fit it)`),
   );
+  return fitted;
 }
 
 /** The search budget's minutes left for a trial starting now (undefined: no budget), or "over" when under 3 s are left. */

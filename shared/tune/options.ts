@@ -129,7 +129,8 @@ export const TUNE_OPTIONS: readonly OptionSpec[] = [
     name: "budget-minutes",
     kind: "positive",
     frontEnds: ["cli"],
-    description: "Wall-clock budget of the whole local search, in minutes: trials that would start later are recorded as not run",
+    description:
+      "Wall-clock budget of the whole local search, in minutes: after the first rung the later rungs' epochs are lowered to fit it at that rung's pace (sha); trials that would start later are recorded as not run",
   },
   {
     name: "store",

@@ -33,6 +33,8 @@ export interface TunePlan {
   space: string;
   rungs: Rung[];
   trials: PlannedTrial[];
+  /** Set when the local search lowered the later rungs to fit its budget (fitRungs): what was asked, at what pace. */
+  budgetFit?: { maxEpochs: number; pace: Pace; fits: boolean };
 }
 
 export interface PlanOptions {
@@ -79,6 +81,52 @@ export function rungSchedule(trials: number, eta: number, maxEpochs: number, run
   // rounding may make two rungs train to the same epoch: each rung must train more than the last
   for (let r = 1; r < schedule.length; r++) schedule[r].epochs = Math.max(schedule[r].epochs, schedule[r - 1].epochs + 1);
   return schedule;
+}
+
+/** How long trial jobs take: each epoch (training and validation), and each job besides its epochs (start, data, test, store). */
+export interface Pace {
+  secondsPerEpoch: number;
+  secondsPerJob: number;
+}
+
+/**
+ * Minutes the rungs after the first need at `pace`, `slots` trials at a time: each rung's
+ * promoted trials and the default, each a job training from the rung before's epochs to its own.
+ */
+export function laterRungsMinutes(rungs: Rung[], pace: Pace, slots: number): number {
+  let seconds = 0;
+  for (let r = 1; r < rungs.length; r++) {
+    const trials = rungs[r - 1].promote + 1;
+    seconds += Math.ceil(trials / slots) * ((rungs[r].epochs - rungs[r - 1].epochs) * pace.secondsPerEpoch + pace.secondsPerJob);
+  }
+  return seconds / 60;
+}
+
+/** The rungs with the last ending at epoch `top`, those between spaced geometrically from the first (as rungSchedule spaces them), each above the last. */
+function rungsEndingAt(rungs: Rung[], top: number): Rung[] {
+  const first = rungs[0].epochs;
+  const last = rungs.length - 1;
+  const fitted = rungs.map((r, i) => ({ ...r, epochs: i === 0 ? first : Math.round(first * (top / first) ** (i / last)) }));
+  for (let r = 1; r < fitted.length; r++) fitted[r].epochs = Math.max(fitted[r].epochs, fitted[r - 1].epochs + 1);
+  return fitted;
+}
+
+/**
+ * The later rungs fitted to `minutes` at the first rung's pace: the last rung's epochs lowered
+ * (the rungs between respaced) to the most that fits, so every trial of the search stops at its
+ * rung's epochs and the winner and the default are judged at the same budget, rather than the
+ * budget cutting the last rung short. The rungs unchanged when they fit; the shortest schedule
+ * (one epoch more a rung) with fits false when nothing does.
+ */
+export function fitRungs(rungs: Rung[], pace: Pace, slots: number, minutes: number): { rungs: Rung[]; fits: boolean } {
+  const need = (candidate: Rung[]) => laterRungsMinutes(candidate, pace, slots);
+  if (rungs.length < 2 || need(rungs) <= minutes) return { rungs, fits: true };
+  const shortest = rungs[0].epochs + rungs.length - 1;
+  for (let top = rungs[rungs.length - 1].epochs - 1; top >= shortest; top--) {
+    const candidate = rungsEndingAt(rungs, top);
+    if (need(candidate) <= minutes) return { rungs: candidate, fits: true };
+  }
+  return { rungs: rungsEndingAt(rungs, shortest), fits: false };
 }
 
 /**

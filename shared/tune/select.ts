@@ -270,8 +270,19 @@ function reportOf(
     ...(best ? { best } : {}),
     ...(reference ? { default: reference } : {}),
     ...(best && reference && reference.metric > 0 ? { gainOverDefault: best.metric / reference.metric - 1 } : {}),
-    warnings,
+    warnings: [...budgetFitWarnings(plan), ...warnings],
   };
+}
+
+/** What the local search's budget did to the plan's rungs (plan.budgetFit), for the report. */
+function budgetFitWarnings(plan: TunePlan): string[] {
+  const fit = plan.budgetFit;
+  if (!fit) return [];
+  const epochs = plan.rungs.map((r) => r.epochs).join(", ");
+  return [
+    `the budget lowered the rungs to epochs ${epochs} (${fit.maxEpochs} asked) at the first rung's pace of ${Math.round(fit.pace.secondsPerEpoch)} s an epoch a trial` +
+      (fit.fits ? "" : ": even those did not fit, so the last rung's trials may have stopped early"),
+  ];
 }
 
 /** The first rung's matrix, as plan emits it. */

@@ -5,6 +5,7 @@ import { RecshipError } from "../errors.js";
 import type { Logger } from "../log.js";
 import type { ReadOptions } from "../data/readers.js";
 import type { BackendPreference } from "../model/backend.js";
+import type { EpochRecord } from "../model/trainer.js";
 import type { MetricsBlock } from "../bundle/manifest.js";
 import { trainModel, type TrainReport } from "../train/train-model.js";
 import type { PlannedTrial, TunePlan } from "./plan.js";
@@ -26,6 +27,8 @@ export interface TrialResult {
   bestEpoch?: number;
   stoppedBy?: string;
   seconds: number;
+  /** The trainer's seconds an epoch (training and validation) over the epochs this job trained; the local search's pace. */
+  epochSeconds?: number;
   error?: string;
 }
 
@@ -163,6 +166,7 @@ export async function runTrial(o: TrialOptions): Promise<TrialResult> {
       bestEpoch: report.bestEpoch,
       stoppedBy: report.stoppedBy,
       seconds: (Date.now() - started) / 1000,
+      ...epochTiming(report.history, o.rung > 0 ? plan.rungs[o.rung - 1].epochs : 0),
     };
     o.log.info(`trial ${o.trial}, rung ${o.rung}: validation NDCG@10 (${plan.objective}) ${result.metric!.toFixed(4)}`);
   } catch (error) {
@@ -172,6 +176,12 @@ export async function runTrial(o: TrialOptions): Promise<TrialResult> {
   }
   await storeTrial(o, plan, result, dir);
   return result;
+}
+
+/** The mean seconds of the epochs after `from` (this job's), when it trained any. */
+function epochTiming(history: EpochRecord[], from: number): { epochSeconds?: number } {
+  const own = history.filter((h) => h.epoch > from);
+  return own.length === 0 ? {} : { epochSeconds: own.reduce((sum, h) => sum + h.trainSeconds + h.validSeconds, 0) / own.length };
 }
 
 async function storeTrial(o: TrialOptions, plan: TunePlan, result: TrialResult, dir: string): Promise<void> {
