@@ -104,9 +104,14 @@ describe("train-model on the synthetic shop", () => {
     expect(cosineRate({ learningRate: 0.01, epochs: 4 }, 3)).toBeCloseTo(0.01 * 0.5 * (1 + Math.cos((3 * Math.PI) / 4)), 12);
     const config = loadConfig(TINY_CONFIG, { train: { epochs: 3, lrSchedule: "cosine", lrEpochs: 4, patience: 50 } });
     const base = await trainerInputs(config, 100);
-    const straight = await train(base);
+    const log = memoryLogger();
+    const straight = await train({ ...base, log });
     const rates = [0, 1, 2].map((e) => cosineRate(config.train, e));
     expect(straight.history.map((h) => h.learningRate)).toEqual(rates);
+    // each epoch's line says its rate
+    expect(log.lines.filter((l) => /^epoch \d\/3 /.test(l)).map((l) => /lr (\S+)/.exec(l)?.[1])).toEqual(
+      rates.map((r) => r.toPrecision(3)),
+    );
     const checkpointDir = join(dir, "ckpt-cosine");
     (await train({ ...base, checkpointDir, stopAfterEpochs: 2 })).model.dispose();
     const resumed = await train({ ...base, checkpointDir, resume: true });

@@ -230,7 +230,8 @@ describe("tune-model: search space, sampler, rungs", () => {
     mkdirSync(work, { recursive: true });
     const space = loadSearchSpace("space:\n  train.learningRate: { choices: [0.001, 0.01] }");
     const ok = okResult(makePlan({ name: "p", space, trials: 4, eta: 2, maxEpochs: 4, sampler: "halton", seed: 3 }));
-    const run = async (secondsPerEpoch: number, name: string) => {
+    const run = async (secondsPerEpoch: number | ((trial: string) => number), name: string) => {
+      const pace = typeof secondsPerEpoch === "number" ? () => secondsPerEpoch : secondsPerEpoch;
       const log = memoryLogger();
       const c = { name, store, work, log };
       const report = await tuneLocal({
@@ -247,7 +248,7 @@ describe("tune-model: search space, sampler, rungs", () => {
         launch: async (job) => {
           const stored = (await getJson<TunePlan>(store, entryNames.plan(name), job.work))!; // the trial's own folder, as a trial job reads it
           const epochs = stored.rungs[job.rung].epochs;
-          const result = { ...ok(job.trial, job.rung, 0.01 + Number(job.trial.slice(1)) / 100), epochs, seconds: secondsPerEpoch * epochs };
+          const result = { ...ok(job.trial, job.rung, 0.01 + Number(job.trial.slice(1)) / 100), epochs, seconds: pace(job.trial) * epochs };
           await putJson(store, entryNames.result(name, job.trial, job.rung), result, work);
         },
       });
@@ -259,18 +260,22 @@ describe("tune-model: search space, sampler, rungs", () => {
     const slow = await run(600, "slow");
     expect(slow.warned).toEqual([
       expect.stringMatching(
-        /600 s an epoch a trial, 0 s a job besides\) the later rungs need about 40 min.*now train to epochs 2, 3 \(not 4\)/,
+        /going on \(600 s an epoch a trial, 0 s a job besides\) the later rungs need about 40 min.*now train to epochs 2, 3 \(not 4\)/,
       ),
     ]);
     expect(slow.epochs).toEqual([1, 2, 3]);
     expect(slow.best).toBe(3);
     expect(slow.reportWarnings).toContainEqual(
-      expect.stringMatching(/lowered the rungs to epochs 1, 2, 3 \(4 asked\) at the first rung's pace of 600 s/),
+      expect.stringMatching(/lowered the rungs to epochs 1, 2, 3 \(4 asked\) at the first-rung pace of the trials going on, 600 s/),
     );
     // at 20 min an epoch even 1, 2, 3 needs 60 min: the shortest schedule, and the old warning that the last rung stops early
     const slower = await run(1200, "slower");
     expect(slower.warned).toEqual([expect.stringMatching(/even epochs 2, 3 do not fit/)]);
     expect(slower.epochs).toEqual([1, 2, 3]);
+    // the pace of the trials going on (t02 and t03, the best, at 800 s an epoch, and the default t00 at 60: rung 1 about 37 min),
+    // not of the whole rung (mean 430 s: about 29 min, which would fit)
+    const uneven = await run((trial) => (trial === "t02" || trial === "t03" ? 800 : 60), "uneven");
+    expect(uneven.epochs).toEqual([1, 2, 3]);
     const fast = await run(60, "fast");
     expect(fast.warned).toEqual([]);
     expect(fast.epochs).toEqual([1, 2, 4]);

@@ -559,6 +559,7 @@ function logEpoch(log: Logger, record: EpochRecord, epochs: number, improved: bo
   const budgetLeft = deadline ? Math.max(0, (deadline - Date.now()) / 1000) : Infinity;
   log.info(
     `epoch ${record.epoch}/${epochs} loss ${record.loss.toFixed(4)} ` +
+      (record.learningRate !== undefined ? `lr ${record.learningRate.toPrecision(3)} ` : "") +
       `valid NDCG@10 ${record.valid.ndcg10.toFixed(4)} HR@10 ${record.valid.hr10.toFixed(4)} ` +
       `(masked ${record.valid.maskedNdcg10.toFixed(4)}, sampled ${record.valid.sampledNdcg10?.toFixed(4) ?? "-"})${improved ? " *" : ""} ` +
       `${Math.round(record.sequencesPerSecond)} seq/s, ${formatDuration(elapsed)} elapsed, ` +

@@ -94,20 +94,20 @@ export async function tuneLocal(o: LocalTuneOptions): Promise<TuneReport> {
       await o.launch({ trial, rung, workers, maxMinutes: left, work: resolve(o.work, "trials", trial) });
     });
     if (skipped.length > 0) o.log.warn(`the budget ran out: ${skipped.join(", ")} not run on rung ${rung}`);
-    if (rung === 0 && deadline !== undefined) plan = await fitToBudget(o, plan, include, { slots, deadline });
     const report = await selectRung({ ...o, rung });
     if (report.done || !report.matrix) {
       o.log.info(`search "${plan.name}" done in ${formatDuration((Date.now() - started) / 1000)}`);
       return report;
     }
     include = report.matrix.include;
+    if (rung === 0 && deadline !== undefined) plan = await fitToBudget(o, plan, include, { slots, deadline });
   }
 }
 
 /**
- * The first rung's pace from its ok results: the trainer's seconds an epoch (training and
+ * The pace of trials from their first-rung results: the trainer's seconds an epoch (training and
  * validation) and the rest of a job's seconds, averaged (a result without epoch timing counts
- * its whole time as epochs); undefined when no trial finished.
+ * its whole time as epochs); undefined when none finished.
  */
 export function firstRungPace(results: (TrialResult | undefined)[]): Pace | undefined {
   const ok = results.filter((r): r is TrialResult => r?.status === "ok" && r.epochs > 0);
@@ -121,12 +121,13 @@ export function firstRungPace(results: (TrialResult | undefined)[]): Pace | unde
 }
 
 /**
- * After the first rung: when the later rungs will not fit the budget at that rung's pace, lowers
- * their epochs to what fits (fitRungs) and stores the plan so (the trials and select read it),
- * saying so. A cosine trial keeps the curve it started on (its checkpoint is tied to it).
+ * After the first rung: when the later rungs will not fit the budget at the first-rung pace of
+ * the trials going on (the best are often the larger, slower models), lowers their epochs to what
+ * fits (fitRungs) and stores the plan so (the trials and select read it), saying so. A cosine
+ * trial keeps the curve it started on (its checkpoint is tied to it).
  */
-async function fitToBudget(o: LocalTuneOptions, plan: TunePlan, rung0: { trial: string }[], at: { slots: number; deadline: number }) {
-  const results = await Promise.all(rung0.map(({ trial }) => getJson<TrialResult>(o.store, entryNames.result(o.name, trial, 0), o.work)));
+async function fitToBudget(o: LocalTuneOptions, plan: TunePlan, goingOn: { trial: string }[], at: { slots: number; deadline: number }) {
+  const results = await Promise.all(goingOn.map(({ trial }) => getJson<TrialResult>(o.store, entryNames.result(o.name, trial, 0), o.work)));
   const pace = firstRungPace(results);
   if (pace === undefined) return plan;
   const left = (at.deadline - Date.now()) / 60_000;
@@ -141,7 +142,7 @@ async function fitToBudget(o: LocalTuneOptions, plan: TunePlan, rung0: { trial: 
     .map((r) => r.epochs)
     .join(", ");
   o.log.warn(
-    `at the first rung's pace (${Math.round(pace.secondsPerEpoch)} s an epoch a trial, ${Math.round(pace.secondsPerJob)} s a job besides) the later rungs need about ${Math.round(needed)} min and the budget leaves ${Math.round(left)}: ` +
+    `at the first-rung pace of the trials going on (${Math.round(pace.secondsPerEpoch)} s an epoch a trial, ${Math.round(pace.secondsPerJob)} s a job besides) the later rungs need about ${Math.round(needed)} min and the budget leaves ${Math.round(left)}: ` +
       (fits
         ? `they now train to epochs ${epochs} (not ${asked}), the default too`
         : `even epochs ${epochs} do not fit, and the last rung's trials will stop early at the budget (fewer --trials or a larger --budget-minutes fit it)`),

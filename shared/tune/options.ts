@@ -130,7 +130,7 @@ export const TUNE_OPTIONS: readonly OptionSpec[] = [
     kind: "positive",
     frontEnds: ["cli"],
     description:
-      "Wall-clock budget of the whole local search, in minutes: after the first rung the later rungs' epochs are lowered to fit it at that rung's pace (sha); trials that would start later are recorded as not run",
+      "Wall-clock budget of the whole local search, in minutes: after the first rung the later rungs' epochs are lowered to fit it at the pace the trials going on had there (sha); trials that would start later are recorded as not run",
   },
   {
     name: "store",

@@ -280,7 +280,7 @@ function budgetFitWarnings(plan: TunePlan): string[] {
   if (!fit) return [];
   const epochs = plan.rungs.map((r) => r.epochs).join(", ");
   return [
-    `the budget lowered the rungs to epochs ${epochs} (${fit.maxEpochs} asked) at the first rung's pace of ${Math.round(fit.pace.secondsPerEpoch)} s an epoch a trial` +
+    `the budget lowered the rungs to epochs ${epochs} (${fit.maxEpochs} asked) at the first-rung pace of the trials going on, ${Math.round(fit.pace.secondsPerEpoch)} s an epoch a trial` +
       (fit.fits ? "" : ": even those did not fit, so the last rung's trials may have stopped early"),
   ];
 }
