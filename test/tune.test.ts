@@ -174,15 +174,25 @@ describe("tune-model: search space, sampler, rungs", () => {
   it("the later rungs' minutes at the first rung's pace: each rung's promoted trials and the default, slots at a time", () => {
     const plan = makePlan({ name: "b", space: loadSearchSpace(undefined), trials: 9, eta: 3, maxEpochs: 27, sampler: "halton", seed: 1 });
     // rung 1: 3 promoted + the default, 2 at a time, epochs 3 → 9; rung 2: 1 + the default together, 9 → 27
-    expect(laterRungsMinutes(plan.rungs, { secondsPerEpoch: 60, secondsPerJob: 0 }, 2)).toBe((2 * 6 * 60 + 1 * 18 * 60) / 60);
-    expect(laterRungsMinutes(plan.rungs, { secondsPerEpoch: 60, secondsPerJob: 0 }, 1)).toBe((4 * 6 * 60 + 2 * 18 * 60) / 60);
+    expect(laterRungsMinutes(plan.rungs, { secondsPerEpoch: 60, slowestSecondsPerEpoch: 60, secondsPerJob: 0 }, 2)).toBe(
+      (2 * 6 * 60 + 1 * 18 * 60) / 60,
+    );
+    expect(laterRungsMinutes(plan.rungs, { secondsPerEpoch: 60, slowestSecondsPerEpoch: 60, secondsPerJob: 0 }, 1)).toBe(
+      (4 * 6 * 60 + 2 * 18 * 60) / 60,
+    );
+    // a rung takes at least its slowest job: rung 2's two trials side by side, one at 120 s an epoch (18 of them)
+    expect(laterRungsMinutes(plan.rungs, { secondsPerEpoch: 60, slowestSecondsPerEpoch: 120, secondsPerJob: 0 }, 2)).toBe(
+      (2 * 6 * 60 + 18 * 120) / 60,
+    );
     // each job's start (data, test, store) counts once a job: 2 rounds on rung 1, 1 on rung 2
-    expect(laterRungsMinutes(plan.rungs, { secondsPerEpoch: 60, secondsPerJob: 30 }, 2)).toBe((2 * (6 * 60 + 30) + (18 * 60 + 30)) / 60);
+    expect(laterRungsMinutes(plan.rungs, { secondsPerEpoch: 60, slowestSecondsPerEpoch: 60, secondsPerJob: 30 }, 2)).toBe(
+      (2 * (6 * 60 + 30) + (18 * 60 + 30)) / 60,
+    );
   });
 
   it("fitting the later rungs to the budget lowers the last rung to the most that fits, the rungs between respaced", () => {
     const rungs = rungSchedule(9, 3, 27); // epochs 3, 9, 27; at 60 s an epoch, 2 at a time: 2·6 + 1·18 = 30 min
-    const pace = { secondsPerEpoch: 60, secondsPerJob: 0 };
+    const pace = { secondsPerEpoch: 60, slowestSecondsPerEpoch: 60, secondsPerJob: 0 };
     expect(fitRungs(rungs, pace, 2, 30)).toEqual({ rungs, fits: true });
     const fitted = fitRungs(rungs, pace, 2, 20);
     expect(fitted.fits).toBe(true);
@@ -198,7 +208,7 @@ describe("tune-model: search space, sampler, rungs", () => {
       ),
     ).toBeGreaterThan(20);
     // nothing fits: the shortest schedule, one epoch more a rung, said not to fit
-    expect(fitRungs(rungs, { secondsPerEpoch: 600, secondsPerJob: 0 }, 2, 10)).toEqual({
+    expect(fitRungs(rungs, { secondsPerEpoch: 600, slowestSecondsPerEpoch: 600, secondsPerJob: 0 }, 2, 10)).toEqual({
       rungs: rungs.map((r, i) => ({ ...r, epochs: 3 + i })),
       fits: false,
     });
@@ -217,9 +227,10 @@ describe("tune-model: search space, sampler, rungs", () => {
     // 3 epochs of 50 s in a 180 s job: 30 s besides; 3 epochs of 70 s in 240 s: 30 s besides
     expect(firstRungPace([result(180, 50), result(240, 70), undefined, { ...result(999, 1), status: "failed" }])).toEqual({
       secondsPerEpoch: 60,
+      slowestSecondsPerEpoch: 70,
       secondsPerJob: 30,
     });
-    expect(firstRungPace([result(180)])).toEqual({ secondsPerEpoch: 60, secondsPerJob: 0 });
+    expect(firstRungPace([result(180)])).toEqual({ secondsPerEpoch: 60, slowestSecondsPerEpoch: 60, secondsPerJob: 0 });
     expect(firstRungPace([undefined])).toBeUndefined();
   });
 
@@ -272,10 +283,11 @@ describe("tune-model: search space, sampler, rungs", () => {
     const slower = await run(1200, "slower");
     expect(slower.warned).toEqual([expect.stringMatching(/even epochs 2, 3 do not fit/)]);
     expect(slower.epochs).toEqual([1, 2, 3]);
-    // the pace of the trials going on (t02 and t03, the best, at 800 s an epoch, and the default t00 at 60: rung 1 about 37 min),
-    // not of the whole rung (mean 430 s: about 29 min, which would fit)
-    const uneven = await run((trial) => (trial === "t02" || trial === "t03" ? 800 : 60), "uneven");
-    expect(uneven.epochs).toEqual([1, 2, 3]);
+    // the pace of the trials going on (t02, t03 and the default t00, at 60 s an epoch): a slow trial left behind
+    // (t01, 3000 s an epoch) does not shrink the rungs
+    const uneven = await run((trial) => (trial === "t01" ? 3000 : 60), "uneven");
+    expect(uneven.epochs).toEqual([1, 2, 4]);
+    expect(uneven.warned).toEqual([]);
     const fast = await run(60, "fast");
     expect(fast.warned).toEqual([]);
     expect(fast.epochs).toEqual([1, 2, 4]);

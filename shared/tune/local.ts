@@ -116,6 +116,7 @@ export function firstRungPace(results: (TrialResult | undefined)[]): Pace | unde
   const perEpoch = ok.map((r) => r.epochSeconds ?? r.seconds / r.epochs);
   return {
     secondsPerEpoch: mean(perEpoch),
+    slowestSecondsPerEpoch: Math.max(...perEpoch),
     secondsPerJob: mean(ok.map((r, i) => Math.max(0, r.seconds - perEpoch[i] * r.epochs))),
   };
 }

@@ -83,21 +83,26 @@ export function rungSchedule(trials: number, eta: number, maxEpochs: number, run
   return schedule;
 }
 
-/** How long trial jobs take: each epoch (training and validation), and each job besides its epochs (start, data, test, store). */
+/** How long trial jobs take: each epoch (training and validation; on average and the slowest trial's), and each job besides its epochs (start, data, test, store). */
 export interface Pace {
   secondsPerEpoch: number;
+  slowestSecondsPerEpoch: number;
   secondsPerJob: number;
 }
 
 /**
  * Minutes the rungs after the first need at `pace`, `slots` trials at a time: each rung's
- * promoted trials and the default, each a job training from the rung before's epochs to its own.
+ * promoted trials and the default, each a job training from the rung before's epochs to its own;
+ * a rung takes its jobs' mean time per slot, and at least its slowest job (the last rung's two
+ * trials side by side take the slower one's time).
  */
 export function laterRungsMinutes(rungs: Rung[], pace: Pace, slots: number): number {
   let seconds = 0;
   for (let r = 1; r < rungs.length; r++) {
     const trials = rungs[r - 1].promote + 1;
-    seconds += Math.ceil(trials / slots) * ((rungs[r].epochs - rungs[r - 1].epochs) * pace.secondsPerEpoch + pace.secondsPerJob);
+    const epochs = rungs[r].epochs - rungs[r - 1].epochs;
+    const shared = Math.ceil(trials / slots) * (epochs * pace.secondsPerEpoch + pace.secondsPerJob);
+    seconds += Math.max(shared, epochs * pace.slowestSecondsPerEpoch + pace.secondsPerJob);
   }
   return seconds / 60;
 }
