@@ -363,6 +363,14 @@ describe("tune-model: select", () => {
     const html = tuneHtml(last);
     expect(html).toMatch(/<svg[^>]*role="img"/);
     expect((html.match(/r="6" fill="none"/g) ?? []).length).toBe(4);
+
+    // the budget stopped the winner after 3 of its rung's 4 epochs: said in the report and the table
+    await putJson(store, entryNames.result("s", "t02", 1), { ...ok("t02", 1, 0.07), epochsTrained: 3 }, work);
+    const cut = await selectRung({ ...c, rung: 1 });
+    expect(cut.best).toMatchObject({ trial: "t02", epochs: 4, epochsTrained: 3 });
+    expect(cut.default!.epochsTrained).toBeUndefined();
+    expect(cut.warnings[0]).toMatch(/^t02 trained 3 of rung 1's 4 epochs .*not judged at the same budget/);
+    expect(tuneMarkdown(cut)).toMatch(/\| winner: t02 \| 3 of 4 \|/);
   });
 });
 

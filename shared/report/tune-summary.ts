@@ -35,7 +35,7 @@ function finalistRows(r: TuneReport): string[][] {
     f
       ? [
           `${label}: ${f.trial}`,
-          String(f.epochs),
+          f.epochsTrained !== undefined ? `${f.epochsTrained} of ${f.epochs}` : String(f.epochs),
           fixed(f.metric),
           fixed(f.valid.ndcg10),
           fixed(f.valid.maskedNdcg10),

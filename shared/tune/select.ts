@@ -34,7 +34,10 @@ export interface Finalist {
   config: string;
   values: ParamValues;
   rung: number;
+  /** The rung's epochs. */
   epochs: number;
+  /** Epochs it trained, when fewer than the rung's (the budget stopped it, or early stopping). */
+  epochsTrained?: number;
   metric: number;
   valid: NdcgFigures;
   /** The test split's figures: reported, never used to choose. */
@@ -117,6 +120,7 @@ function finalist(trial: PlannedTrial, result: TrialResult): Finalist {
     values: trial.values,
     rung: result.rung,
     epochs: result.epochs,
+    ...(result.epochsTrained !== undefined && result.epochsTrained < result.epochs ? { epochsTrained: result.epochsTrained } : {}),
     metric: result.metric!,
     valid: result.valid!,
     ...(result.test ? { test: result.test } : {}),
@@ -270,8 +274,18 @@ function reportOf(
     ...(best ? { best } : {}),
     ...(reference ? { default: reference } : {}),
     ...(best && reference && reference.metric > 0 ? { gainOverDefault: best.metric / reference.metric - 1 } : {}),
-    warnings: [...budgetFitWarnings(plan), ...warnings],
+    warnings: [...budgetFitWarnings(plan), ...cutShort(best, reference), ...warnings],
   };
+}
+
+/** Says when the winner or the default trained fewer epochs than their rung's: they are then not judged at one budget. */
+function cutShort(best: Finalist | undefined, reference: Finalist | undefined): string[] {
+  const short = [best, reference].filter((f): f is Finalist => f?.epochsTrained !== undefined);
+  if (short.length === 0 || best?.trial === reference?.trial) return [];
+  const said = short.map(
+    (f) => `${f === reference ? "the default " : ""}${f.trial} trained ${f.epochsTrained} of rung ${f.rung}'s ${f.epochs} epochs`,
+  );
+  return [`${said.join(", ")} (the budget or early stopping): the winner and the default are not judged at the same budget`];
 }
 
 /** What the local search's budget did to the plan's rungs (plan.budgetFit), for the report. */
