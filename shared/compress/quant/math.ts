@@ -3,9 +3,18 @@
  * those stored numbers stand for (the "dequantized reference" tests compare onnxruntime with).
  */
 
-/** Symmetric int8 of one group: scale = max|x| / 127, q = round(x / scale) in [-127, 127]. */
+/**
+ * The largest stored int8 weight: 63, not 127 (7 bits of magnitude, onnxruntime's "reduce_range").
+ * On x86 CPUs without VNNI, MLAS's u8·s8 integer kernels (MatMulInteger, the QDQ MatMul fusion)
+ * add two adjacent uint8·int8 products in 16 bits with saturation (vpmaddubsw): 2·255·127 = 64,770
+ * overflows 32,767 and silently clips the sum, while 2·255·63 = 32,130 never does. The bundle is
+ * compressed on one machine and served on others, so every int8 weight keeps the safe range.
+ */
+export const INT8_WEIGHT_MAX = 63;
+
+/** Symmetric int8 of one group: scale = max|x| / INT8_WEIGHT_MAX, q = round(x / scale) within ±INT8_WEIGHT_MAX. */
 function symmetricScale(maxAbs: number): number {
-  return maxAbs > 0 ? maxAbs / 127 : 1;
+  return maxAbs > 0 ? maxAbs / INT8_WEIGHT_MAX : 1;
 }
 
 function clamp(v: number, lo: number, hi: number): number {
@@ -24,7 +33,8 @@ export function quantizeColumnsInt8(w: Float32Array, rows: number, cols: number)
   for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) maxAbs[c] = Math.max(maxAbs[c], Math.abs(w[r * cols + c]));
   const scales = Float32Array.from(maxAbs, symmetricScale);
   const q = new Int8Array(rows * cols);
-  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) q[r * cols + c] = clamp(Math.round(w[r * cols + c] / scales[c]), -127, 127);
+  for (let r = 0; r < rows; r++)
+    for (let c = 0; c < cols; c++) q[r * cols + c] = clamp(Math.round(w[r * cols + c] / scales[c]), -INT8_WEIGHT_MAX, INT8_WEIGHT_MAX);
   return { q, scales };
 }
 
@@ -44,7 +54,8 @@ export function quantizeRowsInt8(
   // q is clamped, so a scale rounded slightly down (fp16 storage) still maps the row into range
   const scales = roundScale(raw);
   const q = new Int8Array(rows * cols);
-  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) q[r * cols + c] = clamp(Math.round(w[r * cols + c] / scales[r]), -127, 127);
+  for (let r = 0; r < rows; r++)
+    for (let c = 0; c < cols; c++) q[r * cols + c] = clamp(Math.round(w[r * cols + c] / scales[r]), -INT8_WEIGHT_MAX, INT8_WEIGHT_MAX);
   return { q, scales };
 }
 
