@@ -78,7 +78,11 @@ export function rungSchedule(trials: number, eta: number, maxEpochs: number, run
     schedule.push({ rung: r, epochs, promote: next });
     size = next;
   }
-  // rounding may make two rungs train to the same epoch: each rung must train more than the last
+  return increasing(schedule);
+}
+
+/** Rounding may make two rungs train to the same epoch: each rung must train more than the last (in place). */
+function increasing(schedule: Rung[]): Rung[] {
   for (let r = 1; r < schedule.length; r++) schedule[r].epochs = Math.max(schedule[r].epochs, schedule[r - 1].epochs + 1);
   return schedule;
 }
@@ -111,9 +115,7 @@ export function laterRungsMinutes(rungs: Rung[], pace: Pace, slots: number): num
 function rungsEndingAt(rungs: Rung[], top: number): Rung[] {
   const first = rungs[0].epochs;
   const last = rungs.length - 1;
-  const fitted = rungs.map((r, i) => ({ ...r, epochs: i === 0 ? first : Math.round(first * (top / first) ** (i / last)) }));
-  for (let r = 1; r < fitted.length; r++) fitted[r].epochs = Math.max(fitted[r].epochs, fitted[r - 1].epochs + 1);
-  return fitted;
+  return increasing(rungs.map((r, i) => ({ ...r, epochs: i === 0 ? first : Math.round(first * (top / first) ** (i / last)) })));
 }
 
 /**
