@@ -49,7 +49,7 @@ export const TUNE_OPTIONS: readonly OptionSpec[] = [
   {
     name: "trials",
     kind: "int",
-    default: "9",
+    default: "27",
     description: "Trials on the first rung, the default configuration included (plan; 2 to 256)",
   },
   {
