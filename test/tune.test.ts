@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { memoryLogger, silentLogger } from "../shared/log.js";
 import { ashaState, nextAshaJob, startAshaJob } from "../shared/tune/asha.js";
-import { firstRungPace, localSlots, tuneLocal } from "../shared/tune/local.js";
+import { localSlots, rungPace, tuneLocal } from "../shared/tune/local.js";
 import { fitRungs, laterRungsMinutes, makePlan, rungSchedule, type TunePlan } from "../shared/tune/plan.js";
 import { scrambledRadicalInverse, unitPoints, valuesAt } from "../shared/tune/sampler.js";
 import { promote, selectRung } from "../shared/tune/select.js";
@@ -188,6 +188,8 @@ describe("tune-model: search space, sampler, rungs", () => {
     expect(laterRungsMinutes(plan.rungs, { secondsPerEpoch: 60, slowestSecondsPerEpoch: 60, secondsPerJob: 30 }, 2)).toBe(
       (2 * (6 * 60 + 30) + (18 * 60 + 30)) / 60,
     );
+    // after rung 1: rung 2 alone
+    expect(laterRungsMinutes(plan.rungs, { secondsPerEpoch: 60, slowestSecondsPerEpoch: 60, secondsPerJob: 0 }, 2, 1)).toBe(18);
   });
 
   it("fitting the later rungs to the budget lowers the last rung to the most that fits, the rungs between respaced", () => {
@@ -215,7 +217,41 @@ describe("tune-model: search space, sampler, rungs", () => {
     expect(fitRungs([{ rung: 0, epochs: 5, promote: 0 }], pace, 1, 1).fits).toBe(true);
   });
 
-  it("the first rung's pace: the trainer's epoch seconds, and the rest of each job's time once a job", () => {
+  it("refitting after a later rung keeps the rungs trained, lowers the rest or gives back what an earlier fit took", () => {
+    const asked = rungSchedule(27, 3, 27); // epochs 1, 3, 9, 27
+    const lowered = asked.map((r, i) => ({ ...r, epochs: [1, 2, 6, 14][i] }));
+    const pace = { secondsPerEpoch: 60, slowestSecondsPerEpoch: 60, secondsPerJob: 0 };
+    // after rung 1 (at epoch 2): rung 2 (3 + the default, 2 at a time) and rung 3 (1 + the default) at 60 s an epoch
+    const need = (epochs: number[]) =>
+      laterRungsMinutes(
+        asked.map((r, i) => ({ ...r, epochs: epochs[i] })),
+        pace,
+        2,
+        1,
+      );
+    expect(need([1, 2, 6, 14])).toBe(2 * 4 + 8);
+    // they fit and nothing more was asked: kept as they are (the same object: no rewrite)
+    expect(fitRungs(lowered, pace, 2, 16, { done: 1, asked: 14 }).rungs).toBe(lowered);
+    // with 27 asked, respaced from rung 1's epoch 2 a later last rung fits the same 16 minutes: 2 · 7.5^(1/2) ≈ 5, 15
+    expect(fitRungs(lowered, pace, 2, 16, { done: 1, asked: 27 }).rungs.map((r) => r.epochs)).toEqual([1, 2, 5, 15]);
+    expect(need([1, 2, 5, 15])).toBe(16);
+    // more time: the last rung back up to 27 asked at most, the rungs after rung 1 respaced from its epoch 2
+    const raised = fitRungs(lowered, pace, 2, 60, { done: 1, asked: 27 });
+    expect(raised.rungs.map((r) => r.epochs)).toEqual([1, 2, 7, 27]); // 2 · (27/2)^(1/2) ≈ 7.3
+    expect(raised.rungs.map((r) => r.promote)).toEqual(lowered.map((r) => r.promote));
+    expect(need([1, 2, 7, 27])).toBeLessThanOrEqual(60);
+    // less time: lowered again, the trained rungs untouched
+    const less = fitRungs(lowered, pace, 2, 10, { done: 1, asked: 27 });
+    expect(less.fits).toBe(true);
+    expect(less.rungs.slice(0, 2)).toEqual(lowered.slice(0, 2));
+    expect(need(less.rungs.map((r) => r.epochs))).toBeLessThanOrEqual(10);
+    expect(need([1, 2, less.rungs[2].epochs, less.rungs[3].epochs + 1])).toBeGreaterThan(10);
+    // after the last rung but one, only the last rung moves; after the last, nothing
+    expect(fitRungs(lowered, pace, 2, 5, { done: 2, asked: 27 }).rungs.map((r) => r.epochs)).toEqual([1, 2, 6, 11]);
+    expect(fitRungs(lowered, pace, 2, 0, { done: 3, asked: 27 })).toEqual({ rungs: lowered, fits: true });
+  });
+
+  it("a rung's pace: the trainer's epoch seconds, and the rest of each job's time once a job", () => {
     const result = (seconds: number, epochSeconds?: number): TrialResult => ({
       trial: "t01",
       rung: 0,
@@ -225,73 +261,97 @@ describe("tune-model: search space, sampler, rungs", () => {
       epochSeconds,
     });
     // 3 epochs of 50 s in a 180 s job: 30 s besides; 3 epochs of 70 s in 240 s: 30 s besides
-    expect(firstRungPace([result(180, 50), result(240, 70), undefined, { ...result(999, 1), status: "failed" }])).toEqual({
+    expect(rungPace([result(180, 50), result(240, 70), undefined, { ...result(999, 1), status: "failed" }], 0)).toEqual({
       secondsPerEpoch: 60,
       slowestSecondsPerEpoch: 70,
       secondsPerJob: 30,
     });
-    expect(firstRungPace([result(180)])).toEqual({ secondsPerEpoch: 60, slowestSecondsPerEpoch: 60, secondsPerJob: 0 });
-    expect(firstRungPace([undefined])).toBeUndefined();
+    expect(rungPace([result(180)], 0)).toEqual({ secondsPerEpoch: 60, slowestSecondsPerEpoch: 60, secondsPerJob: 0 });
+    expect(rungPace([undefined], 0)).toBeUndefined();
+    // a later rung's job trains from the rung before's epochs: epochs 1 → 3 of 50 s in a 130 s job
+    expect(rungPace([result(130, 50)], 1)).toEqual({ secondsPerEpoch: 50, slowestSecondsPerEpoch: 50, secondsPerJob: 30 });
+    // stopped early (patience) after 2 of 3 epochs: its missing epoch is not job time
+    expect(rungPace([{ ...result(130, 50), epochsTrained: 2 }], 0)).toEqual({
+      secondsPerEpoch: 50,
+      slowestSecondsPerEpoch: 50,
+      secondsPerJob: 30,
+    });
   });
 
-  it("the local search fits the later rungs to the budget at the first rung's pace, and says so in the log and the report", async () => {
+  it("the local search refits the later rungs to the budget after each rung at the pace of the trials going on, and says so", async () => {
     const dir = tempDir();
     const store = new LocalTuneStore(join(dir, "store"));
     const work = join(dir, "work");
     mkdirSync(work, { recursive: true });
     const space = loadSearchSpace("space:\n  train.learningRate: { choices: [0.001, 0.01] }");
     const ok = okResult(makePlan({ name: "p", space, trials: 4, eta: 2, maxEpochs: 4, sampler: "halton", seed: 3 }));
-    const run = async (secondsPerEpoch: number | ((trial: string) => number), name: string) => {
-      const pace = typeof secondsPerEpoch === "number" ? () => secondsPerEpoch : secondsPerEpoch;
+    // a trial's seconds an epoch on a rung; the clock moves by each job's time over the two slots
+    const run = async (name: string, budgetMinutes: number, pace: (trial: string, rung: number) => number) => {
       const log = memoryLogger();
-      const c = { name, store, work, log };
+      let clock = 0;
       const report = await tuneLocal({
-        ...c,
-        space,
-        trials: 4,
-        eta: 2,
-        maxEpochs: 4,
-        sampler: "halton",
-        seed: 3,
-        parallel: 2,
-        cores: 2,
-        budgetMinutes: 31,
+        ...{ name, store, work, log, space, trials: 4, eta: 2, maxEpochs: 4, sampler: "halton", seed: 3 },
+        ...{ parallel: 2, cores: 2, budgetMinutes, now: () => clock },
         launch: async (job) => {
           const stored = (await getJson<TunePlan>(store, entryNames.plan(name), job.work))!; // the trial's own folder, as a trial job reads it
           const epochs = stored.rungs[job.rung].epochs;
-          const result = { ...ok(job.trial, job.rung, 0.01 + Number(job.trial.slice(1)) / 100), epochs, seconds: pace(job.trial) * epochs };
-          await putJson(store, entryNames.result(name, job.trial, job.rung), result, work);
+          const from = job.rung > 0 ? stored.rungs[job.rung - 1].epochs : 0;
+          const epochSeconds = pace(job.trial, job.rung);
+          clock += (epochSeconds * (epochs - from) * 1000) / 2;
+          const result = { ...ok(job.trial, job.rung, 0.01 + Number(job.trial.slice(1)) / 100), epochs, epochSeconds };
+          await putJson(store, entryNames.result(name, job.trial, job.rung), { ...result, seconds: epochSeconds * (epochs - from) }, work);
         },
       });
       const warned = log.warnings.filter((w) => /the later rungs need about/.test(w));
       return { warned, epochs: report.rungs.map((r) => r.epochs), best: report.best?.epochs, reportWarnings: report.warnings };
     };
-    // rungs to epochs 1, 2, 4; at 10 min an epoch: rung 1 (2 promoted + the default, 2 at a time, 1 → 2) 20 min,
-    // rung 2 (1 + the default together, 2 → 4) 20 min: 40 min, over the 31 of the budget; to epoch 3 they need 30
-    const slow = await run(600, "slow");
+    const budgetSaid = (warnings: string[]) => warnings.filter((w) => /the budget set the rungs/.test(w));
+    // rungs to epochs 1, 2, 4; at 10 min an epoch rung 0 (4 trials, 2 at a time) takes 20 of the 51 minutes; rung 1
+    // (2 promoted + the default, 1 → 2) needs 20, rung 2 (1 + the default together, 2 → 4) 20: 40 > 31; to epoch 3, 30
+    const slow = await run("slow", 51, () => 600);
     expect(slow.warned).toEqual([
       expect.stringMatching(
-        /going on \(600 s an epoch a trial, 0 s a job besides\) the later rungs need about 40 min.*now train to epochs 2, 3 \(not 4\)/,
+        /^at rung 0's pace of the trials going on \(600 s an epoch a trial, 0 s a job besides\) the later rungs need about 40 min and the budget leaves 31: they now train to epochs 2, 3 \(not 2, 4\)/,
       ),
     ]);
+    // (after rung 1, 16 minutes left: epoch 3 still the most that fits, no change)
     expect(slow.epochs).toEqual([1, 2, 3]);
     expect(slow.best).toBe(3);
-    expect(slow.reportWarnings).toContainEqual(
-      expect.stringMatching(/lowered the rungs to epochs 1, 2, 3 \(4 asked\) at the first-rung pace of the trials going on, 600 s/),
-    );
-    // at 20 min an epoch even 1, 2, 3 needs 60 min: the shortest schedule, and the old warning that the last rung stops early
-    const slower = await run(1200, "slower");
+    expect(budgetSaid(slow.reportWarnings)).toEqual([
+      expect.stringMatching(/set the rungs to epochs 1, 2, 3 \(1, 2, 4 asked\) at the pace of the trials going on after rung 0, 600 s/),
+    ]);
+    // at 20 min an epoch even 1, 2, 3 needs 60 min: the shortest schedule, and the warning that the last rung stops early
+    const slower = await run("slower", 51, () => 1200);
     expect(slower.warned).toEqual([expect.stringMatching(/even epochs 2, 3 do not fit/)]);
     expect(slower.epochs).toEqual([1, 2, 3]);
+    // rung 1 overran the budget, so rung 2 never started: the winner is rung 1's best, said so (not a failed search)
+    expect(slower.best).toBe(2);
+    expect(slower.reportWarnings).toContainEqual(expect.stringMatching(/no trial finished rung 2 .*the winner is rung 1's best/));
     // the pace of the trials going on (t02, t03 and the default t00, at 60 s an epoch): a slow trial left behind
     // (t01, 3000 s an epoch) does not shrink the rungs
-    const uneven = await run((trial) => (trial === "t01" ? 3000 : 60), "uneven");
+    const uneven = await run("uneven", 51, (trial) => (trial === "t01" ? 3000 : 60));
     expect(uneven.epochs).toEqual([1, 2, 4]);
     expect(uneven.warned).toEqual([]);
-    const fast = await run(60, "fast");
+    const fast = await run("fast", 51, () => 60);
     expect(fast.warned).toEqual([]);
     expect(fast.epochs).toEqual([1, 2, 4]);
-    expect(fast.reportWarnings.filter((w) => /budget lowered/.test(w))).toEqual([]);
+    expect(budgetSaid(fast.reportWarnings)).toEqual([]);
+    // fast on rung 0 (2 min), slow from rung 1 (15 min): after rung 1, 13 minutes left, rung 2 to epoch 4 needs 20
+    const slowing = await run("slowing", 30, (_, rung) => (rung === 0 ? 60 : 600));
+    expect(slowing.warned).toEqual([
+      expect.stringMatching(/^at rung 1's pace .* need about 20 min and the budget leaves 13: they now train to epochs 3 \(not 4\)/),
+    ]);
+    expect(slowing.epochs).toEqual([1, 2, 3]);
+    expect(budgetSaid(slowing.reportWarnings)).toEqual([expect.stringMatching(/after rung 1, 600 s an epoch/)]);
+    // slow on rung 0 (lowered to 1, 2, 3 as above), fast from rung 1: the last rung gets its epoch 4 back
+    const quickening = await run("quickening", 51, (_, rung) => (rung === 0 ? 600 : 60));
+    expect(quickening.warned).toEqual([
+      expect.stringMatching(/^at rung 0's pace .*now train to epochs 2, 3 \(not 2, 4\)/),
+      expect.stringMatching(/^at rung 1's pace .*now train to epochs 4 \(not 3\)/),
+    ]);
+    expect(quickening.epochs).toEqual([1, 2, 4]);
+    expect(quickening.best).toBe(4);
+    expect(budgetSaid(quickening.reportWarnings)).toEqual([]); // the rungs as asked: nothing to report
   });
 
   it("local slots: --parallel within the cores, a trial with W workers counting W", () => {

@@ -4,7 +4,8 @@ import { mkdir } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { usableCores } from "../util/cpu-budget.js";
 import { formatDuration } from "../util/format.js";
-import { fitRungs, laterRungsMinutes, makePlan, type Pace, type PlanOptions, type TunePlan } from "./plan.js";
+import { epochList, fitRungs, laterRungsMinutes, makePlan } from "./plan.js";
+import type { BudgetFit, Pace, PlanOptions, Rung, TunePlan } from "./plan.js";
 import { RecshipError } from "../errors.js";
 import { ashaState, nextAshaJob, startAshaJob, type AshaJob, type Schedule } from "./asha.js";
 import { finishedReport, firstMatrix, selectRung, type TuneReport } from "./select.js";
@@ -49,6 +50,8 @@ export interface LocalTuneOptions extends Omit<PlanOptions, "name">, StoreContex
   budgetMinutes?: number;
   launch: TrialLauncher;
   cores?: number;
+  /** The clock the budget is kept by (default Date.now; tests give one that their trials move). */
+  now?: () => number;
 }
 
 /** How many trials run at once, and with how many training workers each, within the cores. */
@@ -71,7 +74,8 @@ async function runPool<T>(items: T[], slots: number, run: (item: T) => Promise<v
  * processes (the launcher's): a crash is recorded and the search goes on.
  */
 export async function tuneLocal(o: LocalTuneOptions): Promise<TuneReport> {
-  const started = Date.now();
+  const now = o.now ?? Date.now;
+  const started = now();
   const deadline = o.budgetMinutes ? started + o.budgetMinutes * 60_000 : undefined;
   const cores = o.cores ?? usableCores();
   const { slots, workers } = localSlots(o.parallel, o.workers, cores);
@@ -80,81 +84,100 @@ export async function tuneLocal(o: LocalTuneOptions): Promise<TuneReport> {
   const planned = await planSearch(o);
   let plan = planned.plan;
   if (o.schedule === "asha") {
-    const report = await finishedReport({ ...o, rung: await runAsha(o, plan, { slots, workers, deadline }) });
-    o.log.info(`search "${plan.name}" (asynchronous) done in ${formatDuration((Date.now() - started) / 1000)}`);
+    const report = await finishedReport({ ...o, rung: await runAsha(o, plan, { slots, workers, deadline, now }) });
+    o.log.info(`search "${plan.name}" (asynchronous) done in ${formatDuration((now() - started) / 1000)}`);
     return report;
   }
   let include = planned.matrix.include;
   for (let rung = 0; ; rung++) {
     const skipped: string[] = [];
     await runPool(include, slots, async ({ trial }) => {
-      const left = minutesLeft(deadline);
+      const left = minutesLeft(deadline, now);
       if (left === "over") return void skipped.push(trial);
       o.log.info(`trial ${trial}, rung ${rung} (up to epoch ${plan.rungs[rung].epochs}) started`);
       await o.launch({ trial, rung, workers, maxMinutes: left, work: resolve(o.work, "trials", trial) });
     });
     if (skipped.length > 0) o.log.warn(`the budget ran out: ${skipped.join(", ")} not run on rung ${rung}`);
+    if (rung > 0 && skipped.length === include.length) return finishedReport({ ...o, rung: rung - 1 });
     const report = await selectRung({ ...o, rung });
     if (report.done || !report.matrix) {
-      o.log.info(`search "${plan.name}" done in ${formatDuration((Date.now() - started) / 1000)}`);
+      o.log.info(`search "${plan.name}" done in ${formatDuration((now() - started) / 1000)}`);
       return report;
     }
     include = report.matrix.include;
-    if (rung === 0 && deadline !== undefined) plan = await fitToBudget(o, plan, include, { slots, deadline });
+    if (deadline !== undefined) plan = await fitToBudget(o, plan, include, { rung, slots, minutes: (deadline - now()) / 60_000 });
   }
 }
 
 /**
- * The pace of trials from their first-rung results: the trainer's seconds an epoch (training and
- * validation) and the rest of a job's seconds, averaged (a result without epoch timing counts
- * its whole time as epochs); undefined when none finished.
+ * The pace of trials from their results of one rung whose jobs started at epoch `from`: the
+ * trainer's seconds an epoch (training and validation; on average and the slowest) and the rest
+ * of a job's seconds, averaged (a result without epoch timing counts its whole time as epochs);
+ * undefined when none finished.
  */
-export function firstRungPace(results: (TrialResult | undefined)[]): Pace | undefined {
-  const ok = results.filter((r): r is TrialResult => r?.status === "ok" && r.epochs > 0);
+export function rungPace(results: (TrialResult | undefined)[], from: number): Pace | undefined {
+  const ok = results.filter((r): r is TrialResult => r?.status === "ok" && (r.epochsTrained ?? r.epochs) > from);
   if (ok.length === 0) return undefined;
   const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / values.length;
-  const perEpoch = ok.map((r) => r.epochSeconds ?? r.seconds / r.epochs);
+  const trained = ok.map((r) => (r.epochsTrained ?? r.epochs) - from);
+  const perEpoch = ok.map((r, i) => r.epochSeconds ?? r.seconds / trained[i]);
   return {
     secondsPerEpoch: mean(perEpoch),
     slowestSecondsPerEpoch: Math.max(...perEpoch),
-    secondsPerJob: mean(ok.map((r, i) => Math.max(0, r.seconds - perEpoch[i] * r.epochs))),
+    secondsPerJob: mean(ok.map((r, i) => Math.max(0, r.seconds - perEpoch[i] * trained[i]))),
   };
 }
 
 /**
- * After the first rung: when the later rungs will not fit the budget at the first-rung pace of
- * the trials going on (the best are often the larger, slower models), lowers their epochs to what
- * fits (fitRungs) and stores the plan so (the trials and select read it), saying so. A cosine
- * trial keeps the curve it started on (its checkpoint is tied to it).
+ * After each rung but the last: refits the later rungs to the minutes left at the pace the
+ * trials going on had on it (the best are often the larger, slower models): lowered when they
+ * will not fit, raised back towards the plan's when an earlier fit took more than needed
+ * (fitRungs), and stores the plan so (the trials and select read it), saying so. A cosine trial
+ * keeps the curve it started on (its checkpoint is tied to it).
  */
-async function fitToBudget(o: LocalTuneOptions, plan: TunePlan, goingOn: { trial: string }[], at: { slots: number; deadline: number }) {
-  const results = await Promise.all(goingOn.map(({ trial }) => getJson<TrialResult>(o.store, entryNames.result(o.name, trial, 0), o.work)));
-  const pace = firstRungPace(results);
-  if (pace === undefined) return plan;
-  const left = (at.deadline - Date.now()) / 60_000;
-  const needed = laterRungsMinutes(plan.rungs, pace, at.slots);
-  const { rungs, fits } = fitRungs(plan.rungs, pace, at.slots, left);
-  if (rungs === plan.rungs) return plan;
-  const asked = plan.rungs[plan.rungs.length - 1].epochs;
-  const fitted: TunePlan = { ...plan, rungs, budgetFit: { maxEpochs: asked, pace, fits } };
-  await putJson(o.store, entryNames.plan(o.name), fitted, o.work);
-  const epochs = rungs
-    .slice(1)
-    .map((r) => r.epochs)
-    .join(", ");
-  o.log.warn(
-    `at the first-rung pace of the trials going on (${Math.round(pace.secondsPerEpoch)} s an epoch a trial, ${Math.round(pace.secondsPerJob)} s a job besides) the later rungs need about ${Math.round(needed)} min and the budget leaves ${Math.round(left)}: ` +
-      (fits
-        ? `they now train to epochs ${epochs} (not ${asked}), the default too`
-        : `even epochs ${epochs} do not fit, and the last rung's trials will stop early at the budget (fewer --trials or a larger --budget-minutes fit it)`),
+async function fitToBudget(
+  o: LocalTuneOptions,
+  plan: TunePlan,
+  goingOn: { trial: string }[],
+  at: { rung: number; slots: number; minutes: number },
+) {
+  const results = await Promise.all(
+    goingOn.map(({ trial }) => getJson<TrialResult>(o.store, entryNames.result(o.name, trial, at.rung), o.work)),
   );
+  const pace = rungPace(results, at.rung > 0 ? plan.rungs[at.rung - 1].epochs : 0);
+  if (pace === undefined) return plan;
+  const asked = plan.budgetFit?.asked ?? plan.rungs.map((r) => r.epochs);
+  const fit = fitRungs(plan.rungs, pace, at.slots, at.minutes, { done: at.rung, asked: asked[asked.length - 1] });
+  if (fit.rungs.every((r, i) => r.epochs === plan.rungs[i].epochs)) return plan;
+  const budgetFit = { asked, afterRung: at.rung, pace, fits: fit.fits };
+  const fitted: TunePlan = { ...plan, rungs: fit.rungs, budgetFit };
+  if (fit.fits && fit.rungs.every((r, i) => r.epochs === asked[i])) delete fitted.budgetFit; // back to the rungs asked
+  await putJson(o.store, entryNames.plan(o.name), fitted, o.work);
+  o.log.warn(budgetFitMessage(plan.rungs, fit.rungs, budgetFit, at));
   return fitted;
 }
 
+/** The log's line on a refit: at what pace, what the rungs needed and what they now train to. */
+function budgetFitMessage(
+  before: Rung[],
+  after: Rung[],
+  { pace, afterRung, fits }: BudgetFit,
+  at: { slots: number; minutes: number },
+): string {
+  const later = (rungs: Rung[]) => epochList(rungs.slice(afterRung + 1));
+  const needed = laterRungsMinutes(before, pace, at.slots, afterRung);
+  return (
+    `at rung ${afterRung}'s pace of the trials going on (${Math.round(pace.secondsPerEpoch)} s an epoch a trial, ${Math.round(pace.secondsPerJob)} s a job besides) the later rungs need about ${Math.round(needed)} min and the budget leaves ${Math.round(at.minutes)}: ` +
+    (fits
+      ? `they now train to epochs ${later(after)} (not ${later(before)}), the default too`
+      : `even epochs ${later(after)} do not fit, and the last rung's trials will stop early at the budget (fewer --trials or a larger --budget-minutes fit it)`)
+  );
+}
+
 /** The search budget's minutes left for a trial starting now (undefined: no budget), or "over" when under 3 s are left. */
-function minutesLeft(deadline: number | undefined): number | undefined | "over" {
+function minutesLeft(deadline: number | undefined, now: () => number): number | undefined | "over" {
   if (deadline === undefined) return undefined;
-  const left = (deadline - Date.now()) / 60_000;
+  const left = (deadline - now()) / 60_000;
   return left <= 0.05 ? "over" : left;
 }
 
@@ -170,7 +193,11 @@ async function joinRung(o: LocalTuneOptions, members: RungMembers, job: AshaJob)
  * The asynchronous local mode: whenever a slot is free, ASHA's next job (asha.ts) starts in it;
  * a trial's stored result feeds the next choice. Returns the highest rung with a result.
  */
-async function runAsha(o: LocalTuneOptions, plan: TunePlan, at: { slots: number; workers: number; deadline?: number }): Promise<number> {
+async function runAsha(
+  o: LocalTuneOptions,
+  plan: TunePlan,
+  at: { slots: number; workers: number; deadline?: number; now: () => number },
+): Promise<number> {
   const state = ashaState(plan);
   const members: RungMembers[] = plan.rungs.map((r) => ({ rung: r.rung, trials: [], promoted: [] }));
   const running = new Map<string, Promise<void>>();
@@ -181,7 +208,7 @@ async function runAsha(o: LocalTuneOptions, plan: TunePlan, at: { slots: number;
     state.results[job.rung].set(job.trial, result?.status === "ok" ? result.metric : undefined);
   };
   for (;;) {
-    const left = minutesLeft(at.deadline);
+    const left = minutesLeft(at.deadline, at.now);
     const job = running.size < at.slots && left !== "over" ? nextAshaJob(plan, state) : undefined;
     if (job && left !== "over") {
       startAshaJob(state, job);

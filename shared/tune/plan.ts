@@ -33,8 +33,17 @@ export interface TunePlan {
   space: string;
   rungs: Rung[];
   trials: PlannedTrial[];
-  /** Set when the local search lowered the later rungs to fit its budget (fitRungs): what was asked, at what pace. */
-  budgetFit?: { maxEpochs: number; pace: Pace; fits: boolean };
+  /** Set when the local search refitted the later rungs to its budget (fitRungs): the rungs' epochs asked, after which rung, at what pace. */
+  budgetFit?: BudgetFit;
+}
+
+export interface BudgetFit {
+  /** The rungs' epochs as planned. */
+  asked: number[];
+  /** The last rung finished when the rungs were last fitted (0: after the first). */
+  afterRung: number;
+  pace: Pace;
+  fits: boolean;
 }
 
 export interface PlanOptions {
@@ -81,6 +90,11 @@ export function rungSchedule(trials: number, eta: number, maxEpochs: number, run
   return increasing(schedule);
 }
 
+/** The rungs' epochs as text ("3, 9, 27"), for logs and reports. */
+export function epochList(rungs: Rung[]): string {
+  return rungs.map((r) => r.epochs).join(", ");
+}
+
 /** Rounding may make two rungs train to the same epoch: each rung must train more than the last (in place). */
 function increasing(schedule: Rung[]): Rung[] {
   for (let r = 1; r < schedule.length; r++) schedule[r].epochs = Math.max(schedule[r].epochs, schedule[r - 1].epochs + 1);
@@ -95,14 +109,14 @@ export interface Pace {
 }
 
 /**
- * Minutes the rungs after the first need at `pace`, `slots` trials at a time: each rung's
+ * Minutes the rungs after rung `done` need at `pace`, `slots` trials at a time: each rung's
  * promoted trials and the default, each a job training from the rung before's epochs to its own;
  * a rung takes its jobs' mean time per slot, and at least its slowest job (the last rung's two
  * trials side by side take the slower one's time).
  */
-export function laterRungsMinutes(rungs: Rung[], pace: Pace, slots: number): number {
+export function laterRungsMinutes(rungs: Rung[], pace: Pace, slots: number, done = 0): number {
   let seconds = 0;
-  for (let r = 1; r < rungs.length; r++) {
+  for (let r = done + 1; r < rungs.length; r++) {
     const trials = rungs[r - 1].promote + 1;
     const epochs = rungs[r].epochs - rungs[r - 1].epochs;
     const shared = Math.ceil(trials / slots) * (epochs * pace.secondsPerEpoch + pace.secondsPerJob);
@@ -111,29 +125,33 @@ export function laterRungsMinutes(rungs: Rung[], pace: Pace, slots: number): num
   return seconds / 60;
 }
 
-/** The rungs with the last ending at epoch `top`, those between spaced geometrically from the first (as rungSchedule spaces them), each above the last. */
-function rungsEndingAt(rungs: Rung[], top: number): Rung[] {
-  const first = rungs[0].epochs;
-  const last = rungs.length - 1;
-  return increasing(rungs.map((r, i) => ({ ...r, epochs: i === 0 ? first : Math.round(first * (top / first) ** (i / last)) })));
+/** The rungs with the last ending at epoch `top`, those after rung `done` spaced geometrically from it (as rungSchedule spaces them), each above the last. */
+function rungsEndingAt(rungs: Rung[], top: number, done: number): Rung[] {
+  const from = rungs[done].epochs;
+  const span = rungs.length - 1 - done;
+  return increasing(rungs.map((r, i) => (i <= done ? r : { ...r, epochs: Math.round(from * (top / from) ** ((i - done) / span)) })));
 }
 
 /**
- * The later rungs fitted to `minutes` at the first rung's pace: the last rung's epochs lowered
- * (the rungs between respaced) to the most that fits, so every trial of the search stops at its
- * rung's epochs and the winner and the default are judged at the same budget, rather than the
- * budget cutting the last rung short. The rungs unchanged when they fit; the shortest schedule
- * (one epoch more a rung) with fits false when nothing does.
+ * The rungs after rung `done` (already trained) fitted to `minutes` at `pace`: the last rung's
+ * epochs the most that fits up to `asked` (the plan's; a fit after a slower rung lowers them, one
+ * after a faster rung may give back what an earlier fit took), the rungs between respaced, so
+ * every trial stops at its rung's epochs and the winner and the default are judged at the same
+ * budget, rather than the budget cutting the last rung short. The rungs themselves when they
+ * keep their last rung; the shortest schedule (one epoch more a rung) with fits false when
+ * nothing fits.
  */
-export function fitRungs(rungs: Rung[], pace: Pace, slots: number, minutes: number): { rungs: Rung[]; fits: boolean } {
-  const need = (candidate: Rung[]) => laterRungsMinutes(candidate, pace, slots);
-  if (rungs.length < 2 || need(rungs) <= minutes) return { rungs, fits: true };
-  const shortest = rungs[0].epochs + rungs.length - 1;
-  for (let top = rungs[rungs.length - 1].epochs - 1; top >= shortest; top--) {
-    const candidate = rungsEndingAt(rungs, top);
-    if (need(candidate) <= minutes) return { rungs: candidate, fits: true };
+export function fitRungs(rungs: Rung[], pace: Pace, slots: number, minutes: number, at: { done?: number; asked?: number } = {}) {
+  const done = at.done ?? 0;
+  const last = rungs.length - 1;
+  if (done >= last) return { rungs, fits: true };
+  const top = rungs[last].epochs;
+  const shortest = rungs[done].epochs + last - done;
+  for (let t = Math.max(at.asked ?? top, top); t >= shortest; t--) {
+    const candidate = t === top ? rungs : rungsEndingAt(rungs, t, done);
+    if (laterRungsMinutes(candidate, pace, slots, done) <= minutes) return { rungs: candidate, fits: true };
   }
-  return { rungs: rungsEndingAt(rungs, shortest), fits: false };
+  return { rungs: rungsEndingAt(rungs, shortest, done), fits: false };
 }
 
 /**

@@ -1,5 +1,5 @@
 import { RecshipError } from "../errors.js";
-import type { Objective, PlannedTrial, TunePlan } from "./plan.js";
+import { epochList, type Objective, type PlannedTrial, type TunePlan } from "./plan.js";
 import { configYaml, type ParamValues } from "./space.js";
 import { entryNames, getJson, putJson } from "./store.js";
 import { fetchPlan, rungMembers, type NdcgFigures, type RungMembers, type StoreContext, type TrialResult } from "./trial.js";
@@ -292,9 +292,8 @@ function cutShort(best: Finalist | undefined, reference: Finalist | undefined): 
 function budgetFitWarnings(plan: TunePlan): string[] {
   const fit = plan.budgetFit;
   if (!fit) return [];
-  const epochs = plan.rungs.map((r) => r.epochs).join(", ");
   return [
-    `the budget lowered the rungs to epochs ${epochs} (${fit.maxEpochs} asked) at the first-rung pace of the trials going on, ${Math.round(fit.pace.secondsPerEpoch)} s an epoch a trial` +
+    `the budget set the rungs to epochs ${epochList(plan.rungs)} (${fit.asked.join(", ")} asked) at the pace of the trials going on after rung ${fit.afterRung}, ${Math.round(fit.pace.secondsPerEpoch)} s an epoch a trial` +
       (fit.fits ? "" : ": even those did not fit, so the last rung's trials may have stopped early"),
   ];
 }
