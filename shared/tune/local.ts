@@ -129,6 +129,14 @@ export function rungPace(results: (TrialResult | undefined)[], from: number): Pa
 }
 
 /**
+ * The share of the minutes left that the later rungs are fitted to: a machine's speed drifts by
+ * several percent within minutes (a rung's pace is the rung before's), and a rung that overruns
+ * the budget is cut short (in a Beauty search the last rung, fitted to the whole 24 minutes left
+ * at the pace of the rung before, ran 10 % slower and was cut within its last epoch).
+ */
+const FIT_SHARE = 0.9;
+
+/**
  * After each rung but the last: refits the later rungs to the minutes left at the pace the
  * trials going on had on it (the best are often the larger, slower models): lowered when they
  * will not fit, raised back towards the plan's when an earlier fit took more than needed
@@ -147,7 +155,7 @@ async function fitToBudget(
   const pace = rungPace(results, at.rung > 0 ? plan.rungs[at.rung - 1].epochs : 0);
   if (pace === undefined) return plan;
   const asked = plan.budgetFit?.asked ?? plan.rungs.map((r) => r.epochs);
-  const fit = fitRungs(plan.rungs, pace, at.slots, at.minutes, { done: at.rung, asked: asked[asked.length - 1] });
+  const fit = fitRungs(plan.rungs, pace, at.slots, at.minutes * FIT_SHARE, { done: at.rung, asked: asked[asked.length - 1] });
   if (fit.rungs.every((r, i) => r.epochs === plan.rungs[i].epochs)) return plan;
   const budgetFit = { asked, afterRung: at.rung, pace, fits: fit.fits };
   const fitted: TunePlan = { ...plan, rungs: fit.rungs, budgetFit };
