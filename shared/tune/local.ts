@@ -116,15 +116,17 @@ export async function tuneLocal(o: LocalTuneOptions): Promise<TuneReport> {
  * undefined when none finished.
  */
 export function rungPace(results: (TrialResult | undefined)[], from: number): Pace | undefined {
-  const ok = results.filter((r): r is TrialResult => r?.status === "ok" && (r.epochsTrained ?? r.epochs) > from);
-  if (ok.length === 0) return undefined;
+  const jobs = results
+    .filter((r): r is TrialResult => r?.status === "ok")
+    .map((r) => ({ seconds: r.seconds, trained: (r.epochsTrained ?? r.epochs) - from, epochSeconds: r.epochSeconds }))
+    .filter((j) => j.trained > 0);
+  if (jobs.length === 0) return undefined;
   const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / values.length;
-  const trained = ok.map((r) => (r.epochsTrained ?? r.epochs) - from);
-  const perEpoch = ok.map((r, i) => r.epochSeconds ?? r.seconds / trained[i]);
+  const perEpoch = jobs.map((j) => j.epochSeconds ?? j.seconds / j.trained);
   return {
     secondsPerEpoch: mean(perEpoch),
     slowestSecondsPerEpoch: Math.max(...perEpoch),
-    secondsPerJob: mean(ok.map((r, i) => Math.max(0, r.seconds - perEpoch[i] * trained[i]))),
+    secondsPerJob: mean(jobs.map((j, i) => Math.max(0, j.seconds - perEpoch[i] * j.trained))),
   };
 }
 
@@ -156,10 +158,10 @@ async function fitToBudget(
   if (pace === undefined) return plan;
   const asked = plan.budgetFit?.asked ?? plan.rungs.map((r) => r.epochs);
   const fit = fitRungs(plan.rungs, pace, at.slots, at.minutes * FIT_SHARE, { done: at.rung, asked: asked[asked.length - 1] });
-  if (fit.rungs.every((r, i) => r.epochs === plan.rungs[i].epochs)) return plan;
+  if (epochList(fit.rungs) === epochList(plan.rungs)) return plan;
   const budgetFit = { asked, afterRung: at.rung, pace, fits: fit.fits };
   const fitted: TunePlan = { ...plan, rungs: fit.rungs, budgetFit };
-  if (fit.fits && fit.rungs.every((r, i) => r.epochs === asked[i])) delete fitted.budgetFit; // back to the rungs asked
+  if (fit.fits && epochList(fit.rungs) === asked.join(", ")) delete fitted.budgetFit; // back to the rungs asked
   await putJson(o.store, entryNames.plan(o.name), fitted, o.work);
   o.log.warn(budgetFitMessage(plan.rungs, fit.rungs, budgetFit, at));
   return fitted;

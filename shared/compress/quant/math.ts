@@ -21,6 +21,11 @@ function clamp(v: number, lo: number, hi: number): number {
   return v < lo ? lo : v > hi ? hi : v;
 }
 
+/** A weight's stored int8 at `scale`: rounded, within ±INT8_WEIGHT_MAX. */
+function int8Of(v: number, scale: number): number {
+  return clamp(Math.round(v / scale), -INT8_WEIGHT_MAX, INT8_WEIGHT_MAX);
+}
+
 export interface Int8Quantized {
   q: Int8Array;
   /** One scale per column (per-channel weights) or per row (embedding tables). */
@@ -33,8 +38,7 @@ export function quantizeColumnsInt8(w: Float32Array, rows: number, cols: number)
   for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) maxAbs[c] = Math.max(maxAbs[c], Math.abs(w[r * cols + c]));
   const scales = Float32Array.from(maxAbs, symmetricScale);
   const q = new Int8Array(rows * cols);
-  for (let r = 0; r < rows; r++)
-    for (let c = 0; c < cols; c++) q[r * cols + c] = clamp(Math.round(w[r * cols + c] / scales[c]), -INT8_WEIGHT_MAX, INT8_WEIGHT_MAX);
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) q[r * cols + c] = int8Of(w[r * cols + c], scales[c]);
   return { q, scales };
 }
 
@@ -54,8 +58,7 @@ export function quantizeRowsInt8(
   // q is clamped, so a scale rounded slightly down (fp16 storage) still maps the row into range
   const scales = roundScale(raw);
   const q = new Int8Array(rows * cols);
-  for (let r = 0; r < rows; r++)
-    for (let c = 0; c < cols; c++) q[r * cols + c] = clamp(Math.round(w[r * cols + c] / scales[r]), -INT8_WEIGHT_MAX, INT8_WEIGHT_MAX);
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) q[r * cols + c] = int8Of(w[r * cols + c], scales[r]);
   return { q, scales };
 }
 
